@@ -4,3 +4,4 @@
 pub mod cmd;
 pub mod parse;
 pub mod tokenizer;
+pub mod urc;

@@ -1,0 +1,904 @@
+//! Parsers for single response lines (reference sections 5, 6 and 6b).
+//!
+//! Every parser takes one line without its CR/LF terminator and returns
+//! `None` when the line is not of its shape. They accept the spellings seen
+//! in the vendor document and on real firmware: optional spaces after `:` and
+//! around commas, quoted or bare strings, trailing spaces. They never panic
+//! and never allocate; a number that does not fit its type is a parse
+//! failure, never a truncated value.
+
+use core::fmt;
+
+use nom::branch::alt;
+use nom::bytes::complete::{take_till, take_while1, take_while_m_n};
+use nom::character::complete::{char, digit1, space0};
+use nom::combinator::{all_consuming, eof, map_opt, opt, verify};
+use nom::sequence::{delimited, preceded, terminated};
+use nom::{IResult, Parser};
+
+use crate::error::CmeError;
+
+/// One field of a result line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Field<'a> {
+    /// A bare decimal number.
+    Num(u64),
+    /// A quoted string's contents (quotes removed), or a bare token that is
+    /// not a number.
+    Str(&'a [u8]),
+}
+
+impl<'a> Field<'a> {
+    /// The number, if this field is one.
+    pub fn num(self) -> Option<u64> {
+        match self {
+            Field::Num(n) => Some(n),
+            Field::Str(_) => None,
+        }
+    }
+
+    /// The string, if this field is one.
+    pub fn str(self) -> Option<&'a [u8]> {
+        match self {
+            Field::Str(s) => Some(s),
+            Field::Num(_) => None,
+        }
+    }
+
+    /// Classifies a bare token: all digits is a number (`None` if it
+    /// overflows), anything else a string.
+    fn from_bare(token: &'a [u8]) -> Option<Self> {
+        if token.iter().all(u8::is_ascii_digit) {
+            number(token).map(Field::Num)
+        } else {
+            Some(Field::Str(token))
+        }
+    }
+}
+
+/// A deferred FTP result `+QFTPxxx: <err>,<value>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct FtpResult<'a> {
+    /// The module's `<err>`: 0 on success.
+    pub err: u16,
+    /// On success the command's value (length, size, path, time or 0),
+    /// otherwise the FTP server's reply code.
+    pub value: Field<'a>,
+}
+
+/// `+QIACT: <cid>,<state>,<type>,"<ip>"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct QiAct<'a> {
+    /// The PDP context id.
+    pub cid: u8,
+    /// 1 activated, 0 deactivated.
+    pub state: u8,
+    /// 1 IPv4, 2 IPv6, 3 IPv4v6.
+    pub ctx_type: u8,
+    /// The local address; empty when the firmware leaves it out.
+    pub ip: &'a [u8],
+}
+
+/// `+QFTPCFG: "<name>",<value>[,<value>]`, the answer to a settings query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct CfgLine<'a> {
+    /// The setting's name, without quotes.
+    pub name: &'a [u8],
+    /// The first value.
+    pub first: Field<'a>,
+    /// The second value (the password of `"account"`).
+    pub second: Option<Field<'a>>,
+}
+
+/// A modification time from `+QFTPMDTM`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ModifyTime {
+    /// Year, four digits.
+    pub year: u16,
+    /// Month, 1–12.
+    pub month: u8,
+    /// Day of the month, 1–31.
+    pub day: u8,
+    /// Hour, 0–23.
+    pub hour: u8,
+    /// Minute, 0–59.
+    pub minute: u8,
+    /// Second, 0–60 (60 is a leap second).
+    pub second: u8,
+    /// Milliseconds, when the server sent them.
+    pub millis: Option<u16>,
+}
+
+impl ModifyTime {
+    fn is_valid(&self) -> bool {
+        (1..=12).contains(&self.month)
+            && (1..=31).contains(&self.day)
+            && self.hour < 24
+            && self.minute < 60
+            && self.second <= 60
+    }
+}
+
+impl fmt::Display for ModifyTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second
+        )?;
+        match self.millis {
+            Some(ms) => write!(f, ".{:03}", ms),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The session state reported by `+QFTPSTAT: 0,<state>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum FtpState {
+    /// 0: opening the session.
+    Opening,
+    /// 1: open and idle.
+    Idle,
+    /// 2: a transfer is running.
+    Transferring,
+    /// 3: closing.
+    Closing,
+    /// 4: closed.
+    Closed,
+    /// A state the reference does not list (saturated at 255).
+    Other(u8),
+}
+
+impl FtpState {
+    /// The state for a code as printed by the modem.
+    pub fn from_code(code: u64) -> Self {
+        match code {
+            0 => FtpState::Opening,
+            1 => FtpState::Idle,
+            2 => FtpState::Transferring,
+            3 => FtpState::Closing,
+            4 => FtpState::Closed,
+            other => FtpState::Other(u8::try_from(other).unwrap_or(u8::MAX)),
+        }
+    }
+}
+
+/// `+QIURC: "<kind>",...`, an unsolicited TCP/IP report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Qiurc<'a> {
+    /// `+QIURC: "pdpdeact",<cid>`: the network dropped the PDP context.
+    PdpDeact {
+        /// The context that was dropped.
+        cid: u8,
+    },
+    /// Any other kind, kept as printed.
+    Other {
+        /// The kind, without quotes.
+        kind: &'a [u8],
+        /// The text after the kind's comma (empty if none).
+        rest: &'a [u8],
+    },
+}
+
+/// `+NAME: rest` split: returns (`b"NAME"` without `+`, the rest after `:`
+/// with leading spaces trimmed).
+pub fn prefixed(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let name = take_while1(|b: u8| b.is_ascii_alphanumeric() || b == b' ' || b == b'_');
+    let parsed: Res<'_, _> = delimited(char('+'), name, (char(':'), space0)).parse(line);
+    parsed.ok().map(|(rest, name)| (name, rest))
+}
+
+/// Parses the result line for command `name` (e.g. `b"QFTPSIZE"`); `None` if
+/// the line is not that command's result.
+///
+/// Accepts `+QFTPSIZE: 0,1000`, `+QFTPSIZE: 1000` (err 0), `+QFTPSIZE:88752`,
+/// `+QFTPSIZE: 627,550`, `+QFTPPWD: 0,"/"`, `+QFTPPWD: 0, "/"`, `+QFTPPWD: 0,/`
+/// and `+QFTPMDTM: 0,"20140708110039"`. An unquoted value is the rest of the
+/// line (a bare path may hold spaces and commas); if it is all digits it is
+/// a [`Field::Num`].
+pub fn ftp_result<'a>(line: &'a [u8], name: &[u8]) -> Option<FtpResult<'a>> {
+    let full = (int, comma, field(never)).map(|(err, _, value)| FtpResult { err, value });
+    let value_only = int.map(|n| FtpResult {
+        err: 0,
+        value: Field::Num(n),
+    });
+    run(alt((full, value_only)), body(line, name)?)
+}
+
+/// Parses `+QIACT: <cid>,<state>,<type>,"<ip>"` (the address quoted or bare,
+/// or left out).
+pub fn qiact(line: &[u8]) -> Option<QiAct<'_>> {
+    let ip = opt(preceded(comma, text(is_comma))).map(Option::unwrap_or_default);
+    let qiact = (int, comma, int, comma, int, ip).map(|(cid, _, state, _, ctx_type, ip)| QiAct {
+        cid,
+        state,
+        ctx_type,
+        ip,
+    });
+    run(qiact, body(line, b"QIACT")?)
+}
+
+/// Parses `+QFTPCFG: "<name>",<value>[,<value>]`.
+pub fn qftpcfg(line: &[u8]) -> Option<CfgLine<'_>> {
+    let name = terminated(text(is_comma), comma);
+    let second = opt(preceded(comma, field(is_comma)));
+    let cfg = (name, field(is_comma), second).map(|(name, first, second)| CfgLine {
+        name,
+        first,
+        second,
+    });
+    run(cfg, body(line, b"QFTPCFG")?)
+}
+
+/// Parses a `+QFTPMDTM` time, `YYYYMMDDHHMMSS` or `YYYYMMDDHHMMSS.NNN` (the
+/// unquoted string field), checking each part's range.
+pub fn mdtm_time(s: &[u8]) -> Option<ModifyTime> {
+    let date = (digits(4), digits(2), digits(2));
+    let clock = (digits(2), digits(2), digits(2));
+    let millis = opt(preceded(char('.'), digits(3)));
+    let time = (date, clock, millis).map(|((year, month, day), (hour, minute, second), millis)| {
+        ModifyTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            millis,
+        }
+    });
+    run(verify(time, ModifyTime::is_valid), s)
+}
+
+/// Parses the value of `+QFTPMDTM: 0,<time>`, quoted or bare (a bare time
+/// reads as a [`Field::Num`], whose 14 digits are rebuilt here).
+pub fn mdtm_value(value: Field<'_>) -> Option<ModifyTime> {
+    match value {
+        Field::Str(s) => mdtm_time(s),
+        Field::Num(n) if n < 100_000_000_000_000 => {
+            let mut digits = [0u8; 14];
+            let mut rest = n;
+            for d in digits.iter_mut().rev() {
+                *d = b'0' + (rest % 10) as u8;
+                rest /= 10;
+            }
+            mdtm_time(&digits)
+        }
+        Field::Num(_) => None,
+    }
+}
+
+/// Parses `+QIURC: "pdpdeact",<cid>` and keeps other kinds as
+/// [`Qiurc::Other`].
+pub fn qiurc(line: &[u8]) -> Option<Qiurc<'_>> {
+    let (args, kind) = text(is_comma).parse(body(line, b"QIURC")?).ok()?;
+    if kind.eq_ignore_ascii_case(b"pdpdeact") {
+        run(
+            preceded(comma, int).map(|cid| Qiurc::PdpDeact { cid }),
+            args,
+        )
+    } else {
+        run(
+            alt((preceded(comma, until(never)), eof)).map(|rest| Qiurc::Other { kind, rest }),
+            args,
+        )
+    }
+}
+
+/// Parses `+CME ERROR: 603` (numeric) or `+CME ERROR: SIM not inserted`
+/// (verbose). Common 3GPP texts map to their numbers, case-insensitively;
+/// other texts become [`CmeError::Text`] with an FNV-1a hash of the trimmed
+/// text.
+pub fn cme_error(line: &[u8]) -> Option<CmeError> {
+    match run(field(never), body(line, b"CME ERROR")?)? {
+        Field::Num(n) => u16::try_from(n).ok().map(CmeError::Code),
+        Field::Str(text) => Some(verbose_cme(text)),
+    }
+}
+
+/// Parses `+CPIN: <status>` and returns the status (e.g. `b"READY"`).
+pub fn cpin(line: &[u8]) -> Option<&[u8]> {
+    run(text(never), body(line, b"CPIN")?)
+}
+
+/// Parses `+QFLST: "<name>",<size>` or `+QFLST: <name>,<size>`.
+pub fn qflst(line: &[u8]) -> Option<(&[u8], u64)> {
+    run(
+        (text(is_comma), comma, int).map(|(name, _, size)| (name, size)),
+        body(line, b"QFLST")?,
+    )
+}
+
+type Res<'a, T> = IResult<&'a [u8], T, ()>;
+
+/// The text after `+<name>:`, if the line has that prefix.
+fn body<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
+    let (found, rest) = prefixed(line)?;
+    (found == name).then_some(rest)
+}
+
+/// Runs `parser` over all of `input`, allowing trailing spaces.
+fn run<'a, O>(parser: impl Parser<&'a [u8], Output = O, Error = ()>, input: &'a [u8]) -> Option<O> {
+    let (_, out) = all_consuming(terminated(parser, space0))
+        .parse(input)
+        .ok()?;
+    Some(out)
+}
+
+/// The value of a non-empty run of ASCII digits, if it fits `T`.
+fn number<T: TryFrom<u64>>(digits: &[u8]) -> Option<T> {
+    if digits.is_empty() {
+        return None;
+    }
+    let n = digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })?;
+    T::try_from(n).ok()
+}
+
+/// An unsigned decimal that fits `T`.
+fn int<T: TryFrom<u64>>(i: &[u8]) -> Res<'_, T> {
+    map_opt(digit1, number).parse(i)
+}
+
+/// Exactly `width` decimal digits.
+fn digits<'a, T: TryFrom<u64>>(width: usize) -> impl Parser<&'a [u8], Output = T, Error = ()> {
+    map_opt(
+        take_while_m_n(width, width, |b: u8| b.is_ascii_digit()),
+        number,
+    )
+}
+
+/// A comma, with optional spaces around it.
+fn comma(i: &[u8]) -> Res<'_, char> {
+    delimited(space0, char(','), space0).parse(i)
+}
+
+/// A double-quoted string's contents (AT strings have no escapes).
+fn quoted(i: &[u8]) -> Res<'_, &[u8]> {
+    delimited(char('"'), take_till(|b| b == b'"'), char('"')).parse(i)
+}
+
+fn is_comma(b: u8) -> bool {
+    b == b','
+}
+
+fn never(_: u8) -> bool {
+    false
+}
+
+/// Everything up to `stop` (or the end), trailing spaces trimmed.
+fn until<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
+    take_till(stop).map(<[u8]>::trim_ascii_end)
+}
+
+/// A bare token up to `stop`: never empty, never starting with a quote.
+fn bare<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
+    verify(until(stop), |t: &[u8]| {
+        !t.is_empty() && !t.starts_with(b"\"")
+    })
+}
+
+/// A string: quoted contents or a bare token up to `stop`.
+fn text<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
+    alt((quoted, bare(stop)))
+}
+
+/// A field: a quoted string, or a bare token up to `stop` that is a number
+/// when it is all digits.
+fn field<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = Field<'a>, Error = ()> {
+    alt((
+        quoted.map(Field::Str),
+        map_opt(bare(stop), Field::from_bare),
+    ))
+}
+
+/// Maps a verbose `+CME ERROR` text to its 3GPP TS 27.007 number.
+fn verbose_cme(text: &[u8]) -> CmeError {
+    const KNOWN: &[(&[u8], u16)] = &[
+        (b"operation not allowed", 3),
+        (b"operation not supported", 4),
+        (b"SIM not inserted", 10),
+        (b"SIM PIN required", 11),
+        (b"SIM PUK required", 12),
+        (b"SIM failure", 13),
+        (b"SIM busy", 14),
+        (b"SIM wrong", 15),
+        (b"incorrect password", 16),
+        (b"memory full", 20),
+        (b"invalid index", 21),
+        (b"not found", 22),
+        (b"no network service", 30),
+        (b"network timeout", 31),
+        (b"unknown", 100),
+    ];
+    match KNOWN
+        .iter()
+        .find(|(known, _)| known.eq_ignore_ascii_case(text))
+    {
+        Some(&(_, code)) => CmeError::Code(code),
+        None => CmeError::Text { hash: fnv1a(text) },
+    }
+}
+
+/// 32-bit FNV-1a.
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |hash, &b| {
+        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    use Field::{Num, Str};
+
+    /// A table row: a line and what the parser under test makes of it.
+    type Row<T> = (&'static [u8], Option<T>);
+
+    const fn ok(err: u16, value: Field<'static>) -> Option<FtpResult<'static>> {
+        Some(FtpResult { err, value })
+    }
+
+    /// (line, command name, expected): every `+QFTPxxx:` shape of sections
+    /// 4, 5, 6 and 6b, then rejections.
+    #[rustfmt::skip]
+    const FTP_RESULTS: &[(&[u8], &[u8], Option<FtpResult>)] = &[
+        // Section 5.
+        (b"+QFTPOPEN: 0,0",                        b"QFTPOPEN",   ok(0, Num(0))),
+        (b"+QFTPCWD: 0,0",                         b"QFTPCWD",    ok(0, Num(0))),
+        (br#"+QFTPPWD: 0,"/""#,                    b"QFTPPWD",    ok(0, Str(b"/"))),
+        (b"+QFTPMKDIR: 0,0",                       b"QFTPMKDIR",  ok(0, Num(0))),
+        (b"+QFTPRENAME: 0,0",                      b"QFTPRENAME", ok(0, Num(0))),
+        (b"+QFTPRMDIR: 0,0",                       b"QFTPRMDIR",  ok(0, Num(0))),
+        (b"+QFTPSIZE: 0,1000",                     b"QFTPSIZE",   ok(0, Num(1000))),
+        (br#"+QFTPMDTM: 0,"20140708110039""#,      b"QFTPMDTM",   ok(0, Str(b"20140708110039"))),
+        (b"+QFTPDEL: 0,0",                         b"QFTPDEL",    ok(0, Num(0))),
+        (b"+QFTPSTAT: 0,1",                        b"QFTPSTAT",   ok(0, Num(1))),
+        (b"+QFTPPUT: 0,1000",                      b"QFTPPUT",    ok(0, Num(1000))),
+        (b"+QFTPPUT: 0,1024",                      b"QFTPPUT",    ok(0, Num(1024))),
+        (b"+QFTPGET: 0,500",                       b"QFTPGET",    ok(0, Num(500))),
+        (b"+QFTPGET: 0,550",                       b"QFTPGET",    ok(0, Num(550))),
+        (b"+QFTPLEN: 0,550",                       b"QFTPLEN",    ok(0, Num(550))),
+        (b"+QFTPLIST: 0,1000",                     b"QFTPLIST",   ok(0, Num(1000))),
+        (b"+QFTPCLOSE: 0,0",                       b"QFTPCLOSE",  ok(0, Num(0))),
+        // Section 4.
+        (b"+QFTPOPEN: 604,0",                      b"QFTPOPEN",   ok(604, Num(0))),
+        (b"+QFTPNLST: 0,120",                      b"QFTPNLST",   ok(0, Num(120))),
+        (b"+QFTPMLSD: 0,300",                      b"QFTPMLSD",   ok(0, Num(300))),
+        (br#"+QFTPMDTM: 0,"20140708110039.123""#,  b"QFTPMDTM",   ok(0, Str(b"20140708110039.123"))),
+        // Section 6.
+        (br#"+QFTPPWD: 0, "/""#,                   b"QFTPPWD",    ok(0, Str(b"/"))),
+        (b"+QFTPSIZE: 1000",                       b"QFTPSIZE",   ok(0, Num(1000))),
+        (br#"+QFTPMDTM: 0, "20140708110039""#,     b"QFTPMDTM",   ok(0, Str(b"20140708110039"))),
+        (b"+QFTPLEN: 0,1000",                      b"QFTPLEN",    ok(0, Num(1000))),
+        (b"+QFTPNLSD: 0,300",                      b"QFTPNLSD",   ok(0, Num(300))),
+        // Section 6b.
+        (b"+QFTPPWD: 0,/",                         b"QFTPPWD",    ok(0, Str(b"/"))),
+        (b"+QFTPSIZE: 627,550",                    b"QFTPSIZE",   ok(627, Num(550))),
+        (b"+QFTPSIZE:88752",                       b"QFTPSIZE",   ok(0, Num(88752))),
+        (b"+QFTPGET: 627,150",                     b"QFTPGET",    ok(627, Num(150))),
+        (b"+QFTPOPEN: 606,0",                      b"QFTPOPEN",   ok(606, Num(0))),
+        // Tolerated variations.
+        (b"+QFTPSIZE: 0,1000  ",                   b"QFTPSIZE",   ok(0, Num(1000))),
+        (b"+QFTPSIZE: 0 , 1000",                   b"QFTPSIZE",   ok(0, Num(1000))),
+        (br#"+QFTPPWD: 0,"/my dir" "#,             b"QFTPPWD",    ok(0, Str(b"/my dir"))),
+        (b"+QFTPPWD: 0,/my dir, old  ",            b"QFTPPWD",    ok(0, Str(b"/my dir, old"))),
+        (br#"+QFTPPWD: 0,"""#,                     b"QFTPPWD",    ok(0, Str(b""))),
+        (b"+QFTPPWD: 627,550",                     b"QFTPPWD",    ok(627, Num(550))),
+        (b"+QFTPSIZE: 0,18446744073709551615",     b"QFTPSIZE",   ok(0, Num(u64::MAX))),
+        // Rejections: wrong prefix, overflow, truncation, garbage.
+        (b"+QFTPSIZE: 0,1000",                     b"QFTPGET",    None),
+        (b"QFTPSIZE: 0,1000",                      b"QFTPSIZE",   None),
+        (b"+QFTPSIZE 0,1000",                      b"QFTPSIZE",   None),
+        (b"+QFTPSIZE: 0,99999999999999999999999",  b"QFTPSIZE",   None),
+        (b"+QFTPSIZE: 99999999999999999999999",    b"QFTPSIZE",   None),
+        (b"+QFTPSIZE: 0,18446744073709551616",     b"QFTPSIZE",   None),
+        (b"+QFTPSIZE: 70000,0",                    b"QFTPSIZE",   None),
+        (b"+QFTPSIZE: 0,",                         b"QFTPSIZE",   None),
+        (b"+QFTPSIZE: 0, ",                        b"QFTPSIZE",   None),
+        (b"+QFTPSIZE:",                            b"QFTPSIZE",   None),
+        (b"+QFTPSIZE: ",                           b"QFTPSIZE",   None),
+        (b"+QFTPSIZE: x,1",                        b"QFTPSIZE",   None),
+        (b"+QFTPSIZE: -1",                         b"QFTPSIZE",   None),
+        (br#"+QFTPPWD: 0,"/"#,                     b"QFTPPWD",    None),
+        (br#"+QFTPPWD: 0,"/"x"#,                   b"QFTPPWD",    None),
+        (b"+QFTPPWD: /",                           b"QFTPPWD",    None),
+        (b"1",                                     b"QFTPCFG",    None),
+        (b"",                                      b"QFTPSIZE",   None),
+        (b"OK",                                    b"QFTPSIZE",   None),
+        (b"+",                                     b"QFTPSIZE",   None),
+    ];
+
+    #[test]
+    fn ftp_results() {
+        for &(line, name, expected) in FTP_RESULTS {
+            assert_eq!(
+                ftp_result(line, name),
+                expected,
+                "{:?}",
+                std::str::from_utf8(line)
+            );
+        }
+    }
+
+    const fn act(cid: u8, state: u8, ctx_type: u8, ip: &'static [u8]) -> Option<QiAct<'static>> {
+        Some(QiAct {
+            cid,
+            state,
+            ctx_type,
+            ip,
+        })
+    }
+
+    #[rustfmt::skip]
+    const QIACT: &[Row<QiAct>] = &[
+        (br#"+QIACT: 1,1,1,"10.7.157.1""#,      act(1, 1, 1, b"10.7.157.1")),
+        (br#"+QIACT: 1,1,1, "10.7.157.1""#,     act(1, 1, 1, b"10.7.157.1")),
+        (b"+QIACT: 1,1,1,10.7.157.1 ",          act(1, 1, 1, b"10.7.157.1")),
+        (br#"+QIACT:2,0,3,"2001:db8::1""#,      act(2, 0, 3, b"2001:db8::1")),
+        (b"+QIACT: 1,1,1",                      act(1, 1, 1, b"")),
+        (br#"+QIACT: 16,1,1,"""#,               act(16, 1, 1, b"")),
+        (b"+QIACT: 1,1",                        None),
+        (b"+QIACT: 1,1,1,",                     None),
+        (br#"+QIACT: 1,1,1,"10.7"#,             None),
+        (br#"+QIACT: 256,1,1,"10.7.157.1""#,    None),
+        (b"+QIACT: 1,1,99999999999999999999999", None),
+        (br#"+QIACT: 1,1,1,"10.7.157.1",5"#,    None),
+        (b"+QIACTX: 1,1,1",                     None),
+        (b"",                                   None),
+    ];
+
+    #[test]
+    fn qiact_lines() {
+        for &(line, expected) in QIACT {
+            assert_eq!(qiact(line), expected, "{:?}", std::str::from_utf8(line));
+        }
+    }
+
+    const fn cfg(
+        name: &'static [u8],
+        first: Field<'static>,
+        second: Option<Field<'static>>,
+    ) -> Option<CfgLine<'static>> {
+        Some(CfgLine {
+            name,
+            first,
+            second,
+        })
+    }
+
+    /// Query answers for all eight settings of section 4, plus variations.
+    #[rustfmt::skip]
+    const QFTPCFG: &[Row<CfgLine>] = &[
+        (br#"+QFTPCFG: "account","test","test""#,      cfg(b"account", Str(b"test"), Some(Str(b"test")))),
+        (br#"+QFTPCFG: "filetype",1"#,                 cfg(b"filetype", Num(1), None)),
+        (br#"+QFTPCFG: "transmode",1"#,                cfg(b"transmode", Num(1), None)),
+        (br#"+QFTPCFG: "contextid",1"#,                cfg(b"contextid", Num(1), None)),
+        (br#"+QFTPCFG: "rsptimeout",90"#,              cfg(b"rsptimeout", Num(90), None)),
+        (br#"+QFTPCFG: "ssltype",1"#,                  cfg(b"ssltype", Num(1), None)),
+        (br#"+QFTPCFG: "sslctxid",0"#,                 cfg(b"sslctxid", Num(0), None)),
+        (br#"+QFTPCFG: "data_address",0"#,             cfg(b"data_address", Num(0), None)),
+        (br#"+QFTPCFG: "restenable",1"#,               cfg(b"restenable", Num(1), None)),
+        (br#"+QFTPCFG: "account", "user", "p w" "#,    cfg(b"account", Str(b"user"), Some(Str(b"p w")))),
+        (b"+QFTPCFG: account,user,pass",               cfg(b"account", Str(b"user"), Some(Str(b"pass")))),
+        (br#"+QFTPCFG:"rsptimeout", 90"#,              cfg(b"rsptimeout", Num(90), None)),
+        (br#"+QFTPCFG: "account""#,                    None),
+        (br#"+QFTPCFG: "contextid","#,                 None),
+        (br#"+QFTPCFG: "contextid"#,                   None),
+        (br#"+QFTPCFG: "a",1,2,3"#,                    None),
+        (br#"+QFTPCFG: "rsptimeout",99999999999999999999999"#, None),
+        (b"+QFTPCFG: ",                                None),
+        (b"1",                                         None),
+    ];
+
+    #[test]
+    fn qftpcfg_lines() {
+        for &(line, expected) in QFTPCFG {
+            assert_eq!(qftpcfg(line), expected, "{:?}", std::str::from_utf8(line));
+        }
+    }
+
+    const fn time(
+        ymd: (u16, u8, u8),
+        hms: (u8, u8, u8),
+        millis: Option<u16>,
+    ) -> Option<ModifyTime> {
+        let ((year, month, day), (hour, minute, second)) = (ymd, hms);
+        Some(ModifyTime {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            millis,
+        })
+    }
+
+    /// (`+QFTPMDTM` line, parsed time, its display form).
+    #[rustfmt::skip]
+    const MDTM: &[(&[u8], Option<ModifyTime>, &str)] = &[
+        (br#"+QFTPMDTM: 0,"20140708110039""#,      time((2014, 7, 8), (11, 0, 39), None),     "2014-07-08 11:00:39"),
+        (br#"+QFTPMDTM: 0, "20140708110039""#,     time((2014, 7, 8), (11, 0, 39), None),     "2014-07-08 11:00:39"),
+        (br#"+QFTPMDTM: 0,"20140708110039.123""#,  time((2014, 7, 8), (11, 0, 39), Some(123)), "2014-07-08 11:00:39.123"),
+        (br#"+QFTPMDTM: 0,"20141231235960.007""#,  time((2014, 12, 31), (23, 59, 60), Some(7)), "2014-12-31 23:59:60.007"),
+        (b"+QFTPMDTM: 0,19700101000000",           time((1970, 1, 1), (0, 0, 0), None),       "1970-01-01 00:00:00"),
+        (br#"+QFTPMDTM: 0,"20141308110039""#,      None, ""),
+        (br#"+QFTPMDTM: 0,"20140008110039""#,      None, ""),
+        (br#"+QFTPMDTM: 0,"20140700110039""#,      None, ""),
+        (br#"+QFTPMDTM: 0,"20140732110039""#,      None, ""),
+        (br#"+QFTPMDTM: 0,"20140708240039""#,      None, ""),
+        (br#"+QFTPMDTM: 0,"20140708116039""#,      None, ""),
+        (br#"+QFTPMDTM: 0,"20140708110061""#,      None, ""),
+        (br#"+QFTPMDTM: 0,"2014070811003""#,       None, ""),
+        (br#"+QFTPMDTM: 0,"201407081100390""#,     None, ""),
+        (br#"+QFTPMDTM: 0,"20140708110039.12""#,   None, ""),
+        (br#"+QFTPMDTM: 0,"20140708110039.1234""#, None, ""),
+        (br#"+QFTPMDTM: 0,"20140708110039.""#,     None, ""),
+        (br#"+QFTPMDTM: 0,"2014070811003x""#,      None, ""),
+        (br#"+QFTPMDTM: 0,"""#,                    None, ""),
+        (b"+QFTPMDTM: 0,201407081100390",          None, ""),
+        (b"+QFTPMDTM: 0,99999999999999999999",     None, ""),
+    ];
+
+    #[test]
+    fn mdtm_times() {
+        for &(line, expected, shown) in MDTM {
+            let parsed = ftp_result(line, b"QFTPMDTM").and_then(|r| mdtm_value(r.value));
+            assert_eq!(parsed, expected, "{:?}", std::str::from_utf8(line));
+            assert_eq!(parsed.map(|t| t.to_string()).unwrap_or_default(), shown);
+        }
+        assert_eq!(
+            mdtm_time(b"20140708110039 "),
+            time((2014, 7, 8), (11, 0, 39), None)
+        );
+        assert_eq!(mdtm_time(b""), None);
+    }
+
+    #[test]
+    fn ftp_states() {
+        let table = [
+            (0, FtpState::Opening),
+            (1, FtpState::Idle),
+            (2, FtpState::Transferring),
+            (3, FtpState::Closing),
+            (4, FtpState::Closed),
+            (5, FtpState::Other(5)),
+            (1000, FtpState::Other(255)),
+        ];
+        for (code, state) in table {
+            assert_eq!(FtpState::from_code(code), state);
+        }
+        let stat = ftp_result(b"+QFTPSTAT: 0,1", b"QFTPSTAT").and_then(|r| r.value.num());
+        assert_eq!(stat.map(FtpState::from_code), Some(FtpState::Idle));
+    }
+
+    const fn other(kind: &'static [u8], rest: &'static [u8]) -> Option<Qiurc<'static>> {
+        Some(Qiurc::Other { kind, rest })
+    }
+
+    #[rustfmt::skip]
+    const QIURC: &[Row<Qiurc>] = &[
+        (br#"+QIURC: "pdpdeact",1"#,     Some(Qiurc::PdpDeact { cid: 1 })),
+        (br#"+QIURC: "pdpdeact", 2 "#,   Some(Qiurc::PdpDeact { cid: 2 })),
+        (b"+QIURC: pdpdeact,3",          Some(Qiurc::PdpDeact { cid: 3 })),
+        (br#"+QIURC: "recv",0,4"#,       other(b"recv", b"0,4")),
+        (br#"+QIURC: "closed", 0"#,      other(b"closed", b"0")),
+        (br#"+QIURC: "incoming full""#,  other(b"incoming full", b"")),
+        (br#"+QIURC: "pdpdeact""#,       None),
+        (br#"+QIURC: "pdpdeact","#,      None),
+        (br#"+QIURC: "pdpdeact",x"#,     None),
+        (br#"+QIURC: "pdpdeact",256"#,   None),
+        (br#"+QIURC: "pdpdeact",99999999999999999999999"#, None),
+        (br#"+QIURC: "recv"x"#,          None),
+        (br#"+QIURC: "pdpdeact"#,        None),
+        (b"+QIURC:",                     None),
+    ];
+
+    #[test]
+    fn qiurc_lines() {
+        for &(line, expected) in QIURC {
+            assert_eq!(qiurc(line), expected, "{:?}", std::str::from_utf8(line));
+        }
+    }
+
+    /// FNV-1a 32 of "foobar" (a published test vector).
+    const FOOBAR: Option<CmeError> = Some(CmeError::Text { hash: 0xbf9c_f968 });
+
+    const fn code(n: u16) -> Option<CmeError> {
+        Some(CmeError::Code(n))
+    }
+
+    #[rustfmt::skip]
+    const CME: &[Row<CmeError>] = &[
+        (b"+CME ERROR: 603",                         code(603)),
+        (b"+CME ERROR: 615 ",                        code(615)),
+        (b"+CME ERROR:3",                            code(3)),
+        (b"+CME ERROR: SIM not inserted",            code(10)),
+        (b"+CME ERROR: sim pin required",            code(11)),
+        (b"+CME ERROR: SIM failure",                 code(13)),
+        (b"+CME ERROR: SIM busy",                    code(14)),
+        (b"+CME ERROR: incorrect password",          code(16)),
+        (b"+CME ERROR: operation not allowed",       code(3)),
+        (b"+CME ERROR: Operation not supported  ",   code(4)),
+        (b"+CME ERROR: memory full",                 code(20)),
+        (b"+CME ERROR: invalid index",               code(21)),
+        (b"+CME ERROR: not found",                   code(22)),
+        (b"+CME ERROR: network timeout",             code(31)),
+        (b"+CME ERROR: unknown",                     code(100)),
+        (br#"+CME ERROR: "SIM busy""#,               code(14)),
+        (b"+CME ERROR: foobar",                      FOOBAR),
+        (b"+CME ERROR: foobar  ",                    FOOBAR),
+        (b"+CME ERROR:",                             None),
+        (b"+CME ERROR: ",                            None),
+        (b"+CME ERROR: 70000",                       None),
+        (b"+CME ERROR: 99999999999999999999999",     None),
+        (b"+CMS ERROR: 500",                         None),
+        (b"ERROR",                                   None),
+    ];
+
+    #[test]
+    fn cme_errors() {
+        for &(line, expected) in CME {
+            assert_eq!(cme_error(line), expected, "{:?}", std::str::from_utf8(line));
+        }
+    }
+
+    #[rustfmt::skip]
+    const CPIN: &[Row<&[u8]>] = &[
+        (b"+CPIN: READY",   Some(b"READY")),
+        (b"+CPIN:READY ",   Some(b"READY")),
+        (b"+CPIN: SIM PIN", Some(b"SIM PIN")),
+        (b"+CPIN:",         None),
+        (b"+CPIN: ",        None),
+        (b"+QUSIM: 1",      None),
+        (b"RDY",            None),
+    ];
+
+    #[test]
+    fn cpin_lines() {
+        for &(line, expected) in CPIN {
+            assert_eq!(cpin(line), expected, "{:?}", std::str::from_utf8(line));
+        }
+    }
+
+    #[rustfmt::skip]
+    const QFLST: &[Row<(&[u8], u64)>] = &[
+        (br#"+QFLST: "test2.txt",1000"#,       Some((b"test2.txt", 1000))),
+        (b"+QFLST: test.txt,1000",             Some((b"test.txt", 1000))),
+        (br#"+QFLST: "UFS:a b.txt", 5 "#,      Some((b"UFS:a b.txt", 5))),
+        (br#"+QFLST: "a.txt""#,                None),
+        (b"+QFLST: a.txt,",                    None),
+        (b"+QFLST: a.txt,x",                   None),
+        (b"+QFLST: a.txt,99999999999999999999999", None),
+        (b"+QFLST: ,5",                        None),
+    ];
+
+    #[test]
+    fn qflst_lines() {
+        for &(line, expected) in QFLST {
+            assert_eq!(qflst(line), expected, "{:?}", std::str::from_utf8(line));
+        }
+    }
+
+    #[rustfmt::skip]
+    const PREFIXED: &[Row<(&[u8], &[u8])>] = &[
+        (b"+QFTPSIZE: 0,1",  Some((b"QFTPSIZE", b"0,1"))),
+        (b"+QFTPSIZE:88752", Some((b"QFTPSIZE", b"88752"))),
+        (b"+CME ERROR: 603", Some((b"CME ERROR", b"603"))),
+        (b"+QIND: SMS DONE", Some((b"QIND", b"SMS DONE"))),
+        (b"+QUSIM: 1",       Some((b"QUSIM", b"1"))),
+        (b"+QIACT:",         Some((b"QIACT", b""))),
+        (b"",                None),
+        (b"1",               None),
+        (b"OK",              None),
+        (b"RDY",             None),
+        (b"+",               None),
+        (b"+:x",             None),
+        (b"+QFTPSIZE 1",     None),
+        (b"++QFTPSIZE: 1",   None),
+    ];
+
+    #[test]
+    fn prefixed_lines() {
+        for &(line, expected) in PREFIXED {
+            assert_eq!(prefixed(line), expected, "{:?}", std::str::from_utf8(line));
+        }
+    }
+
+    /// Lines that are no parser's shape.
+    #[rustfmt::skip]
+    const FOREIGN: &[&[u8]] = &[
+        b"", b"1", b"OK", b"ERROR", b"RDY", b"CONNECT", b"NO CARRIER", b"+QIND: SMS DONE", b"\x00\xff",
+    ];
+
+    #[rustfmt::skip]
+    const NAMES: &[&[u8]] = &[
+        b"QFTPOPEN", b"QFTPCWD", b"QFTPPWD", b"QFTPMKDIR", b"QFTPRENAME", b"QFTPRMDIR", b"QFTPSIZE",
+        b"QFTPMDTM", b"QFTPDEL", b"QFTPSTAT", b"QFTPPUT", b"QFTPGET", b"QFTPLEN", b"QFTPLIST",
+        b"QFTPNLST", b"QFTPMLSD", b"QFTPCLOSE",
+    ];
+
+    #[test]
+    fn foreign_lines_are_rejected_by_every_parser() {
+        for &line in FOREIGN {
+            assert!(NAMES.iter().all(|name| ftp_result(line, name).is_none()));
+            assert_eq!(qiact(line), None);
+            assert_eq!(qftpcfg(line), None);
+            assert_eq!(mdtm_time(line), None);
+            assert_eq!(qiurc(line), None);
+            assert_eq!(cme_error(line), None);
+            assert_eq!(cpin(line), None);
+            assert_eq!(qflst(line), None);
+        }
+    }
+
+    fn feed_every_parser(line: &[u8]) {
+        let _ = prefixed(line);
+        for name in NAMES {
+            let _ = ftp_result(line, name).map(|r| mdtm_value(r.value));
+        }
+        let _ = (qiact(line), qftpcfg(line), mdtm_time(line), qiurc(line));
+        let _ = (cme_error(line), cpin(line), qflst(line));
+    }
+
+    #[test]
+    fn no_panic_on_truncations_or_random_bytes() {
+        let mut lines: Vec<&[u8]> = FOREIGN.to_vec();
+        lines.extend(FTP_RESULTS.iter().map(|r| r.0));
+        lines.extend(MDTM.iter().map(|r| r.0));
+        lines.extend(QIACT.iter().map(|r| r.0));
+        lines.extend(QFTPCFG.iter().map(|r| r.0));
+        lines.extend(QIURC.iter().map(|r| r.0));
+        lines.extend(CME.iter().map(|r| r.0));
+        lines.extend(CPIN.iter().map(|r| r.0));
+        lines.extend(QFLST.iter().map(|r| r.0));
+        lines.extend(PREFIXED.iter().map(|r| r.0));
+        for line in &lines {
+            for end in 0..=line.len() {
+                feed_every_parser(&line[..end]);
+            }
+        }
+
+        // xorshift64: random tails after truncated table lines, every other
+        // round drawn from the bytes the grammar cares about.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as usize
+        };
+        const ALPHABET: &[u8] = b"0123456789\",. :+/-\t\xffQFTPSIZECMERORab";
+        let mut buf = Vec::new();
+        for round in 0..20_000 {
+            let line = lines[next() % lines.len()];
+            buf.clear();
+            buf.extend_from_slice(&line[..next() % (line.len() + 1)]);
+            for _ in 0..next() % 40 {
+                let r = next();
+                buf.push(if round % 2 == 0 {
+                    ALPHABET[r % ALPHABET.len()]
+                } else {
+                    r as u8
+                });
+            }
+            feed_every_parser(&buf);
+        }
+    }
+}

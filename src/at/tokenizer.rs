@@ -1,0 +1,874 @@
+//! The sans-IO tokenizer: bytes in, [`Frame`]s out.
+//!
+//! ```
+//! use quectel_ftp::at::tokenizer::{Frame, Tokenizer};
+//!
+//! let mut tok = Tokenizer::<128>::new();
+//! let mut input: &[u8] = b"\r\n+QFTPSIZE: 0,1000\r\n\r\nOK\r\n";
+//! let mut frames = 0;
+//! loop {
+//!     let (used, frame) = tok.feed(input);
+//!     input = &input[used..];
+//!     match frame {
+//!         Some(Frame::Line(line)) => assert_eq!(line, b"+QFTPSIZE: 0,1000"),
+//!         Some(Frame::Ok) => {}
+//!         Some(other) => panic!("{:?}", other),
+//!         None if input.is_empty() => break,
+//!         None => {}
+//!     }
+//!     frames += 1;
+//! }
+//! assert_eq!(frames, 2);
+//! ```
+//!
+//! In command mode lines end at CR or LF; blank lines are skipped. A line
+//! longer than the buffer `N` gives one [`Frame::Overflow`] and is skipped up
+//! to its end, after which tokenizing resumes.
+//!
+//! Data mode is armed before the command that answers `CONNECT` is sent
+//! ([`Tokenizer::expect_payload`]); the `CONNECT` line then switches the
+//! tokenizer over, and payload bytes come out as [`Frame::Data`] slices of the
+//! caller's input, uninterpreted, followed by [`Frame::DataEnd`]:
+//!
+//! - [`Payload::Exact`]: exactly `n` bytes follow `CONNECT`.
+//! - [`Payload::Confirmed`]: the length is not known in advance (listings,
+//!   the last chunk of a download). The payload ends at the first
+//!   `\r\nOK\r\n` that is followed by the command's own result line whose
+//!   count equals the number of payload bytes before it (or which reports a
+//!   failure). Any `\r\nOK\r\n` inside the payload fails that check and is
+//!   passed on as data. (A payload that itself contains `\r\nOK\r\n` followed
+//!   by a result line with exactly the right count cannot be told apart from
+//!   the real end by any reader of this stream.) After [`Frame::DataEnd`] come the [`Frame::Ok`] and
+//!   the result line as usual.
+
+use crate::at::parse::{self, Field};
+use crate::error::CmeError;
+
+/// How many bytes a candidate end of a confirmed payload may take
+/// (`\r\nOK\r\n`, blank lines, and the result line).
+const HOLD: usize = 64;
+
+/// The end of a data-mode payload on the wire.
+const END: &[u8] = b"\r\nOK\r\n";
+
+/// What follows the next `CONNECT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Payload {
+    /// Exactly this many payload bytes.
+    Exact(u64),
+    /// A payload of unknown length, ended by `\r\nOK\r\n` and confirmed by
+    /// the result line `+<result>: 0,<count>`.
+    Confirmed {
+        /// The result line's name without `+`, e.g. `"QFTPNLST"`.
+        result: &'static str,
+        /// The payload never exceeds this many bytes (a download's
+        /// `<downloadlen>`); `None` for listings.
+        limit: Option<u64>,
+    },
+}
+
+/// One thing the modem said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Frame<'a> {
+    /// An information line: a result, a URC, `RDY`, ... (terminator removed).
+    Line(&'a [u8]),
+    /// The final result `OK`.
+    Ok,
+    /// The final result `ERROR`.
+    Error,
+    /// The final result `+CME ERROR: <err>`.
+    Cme(CmeError),
+    /// `CONNECT`: the module entered data mode.
+    Connect,
+    /// `NO CARRIER`.
+    NoCarrier,
+    /// An echoed command line (echo is on).
+    Echo(&'a [u8]),
+    /// Payload bytes, passed through untouched.
+    Data(&'a [u8]),
+    /// The payload is complete: `len` bytes in all.
+    DataEnd {
+        /// Payload bytes delivered.
+        len: u64,
+    },
+    /// A line did not fit the buffer; it is skipped up to its end.
+    Overflow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Command,
+    Exact {
+        left: u64,
+        moved: u64,
+    },
+    Confirmed {
+        result: &'static [u8],
+        limit: u64,
+        moved: u64,
+    },
+}
+
+/// What a partial line buffer push produced.
+enum LineEvent {
+    Line,
+    Overflow,
+}
+
+/// The command-mode line assembler.
+struct LineBuf<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+    /// The line in `buf` was handed out; clear it before the next push.
+    taken: bool,
+    /// Skipping the rest of an overlong line.
+    skipping: bool,
+}
+
+impl<const N: usize> LineBuf<N> {
+    /// Takes bytes up to and including the next line end. Returns the bytes
+    /// consumed and, when a line ended (or overflowed), what happened.
+    fn push(&mut self, src: &[u8]) -> (usize, Option<LineEvent>) {
+        if self.taken {
+            self.len = 0;
+            self.taken = false;
+        }
+        let end = src.iter().position(|&b| b == b'\r' || b == b'\n');
+        let body = src.get(..end.unwrap_or(src.len())).unwrap_or_default();
+        let used = end.map_or(src.len(), |i| i + 1);
+        if self.skipping {
+            self.skipping = end.is_none();
+            return (used, None);
+        }
+        match self.buf.get_mut(self.len..self.len + body.len()) {
+            Some(dst) => {
+                dst.copy_from_slice(body);
+                self.len += body.len();
+            }
+            None => {
+                self.len = 0;
+                self.skipping = end.is_none();
+                return (used, Some(LineEvent::Overflow));
+            }
+        }
+        if end.is_some() && self.len > 0 {
+            self.taken = true;
+            return (used, Some(LineEvent::Line));
+        }
+        (used, None)
+    }
+
+    fn line(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// The tokenizer. `N` is the longest line it keeps (256 holds any response
+/// of the FTP command set, whose paths are at most 255 bytes... plus the
+/// prefix; pick more if your URCs are longer).
+pub struct Tokenizer<const N: usize = 320> {
+    line: LineBuf<N>,
+    mode: Mode,
+    armed: Option<Payload>,
+    /// A CR ended the `CONNECT` line: an LF right after it is framing.
+    skip_lf: bool,
+    /// Bytes of a possible payload end, pulled from the input but not yet
+    /// classified (confirmed mode), or left over for command mode.
+    hold: [u8; HOLD],
+    hold_len: usize,
+    /// Bytes at the front of `hold` handed out as data by the last call.
+    hold_taken: usize,
+}
+
+impl<const N: usize> Default for Tokenizer<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Tokenizer<N> {
+    /// A tokenizer in command mode.
+    pub const fn new() -> Self {
+        Tokenizer {
+            line: LineBuf {
+                buf: [0; N],
+                len: 0,
+                taken: false,
+                skipping: false,
+            },
+            mode: Mode::Command,
+            armed: None,
+            skip_lf: false,
+            hold: [0; HOLD],
+            hold_len: 0,
+            hold_taken: 0,
+        }
+    }
+
+    /// Arms data mode: the next `CONNECT` is followed by `payload`.
+    pub fn expect_payload(&mut self, payload: Payload) {
+        self.armed = Some(payload);
+    }
+
+    /// Forgets all state: partial lines, held bytes, data mode, arming.
+    /// For resynchronisation after a timeout or a dropped future.
+    pub fn reset(&mut self) {
+        *self = Self::new();
+    }
+
+    /// Leaves data mode at once (after `+++` aborted a transfer), keeping
+    /// nothing of the payload.
+    pub fn abort_payload(&mut self) {
+        self.mode = Mode::Command;
+        self.armed = None;
+        self.hold_len = 0;
+        self.hold_taken = 0;
+    }
+
+    /// True while payload bytes are expected.
+    pub fn in_data_mode(&self) -> bool {
+        self.mode != Mode::Command
+    }
+
+    /// Feeds bytes. Returns how many bytes of `input` were consumed and the
+    /// next frame, if one is complete. Call again with the rest of the input
+    /// until it is consumed and no frame comes out.
+    pub fn feed<'s>(&'s mut self, input: &'s [u8]) -> (usize, Option<Frame<'s>>) {
+        if self.hold_taken > 0 {
+            let taken = self.hold_taken.min(self.hold_len);
+            self.hold.copy_within(taken..self.hold_len, 0);
+            self.hold_len -= taken;
+            self.hold_taken = 0;
+        }
+        let mut used = 0;
+        loop {
+            let rest = input.get(used..).unwrap_or_default();
+            match self.mode {
+                Mode::Command => {
+                    // Held bytes go first: they came before `rest`.
+                    let (n, event) = if self.hold_len > 0 {
+                        let held = self.hold.get(..self.hold_len).unwrap_or_default();
+                        let (n, event) = self.line.push(held);
+                        self.hold.copy_within(n..self.hold_len, 0);
+                        self.hold_len -= n;
+                        (0, event)
+                    } else if rest.is_empty() {
+                        return (used, None);
+                    } else {
+                        self.line.push(rest)
+                    };
+                    used += n;
+                    match event {
+                        None => {}
+                        Some(LineEvent::Overflow) => return (used, Some(Frame::Overflow)),
+                        Some(LineEvent::Line) => return (used, Some(self.line_frame())),
+                    }
+                }
+                _ if self.skip_lf => {
+                    let src = if self.hold_len > 0 {
+                        self.hold.get(..self.hold_len)
+                    } else {
+                        Some(rest)
+                    };
+                    match src.and_then(|s| s.first()) {
+                        None => return (used, None),
+                        Some(&b'\n') if self.hold_len > 0 => {
+                            self.hold.copy_within(1..self.hold_len, 0);
+                            self.hold_len -= 1;
+                        }
+                        Some(&b'\n') => used += 1,
+                        Some(_) => {}
+                    }
+                    self.skip_lf = false;
+                }
+                Mode::Exact { left: 0, moved }
+                | Mode::Confirmed {
+                    limit: 0, moved, ..
+                } => {
+                    self.mode = Mode::Command;
+                    return (used, Some(Frame::DataEnd { len: moved }));
+                }
+                Mode::Exact { left, moved } => {
+                    let src = if self.hold_len > 0 {
+                        self.hold.get(..self.hold_len)
+                    } else {
+                        Some(rest)
+                    };
+                    let src = src.unwrap_or_default();
+                    if src.is_empty() {
+                        return (used, None);
+                    }
+                    let take = clamp(src.len(), left);
+                    self.mode = Mode::Exact {
+                        left: left - take as u64,
+                        moved: moved + take as u64,
+                    };
+                    return if self.hold_len > 0 {
+                        self.hold_taken = take;
+                        (
+                            used,
+                            Some(Frame::Data(self.hold.get(..take).unwrap_or_default())),
+                        )
+                    } else {
+                        (
+                            used + take,
+                            Some(Frame::Data(rest.get(..take).unwrap_or_default())),
+                        )
+                    };
+                }
+                Mode::Confirmed {
+                    result,
+                    limit,
+                    moved,
+                } => {
+                    if self.hold_len == 0 {
+                        let window = rest.get(..clamp(rest.len(), limit)).unwrap_or_default();
+                        match window.iter().position(|&b| b == b'\r') {
+                            Some(0) => {}
+                            found => {
+                                let take = found.unwrap_or(window.len());
+                                if take == 0 {
+                                    return (used, None);
+                                }
+                                self.mode = Mode::Confirmed {
+                                    result,
+                                    limit: limit - take as u64,
+                                    moved: moved + take as u64,
+                                };
+                                return (
+                                    used + take,
+                                    Some(Frame::Data(rest.get(..take).unwrap_or_default())),
+                                );
+                            }
+                        }
+                    }
+                    // A CR: pull what may be the end into the hold and judge it.
+                    let room = HOLD - self.hold_len;
+                    let pull = rest.len().min(room);
+                    if let (Some(dst), Some(src)) = (
+                        self.hold.get_mut(self.hold_len..self.hold_len + pull),
+                        rest.get(..pull),
+                    ) {
+                        dst.copy_from_slice(src);
+                        self.hold_len += pull;
+                        used += pull;
+                    }
+                    let held = self.hold.get(..self.hold_len).unwrap_or_default();
+                    match judge(held, result, moved) {
+                        Verdict::NeedMore => return (used, None),
+                        Verdict::Confirm => {
+                            // The held bytes (`\r\nOK\r\n...`) replay in command mode.
+                            self.mode = Mode::Command;
+                            return (used, Some(Frame::DataEnd { len: moved }));
+                        }
+                        Verdict::Reject => {
+                            // Payload up to the next CR, which may start the real end.
+                            let next_cr = held
+                                .iter()
+                                .skip(1)
+                                .position(|&b| b == b'\r')
+                                .map_or(held.len(), |i| i + 1);
+                            let take = clamp(next_cr, limit);
+                            self.mode = Mode::Confirmed {
+                                result,
+                                limit: limit - take as u64,
+                                moved: moved + take as u64,
+                            };
+                            self.hold_taken = take;
+                            return (
+                                used,
+                                Some(Frame::Data(self.hold.get(..take).unwrap_or_default())),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Classifies the complete line in the line buffer, switching to data
+    /// mode on an armed `CONNECT`.
+    fn line_frame(&mut self) -> Frame<'_> {
+        let kind = classify(self.line.line());
+        if kind == Kind::Connect {
+            if let Some(payload) = self.armed.take() {
+                self.mode = match payload {
+                    Payload::Exact(n) => Mode::Exact { left: n, moved: 0 },
+                    Payload::Confirmed { result, limit } => Mode::Confirmed {
+                        result: result.as_bytes(),
+                        limit: limit.unwrap_or(u64::MAX),
+                        moved: 0,
+                    },
+                };
+                self.skip_lf = true;
+            }
+        }
+        let line = self.line.line();
+        match kind {
+            Kind::Ok => Frame::Ok,
+            Kind::Error => Frame::Error,
+            Kind::Cme(e) => Frame::Cme(e),
+            Kind::Connect => Frame::Connect,
+            Kind::NoCarrier => Frame::NoCarrier,
+            Kind::Echo => Frame::Echo(line),
+            Kind::Line => Frame::Line(line),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ok,
+    Error,
+    Cme(CmeError),
+    Connect,
+    NoCarrier,
+    Echo,
+    Line,
+}
+
+fn classify(line: &[u8]) -> Kind {
+    let trimmed = line.trim_ascii_end();
+    match trimmed {
+        b"OK" => Kind::Ok,
+        b"ERROR" => Kind::Error,
+        b"NO CARRIER" => Kind::NoCarrier,
+        _ if trimmed.starts_with(b"CONNECT") => Kind::Connect,
+        _ if trimmed.starts_with(b"+CME ERROR:") => {
+            parse::cme_error(trimmed).map_or(Kind::Line, Kind::Cme)
+        }
+        [a, t, ..] if a.eq_ignore_ascii_case(&b'A') && t.eq_ignore_ascii_case(&b'T') => Kind::Echo,
+        _ => Kind::Line,
+    }
+}
+
+enum Verdict {
+    NeedMore,
+    Confirm,
+    Reject,
+}
+
+/// Judges held bytes that start with a CR: are they `\r\nOK\r\n`, blank
+/// lines, and the command's result line confirming `moved` payload bytes?
+fn judge(held: &[u8], result: &[u8], moved: u64) -> Verdict {
+    let full = held.len() >= HOLD;
+    let k = held.len().min(END.len());
+    if held.get(..k) != END.get(..k) {
+        return Verdict::Reject;
+    }
+    let after = held.get(END.len()..).unwrap_or_default();
+    let start = after.iter().position(|&b| b != b'\r' && b != b'\n');
+    let line = after
+        .get(start.unwrap_or(after.len())..)
+        .unwrap_or_default();
+    let Some(end) = line.iter().position(|&b| b == b'\r' || b == b'\n') else {
+        return if full {
+            Verdict::Reject
+        } else {
+            Verdict::NeedMore
+        };
+    };
+    match parse::ftp_result(line.get(..end).unwrap_or_default(), result) {
+        Some(r) if r.err != 0 => Verdict::Confirm,
+        Some(r) if r.value == Field::Num(moved) => Verdict::Confirm,
+        _ => Verdict::Reject,
+    }
+}
+
+/// `min(n, limit)` as a `usize`.
+fn clamp(n: usize, limit: u64) -> usize {
+    usize::try_from(limit).map_or(n, |l| n.min(l))
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use std::string::ToString;
+    use std::vec::Vec;
+
+    /// Owned copy of a frame, so frames from different runs compare.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    enum F {
+        Line(Vec<u8>),
+        Ok,
+        Error,
+        Cme(CmeError),
+        Connect,
+        NoCarrier,
+        Echo(Vec<u8>),
+        Data(Vec<u8>),
+        DataEnd(u64),
+        Overflow,
+    }
+
+    /// Feeds `input` in the given chunk sizes, arming data mode with the
+    /// payload spec before the stream starts; coalesces adjacent data.
+    fn run<const N: usize>(
+        input: &[u8],
+        sizes: &mut dyn FnMut() -> usize,
+        arm: &[Payload],
+    ) -> Vec<F> {
+        let mut tok = Tokenizer::<N>::new();
+        let mut arms = arm.iter();
+        if let Some(p) = arms.next() {
+            tok.expect_payload(*p);
+        }
+        let mut out: Vec<F> = Vec::new();
+        let mut rest = input;
+        while !rest.is_empty() {
+            let n = sizes().clamp(1, rest.len());
+            let mut chunk = &rest[..n];
+            rest = &rest[n..];
+            loop {
+                let (used, frame) = tok.feed(chunk);
+                chunk = &chunk[used..];
+                let f = match frame {
+                    None if chunk.is_empty() => break,
+                    None => continue,
+                    Some(Frame::Line(l)) => F::Line(l.to_vec()),
+                    Some(Frame::Ok) => F::Ok,
+                    Some(Frame::Error) => F::Error,
+                    Some(Frame::Cme(e)) => F::Cme(e),
+                    Some(Frame::Connect) => F::Connect,
+                    Some(Frame::NoCarrier) => F::NoCarrier,
+                    Some(Frame::Echo(l)) => F::Echo(l.to_vec()),
+                    Some(Frame::Data(d)) => {
+                        assert!(!d.is_empty(), "empty data frame");
+                        if let Some(F::Data(prev)) = out.last_mut() {
+                            prev.extend_from_slice(d);
+                            continue;
+                        }
+                        F::Data(d.to_vec())
+                    }
+                    Some(Frame::DataEnd { len }) => {
+                        if let Some(p) = arms.next() {
+                            tok.expect_payload(*p);
+                        }
+                        F::DataEnd(len)
+                    }
+                    Some(Frame::Overflow) => F::Overflow,
+                };
+                out.push(f);
+            }
+        }
+        out
+    }
+
+    fn whole<const N: usize>(input: &[u8], arm: &[Payload]) -> Vec<F> {
+        run::<N>(input, &mut || usize::MAX, arm)
+    }
+
+    /// Every split of the same stream gives the same frames.
+    fn check_all_splits<const N: usize>(input: &[u8], arm: &[Payload]) -> Vec<F> {
+        let reference = whole::<N>(input, arm);
+        for size in 1..=input.len().min(70) {
+            assert_eq!(
+                run::<N>(input, &mut || size, arm),
+                reference,
+                "chunk size {size}"
+            );
+        }
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200 {
+            let mut rnd = || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed % 40) as usize + 1
+            };
+            assert_eq!(run::<N>(input, &mut rnd, arm), reference);
+        }
+        reference
+    }
+
+    fn hostile_payload() -> Vec<u8> {
+        let mut p: Vec<u8> = (0..=255u8).collect();
+        for chunk in [
+            &b"\r\nOK\r\n"[..],
+            b"+QFTPGET: 0,5\r\n",
+            b"\r\nCONNECT\r\n",
+            b"+++",
+            b"\r\nOK\r\n\r\n+QFTPGET: 0,5\r\n",
+            b"\r\nOK\r\n\r\n+QFTPLIST: 0,1\r\n",
+            b"\r\nERROR\r\n\r",
+        ] {
+            p.extend_from_slice(chunk);
+            p.extend(0..=255u8);
+        }
+        p
+    }
+
+    #[test]
+    fn section_5_transcript_splits_identically() {
+        let input = b"AT+QFTPCWD=\"/\"\r\r\nOK\r\n\r\n+QFTPCWD: 0,0\r\n\
+            \r\n+QFTPSTAT: 0,1\r\n\r\nOK\r\n\
+            \r\nOK\r\n\r\n+QFTPPWD: 0, \"/\"\r\n\
+            \r\nERROR\r\n\r\n+CME ERROR: 603\r\n\
+            \r\n+QIURC: \"pdpdeact\",1\r\n\
+            \r\nNO CARRIER\r\n1\r\n\r\n\r\n\nRDY\n";
+        let frames = check_all_splits::<64>(input, &[]);
+        assert_eq!(
+            frames,
+            [
+                F::Echo(b"AT+QFTPCWD=\"/\"".to_vec()),
+                F::Ok,
+                F::Line(b"+QFTPCWD: 0,0".to_vec()),
+                F::Line(b"+QFTPSTAT: 0,1".to_vec()),
+                F::Ok,
+                F::Ok,
+                F::Line(b"+QFTPPWD: 0, \"/\"".to_vec()),
+                F::Error,
+                F::Cme(CmeError::Code(603)),
+                F::Line(b"+QIURC: \"pdpdeact\",1".to_vec()),
+                F::NoCarrier,
+                F::Line(b"1".to_vec()),
+                F::Line(b"RDY".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn exact_payload_passes_every_byte_untouched() {
+        let payload = hostile_payload();
+        let mut input = b"\r\nCONNECT\r\n".to_vec();
+        input.extend_from_slice(&payload);
+        input.extend_from_slice(b"\r\nOK\r\n\r\n+QFTPGET: 0,");
+        input.extend_from_slice(payload.len().to_string().as_bytes());
+        input.extend_from_slice(b"\r\n");
+        let frames = check_all_splits::<64>(&input, &[Payload::Exact(payload.len() as u64)]);
+        assert_eq!(
+            frames,
+            [
+                F::Connect,
+                F::Data(payload.clone()),
+                F::DataEnd(payload.len() as u64),
+                F::Ok,
+                F::Line(std::format!("+QFTPGET: 0,{}", payload.len()).into_bytes()),
+            ]
+        );
+    }
+
+    fn confirmed_stream(payload: &[u8], result: &str) -> Vec<u8> {
+        let mut input = b"\r\nCONNECT\r\n".to_vec();
+        input.extend_from_slice(payload);
+        input.extend_from_slice(
+            std::format!("\r\nOK\r\n\r\n+{result}: 0,{}\r\n", payload.len()).as_bytes(),
+        );
+        input
+    }
+
+    #[test]
+    fn confirmed_payload_passes_every_byte_untouched() {
+        let payload = hostile_payload();
+        for limit in [
+            None,
+            Some(payload.len() as u64),
+            Some(payload.len() as u64 + 100),
+        ] {
+            let input = confirmed_stream(&payload, "QFTPGET");
+            let frames = check_all_splits::<64>(
+                &input,
+                &[Payload::Confirmed {
+                    result: "QFTPGET",
+                    limit,
+                }],
+            );
+            assert_eq!(
+                frames,
+                [
+                    F::Connect,
+                    F::Data(payload.clone()),
+                    F::DataEnd(payload.len() as u64),
+                    F::Ok,
+                    F::Line(std::format!("+QFTPGET: 0,{}", payload.len()).into_bytes()),
+                ],
+                "limit {limit:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn name_list_with_a_file_called_ok_comes_out_exactly() {
+        for listing in [
+            &b"OK\r\n"[..],
+            b"a\r\nOK\r\n",
+            b"OK\r\nOK\r\nb\r\n",
+            b"\r\nOK\r\n",
+            b"x\r\nOK\r\n\r\n+QFTPNLST: 0,9\r\n",
+        ] {
+            let input = confirmed_stream(listing, "QFTPNLST");
+            let frames = check_all_splits::<64>(
+                &input,
+                &[Payload::Confirmed {
+                    result: "QFTPNLST",
+                    limit: None,
+                }],
+            );
+            assert_eq!(
+                frames,
+                [
+                    F::Connect,
+                    F::Data(listing.to_vec()),
+                    F::DataEnd(listing.len() as u64),
+                    F::Ok,
+                    F::Line(std::format!("+QFTPNLST: 0,{}", listing.len()).into_bytes()),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn empty_listing_and_failed_result_end_the_payload() {
+        let input = b"\r\nCONNECT\r\n\r\nOK\r\n\r\n+QFTPLIST: 0,0\r\n";
+        let frames = check_all_splits::<64>(
+            input,
+            &[Payload::Confirmed {
+                result: "QFTPLIST",
+                limit: None,
+            }],
+        );
+        assert_eq!(
+            frames,
+            [
+                F::Connect,
+                F::DataEnd(0),
+                F::Ok,
+                F::Line(b"+QFTPLIST: 0,0".to_vec())
+            ]
+        );
+
+        let input = b"\r\nCONNECT\r\nabc\r\nOK\r\n\r\n+QFTPGET: 627,550\r\n";
+        let frames = check_all_splits::<64>(
+            input,
+            &[Payload::Confirmed {
+                result: "QFTPGET",
+                limit: Some(10),
+            }],
+        );
+        assert_eq!(
+            frames,
+            [
+                F::Connect,
+                F::Data(b"abc".to_vec()),
+                F::DataEnd(3),
+                F::Ok,
+                F::Line(b"+QFTPGET: 627,550".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn short_last_chunk_ends_at_the_confirmed_count_and_full_chunk_at_the_limit() {
+        // Short: 5 of 10 requested.
+        let input = confirmed_stream(b"\r\r\n\nO", "QFTPGET");
+        let frames = check_all_splits::<64>(
+            &input,
+            &[Payload::Confirmed {
+                result: "QFTPGET",
+                limit: Some(10),
+            }],
+        );
+        assert_eq!(frames[1], F::Data(b"\r\r\n\nO".to_vec()));
+        assert_eq!(frames[2], F::DataEnd(5));
+        // Full: the limit ends it even though the payload ends in a CR.
+        let input = confirmed_stream(b"abcd\r", "QFTPGET");
+        let frames = check_all_splits::<64>(
+            &input,
+            &[Payload::Confirmed {
+                result: "QFTPGET",
+                limit: Some(5),
+            }],
+        );
+        assert_eq!(
+            frames,
+            [
+                F::Connect,
+                F::Data(b"abcd\r".to_vec()),
+                F::DataEnd(5),
+                F::Ok,
+                F::Line(b"+QFTPGET: 0,5".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn two_transfers_in_a_row() {
+        let mut input = confirmed_stream(b"one\r\nOK\r\n", "QFTPLIST");
+        input.extend_from_slice(b"\r\nCONNECT\r\n12345\r\nOK\r\n\r\n+QFTPGET: 0,5\r\n");
+        let arms = [
+            Payload::Confirmed {
+                result: "QFTPLIST",
+                limit: None,
+            },
+            Payload::Exact(5),
+        ];
+        let frames = check_all_splits::<64>(&input, &arms);
+        assert_eq!(frames[1], F::Data(b"one\r\nOK\r\n".to_vec()));
+        assert_eq!(frames[5], F::Connect);
+        assert_eq!(frames[6], F::Data(b"12345".to_vec()));
+        assert_eq!(frames.len(), 10);
+    }
+
+    #[test]
+    fn overlong_line_is_reported_skipped_and_the_stream_resyncs() {
+        let mut input = b"\r\n+QIURC: ".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 500));
+        input.extend_from_slice(b"\r\n+QFTPSIZE: 0,1\r\nOK\r\n");
+        let frames = check_all_splits::<32>(&input, &[]);
+        assert_eq!(
+            frames,
+            [F::Overflow, F::Line(b"+QFTPSIZE: 0,1".to_vec()), F::Ok]
+        );
+        // Exactly N fits, N + 1 does not.
+        assert_eq!(whole::<4>(b"ABCD\r\n", &[]), [F::Line(b"ABCD".to_vec())]);
+        assert_eq!(whole::<4>(b"ABCDE\r\nOK\r\n", &[]), [F::Overflow, F::Ok]);
+    }
+
+    #[test]
+    fn connect_without_arming_stays_in_command_mode() {
+        let frames = whole::<64>(b"\r\nCONNECT\r\n\r\nOK\r\n", &[]);
+        assert_eq!(frames, [F::Connect, F::Ok]);
+    }
+
+    #[test]
+    fn random_bytes_never_panic_and_are_always_consumed() {
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..300 {
+            let len = (next() % 400) as usize;
+            let alphabet = b"\r\nOK+QFTPGET:0,1CONNECT";
+            let input: Vec<u8> = (0..len)
+                .map(|_| {
+                    let r = next();
+                    if r % 3 == 0 {
+                        (r >> 8) as u8
+                    } else {
+                        alphabet[(r >> 8) as usize % alphabet.len()]
+                    }
+                })
+                .collect();
+            let arm = match round % 3 {
+                0 => [Payload::Exact(next() % 50)],
+                1 => [Payload::Confirmed {
+                    result: "QFTPGET",
+                    limit: Some(next() % 50),
+                }],
+                _ => [Payload::Confirmed {
+                    result: "QFTPLIST",
+                    limit: None,
+                }],
+            };
+            let a = whole::<16>(&input, &arm);
+            let mut one = || 1;
+            assert_eq!(run::<16>(&input, &mut one, &arm), a);
+        }
+    }
+}
