@@ -304,11 +304,7 @@ impl Error {
     pub fn ftp(err: u16, reply: u16) -> Self {
         Error::Ftp {
             module: ModuleError::from(err),
-            reply: if reply == 0 {
-                None
-            } else {
-                Some(FtpReply::from(reply))
-            },
+            reply: if reply == 0 { None } else { Some(FtpReply::from(reply)) },
         }
     }
 }
@@ -324,37 +320,19 @@ impl fmt::Display for Error {
         match self {
             Error::Io(kind) => write!(f, "UART error: {:?}", kind),
             Error::Timeout => f.write_str("timed out waiting for the modem"),
-            Error::Ftp {
-                module,
-                reply: Some(reply),
-            } => {
-                write!(
-                    f,
-                    "{} (server replied {}; module error {})",
-                    reply.describe_or_code(),
-                    reply.code(),
-                    module
-                )
+            Error::Ftp { module, reply: Some(reply) } => {
+                write!(f, "{} (server replied {}; module error {})", reply.describe_or_code(), reply.code(), module)
             }
-            Error::Ftp {
-                module,
-                reply: None,
-            } => write!(f, "module error {}", module),
+            Error::Ftp { module, reply: None } => write!(f, "module error {}", module),
             Error::Cme(e) => write!(f, "{}", e),
             Error::AtError => f.write_str("the modem answered ERROR (is the SIM ready?)"),
             Error::InvalidArgument(e) => write!(f, "invalid argument: {}", e),
             Error::Overflow => f.write_str("buffer too small"),
             Error::Protocol => f.write_str("unexpected response from the modem"),
             Error::LengthMismatch { moved, reported } => {
-                write!(
-                    f,
-                    "transfer length mismatch: moved {} bytes, modem reports {}",
-                    moved, reported
-                )
+                write!(f, "transfer length mismatch: moved {} bytes, modem reports {}", moved, reported)
             }
-            Error::SessionClosed => {
-                f.write_str("the network closed the session (PDP context deactivated)")
-            }
+            Error::SessionClosed => f.write_str("the network closed the session (PDP context deactivated)"),
             Error::NotOpen => f.write_str("no FTP session is open"),
         }
     }
@@ -402,21 +380,12 @@ mod tests {
     #[test]
     fn display_names_codes_in_words() {
         let e = Error::ftp(627, 550);
-        assert_eq!(
-            e.to_string(),
-            "file unavailable (server replied 550; module error 627 requested action not taken)"
-        );
-        assert_eq!(
-            Error::ftp(604, 0).to_string(),
-            "module error 604 DNS parse failed"
-        );
+        assert_eq!(e.to_string(), "file unavailable (server replied 550; module error 627 requested action not taken)");
+        assert_eq!(Error::ftp(604, 0).to_string(), "module error 604 DNS parse failed");
         assert_eq!(
             Error::ftp(627, 150).to_string(),
             "server error (server replied 150; module error 627 requested action not taken)"
         );
-        assert_eq!(
-            Error::Cme(CmeError::Code(603)).to_string(),
-            "+CME ERROR: 603 FTP(S) server busy"
-        );
+        assert_eq!(Error::Cme(CmeError::Code(603)).to_string(), "+CME ERROR: 603 FTP(S) server busy");
     }
 }

@@ -76,9 +76,7 @@ impl Piece<'_> {
 }
 
 fn bytes(b: &[u8]) -> Piece<'_> {
-    Piece {
-        kind: PieceKind::Bytes(b),
-    }
+    Piece { kind: PieceKind::Bytes(b) }
 }
 
 fn digits(mut n: u64, radix: u64) -> Piece<'static> {
@@ -94,12 +92,7 @@ fn digits(mut n: u64, radix: u64) -> Piece<'static> {
             break;
         }
     }
-    Piece {
-        kind: PieceKind::Digits {
-            buf,
-            start: start as u8,
-        },
-    }
+    Piece { kind: PieceKind::Digits { buf, start: start as u8 } }
 }
 
 /// Checks one caller-supplied string against a byte limit and the forbidden
@@ -120,12 +113,7 @@ pub fn check_str(s: &str, max: usize, allow_empty: bool) -> Result<&[u8], ArgErr
 
 impl<'a> Command<'a> {
     const fn new(head: &'static str, suffix: &'static str) -> Self {
-        Command {
-            head,
-            suffix,
-            args: [Arg::Num(0); MAX_ARGS],
-            len: 0,
-        }
+        Command { head, suffix, args: [Arg::Num(0); MAX_ARGS], len: 0 }
     }
 
     /// Appends an argument. The constructors below never pass more than
@@ -159,10 +147,7 @@ impl<'a> Command<'a> {
                 Arg::Hex(n) => [sep, bytes(b"0X"), digits(u64::from(n), 16), bytes(b"")],
             }
         });
-        head.into_iter()
-            .chain(args)
-            .chain([bytes(b"\r")])
-            .filter(|p| !p.as_bytes().is_empty())
+        head.into_iter().chain(args).chain([bytes(b"\r")]).filter(|p| !p.as_bytes().is_empty())
     }
 
     /// Number of bytes the command line takes, terminator included.
@@ -178,9 +163,7 @@ impl<'a> Command<'a> {
         for p in self.pieces() {
             let b = p.as_bytes();
             let end = at + b.len();
-            buf.get_mut(at..end)
-                .ok_or(Error::Overflow)?
-                .copy_from_slice(b);
+            buf.get_mut(at..end).ok_or(Error::Overflow)?.copy_from_slice(b);
             at = end;
         }
         Ok(at)
@@ -313,9 +296,7 @@ pub fn qideact(cid: u8) -> Result<Command<'static>, ArgError> {
 
 /// `AT+QFTPCFG="<name>",<value>` for the numeric settings.
 pub fn qftpcfg_num(name: &'static str, value: u32) -> Command<'static> {
-    write_cmd("AT+QFTPCFG")
-        .arg(Arg::Quoted(name.as_bytes()))
-        .arg(Arg::Num(value.into()))
+    write_cmd("AT+QFTPCFG").arg(Arg::Quoted(name.as_bytes())).arg(Arg::Num(value.into()))
 }
 /// `AT+QFTPCFG="account","<user>","<pass>"`.
 pub fn qftpcfg_account<'a>(user: &'a str, pass: &'a str) -> Result<Command<'a>, ArgError> {
@@ -332,26 +313,17 @@ pub fn qftpcfg_query(name: &'static str) -> Command<'static> {
 /// `AT+QSSLCFG="<param>",<ctx>,<value>` for numeric parameters.
 pub fn qsslcfg_num(param: &'static str, ctx: u8, value: u32) -> Result<Command<'static>, ArgError> {
     in_range(ctx, 0, 5)?;
-    Ok(write_cmd("AT+QSSLCFG")
-        .arg(Arg::Quoted(param.as_bytes()))
-        .arg(Arg::Num(ctx.into()))
-        .arg(Arg::Num(value.into())))
+    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(param.as_bytes())).arg(Arg::Num(ctx.into())).arg(Arg::Num(value.into())))
 }
 /// `AT+QSSLCFG="ciphersuite",<ctx>,0X<suite>`.
 pub fn qsslcfg_ciphersuite(ctx: u8, suite: u16) -> Result<Command<'static>, ArgError> {
     in_range(ctx, 0, 5)?;
-    Ok(write_cmd("AT+QSSLCFG")
-        .arg(Arg::Quoted(b"ciphersuite"))
-        .arg(Arg::Num(ctx.into()))
-        .arg(Arg::Hex(suite.into())))
+    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(b"ciphersuite")).arg(Arg::Num(ctx.into())).arg(Arg::Hex(suite.into())))
 }
 /// `AT+QSSLCFG="cacert",<ctx>,"<ufs file>"`.
 pub fn qsslcfg_cacert(ctx: u8, file: &str) -> Result<Command<'_>, ArgError> {
     in_range(ctx, 0, 5)?;
-    Ok(write_cmd("AT+QSSLCFG")
-        .arg(Arg::Quoted(b"cacert"))
-        .arg(Arg::Num(ctx.into()))
-        .arg(Arg::Quoted(local(file)?)))
+    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(b"cacert")).arg(Arg::Num(ctx.into())).arg(Arg::Quoted(local(file)?)))
 }
 
 /// `AT+QFTPOPEN="<host>",<port>`.
@@ -359,9 +331,7 @@ pub fn qftpopen(host: &str, port: u16) -> Result<Command<'_>, ArgError> {
     if port == 0 {
         return Err(ArgError::OutOfRange);
     }
-    Ok(write_cmd("AT+QFTPOPEN")
-        .arg(Arg::Quoted(check_str(host, MAX_HOST, false)?))
-        .arg(Arg::Num(port.into())))
+    Ok(write_cmd("AT+QFTPOPEN").arg(Arg::Quoted(check_str(host, MAX_HOST, false)?)).arg(Arg::Num(port.into())))
 }
 
 /// A command with one remote-path argument: CWD, SIZE, DEL, MKDIR, RMDIR, MDTM.
@@ -399,9 +369,7 @@ pub fn qftpmdtm(name: &str) -> Result<Command<'_>, ArgError> {
 }
 /// `AT+QFTPRENAME="<old>","<new>"`.
 pub fn qftprename<'a>(old: &'a str, new: &'a str) -> Result<Command<'a>, ArgError> {
-    Ok(write_cmd("AT+QFTPRENAME")
-        .arg(Arg::Quoted(remote(old)?))
-        .arg(Arg::Quoted(remote(new)?)))
+    Ok(write_cmd("AT+QFTPRENAME").arg(Arg::Quoted(remote(old)?)).arg(Arg::Quoted(remote(new)?)))
 }
 /// `AT+QFTPLEN`.
 pub fn qftplen() -> Command<'static> {
@@ -441,19 +409,13 @@ impl Listing {
 
 /// `AT+QFTPLIST="<dir>","<local>"` (likewise NLST, MLSD); `local` is
 /// [`COM`] for data mode or a UFS file name.
-pub fn qftplist<'a>(
-    kind: Listing,
-    dir: &'a str,
-    local_name: &'a str,
-) -> Result<Command<'a>, ArgError> {
+pub fn qftplist<'a>(kind: Listing, dir: &'a str, local_name: &'a str) -> Result<Command<'a>, ArgError> {
     let head = match kind {
         Listing::List => "AT+QFTPLIST",
         Listing::Nlst => "AT+QFTPNLST",
         Listing::Mlsd => "AT+QFTPMLSD",
     };
-    Ok(write_cmd(head)
-        .arg(Arg::Quoted(remote(dir)?))
-        .arg(Arg::Quoted(local(local_name)?)))
+    Ok(write_cmd(head).arg(Arg::Quoted(remote(dir)?)).arg(Arg::Quoted(local(local_name)?)))
 }
 
 /// `AT+QFTPPUT="<remote>","<local>",<startpos>[,<uploadlen>,<beof>]`.
@@ -522,60 +484,30 @@ mod tests {
     #[test]
     fn documented_command_lines_are_written_exactly() {
         let cases: &[(Command<'_>, &[u8])] = &[
-            (
-                qicsgp(1, 1, "CMNBIOT", "", "", 1).unwrap(),
-                b"AT+QICSGP=1,1,\"CMNBIOT\",\"\",\"\",1\r",
-            ),
+            (qicsgp(1, 1, "CMNBIOT", "", "", 1).unwrap(), b"AT+QICSGP=1,1,\"CMNBIOT\",\"\",\"\",1\r"),
             (qiact(1).unwrap(), b"AT+QIACT=1\r"),
             (qiact_query(), b"AT+QIACT?\r"),
             (qftpcfg_num("contextid", 1), b"AT+QFTPCFG=\"contextid\",1\r"),
-            (
-                qftpcfg_account("test", "test").unwrap(),
-                b"AT+QFTPCFG=\"account\",\"test\",\"test\"\r",
-            ),
+            (qftpcfg_account("test", "test").unwrap(), b"AT+QFTPCFG=\"account\",\"test\",\"test\"\r"),
             (qftpcfg_query("rsptimeout"), b"AT+QFTPCFG=\"rsptimeout\"\r"),
-            (
-                qsslcfg_ciphersuite(0, 0xFFFF).unwrap(),
-                b"AT+QSSLCFG=\"ciphersuite\",0,0XFFFF\r",
-            ),
-            (
-                qsslcfg_num("seclevel", 0, 0).unwrap(),
-                b"AT+QSSLCFG=\"seclevel\",0,0\r",
-            ),
-            (
-                qftpopen("hf.quectel.com", 990).unwrap(),
-                b"AT+QFTPOPEN=\"hf.quectel.com\",990\r",
-            ),
+            (qsslcfg_ciphersuite(0, 0xFFFF).unwrap(), b"AT+QSSLCFG=\"ciphersuite\",0,0XFFFF\r"),
+            (qsslcfg_num("seclevel", 0, 0).unwrap(), b"AT+QSSLCFG=\"seclevel\",0,0\r"),
+            (qftpopen("hf.quectel.com", 990).unwrap(), b"AT+QFTPOPEN=\"hf.quectel.com\",990\r"),
             (qftpcwd("/").unwrap(), b"AT+QFTPCWD=\"/\"\r"),
             (qftppwd(), b"AT+QFTPPWD\r"),
-            (
-                qftprename("TEST", "TEST_NEW").unwrap(),
-                b"AT+QFTPRENAME=\"TEST\",\"TEST_NEW\"\r",
-            ),
+            (qftprename("TEST", "TEST_NEW").unwrap(), b"AT+QFTPRENAME=\"TEST\",\"TEST_NEW\"\r"),
             (
                 qftpput("test.txt", COM, 1024, Some((1024, true))).unwrap(),
                 b"AT+QFTPPUT=\"test.txt\",\"COM:\",1024,1024,1\r",
             ),
-            (
-                qftpput("test_my.txt", COM, 0, None).unwrap(),
-                b"AT+QFTPPUT=\"test_my.txt\",\"COM:\",0\r",
-            ),
-            (
-                qftpget("test.txt", COM, 0, Some(500)).unwrap(),
-                b"AT+QFTPGET=\"test.txt\",\"COM:\",0,500\r",
-            ),
+            (qftpput("test_my.txt", COM, 0, None).unwrap(), b"AT+QFTPPUT=\"test_my.txt\",\"COM:\",0\r"),
+            (qftpget("test.txt", COM, 0, Some(500)).unwrap(), b"AT+QFTPGET=\"test.txt\",\"COM:\",0,500\r"),
             (
                 qftpget("test_my1.txt", "test1.txt", 450, None).unwrap(),
                 b"AT+QFTPGET=\"test_my1.txt\",\"test1.txt\",450\r",
             ),
-            (
-                qftplist(Listing::List, ".", COM).unwrap(),
-                b"AT+QFTPLIST=\".\",\"COM:\"\r",
-            ),
-            (
-                qftplist(Listing::Mlsd, "/a", COM).unwrap(),
-                b"AT+QFTPMLSD=\"/a\",\"COM:\"\r",
-            ),
+            (qftplist(Listing::List, ".", COM).unwrap(), b"AT+QFTPLIST=\".\",\"COM:\"\r"),
+            (qftplist(Listing::Mlsd, "/a", COM).unwrap(), b"AT+QFTPMLSD=\"/a\",\"COM:\"\r"),
             (qftpclose(), b"AT+QFTPCLOSE\r"),
             (qideact(1).unwrap(), b"AT+QIDEACT=1\r"),
             (echo_off(), b"ATE0\r"),
@@ -605,22 +537,10 @@ mod tests {
         let long = "n".repeat(256);
         assert_eq!(qftpsize(&long), Err(ArgError::TooLong { max: 255 }));
         assert!(qftpsize(&long[..255]).is_ok());
-        assert_eq!(
-            qftpopen(&long[..201], 21),
-            Err(ArgError::TooLong { max: 200 })
-        );
-        assert_eq!(
-            qftpget("f", &long[..81], 0, None),
-            Err(ArgError::TooLong { max: 80 })
-        );
-        assert_eq!(
-            qftpcfg_account(&long, "p"),
-            Err(ArgError::TooLong { max: 255 })
-        );
-        assert_eq!(
-            qftpcfg_account("u", "p\"w"),
-            Err(ArgError::ForbiddenByte { at: 1 })
-        );
+        assert_eq!(qftpopen(&long[..201], 21), Err(ArgError::TooLong { max: 200 }));
+        assert_eq!(qftpget("f", &long[..81], 0, None), Err(ArgError::TooLong { max: 80 }));
+        assert_eq!(qftpcfg_account(&long, "p"), Err(ArgError::TooLong { max: 255 }));
+        assert_eq!(qftpcfg_account("u", "p\"w"), Err(ArgError::ForbiddenByte { at: 1 }));
         assert_eq!(qftpsize(""), Err(ArgError::Empty));
         assert_eq!(qiact(0), Err(ArgError::OutOfRange));
         assert_eq!(qiact(17), Err(ArgError::OutOfRange));

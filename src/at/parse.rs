@@ -206,10 +206,7 @@ pub fn prefixed(line: &[u8]) -> Option<(&[u8], &[u8])> {
 /// a [`Field::Num`].
 pub fn ftp_result<'a>(line: &'a [u8], name: &[u8]) -> Option<FtpResult<'a>> {
     let full = (int, comma, field(never)).map(|(err, _, value)| FtpResult { err, value });
-    let value_only = int.map(|n| FtpResult {
-        err: 0,
-        value: Field::Num(n),
-    });
+    let value_only = int.map(|n| FtpResult { err: 0, value: Field::Num(n) });
     run(alt((full, value_only)), body(line, name)?)
 }
 
@@ -217,12 +214,8 @@ pub fn ftp_result<'a>(line: &'a [u8], name: &[u8]) -> Option<FtpResult<'a>> {
 /// or left out).
 pub fn qiact(line: &[u8]) -> Option<QiAct<'_>> {
     let ip = opt(preceded(comma, text(is_comma))).map(Option::unwrap_or_default);
-    let qiact = (int, comma, int, comma, int, ip).map(|(cid, _, state, _, ctx_type, ip)| QiAct {
-        cid,
-        state,
-        ctx_type,
-        ip,
-    });
+    let qiact =
+        (int, comma, int, comma, int, ip).map(|(cid, _, state, _, ctx_type, ip)| QiAct { cid, state, ctx_type, ip });
     run(qiact, body(line, b"QIACT")?)
 }
 
@@ -230,11 +223,7 @@ pub fn qiact(line: &[u8]) -> Option<QiAct<'_>> {
 pub fn qftpcfg(line: &[u8]) -> Option<CfgLine<'_>> {
     let name = terminated(text(is_comma), comma);
     let second = opt(preceded(comma, field(is_comma)));
-    let cfg = (name, field(is_comma), second).map(|(name, first, second)| CfgLine {
-        name,
-        first,
-        second,
-    });
+    let cfg = (name, field(is_comma), second).map(|(name, first, second)| CfgLine { name, first, second });
     run(cfg, body(line, b"QFTPCFG")?)
 }
 
@@ -244,16 +233,14 @@ pub fn mdtm_time(s: &[u8]) -> Option<ModifyTime> {
     let date = (digits(4), digits(2), digits(2));
     let clock = (digits(2), digits(2), digits(2));
     let millis = opt(preceded(char('.'), digits(3)));
-    let time = (date, clock, millis).map(|((year, month, day), (hour, minute, second), millis)| {
-        ModifyTime {
-            year,
-            month,
-            day,
-            hour,
-            minute,
-            second,
-            millis,
-        }
+    let time = (date, clock, millis).map(|((year, month, day), (hour, minute, second), millis)| ModifyTime {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+        millis,
     });
     run(verify(time, ModifyTime::is_valid), s)
 }
@@ -281,15 +268,9 @@ pub fn mdtm_value(value: Field<'_>) -> Option<ModifyTime> {
 pub fn qiurc(line: &[u8]) -> Option<Qiurc<'_>> {
     let (args, kind) = text(is_comma).parse(body(line, b"QIURC")?).ok()?;
     if kind.eq_ignore_ascii_case(b"pdpdeact") {
-        run(
-            preceded(comma, int).map(|cid| Qiurc::PdpDeact { cid }),
-            args,
-        )
+        run(preceded(comma, int).map(|cid| Qiurc::PdpDeact { cid }), args)
     } else {
-        run(
-            alt((preceded(comma, until(never)), eof)).map(|rest| Qiurc::Other { kind, rest }),
-            args,
-        )
+        run(alt((preceded(comma, until(never)), eof)).map(|rest| Qiurc::Other { kind, rest }), args)
     }
 }
 
@@ -311,10 +292,7 @@ pub fn cpin(line: &[u8]) -> Option<&[u8]> {
 
 /// Parses `+QFLST: "<name>",<size>` or `+QFLST: <name>,<size>`.
 pub fn qflst(line: &[u8]) -> Option<(&[u8], u64)> {
-    run(
-        (text(is_comma), comma, int).map(|(name, _, size)| (name, size)),
-        body(line, b"QFLST")?,
-    )
+    run((text(is_comma), comma, int).map(|(name, _, size)| (name, size)), body(line, b"QFLST")?)
 }
 
 type Res<'a, T> = IResult<&'a [u8], T, ()>;
@@ -327,9 +305,7 @@ fn body<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
 
 /// Runs `parser` over all of `input`, allowing trailing spaces.
 fn run<'a, O>(parser: impl Parser<&'a [u8], Output = O, Error = ()>, input: &'a [u8]) -> Option<O> {
-    let (_, out) = all_consuming(terminated(parser, space0))
-        .parse(input)
-        .ok()?;
+    let (_, out) = all_consuming(terminated(parser, space0)).parse(input).ok()?;
     Some(out)
 }
 
@@ -352,10 +328,7 @@ fn int<T: TryFrom<u64>>(i: &[u8]) -> Res<'_, T> {
 
 /// Exactly `width` decimal digits.
 fn digits<'a, T: TryFrom<u64>>(width: usize) -> impl Parser<&'a [u8], Output = T, Error = ()> {
-    map_opt(
-        take_while_m_n(width, width, |b: u8| b.is_ascii_digit()),
-        number,
-    )
+    map_opt(take_while_m_n(width, width, |b: u8| b.is_ascii_digit()), number)
 }
 
 /// A comma, with optional spaces around it.
@@ -383,9 +356,7 @@ fn until<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], E
 
 /// A bare token up to `stop`: never empty, never starting with a quote.
 fn bare<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
-    verify(until(stop), |t: &[u8]| {
-        !t.is_empty() && !t.starts_with(b"\"")
-    })
+    verify(until(stop), |t: &[u8]| !t.is_empty() && !t.starts_with(b"\""))
 }
 
 /// A string: quoted contents or a bare token up to `stop`.
@@ -396,10 +367,7 @@ fn text<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Er
 /// A field: a quoted string, or a bare token up to `stop` that is a number
 /// when it is all digits.
 fn field<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = Field<'a>, Error = ()> {
-    alt((
-        quoted.map(Field::Str),
-        map_opt(bare(stop), Field::from_bare),
-    ))
+    alt((quoted.map(Field::Str), map_opt(bare(stop), Field::from_bare)))
 }
 
 /// Maps a verbose `+CME ERROR` text to its 3GPP TS 27.007 number.
@@ -421,10 +389,7 @@ fn verbose_cme(text: &[u8]) -> CmeError {
         (b"network timeout", 31),
         (b"unknown", 100),
     ];
-    match KNOWN
-        .iter()
-        .find(|(known, _)| known.eq_ignore_ascii_case(text))
-    {
+    match KNOWN.iter().find(|(known, _)| known.eq_ignore_ascii_case(text)) {
         Some(&(_, code)) => CmeError::Code(code),
         None => CmeError::Text { hash: fnv1a(text) },
     }
@@ -432,9 +397,7 @@ fn verbose_cme(text: &[u8]) -> CmeError {
 
 /// 32-bit FNV-1a.
 fn fnv1a(bytes: &[u8]) -> u32 {
-    bytes.iter().fold(0x811c_9dc5, |hash, &b| {
-        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
+    bytes.iter().fold(0x811c_9dc5, |hash, &b| (hash ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 #[cfg(test)]
@@ -527,22 +490,12 @@ mod tests {
     #[test]
     fn ftp_results() {
         for &(line, name, expected) in FTP_RESULTS {
-            assert_eq!(
-                ftp_result(line, name),
-                expected,
-                "{:?}",
-                std::str::from_utf8(line)
-            );
+            assert_eq!(ftp_result(line, name), expected, "{:?}", std::str::from_utf8(line));
         }
     }
 
     const fn act(cid: u8, state: u8, ctx_type: u8, ip: &'static [u8]) -> Option<QiAct<'static>> {
-        Some(QiAct {
-            cid,
-            state,
-            ctx_type,
-            ip,
-        })
+        Some(QiAct { cid, state, ctx_type, ip })
     }
 
     #[rustfmt::skip]
@@ -575,11 +528,7 @@ mod tests {
         first: Field<'static>,
         second: Option<Field<'static>>,
     ) -> Option<CfgLine<'static>> {
-        Some(CfgLine {
-            name,
-            first,
-            second,
-        })
+        Some(CfgLine { name, first, second })
     }
 
     /// Query answers for all eight settings of section 4, plus variations.
@@ -613,21 +562,9 @@ mod tests {
         }
     }
 
-    const fn time(
-        ymd: (u16, u8, u8),
-        hms: (u8, u8, u8),
-        millis: Option<u16>,
-    ) -> Option<ModifyTime> {
+    const fn time(ymd: (u16, u8, u8), hms: (u8, u8, u8), millis: Option<u16>) -> Option<ModifyTime> {
         let ((year, month, day), (hour, minute, second)) = (ymd, hms);
-        Some(ModifyTime {
-            year,
-            month,
-            day,
-            hour,
-            minute,
-            second,
-            millis,
-        })
+        Some(ModifyTime { year, month, day, hour, minute, second, millis })
     }
 
     /// (`+QFTPMDTM` line, parsed time, its display form).
@@ -663,10 +600,7 @@ mod tests {
             assert_eq!(parsed, expected, "{:?}", std::str::from_utf8(line));
             assert_eq!(parsed.map(|t| t.to_string()).unwrap_or_default(), shown);
         }
-        assert_eq!(
-            mdtm_time(b"20140708110039 "),
-            time((2014, 7, 8), (11, 0, 39), None)
-        );
+        assert_eq!(mdtm_time(b"20140708110039 "), time((2014, 7, 8), (11, 0, 39), None));
         assert_eq!(mdtm_time(b""), None);
     }
 
@@ -892,11 +826,7 @@ mod tests {
             buf.extend_from_slice(&line[..next() % (line.len() + 1)]);
             for _ in 0..next() % 40 {
                 let r = next();
-                buf.push(if round % 2 == 0 {
-                    ALPHABET[r % ALPHABET.len()]
-                } else {
-                    r as u8
-                });
+                buf.push(if round % 2 == 0 { ALPHABET[r % ALPHABET.len()] } else { r as u8 });
             }
             feed_every_parser(&buf);
         }

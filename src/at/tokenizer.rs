@@ -100,15 +100,8 @@ pub enum Frame<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Command,
-    Exact {
-        left: u64,
-        moved: u64,
-    },
-    Confirmed {
-        result: &'static [u8],
-        limit: u64,
-        moved: u64,
-    },
+    Exact { left: u64, moved: u64 },
+    Confirmed { result: &'static [u8], limit: u64, moved: u64 },
 }
 
 /// What a partial line buffer push produced.
@@ -192,12 +185,7 @@ impl<const N: usize> Tokenizer<N> {
     /// A tokenizer in command mode.
     pub const fn new() -> Self {
         Tokenizer {
-            line: LineBuf {
-                buf: [0; N],
-                len: 0,
-                taken: false,
-                skipping: false,
-            },
+            line: LineBuf { buf: [0; N], len: 0, taken: false, skipping: false },
             mode: Mode::Command,
             armed: None,
             skip_lf: false,
@@ -267,11 +255,7 @@ impl<const N: usize> Tokenizer<N> {
                     }
                 }
                 _ if self.skip_lf => {
-                    let src = if self.hold_len > 0 {
-                        self.hold.get(..self.hold_len)
-                    } else {
-                        Some(rest)
-                    };
+                    let src = if self.hold_len > 0 { self.hold.get(..self.hold_len) } else { Some(rest) };
                     match src.and_then(|s| s.first()) {
                         None => return (used, None),
                         Some(&b'\n') if self.hold_len > 0 => {
@@ -283,46 +267,26 @@ impl<const N: usize> Tokenizer<N> {
                     }
                     self.skip_lf = false;
                 }
-                Mode::Exact { left: 0, moved }
-                | Mode::Confirmed {
-                    limit: 0, moved, ..
-                } => {
+                Mode::Exact { left: 0, moved } | Mode::Confirmed { limit: 0, moved, .. } => {
                     self.mode = Mode::Command;
                     return (used, Some(Frame::DataEnd { len: moved }));
                 }
                 Mode::Exact { left, moved } => {
-                    let src = if self.hold_len > 0 {
-                        self.hold.get(..self.hold_len)
-                    } else {
-                        Some(rest)
-                    };
+                    let src = if self.hold_len > 0 { self.hold.get(..self.hold_len) } else { Some(rest) };
                     let src = src.unwrap_or_default();
                     if src.is_empty() {
                         return (used, None);
                     }
                     let take = clamp(src.len(), left);
-                    self.mode = Mode::Exact {
-                        left: left - take as u64,
-                        moved: moved + take as u64,
-                    };
+                    self.mode = Mode::Exact { left: left - take as u64, moved: moved + take as u64 };
                     return if self.hold_len > 0 {
                         self.hold_taken = take;
-                        (
-                            used,
-                            Some(Frame::Data(self.hold.get(..take).unwrap_or_default())),
-                        )
+                        (used, Some(Frame::Data(self.hold.get(..take).unwrap_or_default())))
                     } else {
-                        (
-                            used + take,
-                            Some(Frame::Data(rest.get(..take).unwrap_or_default())),
-                        )
+                        (used + take, Some(Frame::Data(rest.get(..take).unwrap_or_default())))
                     };
                 }
-                Mode::Confirmed {
-                    result,
-                    limit,
-                    moved,
-                } => {
+                Mode::Confirmed { result, limit, moved } => {
                     if self.hold_len == 0 {
                         let window = rest.get(..clamp(rest.len(), limit)).unwrap_or_default();
                         match window.iter().position(|&b| b == b'\r') {
@@ -332,25 +296,18 @@ impl<const N: usize> Tokenizer<N> {
                                 if take == 0 {
                                     return (used, None);
                                 }
-                                self.mode = Mode::Confirmed {
-                                    result,
-                                    limit: limit - take as u64,
-                                    moved: moved + take as u64,
-                                };
-                                return (
-                                    used + take,
-                                    Some(Frame::Data(rest.get(..take).unwrap_or_default())),
-                                );
+                                self.mode =
+                                    Mode::Confirmed { result, limit: limit - take as u64, moved: moved + take as u64 };
+                                return (used + take, Some(Frame::Data(rest.get(..take).unwrap_or_default())));
                             }
                         }
                     }
                     // A CR: pull what may be the end into the hold and judge it.
                     let room = HOLD - self.hold_len;
                     let pull = rest.len().min(room);
-                    if let (Some(dst), Some(src)) = (
-                        self.hold.get_mut(self.hold_len..self.hold_len + pull),
-                        rest.get(..pull),
-                    ) {
+                    if let (Some(dst), Some(src)) =
+                        (self.hold.get_mut(self.hold_len..self.hold_len + pull), rest.get(..pull))
+                    {
                         dst.copy_from_slice(src);
                         self.hold_len += pull;
                         used += pull;
@@ -365,22 +322,12 @@ impl<const N: usize> Tokenizer<N> {
                         }
                         Verdict::Reject => {
                             // Payload up to the next CR, which may start the real end.
-                            let next_cr = held
-                                .iter()
-                                .skip(1)
-                                .position(|&b| b == b'\r')
-                                .map_or(held.len(), |i| i + 1);
+                            let next_cr = held.iter().skip(1).position(|&b| b == b'\r').map_or(held.len(), |i| i + 1);
                             let take = clamp(next_cr, limit);
-                            self.mode = Mode::Confirmed {
-                                result,
-                                limit: limit - take as u64,
-                                moved: moved + take as u64,
-                            };
+                            self.mode =
+                                Mode::Confirmed { result, limit: limit - take as u64, moved: moved + take as u64 };
                             self.hold_taken = take;
-                            return (
-                                used,
-                                Some(Frame::Data(self.hold.get(..take).unwrap_or_default())),
-                            );
+                            return (used, Some(Frame::Data(self.hold.get(..take).unwrap_or_default())));
                         }
                     }
                 }
@@ -396,11 +343,9 @@ impl<const N: usize> Tokenizer<N> {
             if let Some(payload) = self.armed.take() {
                 self.mode = match payload {
                     Payload::Exact(n) => Mode::Exact { left: n, moved: 0 },
-                    Payload::Confirmed { result, limit } => Mode::Confirmed {
-                        result: result.as_bytes(),
-                        limit: limit.unwrap_or(u64::MAX),
-                        moved: 0,
-                    },
+                    Payload::Confirmed { result, limit } => {
+                        Mode::Confirmed { result: result.as_bytes(), limit: limit.unwrap_or(u64::MAX), moved: 0 }
+                    }
                 };
                 self.skip_lf = true;
             }
@@ -436,9 +381,7 @@ fn classify(line: &[u8]) -> Kind {
         b"ERROR" => Kind::Error,
         b"NO CARRIER" => Kind::NoCarrier,
         _ if trimmed.starts_with(b"CONNECT") => Kind::Connect,
-        _ if trimmed.starts_with(b"+CME ERROR:") => {
-            parse::cme_error(trimmed).map_or(Kind::Line, Kind::Cme)
-        }
+        _ if trimmed.starts_with(b"+CME ERROR:") => parse::cme_error(trimmed).map_or(Kind::Line, Kind::Cme),
         [a, t, ..] if a.eq_ignore_ascii_case(&b'A') && t.eq_ignore_ascii_case(&b'T') => Kind::Echo,
         _ => Kind::Line,
     }
@@ -460,15 +403,9 @@ fn judge(held: &[u8], result: &[u8], moved: u64) -> Verdict {
     }
     let after = held.get(END.len()..).unwrap_or_default();
     let start = after.iter().position(|&b| b != b'\r' && b != b'\n');
-    let line = after
-        .get(start.unwrap_or(after.len())..)
-        .unwrap_or_default();
+    let line = after.get(start.unwrap_or(after.len())..).unwrap_or_default();
     let Some(end) = line.iter().position(|&b| b == b'\r' || b == b'\n') else {
-        return if full {
-            Verdict::Reject
-        } else {
-            Verdict::NeedMore
-        };
+        return if full { Verdict::Reject } else { Verdict::NeedMore };
     };
     match parse::ftp_result(line.get(..end).unwrap_or_default(), result) {
         Some(r) if r.err != 0 => Verdict::Confirm,
@@ -506,11 +443,7 @@ mod tests {
 
     /// Feeds `input` in the given chunk sizes, arming data mode with the
     /// payload spec before the stream starts; coalesces adjacent data.
-    fn run<const N: usize>(
-        input: &[u8],
-        sizes: &mut dyn FnMut() -> usize,
-        arm: &[Payload],
-    ) -> Vec<F> {
+    fn run<const N: usize>(input: &[u8], sizes: &mut dyn FnMut() -> usize, arm: &[Payload]) -> Vec<F> {
         let mut tok = Tokenizer::<N>::new();
         let mut arms = arm.iter();
         if let Some(p) = arms.next() {
@@ -565,11 +498,7 @@ mod tests {
     fn check_all_splits<const N: usize>(input: &[u8], arm: &[Payload]) -> Vec<F> {
         let reference = whole::<N>(input, arm);
         for size in 1..=input.len().min(70) {
-            assert_eq!(
-                run::<N>(input, &mut || size, arm),
-                reference,
-                "chunk size {size}"
-            );
+            assert_eq!(run::<N>(input, &mut || size, arm), reference, "chunk size {size}");
         }
         let mut seed = 0x9E37_79B9_7F4A_7C15u64;
         for _ in 0..200 {
@@ -654,28 +583,16 @@ mod tests {
     fn confirmed_stream(payload: &[u8], result: &str) -> Vec<u8> {
         let mut input = b"\r\nCONNECT\r\n".to_vec();
         input.extend_from_slice(payload);
-        input.extend_from_slice(
-            std::format!("\r\nOK\r\n\r\n+{result}: 0,{}\r\n", payload.len()).as_bytes(),
-        );
+        input.extend_from_slice(std::format!("\r\nOK\r\n\r\n+{result}: 0,{}\r\n", payload.len()).as_bytes());
         input
     }
 
     #[test]
     fn confirmed_payload_passes_every_byte_untouched() {
         let payload = hostile_payload();
-        for limit in [
-            None,
-            Some(payload.len() as u64),
-            Some(payload.len() as u64 + 100),
-        ] {
+        for limit in [None, Some(payload.len() as u64), Some(payload.len() as u64 + 100)] {
             let input = confirmed_stream(&payload, "QFTPGET");
-            let frames = check_all_splits::<64>(
-                &input,
-                &[Payload::Confirmed {
-                    result: "QFTPGET",
-                    limit,
-                }],
-            );
+            let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPGET", limit }]);
             assert_eq!(
                 frames,
                 [
@@ -692,21 +609,11 @@ mod tests {
 
     #[test]
     fn name_list_with_a_file_called_ok_comes_out_exactly() {
-        for listing in [
-            &b"OK\r\n"[..],
-            b"a\r\nOK\r\n",
-            b"OK\r\nOK\r\nb\r\n",
-            b"\r\nOK\r\n",
-            b"x\r\nOK\r\n\r\n+QFTPNLST: 0,9\r\n",
-        ] {
+        for listing in
+            [&b"OK\r\n"[..], b"a\r\nOK\r\n", b"OK\r\nOK\r\nb\r\n", b"\r\nOK\r\n", b"x\r\nOK\r\n\r\n+QFTPNLST: 0,9\r\n"]
+        {
             let input = confirmed_stream(listing, "QFTPNLST");
-            let frames = check_all_splits::<64>(
-                &input,
-                &[Payload::Confirmed {
-                    result: "QFTPNLST",
-                    limit: None,
-                }],
-            );
+            let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPNLST", limit: None }]);
             assert_eq!(
                 frames,
                 [
@@ -723,40 +630,14 @@ mod tests {
     #[test]
     fn empty_listing_and_failed_result_end_the_payload() {
         let input = b"\r\nCONNECT\r\n\r\nOK\r\n\r\n+QFTPLIST: 0,0\r\n";
-        let frames = check_all_splits::<64>(
-            input,
-            &[Payload::Confirmed {
-                result: "QFTPLIST",
-                limit: None,
-            }],
-        );
-        assert_eq!(
-            frames,
-            [
-                F::Connect,
-                F::DataEnd(0),
-                F::Ok,
-                F::Line(b"+QFTPLIST: 0,0".to_vec())
-            ]
-        );
+        let frames = check_all_splits::<64>(input, &[Payload::Confirmed { result: "QFTPLIST", limit: None }]);
+        assert_eq!(frames, [F::Connect, F::DataEnd(0), F::Ok, F::Line(b"+QFTPLIST: 0,0".to_vec())]);
 
         let input = b"\r\nCONNECT\r\nabc\r\nOK\r\n\r\n+QFTPGET: 627,550\r\n";
-        let frames = check_all_splits::<64>(
-            input,
-            &[Payload::Confirmed {
-                result: "QFTPGET",
-                limit: Some(10),
-            }],
-        );
+        let frames = check_all_splits::<64>(input, &[Payload::Confirmed { result: "QFTPGET", limit: Some(10) }]);
         assert_eq!(
             frames,
-            [
-                F::Connect,
-                F::Data(b"abc".to_vec()),
-                F::DataEnd(3),
-                F::Ok,
-                F::Line(b"+QFTPGET: 627,550".to_vec())
-            ]
+            [F::Connect, F::Data(b"abc".to_vec()), F::DataEnd(3), F::Ok, F::Line(b"+QFTPGET: 627,550".to_vec())]
         );
     }
 
@@ -764,33 +645,15 @@ mod tests {
     fn short_last_chunk_ends_at_the_confirmed_count_and_full_chunk_at_the_limit() {
         // Short: 5 of 10 requested.
         let input = confirmed_stream(b"\r\r\n\nO", "QFTPGET");
-        let frames = check_all_splits::<64>(
-            &input,
-            &[Payload::Confirmed {
-                result: "QFTPGET",
-                limit: Some(10),
-            }],
-        );
+        let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPGET", limit: Some(10) }]);
         assert_eq!(frames[1], F::Data(b"\r\r\n\nO".to_vec()));
         assert_eq!(frames[2], F::DataEnd(5));
         // Full: the limit ends it even though the payload ends in a CR.
         let input = confirmed_stream(b"abcd\r", "QFTPGET");
-        let frames = check_all_splits::<64>(
-            &input,
-            &[Payload::Confirmed {
-                result: "QFTPGET",
-                limit: Some(5),
-            }],
-        );
+        let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPGET", limit: Some(5) }]);
         assert_eq!(
             frames,
-            [
-                F::Connect,
-                F::Data(b"abcd\r".to_vec()),
-                F::DataEnd(5),
-                F::Ok,
-                F::Line(b"+QFTPGET: 0,5".to_vec())
-            ]
+            [F::Connect, F::Data(b"abcd\r".to_vec()), F::DataEnd(5), F::Ok, F::Line(b"+QFTPGET: 0,5".to_vec())]
         );
     }
 
@@ -798,13 +661,7 @@ mod tests {
     fn two_transfers_in_a_row() {
         let mut input = confirmed_stream(b"one\r\nOK\r\n", "QFTPLIST");
         input.extend_from_slice(b"\r\nCONNECT\r\n12345\r\nOK\r\n\r\n+QFTPGET: 0,5\r\n");
-        let arms = [
-            Payload::Confirmed {
-                result: "QFTPLIST",
-                limit: None,
-            },
-            Payload::Exact(5),
-        ];
+        let arms = [Payload::Confirmed { result: "QFTPLIST", limit: None }, Payload::Exact(5)];
         let frames = check_all_splits::<64>(&input, &arms);
         assert_eq!(frames[1], F::Data(b"one\r\nOK\r\n".to_vec()));
         assert_eq!(frames[5], F::Connect);
@@ -818,10 +675,7 @@ mod tests {
         input.extend(std::iter::repeat_n(b'x', 500));
         input.extend_from_slice(b"\r\n+QFTPSIZE: 0,1\r\nOK\r\n");
         let frames = check_all_splits::<32>(&input, &[]);
-        assert_eq!(
-            frames,
-            [F::Overflow, F::Line(b"+QFTPSIZE: 0,1".to_vec()), F::Ok]
-        );
+        assert_eq!(frames, [F::Overflow, F::Line(b"+QFTPSIZE: 0,1".to_vec()), F::Ok]);
         // Exactly N fits, N + 1 does not.
         assert_eq!(whole::<4>(b"ABCD\r\n", &[]), [F::Line(b"ABCD".to_vec())]);
         assert_eq!(whole::<4>(b"ABCDE\r\nOK\r\n", &[]), [F::Overflow, F::Ok]);
@@ -857,14 +711,8 @@ mod tests {
                 .collect();
             let arm = match round % 3 {
                 0 => [Payload::Exact(next() % 50)],
-                1 => [Payload::Confirmed {
-                    result: "QFTPGET",
-                    limit: Some(next() % 50),
-                }],
-                _ => [Payload::Confirmed {
-                    result: "QFTPLIST",
-                    limit: None,
-                }],
+                1 => [Payload::Confirmed { result: "QFTPGET", limit: Some(next() % 50) }],
+                _ => [Payload::Confirmed { result: "QFTPLIST", limit: None }],
             };
             let a = whole::<16>(&input, &arm);
             let mut one = || 1;

@@ -81,10 +81,7 @@ pub struct UrcSink<'a> {
 impl<'a> UrcSink<'a> {
     /// A sink publishing to `publisher`, or only counting with `None`.
     pub fn new(publisher: Option<DynImmediatePublisher<'a, Urc>>) -> Self {
-        UrcSink {
-            publisher,
-            stats: UrcStats::default(),
-        }
+        UrcSink { publisher, stats: UrcStats::default() }
     }
 
     /// Dispatches one line. Returns the URC when the client must react to it.
@@ -126,23 +123,11 @@ mod tests {
         for _ in 0..4 {
             assert_eq!(sink.dispatch(b"+XYZ: 1"), None);
         }
-        assert_eq!(
-            sink.dispatch(b"+QIURC: \"pdpdeact\",1"),
-            Some(Urc::PdpDeactivated { cid: 1 })
-        );
+        assert_eq!(sink.dispatch(b"+QIURC: \"pdpdeact\",1"), Some(Urc::PdpDeactivated { cid: 1 }));
         // The subscriber learns it missed three and still gets the newest.
-        assert!(matches!(
-            sub.try_next_message(),
-            Some(WaitResult::Lagged(3))
-        ));
-        assert!(matches!(
-            sub.try_next_message(),
-            Some(WaitResult::Message(Urc::Other(_)))
-        ));
-        assert_eq!(
-            sub.try_next_message_pure(),
-            Some(Urc::PdpDeactivated { cid: 1 })
-        );
+        assert!(matches!(sub.try_next_message(), Some(WaitResult::Lagged(3))));
+        assert!(matches!(sub.try_next_message(), Some(WaitResult::Message(Urc::Other(_)))));
+        assert_eq!(sub.try_next_message_pure(), Some(Urc::PdpDeactivated { cid: 1 }));
         assert_eq!(sink.stats().seen, 5);
     }
 
@@ -152,12 +137,6 @@ mod tests {
         let long = [b'x'; URC_LEN + 1];
         assert_eq!(sink.dispatch(&long), None);
         assert_eq!(sink.dispatch(b"RDY"), Some(Urc::Ready));
-        assert_eq!(
-            sink.stats(),
-            UrcStats {
-                seen: 2,
-                too_long: 1
-            }
-        );
+        assert_eq!(sink.stats(), UrcStats { seen: 2, too_long: 1 });
     }
 }
