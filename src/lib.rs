@@ -8,6 +8,13 @@
 mod fmt;
 
 pub mod at;
+pub mod blocking;
 pub mod error;
+pub mod ftp;
 
+pub use at::cmd::Listing;
+pub use at::parse::{FtpState, ModifyTime};
 pub use error::{ArgError, CmeError, Error, FtpReply, ModuleError};
+pub use ftp::{
+    Auth, DataAddress, FileType, Ftp, FtpConfig, IpType, PdpConfig, Setting, SslConfig, SslType, Transfer, TransferMode,
+};

@@ -209,10 +209,13 @@ impl<const N: usize> Tokenizer<N> {
     /// Leaves data mode at once (after `+++` aborted a transfer), keeping
     /// nothing of the payload.
     pub fn abort_payload(&mut self) {
-        self.mode = Mode::Command;
+        if self.mode != Mode::Command {
+            self.mode = Mode::Command;
+            self.hold_len = 0;
+            self.hold_taken = 0;
+            self.skip_lf = false;
+        }
         self.armed = None;
-        self.hold_len = 0;
-        self.hold_taken = 0;
     }
 
     /// True while payload bytes are expected.

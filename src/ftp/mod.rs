@@ -1,0 +1,1135 @@
+//! The typed FTP(S) client.
+//!
+//! [`Ftp`] owns the UART, a [`Tokenizer`] and the caller's chunk buffer. Each
+//! method sends one command (or one short sequence), waits for the final
+//! result and the deferred `+QFTPxxx:` line with a deadline derived from the
+//! module's `rsptimeout`, and returns a typed value.
+//!
+//! # Cancel safety
+//!
+//! No method is cancel-safe in the sense of "drop it and nothing happened":
+//! a command may already be on the wire. Every method is *resync-safe*: when a
+//! future is dropped (or times out) midway, the client remembers that the
+//! stream is in an unknown state and the next call first brings the modem back
+//! to a known state (leaves data mode with a guarded `+++` if a transfer was
+//! running, discards what is buffered, probes with `AT+CMEE?`, and closes an
+//! FTP session whose deferred result never came, as the vendor advises).
+
+mod config;
+
+use core::net::IpAddr;
+
+use embassy_time::{with_deadline, Duration, Instant, Timer};
+use embedded_io_async::{Read, Write};
+
+use crate::at::cmd::{self, Command, Listing, COM};
+use crate::at::parse::{self, Field, FtpState, ModifyTime};
+use crate::at::tokenizer::{Frame, Payload, Tokenizer};
+use crate::at::urc::{Urc, UrcSink, UrcStats};
+use crate::error::{CmeError, Error, FtpReply};
+
+pub use config::{
+    Auth, DataAddress, FileType, FtpConfig, IpType, PdpConfig, Setting, SslConfig, SslType, TransferMode,
+};
+
+/// Longest line the client's tokenizer keeps: a 255-byte path plus prefix.
+pub const LINE_LEN: usize = 300;
+/// During uploads the first `RX_LEN` bytes of the chunk buffer receive the
+/// modem's answers; the rest carries the payload.
+pub const RX_LEN: usize = 64;
+/// The smallest chunk buffer [`Ftp::new`] accepts.
+pub const MIN_BUF: usize = RX_LEN + 64;
+
+/// The `+++` guard time: silence before and after the escape.
+pub const GUARD: Duration = Duration::from_millis(1100);
+/// Deadline for commands the module answers at once.
+const QUICK: Duration = Duration::from_secs(5);
+/// Added to the module's `rsptimeout` for the driver's own deadlines.
+const MARGIN: Duration = Duration::from_secs(5);
+/// `AT+QIACT` may take up to 150 s (TCP/IP application note).
+const PDP_ACT: Duration = Duration::from_secs(150);
+/// `AT+QIDEACT` may take up to 40 s.
+const PDP_DEACT: Duration = Duration::from_secs(40);
+
+/// Options of a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Transfer {
+    /// Start (resume) offset in the remote file.
+    pub start: u64,
+    /// Bytes per `AT+QFTPGET`/`AT+QFTPPUT` round trip. Uploads are also
+    /// limited by the chunk buffer. Larger chunks give more goodput.
+    pub chunk: u32,
+}
+
+impl Default for Transfer {
+    fn default() -> Self {
+        Transfer { start: 0, chunk: 16 * 1024 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Session {
+    Closed,
+    Open,
+    /// The network dropped the context or the module restarted.
+    Lost,
+}
+
+/// What the next call must do before it sends anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dirty {
+    Clean,
+    /// A wait was abandoned: buffered bytes and late answers must go.
+    Stream,
+    /// ... and the module may be in data mode.
+    DataMode,
+}
+
+/// The line a pending command waits for, and what it got.
+enum Want<'t> {
+    Nothing,
+    /// `+<name>: <err>,<number>`.
+    Num(&'static [u8]),
+    /// `+<name>: <err>,"<text>"`, copied into the buffer.
+    Text(&'static [u8], &'t mut [u8]),
+    /// `+QFTPMDTM: <err>,"<time>"`.
+    Time,
+    /// `+CMEE: <n>`.
+    Cmee,
+    /// `+CPIN: <status>`.
+    Cpin,
+    /// `+QIACT: <cid>,...` (lines of other contexts are consumed too).
+    QiAct(u8),
+    /// `+QFTPCFG: "<name>",<value>`.
+    Cfg(&'static str),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Got {
+    Num(u64),
+    Text(usize),
+    Time(ModifyTime),
+    Ip(Option<IpAddr>),
+    Ready(bool),
+}
+
+struct Catch<'t> {
+    want: Want<'t>,
+    got: Option<Result<Got, Error>>,
+}
+
+impl<'t> Catch<'t> {
+    fn new(want: Want<'t>) -> Self {
+        Catch { want, got: None }
+    }
+
+    /// Offers a line; true if it answers the pending command.
+    fn offer(&mut self, line: &[u8]) -> bool {
+        let got = match &mut self.want {
+            Want::Nothing => return false,
+            Want::Num(name) => parse::ftp_result(line, name).map(|r| ftp_value(r, |v| v.num().map(Got::Num))),
+            Want::Time => {
+                parse::ftp_result(line, b"QFTPMDTM").map(|r| ftp_value(r, |v| parse::mdtm_value(v).map(Got::Time)))
+            }
+            Want::Text(name, buf) => parse::ftp_result(line, name).map(|r| match r {
+                parse::FtpResult { err: 0, value: Field::Str(s) } => match buf.get_mut(..s.len()) {
+                    Some(dst) => {
+                        dst.copy_from_slice(s);
+                        Ok(Got::Text(s.len()))
+                    }
+                    None => Err(Error::Overflow),
+                },
+                r => ftp_value(r, |_| None),
+            }),
+            Want::Cmee => match parse::prefixed(line) {
+                Some((b"CMEE", _)) => Some(Ok(Got::Ready(true))),
+                _ => None,
+            },
+            Want::Cpin => parse::cpin(line).map(|s| Ok(Got::Ready(s.eq_ignore_ascii_case(b"READY")))),
+            Want::QiAct(cid) => match parse::qiact(line) {
+                Some(a) if a.cid == *cid && a.state == 1 => {
+                    let ip = core::str::from_utf8(a.ip).ok().and_then(|s| s.parse().ok());
+                    Some(Ok(Got::Ip(ip)))
+                }
+                Some(_) => return true,
+                None => None,
+            },
+            Want::Cfg(name) => parse::qftpcfg(line)
+                .filter(|c| c.name == name.as_bytes())
+                .map(|c| c.first.num().map(Got::Num).ok_or(Error::Protocol)),
+        };
+        match got {
+            Some(got) => {
+                self.got = Some(got);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Maps a deferred result: `<err>` 0 gives the value, anything else the
+/// typed error with the server's reply code.
+fn ftp_value(r: parse::FtpResult<'_>, value: impl FnOnce(Field<'_>) -> Option<Got>) -> Result<Got, Error> {
+    if r.err == 0 {
+        value(r.value).ok_or(Error::Protocol)
+    } else {
+        let reply = r.value.num().and_then(|n| u16::try_from(n).ok()).unwrap_or(0);
+        Err(Error::ftp(r.err, reply))
+    }
+}
+
+/// What the stream produced, owned so that no borrow outlives a read.
+enum Ev {
+    Ok,
+    Error,
+    Cme(CmeError),
+    Connect,
+    /// A line that answered the pending command.
+    Answer,
+    /// Payload bytes at this range of the chunk buffer.
+    Data(usize, usize),
+    /// Payload bytes the tokenizer held back (at most 64).
+    Held([u8; 64], usize),
+    DataEnd,
+}
+
+/// The FTP(S) client over an async UART.
+///
+/// `U` is any `embedded_io_async::Read + Write`; for a blocking UART wrap it
+/// in [`crate::blocking::Blocking`] and drive the futures with
+/// [`crate::blocking::block_on`].
+pub struct Ftp<'b, U> {
+    uart: U,
+    tok: Tokenizer<LINE_LEN>,
+    buf: &'b mut [u8],
+    /// Unread received bytes are `buf[rx_start..rx_end]`, within `buf[..rx_cap]`.
+    rx_start: usize,
+    rx_end: usize,
+    rx_cap: usize,
+    watch: Watch<'b>,
+    rsp_timeout: Duration,
+    dirty: Dirty,
+    /// An FTP deferred result never came: close before anything else.
+    need_close: bool,
+}
+
+/// What URCs change: the session, and whether the module restarted.
+struct Watch<'b> {
+    urcs: UrcSink<'b>,
+    context_id: u8,
+    session: Session,
+    /// The module restarted: echo is on again.
+    need_init: bool,
+}
+
+impl Watch<'_> {
+    fn urc(&mut self, line: &[u8]) {
+        match self.urcs.dispatch(line) {
+            Some(Urc::PdpDeactivated { cid }) if cid == self.context_id => self.session = lost(self.session),
+            Some(Urc::Ready) => {
+                self.session = lost(self.session);
+                self.need_init = true;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl<'b, U: Read + Write> Ftp<'b, U> {
+    /// A client over `uart`, using `buf` for reception and as the upload
+    /// chunk buffer (at least [`MIN_BUF`] bytes; 4 KiB or more for full
+    /// speed). URCs are counted but not published; see [`Ftp::with_urcs`].
+    pub fn new(uart: U, buf: &'b mut [u8]) -> Result<Self, Error> {
+        if buf.len() < MIN_BUF {
+            return Err(Error::Overflow);
+        }
+        let rx_cap = buf.len();
+        Ok(Ftp {
+            uart,
+            tok: Tokenizer::new(),
+            buf,
+            rx_start: 0,
+            rx_end: 0,
+            rx_cap,
+            watch: Watch { urcs: UrcSink::new(None), context_id: 1, session: Session::Closed, need_init: false },
+            rsp_timeout: Duration::from_secs(90),
+            dirty: Dirty::Clean,
+            need_close: false,
+        })
+    }
+
+    /// Publishes every URC to `sink` (see [`crate::at::urc`]).
+    pub fn with_urcs(mut self, sink: UrcSink<'b>) -> Self {
+        self.watch.urcs = sink;
+        self
+    }
+
+    /// URC counters.
+    pub fn urc_stats(&self) -> UrcStats {
+        self.watch.urcs.stats()
+    }
+
+    /// Gives the UART back.
+    pub fn release(self) -> U {
+        self.uart
+    }
+
+    /// True while an FTP session is open, as far as the client knows.
+    pub fn is_open(&self) -> bool {
+        self.watch.session == Session::Open
+    }
+
+    // -----------------------------------------------------------------------
+    // The stream.
+
+    /// The next event, reading the UART as needed until `deadline`. Lines
+    /// that do not answer the pending command go to the URC dispatcher.
+    async fn event(&mut self, deadline: Instant, catch: &mut Catch<'_>) -> Result<Ev, Error> {
+        loop {
+            if self.rx_start >= self.rx_end {
+                self.rx_start = 0;
+                self.rx_end = 0;
+                let dst = self.buf.get_mut(..self.rx_cap).unwrap_or_default();
+                self.rx_end = match with_deadline(deadline, self.uart.read(dst)).await {
+                    Err(_) => return Err(Error::Timeout),
+                    Ok(Err(e)) => return Err(Error::Io(embedded_io::Error::kind(&e))),
+                    Ok(Ok(0)) => return Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
+                    Ok(Ok(n)) => n,
+                };
+            }
+            let base = self.buf.as_ptr() as usize;
+            let input = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
+            let (used, frame) = self.tok.feed(input);
+            let ev = match frame {
+                None | Some(Frame::Echo(_)) | Some(Frame::NoCarrier) => None,
+                Some(Frame::Overflow) => {
+                    warn!("overlong line skipped");
+                    None
+                }
+                Some(Frame::Ok) => Some(Ev::Ok),
+                Some(Frame::Error) => Some(Ev::Error),
+                Some(Frame::Cme(e)) => Some(Ev::Cme(e)),
+                Some(Frame::Connect) => Some(Ev::Connect),
+                Some(Frame::DataEnd { .. }) => Some(Ev::DataEnd),
+                Some(Frame::Line(line)) => {
+                    if catch.offer(line) {
+                        Some(Ev::Answer)
+                    } else {
+                        self.watch.urc(line);
+                        None
+                    }
+                }
+                Some(Frame::Data(d)) => {
+                    let start = (d.as_ptr() as usize).wrapping_sub(base);
+                    if start < self.rx_end && start + d.len() <= self.rx_end {
+                        Some(Ev::Data(start, start + d.len()))
+                    } else {
+                        let mut held = [0u8; 64];
+                        let n = d.len().min(held.len());
+                        held.get_mut(..n).unwrap_or_default().copy_from_slice(d.get(..n).unwrap_or_default());
+                        Some(Ev::Held(held, n))
+                    }
+                }
+            };
+            self.rx_start += used;
+            if let Some(ev) = ev {
+                return Ok(ev);
+            }
+        }
+    }
+
+    /// Writes bytes to the UART within `deadline`.
+    async fn write_raw(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), Error> {
+        let io = async {
+            self.uart.write_all(bytes).await?;
+            self.uart.flush().await
+        };
+        match with_deadline(deadline, io).await {
+            Err(_) => Err(Error::Timeout),
+            Ok(Err(e)) => Err(Error::Io(embedded_io::Error::kind(&e))),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    async fn send(&mut self, cmd: &Command<'_>) -> Result<(), Error> {
+        debug!("> {}", cmd.name());
+        let deadline = Instant::now() + QUICK;
+        let io = async {
+            cmd.write(&mut self.uart).await?;
+            self.uart.flush().await
+        };
+        match with_deadline(deadline, io).await {
+            Err(_) => Err(Error::Timeout),
+            Ok(Err(e)) => Err(Error::Io(embedded_io::Error::kind(&e))),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Waits for the final result and, if `need`, the answer line (before or
+    /// after `OK`).
+    async fn finish(&mut self, deadline: Instant, catch: &mut Catch<'_>, need: bool) -> Result<(), Error> {
+        let mut ok = false;
+        loop {
+            if ok && (!need || catch.got.is_some()) {
+                return Ok(());
+            }
+            // A failed deferred result needs no `OK` after it.
+            if let Some(Err(e)) = catch.got {
+                return Err(e);
+            }
+            match self.event(deadline, catch).await? {
+                Ev::Ok => ok = true,
+                Ev::Answer => {}
+                Ev::Error => return Err(Error::AtError),
+                Ev::Cme(e) => return Err(Error::Cme(e)),
+                Ev::Connect | Ev::Data(..) | Ev::Held(..) | Ev::DataEnd => return Err(Error::Protocol),
+            }
+        }
+    }
+
+    /// Sends `cmd` and waits for `OK` and the wanted line.
+    async fn exchange(
+        &mut self,
+        cmd: &Command<'_>,
+        timeout: Duration,
+        want: Want<'_>,
+        need: bool,
+    ) -> Result<Option<Got>, Error> {
+        let mut catch = Catch::new(want);
+        self.send(cmd).await?;
+        self.finish(Instant::now() + timeout, &mut catch, need).await?;
+        catch.got.transpose()
+    }
+
+    /// A command answered by `OK` alone.
+    async fn simple(&mut self, cmd: &Command<'_>, timeout: Duration) -> Result<(), Error> {
+        self.exchange(cmd, timeout, Want::Nothing, false).await.map(drop)
+    }
+
+    fn deferred(&self) -> Duration {
+        self.rsp_timeout + MARGIN
+    }
+
+    /// A two-phase FTP command: `OK`, then its `+QFTPxxx:` line.
+    async fn ftp(&mut self, cmd: &Command<'_>, want: Want<'_>) -> Result<Got, Error> {
+        self.begin(true).await?;
+        let r = self.exchange(cmd, self.deferred(), want, true).await;
+        self.end(r.and_then(|g| g.ok_or(Error::Protocol)))
+    }
+
+    /// Feeds what is left in the receive buffer to the tokenizer so that
+    /// the buffer can be reused; lines go to the URC dispatcher.
+    fn drain(&mut self) {
+        while self.rx_start < self.rx_end {
+            let input = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
+            let (used, frame) = self.tok.feed(input);
+            match frame {
+                Some(Frame::Line(line)) => self.watch.urc(line),
+                Some(_) => warn!("stray frame dropped"),
+                None => {}
+            }
+            self.rx_start += used;
+        }
+        self.rx_start = 0;
+        self.rx_end = 0;
+    }
+
+    // -----------------------------------------------------------------------
+    // Bookkeeping around every operation.
+
+    /// Brings the stream to a known state before a command.
+    async fn begin(&mut self, needs_session: bool) -> Result<(), Error> {
+        if self.dirty != Dirty::Clean {
+            self.resync().await?;
+        }
+        if self.watch.need_init {
+            self.init_at().await?;
+        }
+        if self.need_close {
+            self.close_session().await?;
+            self.need_close = false;
+            self.watch.session = Session::Closed;
+        }
+        if needs_session {
+            match self.watch.session {
+                Session::Open => {}
+                Session::Closed => return Err(Error::NotOpen),
+                Session::Lost => {
+                    self.watch.session = Session::Closed;
+                    return Err(Error::SessionClosed);
+                }
+            }
+        }
+        self.dirty = Dirty::Stream;
+        Ok(())
+    }
+
+    /// Records how an operation ended.
+    fn end<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
+        match r {
+            Err(Error::Timeout | Error::Io(_) | Error::Protocol) => {
+                if self.watch.session == Session::Open {
+                    self.need_close = true;
+                }
+            }
+            _ => self.dirty = Dirty::Clean,
+        }
+        match (r, self.watch.session) {
+            (Err(_), Session::Lost) => Err(Error::SessionClosed),
+            (r, _) => r,
+        }
+    }
+
+    /// Discards buffered bytes and late answers: leaves data mode if needed,
+    /// then probes with `AT+CMEE?` and waits for its own answer.
+    async fn resync(&mut self) -> Result<(), Error> {
+        debug!("resynchronising");
+        for attempt in 0..3 {
+            if self.dirty == Dirty::DataMode || attempt > 0 {
+                // Errors here are fine: the probe decides.
+                let _ = self.escape().await;
+            }
+            self.tok.reset();
+            self.rx_start = 0;
+            self.rx_end = 0;
+            self.rx_cap = self.buf.len();
+            if self.probe().await.is_ok() {
+                self.dirty = Dirty::Clean;
+                return Ok(());
+            }
+        }
+        Err(Error::Timeout)
+    }
+
+    /// `AT+CMEE?`: only an `OK` after `+CMEE:` counts, so a late `OK` of an
+    /// abandoned command cannot pass for the probe's answer.
+    async fn probe(&mut self) -> Result<(), Error> {
+        let mut catch = Catch::new(Want::Cmee);
+        self.send(&cmd::cmee_query()).await?;
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            match self.event(deadline, &mut catch).await? {
+                Ev::Ok if catch.got.is_some() => return Ok(()),
+                _ => {}
+            }
+        }
+    }
+
+    /// Sends a guarded `+++` (retried up to three times) and waits for the
+    /// module's `OK`. The tokenizer leaves data mode at once.
+    async fn escape(&mut self) -> Result<(), Error> {
+        self.tok.abort_payload();
+        let mut catch = Catch::new(Want::Nothing);
+        for _ in 0..3 {
+            Timer::after(GUARD).await;
+            self.write_raw(b"+++", Instant::now() + QUICK).await?;
+            Timer::after(GUARD).await;
+            let deadline = Instant::now() + Duration::from_secs(2);
+            loop {
+                match self.event(deadline, &mut catch).await {
+                    Ok(Ev::Ok) => return Ok(()),
+                    Ok(_) => {}
+                    Err(Error::Timeout) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(Error::Timeout)
+    }
+
+    // -----------------------------------------------------------------------
+    // Bring-up and PDP.
+
+    async fn init_at(&mut self) -> Result<(), Error> {
+        self.simple(&cmd::echo_off(), QUICK).await?;
+        self.simple(&cmd::cmee_numeric(), QUICK).await?;
+        self.watch.need_init = false;
+        Ok(())
+    }
+
+    /// Brings the module up: waits until it answers `AT` (up to 10 s, for a
+    /// module still booting), turns echo off, selects numeric errors and waits
+    /// up to 20 s for the SIM to be ready.
+    pub async fn init(&mut self) -> Result<(), Error> {
+        self.tok.reset();
+        self.rx_start = 0;
+        self.rx_end = 0;
+        self.dirty = Dirty::Clean;
+        let mut alive = false;
+        for _ in 0..10 {
+            self.dirty = Dirty::Stream;
+            match self.simple(&cmd::at(), Duration::from_secs(1)).await {
+                Ok(()) => {
+                    alive = true;
+                    break;
+                }
+                Err(Error::Timeout) => self.tok.reset(),
+                Err(_) => {}
+            }
+        }
+        if !alive {
+            return Err(Error::Timeout);
+        }
+        // Late answers of the probes above must not confuse what follows.
+        self.resync().await?;
+        self.init_at().await?;
+        let until = Instant::now() + Duration::from_secs(20);
+        loop {
+            let r = self.exchange(&cmd::cpin_query(), QUICK, Want::Cpin, true).await;
+            match r {
+                Ok(Some(Got::Ready(true))) => break,
+                Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if Instant::now() < until => {
+                    Timer::after(Duration::from_secs(1)).await
+                }
+                Ok(_) => return self.end(Err(Error::Protocol)),
+                Err(e) => return self.end(Err(e)),
+            }
+        }
+        self.watch.session = Session::Closed;
+        self.end(Ok(()))
+    }
+
+    /// Configures PDP context `pdp.cid` and activates it unless `AT+QIACT?`
+    /// shows it active already. Returns the local IP address, if the module
+    /// reported one.
+    pub async fn activate(&mut self, pdp: &PdpConfig<'_>) -> Result<Option<IpAddr>, Error> {
+        let csgp = cmd::qicsgp(pdp.cid, pdp.ip_type as u8, pdp.apn, pdp.user, pdp.password, pdp.auth as u8)?;
+        let act = cmd::qiact(pdp.cid)?;
+        self.begin(false).await?;
+        let r = async {
+            self.simple(&csgp, QUICK).await?;
+            if let Some(Got::Ip(ip)) = self.exchange(&cmd::qiact_query(), QUICK, Want::QiAct(pdp.cid), false).await? {
+                return Ok(ip);
+            }
+            self.simple(&act, PDP_ACT).await?;
+            match self.exchange(&cmd::qiact_query(), QUICK, Want::QiAct(pdp.cid), true).await? {
+                Some(Got::Ip(ip)) => Ok(ip),
+                _ => Err(Error::Protocol),
+            }
+        }
+        .await;
+        if r.is_ok() {
+            self.watch.context_id = pdp.cid;
+        }
+        self.end(r)
+    }
+
+    /// `AT+QIDEACT=<cid>`. Any FTP session over it is gone.
+    pub async fn deactivate(&mut self, cid: u8) -> Result<(), Error> {
+        let c = cmd::qideact(cid)?;
+        self.begin(false).await?;
+        let r = self.simple(&c, PDP_DEACT).await;
+        if cid == self.watch.context_id {
+            self.watch.session = Session::Closed;
+        }
+        self.end(r)
+    }
+
+    // -----------------------------------------------------------------------
+    // Configuration.
+
+    /// Applies every `AT+QFTPCFG` setting of `cfg` and, for FTPS, the
+    /// `AT+QSSLCFG` settings of its SSL context. Everything is validated
+    /// before the first byte is sent.
+    pub async fn configure(&mut self, cfg: &FtpConfig<'_>, ssl: Option<&SslConfig<'_>>) -> Result<(), Error> {
+        cfg.validate()?;
+        let account = cmd::qftpcfg_account(cfg.user, cfg.password)?;
+        let ssl = match (cfg.ssl, ssl) {
+            (SslType::None, _) => None,
+            (_, ssl) => Some(ssl.copied().unwrap_or_default()),
+        };
+        let mut ssl_cmds = [None, None, None, None];
+        if let Some(s) = &ssl {
+            s.validate()?;
+            let ctx = cfg.ssl_ctx;
+            ssl_cmds = [
+                Some(cmd::qsslcfg_num("sslversion", ctx, s.version.into())?),
+                Some(cmd::qsslcfg_ciphersuite(ctx, s.ciphersuite)?),
+                Some(cmd::qsslcfg_num("seclevel", ctx, s.seclevel.into())?),
+                s.cacert.map(|f| cmd::qsslcfg_cacert(ctx, f)).transpose()?,
+            ];
+        }
+        self.begin(false).await?;
+        let r = async {
+            for (setting, value) in Setting::all(cfg) {
+                self.simple(&cmd::qftpcfg_num(setting.name(), value), QUICK).await?;
+            }
+            self.simple(&account, QUICK).await?;
+            for c in ssl_cmds.iter().flatten() {
+                self.simple(c, QUICK).await?;
+            }
+            Ok(())
+        }
+        .await;
+        if r.is_ok() {
+            self.rsp_timeout = Duration::from_secs(cfg.rsp_timeout_s.into());
+            self.watch.context_id = cfg.context_id;
+        }
+        self.end(r)
+    }
+
+    /// Reads one numeric `AT+QFTPCFG` setting back from the module.
+    pub async fn setting(&mut self, setting: Setting) -> Result<u32, Error> {
+        self.begin(false).await?;
+        let r = self.exchange(&cmd::qftpcfg_query(setting.name()), QUICK, Want::Cfg(setting.name()), true).await;
+        let r = match r {
+            Ok(Some(Got::Num(n))) => u32::try_from(n).map_err(|_| Error::Protocol),
+            Ok(_) => Err(Error::Protocol),
+            Err(e) => Err(e),
+        };
+        self.end(r)
+    }
+
+    // -----------------------------------------------------------------------
+    // The session and file operations.
+
+    /// `AT+QFTPOPEN`: connects and logs in.
+    pub async fn open(&mut self, host: &str, port: u16) -> Result<(), Error> {
+        let c = cmd::qftpopen(host, port)?;
+        self.begin(false).await?;
+        let r = self.exchange(&c, self.deferred(), Want::Num(b"QFTPOPEN"), true).await;
+        if r.is_ok() {
+            self.watch.session = Session::Open;
+        } else if matches!(r, Err(Error::Timeout)) {
+            // The module may still finish opening: close it next time.
+            self.need_close = true;
+        }
+        self.end(r.map(drop))
+    }
+
+    /// `AT+QFTPCLOSE`: logs out and disconnects. Closing a session that is
+    /// not open is not an error.
+    pub async fn close(&mut self) -> Result<(), Error> {
+        self.begin(false).await?;
+        let r = self.close_session().await;
+        self.watch.session = Session::Closed;
+        self.need_close = false;
+        self.end(r)
+    }
+
+    /// `AT+QFTPCLOSE`, riding out `+CME ERROR: 603` (a close already pending)
+    /// until `+QFTPCLOSE:` arrives.
+    async fn close_session(&mut self) -> Result<(), Error> {
+        let until = Instant::now() + self.deferred();
+        loop {
+            let mut catch = Catch::new(Want::Num(b"QFTPCLOSE"));
+            self.send(&cmd::qftpclose()).await?;
+            match self.finish(until, &mut catch, true).await {
+                // Closed, or there was nothing to close.
+                Ok(()) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ok(()),
+                Err(Error::Cme(CmeError::Code(603))) => {
+                    // Busy closing: wait a little for the pending result.
+                    let deadline = Instant::now() + Duration::from_secs(1);
+                    loop {
+                        match self.event(deadline.min(until), &mut catch).await {
+                            Ok(Ev::Answer) => return Ok(()),
+                            Ok(_) => {}
+                            Err(Error::Timeout) if Instant::now() < until => break,
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                Err(Error::Cme(_)) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// `AT+QFTPCWD`.
+    pub async fn cwd(&mut self, path: &str) -> Result<(), Error> {
+        self.ftp(&cmd::qftpcwd(path)?, Want::Num(b"QFTPCWD")).await.map(drop)
+    }
+
+    /// `AT+QFTPPWD`: the current directory, copied into `buf`.
+    pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
+        let n = match self.ftp(&cmd::qftppwd(), Want::Text(b"QFTPPWD", &mut *buf)).await? {
+            Got::Text(n) => n,
+            _ => return Err(Error::Protocol),
+        };
+        buf.get(..n).and_then(|b| core::str::from_utf8(b).ok()).ok_or(Error::Protocol)
+    }
+
+    /// `AT+QFTPSIZE`: the size of a remote file in bytes.
+    pub async fn size(&mut self, name: &str) -> Result<u64, Error> {
+        self.ftp_num(&cmd::qftpsize(name)?, b"QFTPSIZE").await
+    }
+
+    /// `AT+QFTPDEL`.
+    pub async fn delete(&mut self, name: &str) -> Result<(), Error> {
+        self.ftp(&cmd::qftpdel(name)?, Want::Num(b"QFTPDEL")).await.map(drop)
+    }
+
+    /// `AT+QFTPMKDIR`.
+    pub async fn mkdir(&mut self, dir: &str) -> Result<(), Error> {
+        self.ftp(&cmd::qftpmkdir(dir)?, Want::Num(b"QFTPMKDIR")).await.map(drop)
+    }
+
+    /// `AT+QFTPRMDIR`.
+    pub async fn rmdir(&mut self, dir: &str) -> Result<(), Error> {
+        self.ftp(&cmd::qftprmdir(dir)?, Want::Num(b"QFTPRMDIR")).await.map(drop)
+    }
+
+    /// `AT+QFTPRENAME`.
+    pub async fn rename(&mut self, old: &str, new: &str) -> Result<(), Error> {
+        self.ftp(&cmd::qftprename(old, new)?, Want::Num(b"QFTPRENAME")).await.map(drop)
+    }
+
+    /// `AT+QFTPMDTM`: a remote file's modification time.
+    pub async fn mdtm(&mut self, name: &str) -> Result<ModifyTime, Error> {
+        match self.ftp(&cmd::qftpmdtm(name)?, Want::Time).await? {
+            Got::Time(t) => Ok(t),
+            _ => Err(Error::Protocol),
+        }
+    }
+
+    /// `AT+QFTPLEN`: bytes moved by the last transfer.
+    pub async fn len(&mut self) -> Result<u64, Error> {
+        self.ftp_num(&cmd::qftplen(), b"QFTPLEN").await
+    }
+
+    /// `AT+QFTPSTAT`: the module's FTP state. Works without an open session.
+    pub async fn stat(&mut self) -> Result<FtpState, Error> {
+        self.begin(false).await?;
+        let r = self.exchange(&cmd::qftpstat(), QUICK, Want::Num(b"QFTPSTAT"), true).await;
+        self.end(match r {
+            Ok(Some(Got::Num(n))) => Ok(FtpState::from_code(n)),
+            Ok(_) => Err(Error::Protocol),
+            Err(e) => Err(e),
+        })
+    }
+
+    async fn ftp_num(&mut self, c: &Command<'_>, name: &'static [u8]) -> Result<u64, Error> {
+        match self.ftp(c, Want::Num(name)).await? {
+            Got::Num(n) => Ok(n),
+            _ => Err(Error::Protocol),
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // Transfers.
+
+    /// Downloads `remote` from `opts.start` into `sink`, in chunks of
+    /// `opts.chunk` bytes, each requested with `<startpos>,<downloadlen>` so
+    /// the number of payload bytes is always known. The size is asked first
+    /// (`AT+QFTPSIZE`); servers that cannot tell get chunks whose end is
+    /// confirmed by the modem's count. Every chunk's `+QFTPGET: 0,<n>` is
+    /// checked against the bytes received. `progress` sees the bytes moved so
+    /// far. Returns the number of bytes written to `sink`.
+    pub async fn get<W: Write>(
+        &mut self,
+        remote: &str,
+        sink: &mut W,
+        opts: Transfer,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        cmd::qftpget(remote, COM, opts.start, Some(opts.chunk))?;
+        let size = match self.size(remote).await {
+            Ok(size) => Some(size),
+            Err(Error::Ftp { reply: Some(FtpReply::NotImplemented | FtpReply::SyntaxError), .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let chunk = u64::from(opts.chunk.max(1));
+        let mut pos = opts.start;
+        loop {
+            let want = match size {
+                Some(size) => size.saturating_sub(pos).min(chunk),
+                None => chunk,
+            };
+            if want == 0 {
+                break;
+            }
+            let payload = match size {
+                Some(_) => Payload::Exact(want),
+                None => Payload::Confirmed { result: "QFTPGET", limit: Some(want) },
+            };
+            // `want` <= `opts.chunk`, a u32.
+            let c = cmd::qftpget(remote, COM, pos, Some(want as u32))?;
+            let n = self.transfer_in(&c, payload, b"QFTPGET", sink).await?;
+            pos += n;
+            progress(pos - opts.start);
+            if n < want {
+                if size.is_some() {
+                    return Err(Error::LengthMismatch { moved: pos, reported: size.unwrap_or(0) });
+                }
+                break;
+            }
+        }
+        Ok(pos - opts.start)
+    }
+
+    /// Streams a listing of `dir` (`"."` for the current directory) into
+    /// `sink`; returns its length. NLST gives names only, MLSD RFC 3659
+    /// facts.
+    pub async fn list<W: Write>(&mut self, kind: Listing, dir: &str, sink: &mut W) -> Result<u64, Error> {
+        let c = cmd::qftplist(kind, dir, COM)?;
+        let name = kind.result_name();
+        self.transfer_in(&c, Payload::Confirmed { result: name, limit: None }, name.as_bytes(), sink).await
+    }
+
+    /// One download-direction exchange: command, `CONNECT`, payload into
+    /// `sink`, `OK`, and the result line whose count must match.
+    async fn transfer_in<W: Write>(
+        &mut self,
+        c: &Command<'_>,
+        payload: Payload,
+        name: &'static [u8],
+        sink: &mut W,
+    ) -> Result<u64, Error> {
+        self.begin(true).await?;
+        self.tok.expect_payload(payload);
+        let r = self.receive(c, name, sink).await;
+        if r.is_err() && self.tok.in_data_mode() {
+            self.dirty = Dirty::DataMode;
+        }
+        self.tok.abort_payload();
+        self.end(r)
+    }
+
+    async fn receive<W: Write>(&mut self, c: &Command<'_>, name: &'static [u8], sink: &mut W) -> Result<u64, Error> {
+        let mut catch = Catch::new(Want::Num(name));
+        self.send(c).await?;
+        let mut moved = 0u64;
+        let mut deadline = Instant::now() + self.deferred();
+        // Until the payload ends: `CONNECT`, data, end. An error result or a
+        // final error can come instead of `CONNECT`.
+        loop {
+            if let Some(Err(e)) = catch.got {
+                return Err(e);
+            }
+            match self.event(deadline, &mut catch).await? {
+                Ev::Connect => {}
+                Ev::Data(a, b) => {
+                    let data = self.buf.get(a..b).unwrap_or_default();
+                    sink.write_all(data).await.map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
+                    moved += data.len() as u64;
+                }
+                Ev::Held(held, n) => {
+                    sink.write_all(held.get(..n).unwrap_or_default())
+                        .await
+                        .map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
+                    moved += n as u64;
+                }
+                Ev::DataEnd => break,
+                Ev::Ok | Ev::Answer => {}
+                Ev::Error => return Err(Error::AtError),
+                Ev::Cme(e) => return Err(Error::Cme(e)),
+            }
+            // `rsptimeout` bounds the gap between two packets.
+            deadline = Instant::now() + self.deferred();
+        }
+        self.finish(deadline, &mut catch, true).await?;
+        match catch.got {
+            Some(Ok(Got::Num(n))) if n == moved => Ok(moved),
+            Some(Ok(Got::Num(n))) => Err(Error::LengthMismatch { moved, reported: n }),
+            _ => Err(Error::Protocol),
+        }
+    }
+
+    /// Uploads everything `src` yields to `remote`, starting at `opts.start`
+    /// (non-zero resumes/appends). Each chunk goes with
+    /// `<uploadlen>,<beof>`, so the module leaves data mode by itself: no
+    /// `+++`, no guard time. A chunk is at most `opts.chunk` bytes and at
+    /// most the chunk buffer less [`RX_LEN`] + 1. Every chunk's
+    /// `+QFTPPUT: 0,<n>` is checked. Returns the bytes uploaded.
+    pub async fn put<R: Read>(
+        &mut self,
+        remote: &str,
+        src: &mut R,
+        opts: Transfer,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        cmd::qftpput(remote, COM, opts.start, Some((opts.chunk, true)))?;
+        let chunk = (opts.chunk as usize).clamp(1, self.buf.len() - RX_LEN - 1);
+        let mut pos = opts.start;
+        let mut carry = None;
+        loop {
+            self.begin(true).await?;
+            self.drain();
+            self.rx_cap = RX_LEN;
+            // Read one byte more than a chunk, to know whether it is the last.
+            let data = self.buf.get_mut(RX_LEN..RX_LEN + chunk + 1).unwrap_or_default();
+            let mut n = 0;
+            if let Some(b) = carry.take() {
+                if let Some(first) = data.first_mut() {
+                    *first = b;
+                    n = 1;
+                }
+            }
+            while n < data.len() {
+                match src.read(data.get_mut(n..).unwrap_or_default()).await {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) => {
+                        self.rx_cap = self.buf.len();
+                        self.dirty = Dirty::Clean;
+                        return Err(Error::Io(embedded_io::Error::kind(&e)));
+                    }
+                }
+            }
+            let last = n <= chunk;
+            if !last {
+                carry = data.get(chunk).copied();
+                n = chunk;
+            }
+            let c = cmd::qftpput(remote, COM, pos, Some((n as u32, last)))?;
+            let r = self.send_chunk(&c, n).await;
+            self.rx_cap = self.buf.len();
+            self.end(r)?;
+            pos += n as u64;
+            progress(pos - opts.start);
+            if last {
+                return Ok(pos - opts.start);
+            }
+        }
+    }
+
+    /// One upload chunk that sits at `buf[RX_LEN..RX_LEN + n]`.
+    async fn send_chunk(&mut self, c: &Command<'_>, n: usize) -> Result<(), Error> {
+        let mut catch = Catch::new(Want::Num(b"QFTPPUT"));
+        self.send(c).await?;
+        self.await_connect(&mut catch).await?;
+        self.dirty = Dirty::DataMode;
+        let data = self.buf.get(RX_LEN..RX_LEN + n).unwrap_or_default();
+        let deadline = Instant::now() + self.deferred();
+        let io = async {
+            self.uart.write_all(data).await?;
+            self.uart.flush().await
+        };
+        match with_deadline(deadline, io).await {
+            Err(_) => return Err(Error::Timeout),
+            Ok(Err(e)) => return Err(Error::Io(embedded_io::Error::kind(&e))),
+            Ok(Ok(())) => {}
+        }
+        self.dirty = Dirty::Stream;
+        self.finish(Instant::now() + self.deferred(), &mut catch, true).await?;
+        match catch.got {
+            Some(Ok(Got::Num(m))) if m == n as u64 => Ok(()),
+            Some(Ok(Got::Num(m))) => Err(Error::LengthMismatch { moved: n as u64, reported: m }),
+            _ => Err(Error::Protocol),
+        }
+    }
+
+    /// Waits for `CONNECT` after an upload command; an error result or final
+    /// error can come instead.
+    async fn await_connect(&mut self, catch: &mut Catch<'_>) -> Result<(), Error> {
+        let deadline = Instant::now() + self.deferred();
+        loop {
+            if let Some(Err(e)) = catch.got {
+                return Err(e);
+            }
+            match self.event(deadline, catch).await? {
+                Ev::Connect => return Ok(()),
+                Ev::Ok | Ev::Answer => {}
+                Ev::Error => return Err(Error::AtError),
+                Ev::Cme(e) => return Err(Error::Cme(e)),
+                Ev::Data(..) | Ev::Held(..) | Ev::DataEnd => return Err(Error::Protocol),
+            }
+        }
+    }
+
+    /// Uploads a stream of unknown length the vendor's way: one
+    /// `AT+QFTPPUT` without `<uploadlen>`, all data, then a guarded `+++`
+    /// (1 s of silence before and after, sent in one write, retried if the
+    /// module stays in data mode). Slower than [`Ftp::put`] by the guard
+    /// times. Returns the bytes uploaded.
+    pub async fn put_escaped<R: Read>(
+        &mut self,
+        remote: &str,
+        src: &mut R,
+        start: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        let c = cmd::qftpput(remote, COM, start, None)?;
+        self.begin(true).await?;
+        self.drain();
+        self.rx_cap = RX_LEN;
+        let r = self.stream_escaped(&c, src, progress).await;
+        self.rx_cap = self.buf.len();
+        self.end(r)
+    }
+
+    async fn stream_escaped<R: Read>(
+        &mut self,
+        c: &Command<'_>,
+        src: &mut R,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        let mut catch = Catch::new(Want::Num(b"QFTPPUT"));
+        self.send(c).await?;
+        self.await_connect(&mut catch).await?;
+        self.dirty = Dirty::DataMode;
+        let mut moved = 0u64;
+        loop {
+            let data = self.buf.get_mut(RX_LEN..).unwrap_or_default();
+            let n = src.read(data).await.map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
+            if n == 0 {
+                break;
+            }
+            let data = self.buf.get(RX_LEN..RX_LEN + n).unwrap_or_default();
+            let deadline = Instant::now() + self.deferred();
+            let io = async {
+                self.uart.write_all(data).await?;
+                self.uart.flush().await
+            };
+            match with_deadline(deadline, io).await {
+                Err(_) => return Err(Error::Timeout),
+                Ok(Err(e)) => return Err(Error::Io(embedded_io::Error::kind(&e))),
+                Ok(Ok(())) => {}
+            }
+            moved += n as u64;
+            progress(moved);
+        }
+        self.escape().await?;
+        self.dirty = Dirty::Stream;
+        // `escape` consumed the `OK`; the result line follows.
+        self.finish_after_ok(&mut catch).await?;
+        match catch.got {
+            Some(Ok(Got::Num(m))) if m == moved => Ok(moved),
+            Some(Ok(Got::Num(m))) => Err(Error::LengthMismatch { moved, reported: m }),
+            _ => Err(Error::Protocol),
+        }
+    }
+
+    async fn finish_after_ok(&mut self, catch: &mut Catch<'_>) -> Result<(), Error> {
+        let deadline = Instant::now() + self.deferred();
+        while catch.got.is_none() {
+            match self.event(deadline, catch).await? {
+                Ev::Error => return Err(Error::AtError),
+                Ev::Cme(e) => return Err(Error::Cme(e)),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Aborts a running transfer and brings the session back to a known
+    /// state the way the vendor advises: leaves data mode, closes the FTP
+    /// session (riding out `+CME ERROR: 603`), and, with `pdp`, deactivates
+    /// and reactivates the PDP context. Afterwards [`Ftp::open`] works again.
+    pub async fn recover(&mut self, pdp: Option<&PdpConfig<'_>>) -> Result<(), Error> {
+        self.dirty = Dirty::DataMode;
+        self.resync().await?;
+        if self.watch.need_init {
+            self.init_at().await?;
+        }
+        self.dirty = Dirty::Stream;
+        let r = self.close_session().await;
+        self.watch.session = Session::Closed;
+        self.need_close = false;
+        self.end(r)?;
+        if let Some(pdp) = pdp {
+            self.deactivate(pdp.cid).await?;
+            self.activate(pdp).await?;
+        }
+        Ok(())
+    }
+}
+
+fn lost(s: Session) -> Session {
+    match s {
+        Session::Open => Session::Lost,
+        other => other,
+    }
+}

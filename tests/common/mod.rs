@@ -1,0 +1,306 @@
+//! A scripted serial port for host tests: it checks the exact bytes the
+//! client writes and feeds the modem's bytes back, in simulated time
+//! (embassy-time's mock driver).
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use embassy_time::{Duration, Instant, MockDriver};
+
+/// One step of a modem script.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// The client must write exactly these bytes next.
+    Expect(Vec<u8>),
+    /// The modem sends these bytes.
+    Send(Vec<u8>),
+    /// The modem stays silent for this long before the next step.
+    Pause(Duration),
+}
+
+/// Builds scripts tersely.
+#[derive(Default)]
+pub struct Script(pub Vec<Step>);
+
+impl Script {
+    pub fn new() -> Self {
+        Script(Vec::new())
+    }
+    /// Client writes `cmd` followed by `\r`.
+    pub fn cmd(mut self, cmd: &str) -> Self {
+        self.0.push(Step::Expect(format!("{cmd}\r").into_bytes()));
+        self
+    }
+    /// Client writes exactly these bytes.
+    pub fn expect(mut self, bytes: &[u8]) -> Self {
+        self.0.push(Step::Expect(bytes.to_vec()));
+        self
+    }
+    /// Modem answers with these lines, each framed `\r\n...\r\n`.
+    pub fn lines(mut self, lines: &[&str]) -> Self {
+        let mut out = Vec::new();
+        for l in lines {
+            out.extend_from_slice(format!("\r\n{l}\r\n").as_bytes());
+        }
+        self.0.push(Step::Send(out));
+        self
+    }
+    /// Modem sends raw bytes.
+    pub fn send(mut self, bytes: &[u8]) -> Self {
+        self.0.push(Step::Send(bytes.to_vec()));
+        self
+    }
+    pub fn pause(mut self, d: Duration) -> Self {
+        self.0.push(Step::Pause(d));
+        self
+    }
+    /// `cmd` answered by `OK` alone.
+    pub fn ok(self, cmd: &str) -> Self {
+        self.cmd(cmd).lines(&["OK"])
+    }
+    /// A two-phase command: `OK`, then its deferred line.
+    pub fn deferred(self, cmd: &str, result: &str) -> Self {
+        self.cmd(cmd).lines(&["OK"]).lines(&[result])
+    }
+    pub fn then(mut self, other: Script) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+}
+
+/// What the modem side saw.
+#[derive(Default)]
+pub struct State {
+    steps: VecDeque<Step>,
+    /// Bytes written by the client, with the mock time of each write call.
+    pub writes: Vec<(Instant, Vec<u8>)>,
+    /// Max bytes handed out per read (to exercise splits).
+    pub read_chunk: usize,
+    pause_until: Option<Instant>,
+    /// A step mismatch, reported by `check`.
+    pub error: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Modem(pub Rc<RefCell<State>>);
+
+impl Modem {
+    pub fn new(script: Script) -> Self {
+        Modem(Rc::new(RefCell::new(State { steps: script.0.into(), read_chunk: usize::MAX, ..Default::default() })))
+    }
+
+    pub fn with_read_chunk(self, n: usize) -> Self {
+        self.0.borrow_mut().read_chunk = n;
+        self
+    }
+
+    /// Appends more script.
+    pub fn push(&self, script: Script) {
+        self.0.borrow_mut().steps.extend(script.0);
+    }
+
+    /// Panics unless the whole script ran and nothing went wrong.
+    pub fn finished(&self) {
+        let s = self.0.borrow();
+        if let Some(e) = &s.error {
+            panic!("script error: {e}");
+        }
+        let rest =
+            s.steps.iter().filter(|st| !matches!(st, Step::Send(b) if b.iter().all(|c| c.is_ascii_whitespace())));
+        assert!(rest.clone().next().is_none(), "script not finished, next: {:?}", rest.clone().next().map(short));
+    }
+
+    /// Every byte the client wrote, concatenated.
+    pub fn written(&self) -> Vec<u8> {
+        self.0.borrow().writes.iter().flat_map(|(_, w)| w.clone()).collect()
+    }
+}
+
+fn short(s: &Step) -> String {
+    match s {
+        Step::Expect(b) | Step::Send(b) => {
+            let t = String::from_utf8_lossy(&b[..b.len().min(80)]).into_owned();
+            format!("{:?}({t:?})", if matches!(s, Step::Expect(_)) { "expect" } else { "send" })
+        }
+        Step::Pause(d) => format!("pause {d:?}"),
+    }
+}
+
+impl embedded_io_async::ErrorType for Modem {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io_async::Read for Modem {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        std::future::poll_fn(|_cx| {
+            let mut s = self.0.borrow_mut();
+            if let Some(until) = s.pause_until {
+                if Instant::now() < until {
+                    return Poll::Pending;
+                }
+                s.pause_until = None;
+                s.steps.pop_front();
+            }
+            match s.steps.front_mut() {
+                Some(Step::Pause(d)) => {
+                    let until = Instant::now() + *d;
+                    s.pause_until = Some(until);
+                    Poll::Pending
+                }
+                Some(Step::Send(_)) => {
+                    let chunk = s.read_chunk;
+                    let Some(Step::Send(bytes)) = s.steps.front_mut() else { unreachable!() };
+                    let n = bytes.len().min(buf.len()).min(chunk);
+                    buf[..n].copy_from_slice(&bytes[..n]);
+                    bytes.drain(..n);
+                    if bytes.is_empty() {
+                        s.steps.pop_front();
+                    }
+                    Poll::Ready(Ok(n))
+                }
+                // Waiting for the client to write, or the script is over:
+                // the modem is silent.
+                _ => Poll::Pending,
+            }
+        })
+        .await
+    }
+}
+
+impl embedded_io_async::Write for Modem {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        let mut s = self.0.borrow_mut();
+        s.writes.push((Instant::now(), buf.to_vec()));
+        let mut rest = buf;
+        // The trailing LF of the modem's last line may still be unread when
+        // the client writes its next command: that is fine.
+        while matches!(s.steps.front(), Some(Step::Send(b)) if b.iter().all(|c| c.is_ascii_whitespace())) {
+            s.steps.pop_front();
+        }
+        while !rest.is_empty() {
+            match s.steps.front_mut() {
+                Some(Step::Expect(want)) => {
+                    let n = want.len().min(rest.len());
+                    if want[..n] != rest[..n] {
+                        let e = format!(
+                            "client wrote {:?}, script expects {:?}",
+                            String::from_utf8_lossy(&rest[..n.min(80)]),
+                            String::from_utf8_lossy(&want[..want.len().min(80)])
+                        );
+                        s.error.get_or_insert(e);
+                        return Ok(buf.len());
+                    }
+                    want.drain(..n);
+                    rest = &rest[n..];
+                    if want.is_empty() {
+                        s.steps.pop_front();
+                    }
+                }
+                other => {
+                    let e = format!(
+                        "client wrote {:?} while the script is at {:?}",
+                        String::from_utf8_lossy(&rest[..rest.len().min(80)]),
+                        other.map(|s| short(s))
+                    );
+                    s.error.get_or_insert(e);
+                    return Ok(buf.len());
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// Serialises tests that use the global mock clock.
+pub fn clock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    MockDriver::get().reset();
+    guard
+}
+
+/// Runs a future to completion in simulated time: whenever it is pending,
+/// the mock clock moves on by 1 ms. Panics after `limit` of simulated time.
+pub fn run<F: Future>(limit: Duration, fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    let end = Instant::now() + limit;
+    loop {
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        assert!(Instant::now() < end, "future still pending after {limit:?} of simulated time");
+        MockDriver::get().advance(Duration::from_millis(1));
+    }
+}
+
+/// Polls a future `n` times (advancing 1 ms each), then drops it.
+pub fn poll_then_drop<F: Future>(n: usize, fut: F) {
+    let mut fut = pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..n {
+        if fut.as_mut().poll(&mut cx).is_ready() {
+            panic!("future finished before it was dropped");
+        }
+        MockDriver::get().advance(Duration::from_millis(1));
+    }
+}
+
+/// A buffer-backed sink.
+pub struct Sink(pub Vec<u8>);
+
+impl embedded_io_async::ErrorType for Sink {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io_async::Write for Sink {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// A slice-backed source.
+pub struct Source<'a>(pub &'a [u8]);
+
+impl embedded_io_async::ErrorType for Source<'_> {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io_async::Read for Source<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+/// A payload with every byte value and the framing the modem uses.
+pub fn hostile(len: usize) -> Vec<u8> {
+    let pieces: [&[u8]; 5] =
+        [b"\r\nOK\r\n", b"+QFTPGET: 0,5\r\n", b"\r\nCONNECT\r\n", b"+++", b"\r\nOK\r\n\r\n+QFTPGET: 0,1\r\n"];
+    let mut v = Vec::with_capacity(len + 300);
+    let mut i = 0usize;
+    while v.len() < len {
+        v.extend(0..=255u8);
+        v.extend_from_slice(pieces[i % pieces.len()]);
+        i += 1;
+    }
+    v.truncate(len);
+    v
+}

@@ -1,0 +1,165 @@
+//! The client against a scripted modem: exact bytes out, modem bytes in,
+//! simulated time.
+
+mod common;
+
+use common::*;
+use embassy_time::Duration;
+use quectel_ftp::{Error, Ftp, FtpConfig, ModuleError, Transfer};
+
+const LIMIT: Duration = Duration::from_secs(600);
+
+/// Script of a client that is open: what `opened()` below consumes.
+fn bring_up() -> Script {
+    Script::new()
+        .cmd("AT")
+        // Echo is on after boot: the command comes back first.
+        .send(b"AT\r")
+        .lines(&["OK"])
+        .cmd("AT+CMEE?")
+        .lines(&["+CMEE: 0", "OK"])
+        .ok("ATE0")
+        .ok("AT+CMEE=1")
+        .cmd("AT+CPIN?")
+        .lines(&["+CPIN: READY", "OK"])
+}
+
+fn open_script() -> Script {
+    bring_up().deferred("AT+QFTPOPEN=\"ftp.example.com\",21", "+QFTPOPEN: 0,0")
+}
+
+async fn open(ftp: &mut Ftp<'_, Modem>) {
+    ftp.init().await.unwrap();
+    ftp.open("ftp.example.com", 21).await.unwrap();
+}
+
+#[test]
+fn bring_up_and_section_5_operations() {
+    let _c = clock();
+    let modem = Modem::new(
+        open_script()
+            .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0")
+            .deferred("AT+QFTPPWD", "+QFTPPWD: 0,\"/\"")
+            .deferred("AT+QFTPMKDIR=\"TEST\"", "+QFTPMKDIR: 0,0")
+            .deferred("AT+QFTPRENAME=\"TEST\",\"TEST_NEW\"", "+QFTPRENAME: 0,0")
+            .deferred("AT+QFTPRMDIR=\"TEST_NEW\"", "+QFTPRMDIR: 0,0")
+            .deferred("AT+QFTPSIZE=\"test_my1.txt\"", "+QFTPSIZE: 0,1000")
+            .deferred("AT+QFTPMDTM=\"test_new.txt\"", "+QFTPMDTM: 0,\"20140708110039\"")
+            .deferred("AT+QFTPDEL=\"test_new.txt\"", "+QFTPDEL: 0,0")
+            .cmd("AT+QFTPSTAT")
+            .lines(&["+QFTPSTAT: 0,1", "OK"])
+            .deferred("AT+QFTPLEN", "+QFTPLEN: 0,550")
+            .deferred("AT+QFTPCLOSE", "+QFTPCLOSE: 0,0"),
+    )
+    .with_read_chunk(3);
+    let mut buf = [0u8; 512];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LIMIT, async {
+        open(&mut ftp).await;
+        ftp.cwd("/").await.unwrap();
+        let mut path = [0u8; 64];
+        assert_eq!(ftp.pwd(&mut path).await.unwrap(), "/");
+        ftp.mkdir("TEST").await.unwrap();
+        ftp.rename("TEST", "TEST_NEW").await.unwrap();
+        ftp.rmdir("TEST_NEW").await.unwrap();
+        assert_eq!(ftp.size("test_my1.txt").await.unwrap(), 1000);
+        let t = ftp.mdtm("test_new.txt").await.unwrap();
+        assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second), (2014, 7, 8, 11, 0, 39));
+        ftp.delete("test_new.txt").await.unwrap();
+        assert_eq!(ftp.stat().await.unwrap(), quectel_ftp::FtpState::Idle);
+        assert_eq!(ftp.len().await.unwrap(), 550);
+        ftp.close().await.unwrap();
+    });
+    modem.finished();
+}
+
+#[test]
+fn one_mib_hostile_file_round_trips_byte_exact() {
+    let _c = clock();
+    let file = hostile(1 << 20);
+    let chunk = 16 * 1024usize;
+    // Download: SIZE, then exact chunks.
+    let mut script = open_script().deferred("AT+QFTPSIZE=\"fw.bin\"", &format!("+QFTPSIZE: 0,{}", file.len()));
+    for (i, part) in file.chunks(chunk).enumerate() {
+        let pos = i * chunk;
+        script = script
+            .cmd(&format!("AT+QFTPGET=\"fw.bin\",\"COM:\",{pos},{}", part.len()))
+            .send(b"\r\nCONNECT\r\n")
+            .send(part)
+            .lines(&["OK"])
+            .lines(&[&format!("+QFTPGET: 0,{}", part.len())]);
+    }
+    // Upload through a 4 KiB buffer: chunks of 4096 - 64 - 1 bytes.
+    let up = 4096 - 64 - 1;
+    for (i, part) in file.chunks(up).enumerate() {
+        let last = (i + 1) * up >= file.len();
+        script = script
+            .cmd(&format!("AT+QFTPPUT=\"copy.bin\",\"COM:\",{},{},{}", i * up, part.len(), last as u8))
+            .lines(&["CONNECT"])
+            .expect(part)
+            .lines(&["OK"])
+            .lines(&[&format!("+QFTPPUT: 0,{}", part.len())]);
+    }
+    let modem = Modem::new(script).with_read_chunk(1000);
+    let mut buf = vec![0u8; 4096];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    let mut sink = Sink(Vec::new());
+    let mut seen = 0;
+    run(LIMIT, async {
+        open(&mut ftp).await;
+        let n = ftp.get("fw.bin", &mut sink, Transfer { start: 0, chunk: chunk as u32 }, &mut |n| seen = n).await;
+        assert_eq!(n, Ok(file.len() as u64), "{:?} after {} bytes", modem.0.borrow().error, sink.0.len());
+        let n = ftp.put("copy.bin", &mut Source(&file), Transfer::default(), &mut |_| ()).await;
+        assert_eq!(n, Ok(file.len() as u64), "{:?}", modem.0.borrow().error);
+    });
+    assert_eq!(seen, file.len() as u64);
+    assert!(sink.0 == file, "downloaded bytes differ");
+    modem.finished();
+}
+
+#[test]
+fn login_refused_gives_typed_error_and_next_open_works() {
+    let _c = clock();
+    let modem = Modem::new(
+        bring_up()
+            .deferred("AT+QFTPOPEN=\"h\",21", "+QFTPOPEN: 625,530")
+            .deferred("AT+QFTPOPEN=\"h\",21", "+QFTPOPEN: 0,0"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LIMIT, async {
+        ftp.init().await.unwrap();
+        let e = ftp.open("h", 21).await.unwrap_err();
+        assert_eq!(e, Error::ftp(625, 530));
+        assert!(matches!(e, Error::Ftp { module: ModuleError::NotLoggedIn, .. }));
+        ftp.open("h", 21).await.unwrap();
+    });
+    modem.finished();
+}
+
+#[test]
+fn injection_is_refused_before_any_byte_is_written() {
+    let _c = clock();
+    let modem = Modem::new(open_script());
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LIMIT, async { open(&mut ftp).await });
+    let before = modem.written().len();
+    let long = "n".repeat(256);
+    run(LIMIT, async {
+        for bad in ["a\"\r\nAT+QFDEL=\"*", "x\u{1}", "tab\there", long.as_str()] {
+            assert!(matches!(ftp.delete(bad).await, Err(Error::InvalidArgument(_))));
+            assert!(matches!(ftp.cwd(bad).await, Err(Error::InvalidArgument(_))));
+            assert!(matches!(ftp.rename("ok", bad).await, Err(Error::InvalidArgument(_))));
+            let mut sink = Sink(Vec::new());
+            assert!(matches!(
+                ftp.get(bad, &mut sink, Transfer::default(), &mut |_| ()).await,
+                Err(Error::InvalidArgument(_))
+            ));
+        }
+        let cfg = FtpConfig { password: "p\"w", ..Default::default() };
+        assert!(matches!(ftp.configure(&cfg, None).await, Err(Error::InvalidArgument(_))));
+    });
+    assert_eq!(modem.written().len(), before, "bytes were written for a refused command");
+    modem.finished();
+}
