@@ -1,0 +1,186 @@
+//! `qftp-sim`: a simulated BG95 on a pseudo-terminal (or a TCP socket), so
+//! that any program that opens a serial port can talk to it.
+//!
+//! ```text
+//! qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N]
+//! ```
+//!
+//! Without `--tcp` it opens a pty and prints its `/dev/pts/N` path as the
+//! only line on stdout. With `--with-server` it also starts the in-process
+//! FTP server and describes it on stderr. Runs until killed.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::TcpListener;
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use embedded_io::{Read as _, ReadReady as _, Write as _};
+use quectel_ftp_sim::{pair, Faults, SimConfig, SimPort, TestServer};
+
+const USAGE: &str = "usage: qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N]";
+/// Polling period of the bridge when neither side has data.
+const IDLE: Duration = Duration::from_millis(2);
+
+struct Options {
+    tcp: Option<String>,
+    with_server: bool,
+    baud: Option<u32>,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut options = Options { tcp: None, with_server: false, baud: None };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--tcp" => options.tcp = Some(args.next().ok_or(USAGE)?),
+            "--with-server" => options.with_server = true,
+            "--baud" => {
+                let baud = args.next().ok_or(USAGE)?;
+                options.baud = Some(baud.parse().map_err(|_| USAGE)?);
+            }
+            _ => return Err(USAGE.to_owned()),
+        }
+    }
+    Ok(options)
+}
+
+fn main() {
+    let options = match parse_args() {
+        Ok(options) => options,
+        Err(usage) => {
+            eprintln!("{usage}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(error) = run(options) {
+        eprintln!("qftp-sim: {error}");
+        std::process::exit(1);
+    }
+}
+
+fn run(options: Options) -> io::Result<()> {
+    let _server = if options.with_server {
+        let server = TestServer::start()?;
+        eprintln!(
+            "qftp-sim: FTP server on 127.0.0.1:{} (user test/test or anonymous), root {}",
+            server.port(),
+            server.root().display()
+        );
+        Some(server)
+    } else {
+        None
+    };
+    let config = SimConfig { faults: Faults { baud: options.baud, ..Faults::default() }, ..SimConfig::default() };
+    let (mut port, _control) = pair(config);
+    match options.tcp {
+        Some(addr) => serve_tcp(&mut port, &addr),
+        None => serve_pty(&mut port),
+    }
+}
+
+/// Serves one TCP client at a time; the module keeps its state between them.
+fn serve_tcp(port: &mut SimPort, addr: &str) -> io::Result<()> {
+    let listener = TcpListener::bind(addr)?;
+    println!("{}", listener.local_addr()?);
+    io::stdout().flush()?;
+    loop {
+        let (mut stream, _) = listener.accept()?;
+        stream.set_nonblocking(true)?;
+        if let Err(error) = bridge(port, &mut stream) {
+            eprintln!("qftp-sim: connection ended: {error}");
+        }
+    }
+}
+
+/// Opens a raw pseudo-terminal, prints the slave's path and serves it.
+fn serve_pty(port: &mut SimPort) -> io::Result<()> {
+    let (master, slave, path) = open_pty()?;
+    println!("{path}");
+    io::stdout().flush()?;
+    let mut master = File::from(master);
+    // The slave stays open here so the master never sees a hang-up when a
+    // client closes it: the "device" outlives its users.
+    let _slave = slave;
+    bridge(port, &mut master)
+}
+
+fn open_pty() -> io::Result<(OwnedFd, OwnedFd, String)> {
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two descriptors; name, termios and winsize may be null.
+    let rc =
+        unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openpty succeeded, so both descriptors are open and ours.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain termios calls on a descriptor we own.
+    unsafe {
+        let mut tio: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(slave.as_raw_fd(), &mut tio) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        libc::cfmakeraw(&mut tio);
+        if libc::tcsetattr(slave.as_raw_fd(), libc::TCSANOW, &tio) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let flags = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
+        if libc::fcntl(master.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let mut name = [0 as libc::c_char; 128];
+    // SAFETY: the buffer is valid for its length.
+    let rc = unsafe { libc::ttyname_r(slave.as_raw_fd(), name.as_mut_ptr(), name.len()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    // SAFETY: ttyname_r wrote a NUL-terminated string into the buffer.
+    let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
+    Ok((master, slave, path.to_string_lossy().into_owned()))
+}
+
+/// Copies bytes both ways between the module and a non-blocking link until
+/// the link reaches end of file.
+fn bridge(port: &mut SimPort, link: &mut (impl Read + Write)) -> io::Result<()> {
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut idle = true;
+        match link.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                port.write_all(&buf[..n]).map_err(io::Error::other)?;
+                idle = false;
+            }
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+            Err(e) => return Err(e),
+        }
+        while port.read_ready().map_err(io::Error::other)? {
+            let n = port.read(&mut buf).map_err(io::Error::other)?;
+            if n == 0 {
+                return Ok(());
+            }
+            write_all_nonblocking(link, &buf[..n])?;
+            idle = false;
+        }
+        if idle {
+            std::thread::sleep(IDLE);
+        }
+    }
+}
+
+fn write_all_nonblocking(link: &mut impl Write, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match link.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+                std::thread::sleep(IDLE)
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

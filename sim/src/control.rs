@@ -1,0 +1,98 @@
+//! Run-time control of a simulated module: faults, variants, URCs, resets.
+
+use std::sync::Arc;
+
+use crate::config::{Faults, Variants};
+use crate::line::{lock, Event, FaultState, Shared};
+
+/// A handle to steer a running simulated module from a test. Cheap to
+/// clone; every method takes effect at once.
+#[derive(Clone)]
+pub struct SimControl {
+    shared: Arc<Shared>,
+}
+
+impl SimControl {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        SimControl { shared }
+    }
+
+    /// The fault switches now in force.
+    pub fn faults(&self) -> Faults {
+        lock(&self.shared.faults).faults.clone()
+    }
+
+    /// Replaces all fault switches and reseeds the fault generator with
+    /// `faults.seed`.
+    pub fn set_faults(&self, faults: Faults) {
+        let mut state = lock(&self.shared.faults);
+        let sent = state.sent;
+        *state = FaultState::new(faults);
+        state.sent = sent;
+    }
+
+    /// Changes some fault switches, keeping the generator's state.
+    pub fn update_faults(&self, change: impl FnOnce(&mut Faults)) {
+        change(&mut lock(&self.shared.faults).faults);
+    }
+
+    /// Loses the `n`-th byte (0 = the next one) the module sends from now on.
+    pub fn drop_byte_in(&self, n: u64) {
+        let mut state = lock(&self.shared.faults);
+        state.faults.drop_at = Some(state.sent + n);
+    }
+
+    /// Sends the `n`-th byte (0 = the next one) from now on twice.
+    pub fn duplicate_byte_in(&self, n: u64) {
+        let mut state = lock(&self.shared.faults);
+        state.faults.duplicate_at = Some(state.sent + n);
+    }
+
+    /// Number of bytes the module has put on the line since power-on
+    /// (counting dropped ones, counting duplicates once).
+    pub fn bytes_sent(&self) -> u64 {
+        lock(&self.shared.faults).sent
+    }
+
+    /// The response-shape variants now in force.
+    pub fn variants(&self) -> Variants {
+        lock(&self.shared.variants).clone()
+    }
+
+    /// Replaces the response-shape variants.
+    pub fn set_variants(&self, variants: Variants) {
+        *lock(&self.shared.variants) = variants;
+    }
+
+    /// Prints `line` (e.g. `+QIURC: "pdpdeact",1`) unsolicited as soon as
+    /// the module is in command mode: between exchanges, or between a
+    /// command's `OK` and its deferred result if one is pending.
+    pub fn inject_urc(&self, line: &str) {
+        self.shared.post(Event::Urc(line.to_owned()));
+    }
+
+    /// Prints `line` between the next command's `OK` and its deferred
+    /// `+QFTPxxx:` result.
+    pub fn inject_urc_before_next_result(&self, line: &str) {
+        self.shared.post(Event::UrcBeforeResult(line.to_owned()));
+    }
+
+    /// Resets the module now, also in the middle of a data-mode transfer: it
+    /// prints `RDY`, `+CPIN: READY`, `+QUSIM: 1`, `+QIND: SMS DONE` and comes
+    /// back with echo on, PDP contexts down and no FTP session.
+    pub fn reset(&self) {
+        self.shared.post(Event::Reset);
+    }
+
+    /// A file in the module's flash file system (UFS), as written by
+    /// `AT+QFTPGET`/`AT+QFTPLIST` with a local name other than `"COM:"`.
+    pub fn ufs_file(&self, name: &str) -> Option<Vec<u8>> {
+        lock(&self.shared.ufs).get(name).cloned()
+    }
+
+    /// Puts a file into the module's flash file system, for
+    /// `AT+QFTPPUT="<remote>","<ufs name>"`.
+    pub fn set_ufs_file(&self, name: &str, contents: &[u8]) {
+        lock(&self.shared.ufs).insert(name.to_owned(), contents.to_vec());
+    }
+}

@@ -1,0 +1,1031 @@
+//! The simulated module: AT command interpreter, data mode and FTP session.
+//!
+//! The module runs in its own thread and is written in blocking style: it
+//! reads the line, answers, and carries out FTP operations against a real
+//! server while the host waits for the deferred `+QFTPxxx:` result.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use crate::at::{parse_line, Arg, Form, Line};
+use crate::config::{SimConfig, Variants};
+use crate::escape::EscapeDetector;
+use crate::ftp::{FtpFail, FtpSession, ListKind, OpenParams, TlsSettings};
+use crate::line::{lock, Event, Input, ModemLine};
+
+/// Longest command line the module buffers.
+const MAX_LINE: usize = 1024;
+/// Longest remote path or name (reference section 4).
+const MAX_PATH: usize = 255;
+/// The local name that selects data mode on the UART.
+const COM: &str = "COM:";
+/// How many PDP contexts may be active at once.
+const MAX_ACTIVE_PDP: usize = 3;
+/// What the module prints when it (re)starts.
+const BOOT_LINES: &[u8] = b"\r\nRDY\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n";
+
+/// Why the module stops what it is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// The module resets.
+    Reset,
+    /// The host end is gone: power off.
+    HostGone,
+}
+
+/// One PDP context (`AT+QICSGP` / `AT+QIACT`).
+#[derive(Debug, Clone, Default)]
+struct Pdp {
+    active: bool,
+    context_type: u32,
+    apn: String,
+    user: String,
+    password: String,
+    auth: u32,
+}
+
+/// `AT+QFTPCFG` settings.
+#[derive(Debug, Clone)]
+struct FtpCfg {
+    user: String,
+    password: String,
+    filetype: u32,
+    transmode: u32,
+    contextid: u32,
+    rsptimeout: u32,
+    ssltype: u32,
+    sslctxid: u32,
+    data_address: u32,
+    restenable: u32,
+}
+
+impl Default for FtpCfg {
+    fn default() -> Self {
+        FtpCfg {
+            user: String::new(),
+            password: String::new(),
+            filetype: 0,
+            transmode: 1,
+            contextid: 1,
+            rsptimeout: 90,
+            ssltype: 0,
+            sslctxid: 0,
+            data_address: 0,
+            restenable: 0,
+        }
+    }
+}
+
+impl FtpCfg {
+    /// Names of the numeric settings in the order the test form lists them.
+    const NUMERIC: [&'static str; 8] =
+        ["filetype", "transmode", "contextid", "rsptimeout", "ssltype", "sslctxid", "data_address", "restenable"];
+
+    /// A numeric setting's documented range and storage.
+    fn numeric(&mut self, name: &str) -> Option<(std::ops::RangeInclusive<u32>, &mut u32)> {
+        Some(match name {
+            "filetype" => (0..=1, &mut self.filetype),
+            "transmode" => (0..=1, &mut self.transmode),
+            "contextid" => (1..=16, &mut self.contextid),
+            "rsptimeout" => (20..=180, &mut self.rsptimeout),
+            "ssltype" => (0..=2, &mut self.ssltype),
+            "sslctxid" => (0..=5, &mut self.sslctxid),
+            "data_address" => (0..=1, &mut self.data_address),
+            "restenable" => (0..=1, &mut self.restenable),
+            _ => return None,
+        })
+    }
+}
+
+/// A download left with `+++`, to be resumed with `ATO`.
+struct Suspended {
+    cmd: &'static str,
+    data: Vec<u8>,
+    sent: usize,
+}
+
+/// Everything a reset returns to its power-on value.
+struct State {
+    echo: bool,
+    cmee: u32,
+    pdp: Vec<Pdp>,
+    ftp: FtpCfg,
+    /// `AT+QSSLCFG` values by (context, parameter), as printed.
+    ssl: HashMap<(u32, String), String>,
+    session: Option<FtpSession>,
+    /// `AT+QFTPCLOSE` answered `OK`, its result is not out yet.
+    closing: bool,
+    last_len: u64,
+    suspended: Option<Suspended>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            echo: true,
+            cmee: 1,
+            pdp: vec![Pdp::default(); 16],
+            ftp: FtpCfg::default(),
+            ssl: HashMap::new(),
+            session: None,
+            closing: false,
+            last_len: 0,
+            suspended: None,
+        }
+    }
+}
+
+/// Output waiting for its time (deferred results).
+struct Scheduled {
+    at: Instant,
+    bytes: Vec<u8>,
+    ends_close: bool,
+}
+
+/// How a data-mode transfer from the module ended.
+enum Sent {
+    All,
+    /// The host escaped with `+++` after this many bytes.
+    Escaped(usize),
+}
+
+/// How a data-mode upload ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Received {
+    /// `<uploadlen>` bytes arrived.
+    Complete,
+    /// Guarded `+++`.
+    Escaped,
+    /// No byte for `rsptimeout`.
+    TimedOut,
+}
+
+/// The simulated module.
+pub(crate) struct Modem {
+    line: ModemLine,
+    config: SimConfig,
+    st: State,
+    cmd: Vec<u8>,
+    scheduled: Vec<Scheduled>,
+    urcs_before_result: Vec<String>,
+    /// URCs that arrived in data mode, printed when it ends.
+    held_urcs: Vec<String>,
+}
+
+impl Modem {
+    pub fn new(line: ModemLine, config: SimConfig) -> Self {
+        Modem {
+            line,
+            config,
+            st: State::default(),
+            cmd: Vec::new(),
+            scheduled: Vec::new(),
+            urcs_before_result: Vec::new(),
+            held_urcs: Vec::new(),
+        }
+    }
+
+    /// Serves the line until the host end is dropped.
+    pub fn run(mut self) {
+        loop {
+            match self.step() {
+                Ok(()) => {}
+                Err(Stop::Reset) => self.reset(),
+                Err(Stop::HostGone) => return,
+            }
+        }
+    }
+
+    fn step(&mut self) -> Result<(), Stop> {
+        self.flush_due();
+        let deadline = self.scheduled.iter().map(|s| s.at).min();
+        match self.line.recv(deadline) {
+            Input::Byte(byte, _) => self.command_byte(byte),
+            Input::Event(Event::Urc(urc)) => {
+                self.respond(&urc);
+                Ok(())
+            }
+            Input::Event(Event::UrcBeforeResult(urc)) => {
+                self.urcs_before_result.push(urc);
+                Ok(())
+            }
+            Input::Event(Event::Reset) => Err(Stop::Reset),
+            Input::Timeout => Ok(()),
+            Input::HostGone => Err(Stop::HostGone),
+        }
+    }
+
+    fn reset(&mut self) {
+        // The module dies: no QUIT, the server sees the connection drop.
+        self.st = State::default();
+        self.cmd.clear();
+        self.scheduled.clear();
+        self.urcs_before_result.clear();
+        self.held_urcs.clear();
+        self.line.discard_input();
+        self.send(BOOT_LINES);
+    }
+
+    // ----- output -------------------------------------------------------
+
+    fn variants(&self) -> Variants {
+        lock(&self.line.shared().variants).clone()
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.line.send(bytes);
+    }
+
+    /// Prints `\r\n<line>\r\n`.
+    fn respond(&mut self, line: &str) {
+        self.send(format!("\r\n{line}\r\n").as_bytes());
+    }
+
+    fn ok(&mut self) {
+        self.respond("OK");
+    }
+
+    fn error(&mut self) {
+        self.respond("ERROR");
+    }
+
+    /// `+CME ERROR: <code>` (or `ERROR` with `AT+CMEE=0`).
+    fn cme(&mut self, code: u16) {
+        match self.st.cmee {
+            0 => self.error(),
+            2 => self.respond(&format!("+CME ERROR: {}", error_text(code))),
+            _ => self.respond(&format!("+CME ERROR: {code}")),
+        }
+    }
+
+    /// A quoted string, with the optional space before it.
+    fn quoted(&self, text: &str) -> String {
+        if self.variants().space_before_quoted {
+            format!(" \"{text}\"")
+        } else {
+            format!("\"{text}\"")
+        }
+    }
+
+    /// Schedules `+QFTP<cmd>: 0,<value>` or `+QFTP<cmd>: <err>,<reply>`.
+    fn defer(&mut self, cmd: &str, outcome: Result<String, FtpFail>) {
+        let line = match outcome {
+            Ok(value) if cmd == "SIZE" && self.variants().size_without_err => {
+                format!("+QFTPSIZE: {value}")
+            }
+            Ok(value) => format!("+QFTP{cmd}: 0,{value}"),
+            Err(fail) => format!("+QFTP{cmd}: {},{}", fail.err, fail.reply),
+        };
+        self.schedule(&line, Duration::ZERO, false);
+    }
+
+    /// Schedules a deferred result line, through the result faults.
+    fn schedule(&mut self, line: &str, base_delay: Duration, ends_close: bool) {
+        let (delay, dropped) = {
+            let faults = &lock(&self.line.shared().faults).faults;
+            (faults.result_delay, faults.drop_results)
+        };
+        let mut bytes = Vec::new();
+        if !dropped {
+            for urc in self.urcs_before_result.drain(..) {
+                bytes.extend_from_slice(format!("\r\n{urc}\r\n").as_bytes());
+            }
+            for _ in 0..self.variants().extra_blank_lines {
+                bytes.extend_from_slice(b"\r\n");
+            }
+            bytes.extend_from_slice(format!("\r\n{line}\r\n").as_bytes());
+        }
+        self.scheduled.push(Scheduled { at: Instant::now() + base_delay + delay, bytes, ends_close });
+        self.flush_due();
+    }
+
+    /// Prints the scheduled output whose time has come, oldest first.
+    fn flush_due(&mut self) {
+        let now = Instant::now();
+        self.scheduled.sort_by_key(|s| s.at);
+        while self.scheduled.first().is_some_and(|s| s.at <= now) {
+            let due = self.scheduled.remove(0);
+            self.send(&due.bytes);
+            if due.ends_close {
+                self.st.closing = false;
+            }
+        }
+    }
+
+    fn release_held_urcs(&mut self) {
+        for urc in std::mem::take(&mut self.held_urcs) {
+            self.respond(&urc);
+        }
+    }
+
+    // ----- command mode -------------------------------------------------
+
+    fn command_byte(&mut self, byte: u8) -> Result<(), Stop> {
+        if self.st.echo {
+            self.send(&[byte]);
+        }
+        match byte {
+            b'\r' => {
+                let line = std::mem::take(&mut self.cmd);
+                match parse_line(&line) {
+                    Some(Line::Basic(cmd)) => self.basic(&cmd)?,
+                    Some(Line::Extended(name, form)) => self.extended(&name, form)?,
+                    Some(Line::Invalid) => self.error(),
+                    None => {}
+                }
+            }
+            b'\n' if self.cmd.is_empty() => {}
+            0x08 => {
+                self.cmd.pop();
+            }
+            _ if self.cmd.len() < MAX_LINE => self.cmd.push(byte),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn basic(&mut self, cmd: &str) -> Result<(), Stop> {
+        match cmd {
+            "" | "V1" | "Q0" | "&F" | "&W" | "Z" | "&D0" | "&D1" | "&D2" | "&C1" => self.ok(),
+            "E" | "E0" => {
+                self.st.echo = false;
+                self.ok();
+            }
+            "E1" => {
+                self.st.echo = true;
+                self.ok();
+            }
+            "I" => {
+                self.send(b"\r\nQuectel\r\nBG95-M3\r\nRevision: BG95M3LAR02A03_SIM\r\n");
+                self.ok();
+            }
+            "O" => return self.resume_download(),
+            _ => self.error(),
+        }
+        Ok(())
+    }
+
+    fn extended(&mut self, name: &str, form: Form) -> Result<(), Stop> {
+        match (name, form) {
+            ("CMEE", Form::Write(args)) => match args.first().and_then(|a| a.int(0..=2)) {
+                Some(n) => {
+                    self.st.cmee = n;
+                    self.ok();
+                }
+                None => self.error(),
+            },
+            ("CMEE", Form::Read) => {
+                self.respond(&format!("+CMEE: {}", self.st.cmee));
+                self.ok();
+            }
+            ("CPIN", Form::Read) => {
+                self.respond("+CPIN: READY");
+                self.ok();
+            }
+            ("CEREG" | "CGREG", Form::Read) => {
+                self.respond(&format!("+{name}: 0,1"));
+                self.ok();
+            }
+            ("CEREG" | "CGREG", Form::Write(_)) => self.ok(),
+            ("QICSGP", Form::Write(args)) => self.qicsgp(&args),
+            ("QIACT", Form::Write(args)) => self.qiact(&args),
+            ("QIACT", Form::Read) => self.qiact_read(),
+            ("QIDEACT", Form::Write(args)) => self.qideact(&args),
+            ("QFTPCFG", Form::Test) => self.qftpcfg_test(),
+            ("QFTPCFG", Form::Write(args)) => self.qftpcfg(&args),
+            ("QSSLCFG", Form::Write(args)) => self.qsslcfg(&args),
+            (name, form) if name.starts_with("QFTP") => return self.ftp_command(name, form),
+            _ => self.error(),
+        }
+        Ok(())
+    }
+
+    fn qicsgp(&mut self, args: &[Arg]) {
+        let Some(cid) = args.first().and_then(|a| a.int(1..=16)) else {
+            return self.error();
+        };
+        let index = cid as usize - 1;
+        if args.len() == 1 {
+            let p = self.st.pdp[index].clone();
+            self.respond(&format!(
+                "+QICSGP: {},\"{}\",\"{}\",\"{}\",{}",
+                p.context_type, p.apn, p.user, p.password, p.auth
+            ));
+            return self.ok();
+        }
+        let text = |i: usize| args.get(i).map_or(Some(""), |a| a.string(MAX_PATH));
+        let (Some(context_type), Some(apn), Some(user), Some(password)) =
+            (args.get(1).and_then(|a| a.int(1..=3)), text(2), text(3), text(4))
+        else {
+            return self.error();
+        };
+        let Some(auth) = args.get(5).map_or(Some(0), |a| a.int(0..=3)) else {
+            return self.error();
+        };
+        let p = &mut self.st.pdp[index];
+        p.context_type = context_type;
+        p.apn = apn.to_owned();
+        p.user = user.to_owned();
+        p.password = password.to_owned();
+        p.auth = auth;
+        self.ok();
+    }
+
+    fn qiact(&mut self, args: &[Arg]) {
+        let Some(cid) = args.first().and_then(|a| a.int(1..=16)) else {
+            return self.error();
+        };
+        let active = self.st.pdp.iter().filter(|p| p.active).count();
+        let pdp = &mut self.st.pdp[cid as usize - 1];
+        if !pdp.active && active >= MAX_ACTIVE_PDP {
+            return self.error();
+        }
+        pdp.active = true;
+        if pdp.context_type == 0 {
+            pdp.context_type = 1;
+        }
+        self.ok();
+    }
+
+    fn qiact_read(&mut self) {
+        let ip = self.quoted(&self.config.pdp_address.to_string());
+        let lines: Vec<String> = (1..)
+            .zip(&self.st.pdp)
+            .filter(|(_, p)| p.active)
+            .map(|(cid, p)| format!("+QIACT: {cid},1,{},{ip}", p.context_type))
+            .collect();
+        for line in lines {
+            self.respond(&line);
+        }
+        self.ok();
+    }
+
+    fn qideact(&mut self, args: &[Arg]) {
+        let Some(cid) = args.first().and_then(|a| a.int(1..=16)) else {
+            return self.error();
+        };
+        self.st.pdp[cid as usize - 1].active = false;
+        if self.st.ftp.contextid == cid {
+            if let Some(session) = self.st.session.take() {
+                session.quit();
+            }
+            self.st.suspended = None;
+        }
+        self.ok();
+    }
+
+    fn qftpcfg_test(&mut self) {
+        self.respond("+QFTPCFG: \"account\",<username>,<password>");
+        for name in FtpCfg::NUMERIC {
+            let (range, _) = self.st.ftp.numeric(name).expect("listed setting");
+            self.respond(&format!("+QFTPCFG: \"{name}\",({}-{})", range.start(), range.end()));
+        }
+        self.ok();
+    }
+
+    fn qftpcfg(&mut self, args: &[Arg]) {
+        let Some(name) = args.first().and_then(|a| a.string(32)).map(str::to_owned) else {
+            return self.cme(610);
+        };
+        let values = &args[1..];
+        if name == "account" {
+            match values {
+                [] => {
+                    let cfg = &self.st.ftp;
+                    let line = format!("+QFTPCFG: \"account\",\"{}\",\"{}\"", cfg.user, cfg.password);
+                    self.respond(&line);
+                    self.ok();
+                }
+                [user, password] => match (user.string(MAX_PATH), password.string(MAX_PATH)) {
+                    (Some(user), Some(password)) => {
+                        self.st.ftp.user = user.to_owned();
+                        self.st.ftp.password = password.to_owned();
+                        self.ok();
+                    }
+                    _ => self.cme(610),
+                },
+                _ => self.cme(610),
+            }
+            return;
+        }
+        let Some((range, value)) = self.st.ftp.numeric(&name) else {
+            return self.cme(610);
+        };
+        match values {
+            [] => {
+                let line = format!("+QFTPCFG: \"{name}\",{value}");
+                self.respond(&line);
+                self.ok();
+            }
+            [arg] => match arg.int(range) {
+                Some(v) => {
+                    *value = v;
+                    if name == "contextid" && self.variants().stray_contextid_line {
+                        self.respond(&v.to_string());
+                    }
+                    self.ok();
+                }
+                None => self.cme(610),
+            },
+            _ => self.cme(610),
+        }
+    }
+
+    fn qsslcfg(&mut self, args: &[Arg]) {
+        let (Some(param), Some(ctx)) =
+            (args.first().and_then(|a| a.string(32)), args.get(1).and_then(|a| a.int(0..=5)))
+        else {
+            return self.cme(610);
+        };
+        let param = param.to_ascii_lowercase();
+        let values = &args[2..];
+        if values.is_empty() {
+            let key = (ctx, param.clone());
+            let value = self.st.ssl.get(&key).cloned().or_else(|| ssl_default(&param));
+            return match value {
+                Some(value) => {
+                    self.respond(&format!("+QSSLCFG: \"{param}\",{ctx},{value}"));
+                    self.ok()
+                }
+                None => self.cme(610),
+            };
+        }
+        let value = match (param.as_str(), values) {
+            ("sslversion", [v]) => v.int(0..=4).map(|v| v.to_string()),
+            ("seclevel", [v]) => v.int(0..=2).map(|v| v.to_string()),
+            ("ciphersuite", [v]) if !v.quoted => {
+                let hex = v.text.trim_start_matches("0x").trim_start_matches("0X");
+                u32::from_str_radix(hex, 16).ok().map(|_| v.text.clone())
+            }
+            ("cacert" | "clientcert" | "clientkey", [v]) => v.string(80).map(|name| format!("\"{name}\"")),
+            (_, values) => Some(
+                values
+                    .iter()
+                    .map(|v| if v.quoted { format!("\"{}\"", v.text) } else { v.text.clone() })
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
+        };
+        match value {
+            Some(value) => {
+                self.st.ssl.insert((ctx, param), value);
+                self.ok();
+            }
+            None => self.cme(610),
+        }
+    }
+
+    /// An integer `AT+QSSLCFG` value of the FTP session's SSL context.
+    fn ssl_int(&self, param: &str) -> u8 {
+        let key = (self.st.ftp.sslctxid, param.to_owned());
+        self.st.ssl.get(&key).cloned().or_else(|| ssl_default(param)).and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+
+    // ----- FTP ----------------------------------------------------------
+
+    fn ftp_command(&mut self, name: &str, form: Form) -> Result<(), Stop> {
+        if self.st.closing && !matches!(name, "QFTPSTAT" | "QFTPLEN") {
+            self.cme(603);
+            return Ok(());
+        }
+        let args = match form {
+            Form::Write(args) => args,
+            Form::Exec => Vec::new(),
+            Form::Read | Form::Test => {
+                self.error();
+                return Ok(());
+            }
+        };
+        let path = |i: usize| args.get(i).and_then(|a| a.string(MAX_PATH)).map(str::to_owned);
+        match (name, path(0), path(1)) {
+            ("QFTPOPEN", Some(host), _) => self.open(&host, args.get(1)),
+            ("QFTPCLOSE", ..) => self.close(),
+            ("QFTPSTAT", ..) => self.stat(),
+            ("QFTPLEN", ..) => self.len(),
+            ("QFTPPWD", ..) => {
+                let unquoted = self.variants().pwd_unquoted;
+                let r = self.simple(|s| s.pwd());
+                let r = r.map(|pwd| if unquoted { pwd } else { self.quoted(&pwd) });
+                self.defer("PWD", r);
+            }
+            ("QFTPCWD", Some(p), _) => self.simple_done("CWD", |s| s.cwd(&p)),
+            ("QFTPDEL", Some(p), _) => self.simple_done("DEL", |s| s.delete(&p)),
+            ("QFTPMKDIR", Some(p), _) => self.simple_done("MKDIR", |s| s.mkdir(&p)),
+            ("QFTPRMDIR", Some(p), _) => self.simple_done("RMDIR", |s| s.rmdir(&p)),
+            ("QFTPRENAME", Some(from), Some(to)) => self.simple_done("RENAME", |s| s.rename(&from, &to)),
+            ("QFTPSIZE", Some(p), _) => {
+                let r = self.simple(|s| s.size(&p)).map(|n| n.to_string());
+                self.defer("SIZE", r);
+            }
+            ("QFTPMDTM", Some(p), _) => {
+                let millis = self.variants().mdtm_millis;
+                let r = self.simple(|s| s.mdtm(&p, millis));
+                let r = r.map(|t| self.quoted(&t));
+                self.defer("MDTM", r);
+            }
+            ("QFTPGET", Some(remote), local) => {
+                let numbers = (int_arg(&args, 2), int_arg(&args, 3));
+                let (Some(start), Some(len)) = numbers else {
+                    self.cme(610);
+                    return Ok(());
+                };
+                let local = local.unwrap_or_else(|| COM.to_owned());
+                return self.get(&remote, &local, start.unwrap_or(0), len);
+            }
+            ("QFTPPUT", Some(remote), Some(local)) => {
+                let numbers = (int_arg(&args, 2), int_arg(&args, 3), int_arg(&args, 4));
+                let (Some(start), Some(len), Some(beof)) = numbers else {
+                    self.cme(610);
+                    return Ok(());
+                };
+                if len.is_some() != beof.is_some() || beof.is_some_and(|b| b > 1) {
+                    self.cme(610);
+                    return Ok(());
+                }
+                return self.put(&remote, &local, start.unwrap_or(0), len);
+            }
+            ("QFTPLIST" | "QFTPNLST" | "QFTPMLSD", dir, local) => {
+                let (cmd, kind) = match name {
+                    "QFTPLIST" => ("LIST", ListKind::List),
+                    "QFTPNLST" => ("NLST", ListKind::Nlst),
+                    _ => ("MLSD", ListKind::Mlsd),
+                };
+                let dir = dir.unwrap_or_else(|| ".".to_owned());
+                let local = local.unwrap_or_else(|| COM.to_owned());
+                return self.list(cmd, kind, &dir, &local);
+            }
+            ("QFTPOPEN" | "QFTPCWD" | "QFTPDEL" | "QFTPMKDIR" | "QFTPRMDIR", ..)
+            | ("QFTPRENAME" | "QFTPSIZE" | "QFTPMDTM" | "QFTPGET" | "QFTPPUT", ..) => self.cme(610),
+            _ => self.error(),
+        }
+        Ok(())
+    }
+
+    /// Checks that an FTP operation may go to the server: the one-shot
+    /// injected failure, then an open session.
+    fn ready(&mut self) -> Result<(), FtpFail> {
+        if let Some((err, reply)) = lock(&self.line.shared().faults).faults.fail_next.take() {
+            return Err(FtpFail { err, reply });
+        }
+        if self.st.session.is_none() {
+            return Err(FtpFail::module(606));
+        }
+        Ok(())
+    }
+
+    /// Runs an operation on the open session; a lost control connection
+    /// ends the session.
+    fn on_session<T>(&mut self, op: impl FnOnce(&mut FtpSession) -> Result<T, FtpFail>) -> Result<T, FtpFail> {
+        let session = self.st.session.as_mut().ok_or(FtpFail::module(606))?;
+        let result = op(session);
+        if let Err(FtpFail { err: 606 | 608 | 614, .. }) = result {
+            self.st.session = None;
+        }
+        result
+    }
+
+    /// `OK`, then the operation; the caller prints the result.
+    fn simple<T>(&mut self, op: impl FnOnce(&mut FtpSession) -> Result<T, FtpFail>) -> Result<T, FtpFail> {
+        self.ok();
+        self.st.suspended = None;
+        self.ready().and_then(|()| self.on_session(op))
+    }
+
+    /// `OK`, the operation, and `+QFTP<cmd>: 0,0` or the failure.
+    fn simple_done(&mut self, cmd: &str, op: impl FnOnce(&mut FtpSession) -> Result<(), FtpFail>) {
+        let result = self.simple(op).map(|()| "0".to_owned());
+        self.defer(cmd, result);
+    }
+
+    fn open(&mut self, host: &str, port: Option<&Arg>) {
+        let Some(port) = port.map_or(Some(21), |p| p.int(1..=65535)) else {
+            return self.cme(610);
+        };
+        if host.len() > 200 {
+            return self.cme(610);
+        }
+        self.ok();
+        let result = self.connect(host, port as u16);
+        match result {
+            Ok(session) => {
+                self.st.session = Some(session);
+                self.defer("OPEN", Ok("0".to_owned()));
+            }
+            Err(fail) => self.defer("OPEN", Err(fail)),
+        }
+    }
+
+    fn connect(&mut self, host: &str, port: u16) -> Result<FtpSession, FtpFail> {
+        if let Some((err, reply)) = lock(&self.line.shared().faults).faults.fail_next.take() {
+            return Err(FtpFail { err, reply });
+        }
+        if self.st.session.is_some() {
+            return Err(FtpFail::module(603));
+        }
+        let cfg = &self.st.ftp;
+        if !self.st.pdp[cfg.contextid as usize - 1].active {
+            return Err(FtpFail::module(605));
+        }
+        let ip = self.resolve(host)?;
+        let params = OpenParams {
+            addr: SocketAddr::new(ip, port),
+            host: host.to_owned(),
+            user: cfg.user.clone(),
+            password: cfg.password.clone(),
+            ssl_type: cfg.ssltype as u8,
+            tls: TlsSettings {
+                version: self.ssl_int("sslversion"),
+                seclevel: self.ssl_int("seclevel"),
+                ca_pem: self.config.ca_pem.clone(),
+            },
+            passive: cfg.transmode == 1,
+            control_address_for_data: cfg.data_address == 1,
+            ascii: cfg.filetype == 1,
+            timeout: Duration::from_secs(cfg.rsptimeout.into()),
+        };
+        FtpSession::open(&params)
+    }
+
+    /// Only loopback addresses are ever contacted; other names fail as DNS
+    /// failures, other addresses as network errors.
+    fn resolve(&self, host: &str) -> Result<IpAddr, FtpFail> {
+        let ip = match host.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => *self.config.hosts.get(&host.to_ascii_lowercase()).ok_or(FtpFail::module(604))?,
+        };
+        if ip.is_loopback() {
+            Ok(ip)
+        } else {
+            Err(FtpFail::module(605))
+        }
+    }
+
+    fn close(&mut self) {
+        self.ok();
+        if let Some(session) = self.st.session.take() {
+            session.quit();
+        }
+        self.st.suspended = None;
+        self.st.closing = true;
+        self.schedule("+QFTPCLOSE: 0,0", self.config.close_delay, true);
+    }
+
+    fn stat(&mut self) {
+        let state = if self.st.closing {
+            3
+        } else if self.st.suspended.is_some() {
+            2
+        } else if self.st.session.is_some() {
+            1
+        } else {
+            4
+        };
+        let before = self.variants().stat_before_ok;
+        self.info_and_ok(&format!("+QFTPSTAT: 0,{state}"), before);
+    }
+
+    fn len(&mut self) {
+        let before = self.variants().len_before_ok;
+        self.info_and_ok(&format!("+QFTPLEN: 0,{}", self.st.last_len), before);
+    }
+
+    fn info_and_ok(&mut self, info: &str, info_first: bool) {
+        if info_first {
+            self.respond(info);
+            self.ok();
+        } else {
+            self.ok();
+            self.respond(info);
+        }
+    }
+
+    fn store_ufs(&mut self, name: &str, data: Vec<u8>) {
+        lock(&self.line.shared().ufs).insert(name.to_owned(), data);
+    }
+
+    fn get(&mut self, remote: &str, local: &str, start: u64, len: Option<u64>) -> Result<(), Stop> {
+        self.st.suspended = None;
+        let data = self.ready().and_then(|()| self.on_session(|s| s.retrieve(remote, start))).map(|mut data| {
+            if let Some(len) = len {
+                data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+            }
+            data
+        });
+        self.deliver("GET", local, data)
+    }
+
+    fn list(&mut self, cmd: &'static str, kind: ListKind, dir: &str, local: &str) -> Result<(), Stop> {
+        self.st.suspended = None;
+        let data = self.ready().and_then(|()| self.on_session(|s| s.listing(kind, dir)));
+        self.deliver(cmd, local, data)
+    }
+
+    /// Hands downloaded bytes to the UART in data mode, or to UFS.
+    fn deliver(&mut self, cmd: &'static str, local: &str, data: Result<Vec<u8>, FtpFail>) -> Result<(), Stop> {
+        match data {
+            Ok(data) if local == COM => self.download(cmd, data, 0),
+            Ok(data) => {
+                self.ok();
+                self.st.last_len = data.len() as u64;
+                self.defer(cmd, Ok(data.len().to_string()));
+                self.store_ufs(local, data);
+                Ok(())
+            }
+            Err(fail) => {
+                self.ok();
+                self.defer(cmd, Err(fail));
+                Ok(())
+            }
+        }
+    }
+
+    /// `CONNECT`, the data from `from`, `OK` and the result; or `OK` only
+    /// if the host escapes with `+++` (resume with `ATO`).
+    fn download(&mut self, cmd: &'static str, data: Vec<u8>, from: usize) -> Result<(), Stop> {
+        self.send(b"\r\nCONNECT\r\n");
+        let outcome = self.stream_out(&data[from..]);
+        match outcome? {
+            Sent::All => {
+                self.ok();
+                self.st.last_len = data.len() as u64;
+                self.defer(cmd, Ok(data.len().to_string()));
+            }
+            Sent::Escaped(n) => {
+                self.ok();
+                self.st.suspended = Some(Suspended { cmd, data, sent: from + n });
+            }
+        }
+        self.release_held_urcs();
+        Ok(())
+    }
+
+    fn resume_download(&mut self) -> Result<(), Stop> {
+        match self.st.suspended.take() {
+            Some(s) if !self.variants().escape_aborts_download => self.download(s.cmd, s.data, s.sent),
+            _ => {
+                self.respond("NO CARRIER");
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends payload in data mode while watching the host for `+++`.
+    fn stream_out(&mut self, data: &[u8]) -> Result<Sent, Stop> {
+        let mut reset_budget = self.take_reset_budget();
+        let mut detector = EscapeDetector::new(self.config.guard_time, Instant::now());
+        let mut discarded = Vec::new();
+        let chunk = match lock(&self.line.shared().faults).faults.baud {
+            Some(baud) => (baud as usize / 1000).clamp(1, 512),
+            None => 512,
+        };
+        let mut sent = 0;
+        for piece in data.chunks(chunk) {
+            if let Some(budget) = reset_budget.as_mut() {
+                if (piece.len() as u64) >= *budget {
+                    self.send(&piece[..*budget as usize]);
+                    return Err(Stop::Reset);
+                }
+                *budget -= piece.len() as u64;
+            }
+            self.send(piece);
+            sent += piece.len();
+            loop {
+                match self.line.poll() {
+                    Input::Byte(byte, at) => detector.feed(byte, at, &mut discarded),
+                    Input::Event(event) => self.data_mode_event(event)?,
+                    Input::Timeout => break,
+                    Input::HostGone => return Err(Stop::HostGone),
+                }
+            }
+            if detector.poll(Instant::now(), &mut discarded) {
+                return Ok(Sent::Escaped(sent));
+            }
+        }
+        Ok(Sent::All)
+    }
+
+    fn put(&mut self, remote: &str, local: &str, start: u64, len: Option<u64>) -> Result<(), Stop> {
+        self.st.suspended = None;
+        if local != COM {
+            self.ok();
+            let data = lock(&self.line.shared().ufs).get(local).cloned();
+            let result = match data {
+                None => Err(FtpFail::module(611)),
+                Some(data) => self.ready().and_then(|()| self.on_session(|s| s.store(remote, start, &data))),
+            };
+            return self.finish_put(result);
+        }
+        if let Err(fail) = self.ready() {
+            self.ok();
+            self.defer("PUT", Err(fail));
+            return Ok(());
+        }
+        self.send(b"\r\nCONNECT\r\n");
+        let (payload, end) = self.receive_upload(len)?;
+        self.ok();
+        let result = if end == Received::TimedOut {
+            Err(FtpFail::module(609))
+        } else {
+            self.on_session(|s| s.store(remote, start, &payload))
+        };
+        self.release_held_urcs();
+        self.finish_put(result)
+    }
+
+    fn finish_put(&mut self, result: Result<u64, FtpFail>) -> Result<(), Stop> {
+        if let Ok(n) = result {
+            self.st.last_len = n;
+        }
+        self.defer("PUT", result.map(|n| n.to_string()));
+        Ok(())
+    }
+
+    /// Collects upload payload until `limit` bytes, a guarded `+++`, or
+    /// `rsptimeout` without a byte.
+    fn receive_upload(&mut self, limit: Option<u64>) -> Result<(Vec<u8>, Received), Stop> {
+        let reset_budget = self.take_reset_budget();
+        let gap = Duration::from_secs(self.st.ftp.rsptimeout.into());
+        let start = Instant::now();
+        let mut detector = EscapeDetector::new(self.config.guard_time, start);
+        let mut payload = Vec::new();
+        let mut last_byte = start;
+        loop {
+            if let Some(limit) = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)) {
+                if payload.len() >= limit {
+                    payload.truncate(limit);
+                    return Ok((payload, Received::Complete));
+                }
+            }
+            if reset_budget.is_some_and(|b| payload.len() as u64 >= b) {
+                return Err(Stop::Reset);
+            }
+            let idle_deadline = last_byte + gap;
+            let deadline = detector.deadline().map_or(idle_deadline, |d| d.min(idle_deadline));
+            match self.line.recv(Some(deadline)) {
+                Input::Byte(byte, at) => {
+                    last_byte = at;
+                    detector.feed(byte, at, &mut payload);
+                }
+                Input::Event(event) => self.data_mode_event(event)?,
+                Input::Timeout => {
+                    let now = Instant::now();
+                    if detector.poll(now, &mut payload) {
+                        return Ok((payload, Received::Escaped));
+                    }
+                    if now >= idle_deadline {
+                        return Ok((payload, Received::TimedOut));
+                    }
+                }
+                Input::HostGone => return Err(Stop::HostGone),
+            }
+        }
+    }
+
+    fn data_mode_event(&mut self, event: Event) -> Result<(), Stop> {
+        match event {
+            Event::Urc(urc) => self.held_urcs.push(urc),
+            Event::UrcBeforeResult(urc) => self.urcs_before_result.push(urc),
+            Event::Reset => return Err(Stop::Reset),
+        }
+        Ok(())
+    }
+
+    /// The one-shot "reset after N data bytes" fault, armed for this transfer.
+    fn take_reset_budget(&self) -> Option<u64> {
+        lock(&self.line.shared().faults).faults.reset_after_data_bytes.take()
+    }
+}
+
+/// An optional integer parameter: `Some(None)` if absent, `None` if invalid.
+fn int_arg(args: &[Arg], i: usize) -> Option<Option<u64>> {
+    match args.get(i) {
+        None => Some(None),
+        Some(arg) if !arg.quoted => arg.text.parse().ok().map(Some),
+        Some(_) => None,
+    }
+}
+
+/// Power-on values of `AT+QSSLCFG` parameters.
+fn ssl_default(param: &str) -> Option<String> {
+    Some(
+        match param {
+            "sslversion" => "4",
+            "seclevel" => "0",
+            "ciphersuite" => "0XFFFF",
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
+
+/// Verbose text of a module error (`AT+CMEE=2`).
+fn error_text(code: u16) -> &'static str {
+    match code {
+        601 => "unknown error",
+        603 => "FTP(S) server busy",
+        606 => "control connection closed",
+        610 => "invalid parameter",
+        _ => "error",
+    }
+}

@@ -1,0 +1,65 @@
+//! The `qftp-sim` binary on a pseudo-terminal and on TCP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the simulator when the test ends, however it ends.
+struct Sim(Child);
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `qftp-sim` with `args` and returns it with its one stdout line.
+fn start(args: &[&str]) -> (Sim, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qftp-sim")).args(args).stdout(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let sim = Sim(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    (sim, line.trim().to_owned())
+}
+
+/// Writes `cmd` and reads until `end`, polling a non-blocking link.
+fn exchange(link: &mut (impl Read + Write), cmd: &[u8], end: &[u8]) -> Vec<u8> {
+    link.write_all(cmd).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 256];
+    while !got.ends_with(end) {
+        assert!(Instant::now() < deadline, "got {:?}", String::from_utf8_lossy(&got));
+        match link.read(&mut buf) {
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(2)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    got
+}
+
+#[test]
+fn serves_a_pseudo_terminal() {
+    let (_sim, path) = start(&[]);
+    assert!(path.starts_with("/dev/pts/"), "{path}");
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(&path)
+        .unwrap();
+    assert_eq!(exchange(&mut tty, b"ATE0\r", b"OK\r\n"), b"ATE0\r\r\nOK\r\n");
+    assert_eq!(exchange(&mut tty, b"AT+CPIN?\r", b"OK\r\n"), b"\r\n+CPIN: READY\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn serves_tcp() {
+    let (_sim, addr) = start(&["--tcp", "127.0.0.1:0"]);
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream.set_nonblocking(true).unwrap();
+    assert_eq!(exchange(&mut stream, b"AT\r", b"OK\r\n"), b"AT\r\r\nOK\r\n");
+}
