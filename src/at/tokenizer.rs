@@ -128,7 +128,15 @@ impl<const N: usize> LineBuf<N> {
             self.len = 0;
             self.taken = false;
         }
-        let end = src.iter().position(|&b| b == b'\r' || b == b'\n');
+        if self.len == 0 && !self.skipping {
+            // Line ends between lines (`\r\n\r\n`) are blank lines: skip them
+            // in one go.
+            let blank = src.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
+            if blank > 0 {
+                return (blank, None);
+            }
+        }
+        let end = memchr::memchr2(b'\r', b'\n', src);
         let body = src.get(..end.unwrap_or(src.len())).unwrap_or_default();
         let used = end.map_or(src.len(), |i| i + 1);
         if self.skipping {
@@ -292,7 +300,7 @@ impl<const N: usize> Tokenizer<N> {
                 Mode::Confirmed { result, limit, moved } => {
                     if self.hold_len == 0 {
                         let window = rest.get(..clamp(rest.len(), limit)).unwrap_or_default();
-                        match window.iter().position(|&b| b == b'\r') {
+                        match candidate(window) {
                             Some(0) => {}
                             found => {
                                 let take = found.unwrap_or(window.len());
@@ -415,6 +423,22 @@ fn judge(held: &[u8], result: &[u8], moved: u64) -> Verdict {
         Some(r) if r.value == Field::Num(moved) => Verdict::Confirm,
         _ => Verdict::Reject,
     }
+}
+
+/// The first CR in `window` that may start the payload's end: the bytes
+/// after it (as far as `window` goes) match `\r\nOK\r\n`. Other CRs are data.
+fn candidate(window: &[u8]) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr(b'\r', window.get(from..)?) {
+        let at = from + i;
+        let tail = window.get(at..).unwrap_or_default();
+        let k = tail.len().min(END.len());
+        if tail.get(..k) == END.get(..k) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// `min(n, limit)` as a `usize`.

@@ -785,6 +785,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// `AT+QFTPLEN`: bytes moved by the last transfer.
+    #[allow(clippy::len_without_is_empty)]
     pub async fn len(&mut self) -> Result<u64, Error> {
         self.ftp_num(&cmd::qftplen(), b"QFTPLEN").await
     }
