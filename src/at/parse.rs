@@ -279,6 +279,10 @@ pub fn qiurc(line: &[u8]) -> Option<Qiurc<'_>> {
 /// other texts become [`CmeError::Text`] with an FNV-1a hash of the trimmed
 /// text.
 pub fn cme_error(line: &[u8]) -> Option<CmeError> {
+    // The common numeric form, without the general field grammar.
+    if let Some(code) = line.strip_prefix(b"+CME ERROR: ").and_then(number::<u16>) {
+        return Some(CmeError::Code(code));
+    }
     match run(field(never), body(line, b"CME ERROR")?)? {
         Field::Num(n) => u16::try_from(n).ok().map(CmeError::Code),
         Field::Str(text) => Some(verbose_cme(text)),

@@ -136,7 +136,7 @@ impl<const N: usize> LineBuf<N> {
                 return (blank, None);
             }
         }
-        let end = memchr::memchr2(b'\r', b'\n', src);
+        let end = line_end(src);
         let body = src.get(..end.unwrap_or(src.len())).unwrap_or_default();
         let used = end.map_or(src.len(), |i| i + 1);
         if self.skipping {
@@ -159,6 +159,15 @@ impl<const N: usize> LineBuf<N> {
             return (used, Some(LineEvent::Line));
         }
         (used, None)
+    }
+
+    /// No line in progress: the next byte starts a new line.
+    fn is_idle(&mut self) -> bool {
+        if self.taken {
+            self.len = 0;
+            self.taken = false;
+        }
+        self.len == 0 && !self.skipping
     }
 
     fn line(&self) -> &[u8] {
@@ -255,6 +264,29 @@ impl<const N: usize> Tokenizer<N> {
                         (0, event)
                     } else if rest.is_empty() {
                         return (used, None);
+                    } else if self.line.is_idle() {
+                        // Fast path: a whole line in the input is handed out
+                        // without a copy.
+                        let mut blank = 0;
+                        while let Some(b'\r' | b'\n') = rest.get(blank) {
+                            blank += 1;
+                        }
+                        let body = rest.get(blank..).unwrap_or_default();
+                        if let Some(end) = line_end(body) {
+                            let used = used + blank + end + 1;
+                            let line = body.get(..end).unwrap_or_default();
+                            if line.len() > N {
+                                return (used, Some(Frame::Overflow));
+                            }
+                            let frame = classify(line);
+                            if frame == Frame::Connect {
+                                self.enter_data_mode();
+                            }
+                            return (used, Some(frame));
+                        }
+                        // The line goes on in the next input: keep its start.
+                        let (n, event) = self.line.push(body);
+                        (blank + n, event)
                     } else {
                         self.line.push(rest)
                     };
@@ -349,52 +381,38 @@ impl<const N: usize> Tokenizer<N> {
     /// Classifies the complete line in the line buffer, switching to data
     /// mode on an armed `CONNECT`.
     fn line_frame(&mut self) -> Frame<'_> {
-        let kind = classify(self.line.line());
-        if kind == Kind::Connect {
-            if let Some(payload) = self.armed.take() {
-                self.mode = match payload {
-                    Payload::Exact(n) => Mode::Exact { left: n, moved: 0 },
-                    Payload::Confirmed { result, limit } => {
-                        Mode::Confirmed { result: result.as_bytes(), limit: limit.unwrap_or(u64::MAX), moved: 0 }
-                    }
-                };
-                self.skip_lf = true;
-            }
+        if classify(self.line.line()) == Frame::Connect {
+            self.enter_data_mode();
         }
-        let line = self.line.line();
-        match kind {
-            Kind::Ok => Frame::Ok,
-            Kind::Error => Frame::Error,
-            Kind::Cme(e) => Frame::Cme(e),
-            Kind::Connect => Frame::Connect,
-            Kind::NoCarrier => Frame::NoCarrier,
-            Kind::Echo => Frame::Echo(line),
-            Kind::Line => Frame::Line(line),
+        classify(self.line.line())
+    }
+
+    /// After `CONNECT`: switches to data mode if a payload is armed.
+    fn enter_data_mode(&mut self) {
+        if let Some(payload) = self.armed.take() {
+            self.mode = match payload {
+                Payload::Exact(n) => Mode::Exact { left: n, moved: 0 },
+                Payload::Confirmed { result, limit } => {
+                    Mode::Confirmed { result: result.as_bytes(), limit: limit.unwrap_or(u64::MAX), moved: 0 }
+                }
+            };
+            self.skip_lf = true;
         }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Ok,
-    Error,
-    Cme(CmeError),
-    Connect,
-    NoCarrier,
-    Echo,
-    Line,
-}
-
-fn classify(line: &[u8]) -> Kind {
-    let trimmed = line.trim_ascii_end();
-    match trimmed {
-        b"OK" => Kind::Ok,
-        b"ERROR" => Kind::Error,
-        b"NO CARRIER" => Kind::NoCarrier,
-        _ if trimmed.starts_with(b"CONNECT") => Kind::Connect,
-        _ if trimmed.starts_with(b"+CME ERROR:") => parse::cme_error(trimmed).map_or(Kind::Line, Kind::Cme),
-        [a, t, ..] if a.eq_ignore_ascii_case(&b'A') && t.eq_ignore_ascii_case(&b'T') => Kind::Echo,
-        _ => Kind::Line,
+/// The frame for a complete command-mode line.
+fn classify(line: &[u8]) -> Frame<'_> {
+    // The first byte decides which comparisons are worth making.
+    match line {
+        [b'+', ..] if line.starts_with(b"+CME ERROR:") => parse::cme_error(line).map_or(Frame::Line(line), Frame::Cme),
+        [b'+', ..] => Frame::Line(line),
+        [b'O', ..] if line.trim_ascii_end() == b"OK" => Frame::Ok,
+        [b'E', ..] if line.trim_ascii_end() == b"ERROR" => Frame::Error,
+        [b'N', ..] if line.trim_ascii_end() == b"NO CARRIER" => Frame::NoCarrier,
+        [b'C', ..] if line.starts_with(b"CONNECT") => Frame::Connect,
+        [a, t, ..] if a.eq_ignore_ascii_case(&b'A') && t.eq_ignore_ascii_case(&b'T') => Frame::Echo(line),
+        _ => Frame::Line(line),
     }
 }
 
@@ -423,6 +441,32 @@ fn judge(held: &[u8], result: &[u8], moved: u64) -> Verdict {
         Some(r) if r.value == Field::Num(moved) => Verdict::Confirm,
         _ => Verdict::Reject,
     }
+}
+
+/// The first CR or LF in `s`. AT lines are short, so instead of a general
+/// search this looks at a machine word at a time for bytes below 14 (CR is
+/// 13, LF 10), which printable text never has.
+fn line_end(s: &[u8]) -> Option<usize> {
+    const W: usize = core::mem::size_of::<usize>();
+    const ONES: usize = usize::MAX / 255;
+    let is_end = |b: &u8| *b == b'\r' || *b == b'\n';
+    let mut words = s.chunks_exact(W);
+    let mut at = 0;
+    for word in &mut words {
+        let mut bytes = [0u8; W];
+        bytes.copy_from_slice(word);
+        let x = usize::from_le_bytes(bytes);
+        // The lowest set bit marks the first byte below 14 exactly.
+        let low = x.wrapping_sub(ONES * 14) & !x & (ONES * 0x80);
+        if low != 0 {
+            let first = (low.trailing_zeros() / 8) as usize;
+            if let Some(i) = word.iter().skip(first).position(is_end) {
+                return Some(at + first + i);
+            }
+        }
+        at += W;
+    }
+    words.remainder().iter().position(is_end).map(|i| at + i)
 }
 
 /// The first CR in `window` that may start the payload's end: the bytes
@@ -706,6 +750,23 @@ mod tests {
         // Exactly N fits, N + 1 does not.
         assert_eq!(whole::<4>(b"ABCD\r\n", &[]), [F::Line(b"ABCD".to_vec())]);
         assert_eq!(whole::<4>(b"ABCDE\r\nOK\r\n", &[]), [F::Overflow, F::Ok]);
+    }
+
+    #[test]
+    fn line_end_finds_the_first_cr_or_lf_at_any_offset() {
+        let mut buf = [b'a'; 40];
+        assert_eq!(line_end(&buf), None);
+        for at in 0..buf.len() {
+            for (end, other) in [(b'\r', 9u8), (b'\n', 0), (b'\r', 13 + 1)] {
+                buf = [b'a'; 40];
+                if at > 0 {
+                    buf[at - 1] = other; // a control byte that is not a line end
+                }
+                buf[at] = end;
+                buf[(at + 3).min(39)] = b'\n';
+                assert_eq!(line_end(&buf), Some(at), "at {at}");
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,12 @@
 //! its instructions per input byte. `process` is the measured function; see
 //! `benches/parser.sh`.
 //!
-//! Usage: `quectel-ftp-parser-bench <at|exact|confirmed|confirmed-hostile> [read size]`
+//! Usage: `quectel-ftp-parser-bench <at|atat|exact|confirmed|confirmed-hostile> [read size]`
+//!
+//! `atat` runs the same AT stream through atat's `Ingress` and `AtDigester`
+//! (the URC parser below recognises the unsolicited and deferred lines, as an
+//! atat user of this command set would have to), draining the response slot
+//! and the URC channel after every read as a client task would.
 
 use std::hint::black_box;
 
@@ -86,10 +91,65 @@ fn process(stream: &[u8], read: usize, payload: Option<Payload>) -> u64 {
     sum
 }
 
+/// URCs for atat: in atat's model every `+QFTPxxx:` result after `OK`, and
+/// every `+QIURC:`/`+CEREG:` line, is a URC.
+#[derive(Clone)]
+struct AtatLine(#[allow(dead_code)] usize);
+
+impl atat::AtatUrc for AtatLine {
+    fn parse(resp: &[u8]) -> Option<Self> {
+        Some(AtatLine(resp.len()))
+    }
+}
+
+impl atat::Parser for AtatLine {
+    fn parse(buf: &[u8]) -> Result<(&[u8], usize), atat::digest::ParseError> {
+        use atat::digest::ParseError;
+        let start = buf.iter().position(|b| !matches!(b, b'\r' | b'\n')).ok_or(ParseError::NoMatch)?;
+        let line = &buf[start..];
+        let urc = [&b"+QIURC:"[..], b"+CEREG:", b"+QFTP"].iter().any(|p| line.starts_with(p) || p.starts_with(line));
+        if !urc {
+            return Err(ParseError::NoMatch);
+        }
+        let end = line.windows(2).position(|w| w == b"\r\n").ok_or(ParseError::Incomplete)?;
+        Ok((&line[..end], start + end + 2))
+    }
+}
+
+#[inline(never)]
+fn process_atat(stream: &[u8], read: usize) -> u64 {
+    use atat::{AtDigester, AtatIngress, Ingress, ResponseSlot, UrcChannel};
+    let slot = ResponseSlot::<512>::new();
+    let urcs = UrcChannel::<AtatLine, 64, 1>::new();
+    let mut sub = urcs.subscribe().expect("one subscriber");
+    let mut buf = [0u8; 1024];
+    let mut ingress = Ingress::new(AtDigester::<AtatLine>::new(), &mut buf, &slot, &urcs);
+    let mut sum = 0u64;
+    for chunk in stream.chunks(read) {
+        let n = ingress.try_write(chunk).expect("atat ingress accepts the stream");
+        assert_eq!(n, chunk.len());
+        sum = sum.wrapping_add(n as u64);
+        while let Some(AtatLine(len)) = sub.try_next_message_pure() {
+            sum = sum.wrapping_add(len as u64);
+        }
+        if slot.try_get().is_some() {
+            sum = sum.wrapping_add(1);
+            slot.reset();
+        }
+    }
+    sum
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "at".into());
     let read: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(256);
+    if mode == "atat" {
+        let stream = at_stream();
+        let sum = process_atat(black_box(&stream), read);
+        println!("mode={mode} bytes={} read={read} checksum={sum}", stream.len());
+        return;
+    }
     let (stream, payload) = match mode.as_str() {
         "at" => (at_stream(), None),
         "exact" => {
@@ -101,7 +161,7 @@ fn main() {
             (s, Some(Payload::Confirmed { result: "QFTPGET", limit: Some(n as u64) }))
         }
         other => {
-            eprintln!("unknown mode {other}: use at, exact, confirmed or confirmed-hostile");
+            eprintln!("unknown mode {other}: use at, atat, exact, confirmed or confirmed-hostile");
             std::process::exit(2);
         }
     };
