@@ -7,7 +7,7 @@ cargo build --release --quiet
 bin=target/release/quectel-ftp-parser-bench
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for mode in at exact confirmed confirmed-hostile; do
+for mode in at atat exact confirmed confirmed-hostile; do
   out=$(valgrind --tool=callgrind --callgrind-out-file="$tmp/$mode.out" \
         --toggle-collect='quectel_ftp_parser_bench::process*' "$bin" "$mode" 2>/dev/null)
   bytes=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$out")
