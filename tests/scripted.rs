@@ -16,7 +16,7 @@ fn bring_up() -> Script {
         // Echo is on after boot: the command comes back first.
         .send(b"AT\r")
         .lines(&["OK"])
-        .cmd("AT+CMEE?")
+        .then(probe_cmd())
         .lines(&["+CMEE: 0", "OK"])
         .ok("ATE0")
         .ok("AT+CMEE=1")

@@ -222,6 +222,8 @@ struct Watch<'b> {
     session: Session,
     /// The module restarted: echo is on again.
     need_init: bool,
+    /// Lines longer than the tokenizer's buffer, skipped.
+    overlong: u32,
 }
 
 impl Watch<'_> {
@@ -253,7 +255,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             rx_start: 0,
             rx_end: 0,
             rx_cap,
-            watch: Watch { urcs: UrcSink::new(None), context_id: 1, session: Session::Closed, need_init: false },
+            watch: Watch {
+                urcs: UrcSink::new(None),
+                context_id: 1,
+                session: Session::Closed,
+                need_init: false,
+                overlong: 0,
+            },
             rsp_timeout: Duration::from_secs(90),
             dirty: Dirty::Clean,
             need_close: false,
@@ -268,7 +276,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// URC counters.
     pub fn urc_stats(&self) -> UrcStats {
-        self.watch.urcs.stats()
+        // Lines too long for the tokenizer count as URCs too long to keep.
+        let mut stats = self.watch.urcs.stats();
+        stats.seen = stats.seen.wrapping_add(self.watch.overlong);
+        stats.too_long = stats.too_long.wrapping_add(self.watch.overlong);
+        stats
     }
 
     /// Gives the UART back.
@@ -287,8 +299,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// The next event, reading the UART as needed until `deadline`. Lines
     /// that do not answer the pending command go to the URC dispatcher.
     async fn event(&mut self, deadline: Instant, catch: &mut Catch<'_>) -> Result<Ev, Error> {
+        // The tokenizer may hold bytes (the `\r\nOK\r\n` after a listing) that
+        // it replays only when fed again: read only once it has nothing left.
+        let mut idle = false;
         loop {
-            if self.rx_start >= self.rx_end {
+            if self.rx_start >= self.rx_end && idle {
                 self.rx_start = 0;
                 self.rx_end = 0;
                 let dst = self.buf.get_mut(..self.rx_cap).unwrap_or_default();
@@ -302,10 +317,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let base = self.buf.as_ptr() as usize;
             let input = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
             let (used, frame) = self.tok.feed(input);
+            idle = used == 0 && frame.is_none();
             let ev = match frame {
                 None | Some(Frame::Echo(_)) | Some(Frame::NoCarrier) => None,
                 Some(Frame::Overflow) => {
                     warn!("overlong line skipped");
+                    self.watch.overlong = self.watch.overlong.wrapping_add(1);
                     None
                 }
                 Some(Frame::Ok) => Some(Ev::Ok),
@@ -427,6 +444,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let (used, frame) = self.tok.feed(input);
             match frame {
                 Some(Frame::Line(line)) => self.watch.urc(line),
+                Some(Frame::Overflow) => self.watch.overlong = self.watch.overlong.wrapping_add(1),
                 Some(_) => warn!("stray frame dropped"),
                 None => {}
             }
@@ -477,7 +495,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             _ => self.dirty = Dirty::Clean,
         }
         match (r, self.watch.session) {
-            (Err(_), Session::Lost) => Err(Error::SessionClosed),
+            (Err(_), Session::Lost) => {
+                // Reported once: the next call finds the session closed.
+                self.watch.session = Session::Closed;
+                Err(Error::SessionClosed)
+            }
             (r, _) => r,
         }
     }
@@ -507,6 +529,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// abandoned command cannot pass for the probe's answer.
     async fn probe(&mut self) -> Result<(), Error> {
         let mut catch = Catch::new(Want::Cmee);
+        // End any partial command line first (a `+++` that reached a module
+        // in command mode, say, after it reset): the probe must start a line.
+        self.write_raw(b"\r", Instant::now() + QUICK).await?;
         self.send(&cmd::cmee_query()).await?;
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
@@ -880,7 +905,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ) -> Result<u64, Error> {
         self.begin(true).await?;
         self.tok.expect_payload(payload);
-        let r = self.receive(c, name, sink).await;
+        let r = self.receive(c, name, sink, matches!(payload, Payload::Exact(_))).await;
         if r.is_err() && self.tok.in_data_mode() {
             self.dirty = Dirty::DataMode;
         }
@@ -888,7 +913,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         self.end(r)
     }
 
-    async fn receive<W: Write>(&mut self, c: &Command<'_>, name: &'static [u8], sink: &mut W) -> Result<u64, Error> {
+    async fn receive<W: Write>(
+        &mut self,
+        c: &Command<'_>,
+        name: &'static [u8],
+        sink: &mut W,
+        exact: bool,
+    ) -> Result<u64, Error> {
         let mut catch = Catch::new(Want::Num(name));
         self.send(c).await?;
         let mut moved = 0u64;
@@ -900,7 +931,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 return Err(e);
             }
             match self.event(deadline, &mut catch).await? {
-                Ev::Connect => {}
+                // If this future is dropped in data mode, the next call must escape.
+                Ev::Connect => self.dirty = Dirty::DataMode,
                 Ev::Data(a, b) => {
                     let data = self.buf.get(a..b).unwrap_or_default();
                     sink.write_all(data).await.map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
@@ -912,7 +944,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                         .map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
                     moved += n as u64;
                 }
-                Ev::DataEnd => break,
+                Ev::DataEnd => {
+                    self.dirty = Dirty::Stream;
+                    break;
+                }
+                // A success result before the payload is a late one.
+                Ev::Answer if matches!(catch.got, Some(Ok(_))) => catch.got = None,
                 Ev::Ok | Ev::Answer => {}
                 Ev::Error => return Err(Error::AtError),
                 Ev::Cme(e) => return Err(Error::Cme(e)),
@@ -920,12 +957,47 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             // `rsptimeout` bounds the gap between two packets.
             deadline = Instant::now() + self.deferred();
         }
-        self.finish(deadline, &mut catch, true).await?;
+        if exact {
+            self.expect_ok_trailer(deadline).await?;
+            self.finish_after_ok(&mut catch).await?;
+        } else {
+            self.finish(deadline, &mut catch, true).await?;
+        }
         match catch.got {
             Some(Ok(Got::Num(n))) if n == moved => Ok(moved),
             Some(Ok(Got::Num(n))) => Err(Error::LengthMismatch { moved, reported: n }),
             _ => Err(Error::Protocol),
         }
+    }
+
+    /// After an exact-length payload the module prints `\r\nOK\r\n` at
+    /// once. Anything else means that the line lost or doubled a byte inside
+    /// the payload, whose count then still matches the module's: refuse the
+    /// chunk rather than pass corrupt data on.
+    async fn expect_ok_trailer(&mut self, deadline: Instant) -> Result<(), Error> {
+        const TRAILER: &[u8] = b"\r\nOK\r\n";
+        let mut matched = 0;
+        while matched < TRAILER.len() {
+            if self.rx_start >= self.rx_end {
+                self.rx_start = 0;
+                let dst = self.buf.get_mut(..self.rx_cap).unwrap_or_default();
+                self.rx_end = match with_deadline(deadline, self.uart.read(dst)).await {
+                    Err(_) => return Err(Error::Timeout),
+                    Ok(Err(e)) => return Err(Error::Io(embedded_io::Error::kind(&e))),
+                    Ok(Ok(0)) => return Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
+                    Ok(Ok(n)) => n,
+                };
+            }
+            let avail = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
+            let n = avail.len().min(TRAILER.len() - matched);
+            if avail.get(..n) != TRAILER.get(matched..matched + n) {
+                warn!("payload not followed by OK: bytes lost or doubled");
+                return Err(Error::Protocol);
+            }
+            matched += n;
+            self.rx_start += n;
+        }
+        Ok(())
     }
 
     /// Uploads everything `src` yields to `remote`, starting at `opts.start`
@@ -1022,6 +1094,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             }
             match self.event(deadline, catch).await? {
                 Ev::Connect => return Ok(()),
+                // A success result before `CONNECT` is a late one.
+                Ev::Answer if matches!(catch.got, Some(Ok(_))) => catch.got = None,
                 Ev::Ok | Ev::Answer => {}
                 Ev::Error => return Err(Error::AtError),
                 Ev::Cme(e) => return Err(Error::Cme(e)),

@@ -12,6 +12,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use embassy_time::{Duration, Instant, MockDriver};
+use quectel_ftp::Ftp;
 
 /// One step of a modem script.
 #[derive(Debug, Clone)]
@@ -136,45 +137,61 @@ impl embedded_io_async::ErrorType for Modem {
     type Error = embedded_io::ErrorKind;
 }
 
+impl Modem {
+    /// One read attempt: bytes the modem sends now, or `Pending` while it is
+    /// silent (a pause, waiting for the client, or the script is over).
+    pub fn poll_read(&self, buf: &mut [u8]) -> Poll<usize> {
+        let mut s = self.0.borrow_mut();
+        if let Some(until) = s.pause_until {
+            if Instant::now() < until {
+                return Poll::Pending;
+            }
+            s.pause_until = None;
+            s.steps.pop_front();
+        }
+        match s.steps.front_mut() {
+            Some(Step::Pause(d)) => {
+                let until = Instant::now() + *d;
+                s.pause_until = Some(until);
+                Poll::Pending
+            }
+            Some(Step::Send(_)) => {
+                let chunk = s.read_chunk;
+                let Some(Step::Send(bytes)) = s.steps.front_mut() else { unreachable!() };
+                let n = bytes.len().min(buf.len()).min(chunk);
+                buf[..n].copy_from_slice(&bytes[..n]);
+                bytes.drain(..n);
+                if bytes.is_empty() {
+                    s.steps.pop_front();
+                }
+                Poll::Ready(n)
+            }
+            // Waiting for the client to write, or the script is over:
+            // the modem is silent.
+            _ => Poll::Pending,
+        }
+    }
+}
+
 impl embedded_io_async::Read for Modem {
     async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
-        std::future::poll_fn(|_cx| {
-            let mut s = self.0.borrow_mut();
-            if let Some(until) = s.pause_until {
-                if Instant::now() < until {
-                    return Poll::Pending;
-                }
-                s.pause_until = None;
-                s.steps.pop_front();
-            }
-            match s.steps.front_mut() {
-                Some(Step::Pause(d)) => {
-                    let until = Instant::now() + *d;
-                    s.pause_until = Some(until);
-                    Poll::Pending
-                }
-                Some(Step::Send(_)) => {
-                    let chunk = s.read_chunk;
-                    let Some(Step::Send(bytes)) = s.steps.front_mut() else { unreachable!() };
-                    let n = bytes.len().min(buf.len()).min(chunk);
-                    buf[..n].copy_from_slice(&bytes[..n]);
-                    bytes.drain(..n);
-                    if bytes.is_empty() {
-                        s.steps.pop_front();
-                    }
-                    Poll::Ready(Ok(n))
-                }
-                // Waiting for the client to write, or the script is over:
-                // the modem is silent.
-                _ => Poll::Pending,
-            }
-        })
-        .await
+        std::future::poll_fn(|_cx| self.poll_read(buf).map(Ok)).await
     }
 }
 
 impl embedded_io_async::Write for Modem {
     async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        Ok(self.write_bytes(buf))
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+impl Modem {
+    /// Checks one write call of the client against the script.
+    pub fn write_bytes(&self, buf: &[u8]) -> usize {
         let mut s = self.0.borrow_mut();
         s.writes.push((Instant::now(), buf.to_vec()));
         let mut rest = buf;
@@ -194,7 +211,7 @@ impl embedded_io_async::Write for Modem {
                             String::from_utf8_lossy(&want[..want.len().min(80)])
                         );
                         s.error.get_or_insert(e);
-                        return Ok(buf.len());
+                        return buf.len();
                     }
                     want.drain(..n);
                     rest = &rest[n..];
@@ -209,15 +226,11 @@ impl embedded_io_async::Write for Modem {
                         other.map(|s| short(s))
                     );
                     s.error.get_or_insert(e);
-                    return Ok(buf.len());
+                    return buf.len();
                 }
             }
         }
-        Ok(buf.len())
-    }
-
-    async fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
+        buf.len()
     }
 }
 
@@ -303,4 +316,162 @@ pub fn hostile(len: usize) -> Vec<u8> {
     }
     v.truncate(len);
     v
+}
+
+// ---------------------------------------------------------------------------
+// Helpers shared by the client test files.
+
+/// A generous bound of simulated time for one `run`.
+pub const LONG: Duration = Duration::from_secs(1200);
+
+/// Bring-up of a module with echo off: what `Ftp::init` sends.
+pub fn boot() -> Script {
+    Script::new()
+        .ok("AT")
+        .then(probe_cmd())
+        .lines(&["+CMEE: 1", "OK"])
+        .ok("ATE0")
+        .ok("AT+CMEE=1")
+        .cmd("AT+CPIN?")
+        .lines(&["+CPIN: READY", "OK"])
+}
+
+/// `boot()` then a successful `AT+QFTPOPEN="h",21`.
+pub fn boot_open() -> Script {
+    boot().then(open_ok())
+}
+
+/// A successful `AT+QFTPOPEN="h",21`.
+pub fn open_ok() -> Script {
+    Script::new().deferred("AT+QFTPOPEN=\"h\",21", "+QFTPOPEN: 0,0")
+}
+
+/// What the client writes to probe the modem: a lone CR ends any partial
+/// command line, then `AT+CMEE?`.
+pub fn probe_cmd() -> Script {
+    Script::new().expect(b"\r").cmd("AT+CMEE?")
+}
+
+/// The resynchronisation probe, answered.
+pub fn probe() -> Script {
+    probe_cmd().lines(&["+CMEE: 1", "OK"])
+}
+
+/// `AT+QFTPCLOSE` answered `OK`, `+QFTPCLOSE: 0,0`.
+pub fn close_ok() -> Script {
+    Script::new().deferred("AT+QFTPCLOSE", "+QFTPCLOSE: 0,0")
+}
+
+/// One chunk of a download of `data` at `pos`: command, `CONNECT`,
+/// payload, `OK`, result.
+pub fn get_chunk(remote: &str, pos: u64, len: u64, data: &[u8]) -> Script {
+    let mut s = Script::new().cmd(&format!("AT+QFTPGET=\"{remote}\",\"COM:\",{pos},{len}")).send(b"\r\nCONNECT\r\n");
+    if !data.is_empty() {
+        s = s.send(data);
+    }
+    s.lines(&["OK"]).lines(&[&format!("+QFTPGET: 0,{}", data.len())])
+}
+
+/// One chunk of an upload with `<uploadlen>,<beof>`.
+pub fn put_chunk(remote: &str, pos: u64, data: &[u8], last: bool) -> Script {
+    Script::new()
+        .cmd(&format!("AT+QFTPPUT=\"{remote}\",\"COM:\",{pos},{},{}", data.len(), last as u8))
+        .lines(&["CONNECT"])
+        .expect(data)
+        .lines(&["OK"])
+        .lines(&[&format!("+QFTPPUT: 0,{}", data.len())])
+}
+
+/// The script's `(time, bytes)` of every write call of the client.
+pub fn writes(modem: &Modem) -> Vec<(Instant, Vec<u8>)> {
+    modem.0.borrow().writes.clone()
+}
+
+/// Index of the first write call equal to `bytes` at or after `from`.
+pub fn find_write(w: &[(Instant, Vec<u8>)], from: usize, bytes: &[u8]) -> Option<usize> {
+    w.iter().skip(from).position(|(_, b)| b == bytes).map(|i| i + from)
+}
+
+/// Runs `fut` and returns its output and the simulated time it took.
+pub fn timed<F: Future>(limit: Duration, fut: F) -> (F::Output, Duration) {
+    let t0 = Instant::now();
+    let out = run(limit, fut);
+    (out, Instant::now() - t0)
+}
+
+/// The scripted modem behind a blocking `embedded-io` UART. Simulated time
+/// moves on by 1 ms whenever the client finds nothing to read.
+pub struct BlockingModem(pub Modem);
+
+impl embedded_io::ErrorType for BlockingModem {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io::Read for BlockingModem {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        let end = Instant::now() + LONG;
+        loop {
+            if let Poll::Ready(n) = self.0.poll_read(buf) {
+                return Ok(n);
+            }
+            assert!(Instant::now() < end, "blocking read starved");
+            MockDriver::get().advance(Duration::from_millis(1));
+        }
+    }
+}
+
+impl embedded_io::ReadReady for BlockingModem {
+    fn read_ready(&mut self) -> Result<bool, Self::Error> {
+        let mut s = self.0 .0.borrow_mut();
+        if let Some(until) = s.pause_until {
+            if Instant::now() >= until {
+                s.pause_until = None;
+                s.steps.pop_front();
+            }
+        }
+        let ready = s.pause_until.is_none() && matches!(s.steps.front(), Some(Step::Send(_)));
+        if !ready {
+            if let (None, Some(Step::Pause(d))) = (s.pause_until, s.steps.front()) {
+                let until = Instant::now() + *d;
+                s.pause_until = Some(until);
+            }
+            drop(s);
+            MockDriver::get().advance(Duration::from_millis(1));
+        }
+        Ok(ready)
+    }
+}
+
+impl embedded_io::Write for BlockingModem {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        Ok(self.0.write_bytes(buf))
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// A blocking `Vec`-backed sink.
+pub struct BlockingSink(pub Vec<u8>);
+
+impl embedded_io::ErrorType for BlockingSink {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io::Write for BlockingSink {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// Runs `Ftp::init` and opens `"h"`, port 21 (the `boot_open()` script).
+pub async fn up(ftp: &mut Ftp<'_, Modem>) {
+    ftp.init().await.unwrap();
+    ftp.open("h", 21).await.unwrap();
 }

@@ -1,0 +1,106 @@
+//! The FTP session on QEMU's `mps2-an386` (see `run.sh`).
+//!
+//! UART0 goes to the simulated modem, SysTick drives embassy-time, an
+//! embassy thread-mode executor runs the session, and semihosting carries
+//! the server's address in (`-semihosting-config arg=...`), the report out
+//! and the exit status back to QEMU: 0 only if every step and the CRC were
+//! right.
+#![no_std]
+#![no_main]
+
+mod semi;
+mod stack;
+mod time;
+mod uart;
+
+use core::cell::UnsafeCell;
+
+use cortex_m_rt::entry;
+use cortex_m_semihosting::hprintln;
+use embassy_executor::Executor;
+use ftp_session::{Plan, Step};
+use quectel_ftp::{FtpConfig, PdpConfig};
+
+/// The chunk buffer: the driver's receive buffer and upload chunk.
+const BUF_LEN: usize = 1024 + quectel_ftp::ftp::RX_LEN + 1;
+
+#[entry]
+fn main() -> ! {
+    stack::paint();
+    let p = cortex_m::Peripherals::take().unwrap();
+    time::init(p.SYST);
+    // SAFETY: `main` never returns and runs once: the executor lives for ever.
+    static mut EXECUTOR: UnsafeCell<Option<Executor>> = UnsafeCell::new(None);
+    let executor = unsafe { (*core::ptr::addr_of_mut!(EXECUTOR)).get_mut().insert(Executor::new()) };
+    executor.run(|spawner| spawner.spawn(session().unwrap()))
+}
+
+#[embassy_executor::task]
+async fn session() {
+    let mut args = [0u8; 64];
+    let Some((host, port)) = semi::cmdline(&mut args).and_then(server_address) else {
+        semi::fail("usage: -semihosting-config enable=on,arg=<host>,arg=<port>");
+    };
+    let plan = Plan {
+        pdp: PdpConfig { apn: "internet", ..PdpConfig::default() },
+        ftp: FtpConfig { user: "test", password: "test", rsp_timeout_s: 30, ..FtpConfig::default() },
+        host,
+        port,
+        dir: "qemu",
+        len: 20_000,
+        chunk: 4096,
+    };
+    let mut buf = [0u8; BUF_LEN];
+    let mut log = |step: Step| hprintln!("step {}", step.name());
+    let result = run(&mut buf, &plan, &mut log).await;
+    let peak = stack::peak();
+    match result {
+        Ok(r) => {
+            hprintln!("session ok: {} bytes up and down, crc32 {:08x}, {} bytes listed", r.bytes, r.crc, r.listed);
+            hprintln!("peak stack: {} bytes", peak);
+            semi::exit(true)
+        }
+        Err(failed) => {
+            hprintln!("peak stack: {} bytes", peak);
+            semi::fail_with(failed)
+        }
+    }
+}
+
+#[cfg(not(feature = "no-driver"))]
+async fn run(
+    buf: &mut [u8],
+    plan: &Plan<'_>,
+    log: &mut dyn FnMut(Step),
+) -> Result<ftp_session::Report, ftp_session::Failed> {
+    let mut ftp = quectel_ftp::Ftp::new(uart::Uart0::new(115_200), buf).unwrap();
+    ftp_session::run(&mut ftp, plan, log).await
+}
+
+/// The baseline: the same non-driver work (UART, timers, generator, CRC),
+/// no driver.
+#[cfg(feature = "no-driver")]
+async fn run(
+    buf: &mut [u8],
+    plan: &Plan<'_>,
+    log: &mut dyn FnMut(Step),
+) -> Result<ftp_session::Report, ftp_session::Failed> {
+    use embassy_time::{with_timeout, Duration};
+    use embedded_io_async::{Read, Write};
+    let mut uart = uart::Uart0::new(115_200);
+    let _ = uart.write_all(b"AT\r").await;
+    let _ = with_timeout(Duration::from_millis(100), uart.read(buf)).await;
+    ftp_session::stub(buf, plan, log).await
+}
+
+/// `<host> <port>` from the semihosting command line.
+fn server_address(args: &str) -> Option<(&str, u16)> {
+    let mut words = args.split_ascii_whitespace();
+    Some((words.next()?, words.next()?.parse().ok()?))
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    hprintln!("panic: {}", info);
+    semi::exit(false)
+}
