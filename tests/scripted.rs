@@ -163,3 +163,55 @@ fn injection_is_refused_before_any_byte_is_written() {
     assert_eq!(modem.written().len(), before, "bytes were written for a refused command");
     modem.finished();
 }
+
+#[test]
+fn sized_upload_streams_large_chunks_through_a_small_buffer() {
+    let _c = clock();
+    let file = hostile(200_000);
+    let chunk = 64 * 1024usize;
+    let mut script = open_script();
+    for (i, part) in file.chunks(chunk).enumerate() {
+        let last = (i + 1) * chunk >= file.len();
+        script = script
+            .cmd(&format!("AT+QFTPPUT=\"big.bin\",\"COM:\",{},{},{}", i * chunk, part.len(), last as u8))
+            .lines(&["CONNECT"])
+            .expect(part)
+            .lines(&["OK"])
+            .lines(&[&format!("+QFTPPUT: 0,{}", part.len())]);
+    }
+    let modem = Modem::new(script);
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    let mut seen = Vec::new();
+    run(LIMIT, async {
+        open(&mut ftp).await;
+        let opts = Transfer { start: 0, chunk: chunk as u32 };
+        let n = ftp.put_sized("big.bin", &mut Source(&file), file.len() as u64, opts, &mut |n| seen.push(n)).await;
+        assert_eq!(n, Ok(file.len() as u64));
+    });
+    assert_eq!(seen, [65536, 131072, 196608, 200_000]);
+    modem.finished();
+}
+
+#[test]
+fn sized_upload_from_a_short_source_fails_cleanly() {
+    let _c = clock();
+    let modem = Modem::new(
+        open_script()
+            .cmd("AT+QFTPPUT=\"s.bin\",\"COM:\",0,10,1")
+            .lines(&["CONNECT"])
+            .expect(b"12345")
+            // The module gives up on the missing bytes after rsptimeout.
+            .lines(&["OK"])
+            .lines(&["+QFTPPUT: 609,0"]),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LIMIT, async {
+        open(&mut ftp).await;
+        let r = ftp.put_sized("s.bin", &mut Source(b"12345"), 10, Transfer::default(), &mut |_| ()).await;
+        assert_eq!(r, Err(Error::Io(embedded_io::ErrorKind::InvalidInput)));
+    });
+    // Nothing more was written: the next call resynchronises and closes.
+    assert!(modem.written().ends_with(b"12345"));
+}

@@ -64,7 +64,7 @@ pub struct Transfer {
 
 impl Default for Transfer {
     fn default() -> Self {
-        Transfer { start: 0, chunk: 16 * 1024 }
+        Transfer { start: 0, chunk: 64 * 1024 }
     }
 }
 
@@ -358,30 +358,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Writes bytes to the UART within `deadline`.
-    async fn write_raw(&mut self, bytes: &[u8], deadline: Instant) -> Result<(), Error> {
-        let io = async {
-            self.uart.write_all(bytes).await?;
-            self.uart.flush().await
-        };
-        match with_deadline(deadline, io).await {
-            Err(_) => Err(Error::Timeout),
-            Ok(Err(e)) => Err(Error::Io(embedded_io::Error::kind(&e))),
-            Ok(Ok(())) => Ok(()),
-        }
-    }
-
     async fn send(&mut self, cmd: &Command<'_>) -> Result<(), Error> {
         debug!("> {}", cmd.name());
-        let deadline = Instant::now() + QUICK;
         let io = async {
             cmd.write(&mut self.uart).await?;
             self.uart.flush().await
         };
-        match with_deadline(deadline, io).await {
-            Err(_) => Err(Error::Timeout),
-            Ok(Err(e)) => Err(Error::Io(embedded_io::Error::kind(&e))),
-            Ok(Ok(())) => Ok(()),
-        }
+        io_result(with_deadline(Instant::now() + QUICK, io).await)
     }
 
     /// Waits for the final result and, if `need`, the answer line (before or
@@ -531,7 +514,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         let mut catch = Catch::new(Want::Cmee);
         // End any partial command line first (a `+++` that reached a module
         // in command mode, say, after it reset): the probe must start a line.
-        self.write_raw(b"\r", Instant::now() + QUICK).await?;
+        write_all(&mut self.uart, b"\r", Instant::now() + QUICK).await?;
         self.send(&cmd::cmee_query()).await?;
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
@@ -549,7 +532,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         let mut catch = Catch::new(Want::Nothing);
         for _ in 0..3 {
             Timer::after(GUARD).await;
-            self.write_raw(b"+++", Instant::now() + QUICK).await?;
+            write_all(&mut self.uart, b"+++", Instant::now() + QUICK).await?;
             Timer::after(GUARD).await;
             let deadline = Instant::now() + Duration::from_secs(2);
             loop {
@@ -1047,7 +1030,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 n = chunk;
             }
             let c = cmd::qftpput(remote, COM, pos, Some((n as u32, last)))?;
-            let r = self.send_chunk(&c, n).await;
+            let r = self.upload(&c, n as u64, None::<&mut R>).await;
             self.rx_cap = self.buf.len();
             self.end(r)?;
             pos += n as u64;
@@ -1058,28 +1041,77 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
     }
 
-    /// One upload chunk that sits at `buf[RX_LEN..RX_LEN + n]`.
-    async fn send_chunk(&mut self, c: &Command<'_>, n: usize) -> Result<(), Error> {
+    /// Uploads exactly `len` bytes from `src` to `remote`, starting at
+    /// `opts.start`. Knowing the length, each `AT+QFTPPUT` can announce a
+    /// chunk of `opts.chunk` bytes however small the chunk buffer is: the
+    /// data streams through it. Fewer round trips than [`Ftp::put`], which
+    /// matters on a slow network. A source that ends before `len` bytes
+    /// gives `Error::Io(InvalidInput)` and the session is closed at the
+    /// next call. Returns the bytes uploaded.
+    pub async fn put_sized<R: Read>(
+        &mut self,
+        remote: &str,
+        src: &mut R,
+        len: u64,
+        opts: Transfer,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        cmd::qftpput(remote, COM, opts.start, Some((opts.chunk, true)))?;
+        let chunk = u64::from(opts.chunk.max(1));
+        let mut done = 0;
+        loop {
+            let n = (len - done).min(chunk);
+            let last = done + n == len;
+            self.begin(true).await?;
+            self.drain();
+            self.rx_cap = RX_LEN;
+            // `n` <= `opts.chunk`, a u32.
+            let c = cmd::qftpput(remote, COM, opts.start + done, Some((n as u32, last)))?;
+            let r = self.upload(&c, n, Some(&mut *src)).await;
+            self.rx_cap = self.buf.len();
+            self.end(r)?;
+            done += n;
+            progress(done);
+            if last {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// One counted upload chunk of `n` bytes: the command, `CONNECT`, the
+    /// data — read from `src` through the buffer, or with `None` already at
+    /// `buf[RX_LEN..RX_LEN + n]` — and the result, whose count must match.
+    async fn upload<R: Read>(&mut self, c: &Command<'_>, n: u64, src: Option<&mut R>) -> Result<(), Error> {
         let mut catch = Catch::new(Want::Num(b"QFTPPUT"));
         self.send(c).await?;
         self.await_connect(&mut catch).await?;
         self.dirty = Dirty::DataMode;
-        let data = self.buf.get(RX_LEN..RX_LEN + n).unwrap_or_default();
-        let deadline = Instant::now() + self.deferred();
-        let io = async {
-            self.uart.write_all(data).await?;
-            self.uart.flush().await
-        };
-        match with_deadline(deadline, io).await {
-            Err(_) => return Err(Error::Timeout),
-            Ok(Err(e)) => return Err(Error::Io(embedded_io::Error::kind(&e))),
-            Ok(Ok(())) => {}
+        let gap = self.deferred();
+        match src {
+            None => {
+                let data = self.buf.get(RX_LEN..RX_LEN + n as usize).unwrap_or_default();
+                write_all(&mut self.uart, data, Instant::now() + gap).await?;
+            }
+            Some(src) => {
+                let mut left = n;
+                while left > 0 {
+                    let room = self.buf.get_mut(RX_LEN..).unwrap_or_default();
+                    let room = clamp_len(room, left);
+                    let k = src.read(room).await.map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
+                    if k == 0 {
+                        return Err(Error::Io(embedded_io::ErrorKind::InvalidInput));
+                    }
+                    let data = self.buf.get(RX_LEN..RX_LEN + k).unwrap_or_default();
+                    write_all(&mut self.uart, data, Instant::now() + gap).await?;
+                    left -= k as u64;
+                }
+            }
         }
         self.dirty = Dirty::Stream;
         self.finish(Instant::now() + self.deferred(), &mut catch, true).await?;
         match catch.got {
-            Some(Ok(Got::Num(m))) if m == n as u64 => Ok(()),
-            Some(Ok(Got::Num(m))) => Err(Error::LengthMismatch { moved: n as u64, reported: m }),
+            Some(Ok(Got::Num(m))) if m == n => Ok(()),
+            Some(Ok(Got::Num(m))) => Err(Error::LengthMismatch { moved: n, reported: m }),
             _ => Err(Error::Protocol),
         }
     }
@@ -1142,17 +1174,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             if n == 0 {
                 break;
             }
-            let data = self.buf.get(RX_LEN..RX_LEN + n).unwrap_or_default();
             let deadline = Instant::now() + self.deferred();
-            let io = async {
-                self.uart.write_all(data).await?;
-                self.uart.flush().await
-            };
-            match with_deadline(deadline, io).await {
-                Err(_) => return Err(Error::Timeout),
-                Ok(Err(e)) => return Err(Error::Io(embedded_io::Error::kind(&e))),
-                Ok(Ok(())) => {}
-            }
+            let data = self.buf.get(RX_LEN..RX_LEN + n).unwrap_or_default();
+            write_all(&mut self.uart, data, deadline).await?;
             moved += n as u64;
             progress(moved);
         }
@@ -1200,6 +1224,30 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
         Ok(())
     }
+}
+
+/// Writes and flushes `bytes` within `deadline`.
+async fn write_all<U: Write>(uart: &mut U, bytes: &[u8], deadline: Instant) -> Result<(), Error> {
+    let io = async {
+        uart.write_all(bytes).await?;
+        uart.flush().await
+    };
+    io_result(with_deadline(deadline, io).await)
+}
+
+/// The error of an I/O operation run under a deadline.
+fn io_result<E: embedded_io::Error>(r: Result<Result<(), E>, embassy_time::TimeoutError>) -> Result<(), Error> {
+    match r {
+        Err(_) => Err(Error::Timeout),
+        Ok(Err(e)) => Err(Error::Io(e.kind())),
+        Ok(Ok(())) => Ok(()),
+    }
+}
+
+/// The front of `buf`, at most `limit` bytes long.
+fn clamp_len(buf: &mut [u8], limit: u64) -> &mut [u8] {
+    let n = usize::try_from(limit).map_or(buf.len(), |l| l.min(buf.len()));
+    buf.get_mut(..n).unwrap_or_default()
 }
 
 fn lost(s: Session) -> Session {
