@@ -353,6 +353,9 @@ fn dropped_download_is_escaped_and_probed_by_the_next_call() {
             .send(&[0xA5; 300])
             .lines(&["OK", "+QFTPGET: 627,426"])
             .then(probe())
+            // A transfer broken off in data mode: the session is closed.
+            .then(close_ok())
+            .then(open_ok())
             .deferred("AT+QFTPSIZE=\"g\"", "+QFTPSIZE: 0,9"),
     );
     let mut buf = [0u8; 512];
@@ -365,8 +368,10 @@ fn dropped_download_is_escaped_and_probed_by_the_next_call() {
     };
     assert_eq!(sink.0, part, "the drop should happen mid-payload");
     let (r, took) = timed(LONG, ftp.size("g"));
-    assert_eq!(r, Ok(9));
+    assert_eq!(r, Err(Error::NotOpen));
     assert!(took < S(10), "resync took {took:?}");
+    run(LONG, async { open_again(&mut ftp).await });
+    assert_eq!(run(LONG, ftp.size("g")), Ok(9));
     modem.finished();
     let w = writes(&modem);
     let esc = find_write(&w, 0, b"+++").unwrap();
@@ -386,13 +391,19 @@ fn dropped_escaped_upload_is_escaped_and_probed_by_the_next_call() {
             .expect(b"+++")
             .lines(&["OK", "+QFTPPUT: 0,3"])
             .then(probe())
+            .then(close_ok())
+            .then(open_ok())
             .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"),
     );
     let mut buf = [0u8; 256];
     let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
     run(LONG, async { up(&mut ftp).await });
     poll_then_drop(500, ftp.put_escaped("f", &mut Source(b"abc"), 0, &mut |_| ()));
-    run(LONG, async { ftp.cwd("/").await.unwrap() });
+    run(LONG, async {
+        assert_eq!(ftp.cwd("/").await, Err(Error::NotOpen));
+        open_again(&mut ftp).await;
+        ftp.cwd("/").await.unwrap()
+    });
     modem.finished();
     let w = writes(&modem);
     let esc = find_write(&w, 0, b"+++").unwrap();
@@ -418,5 +429,55 @@ fn dropped_command_waiting_for_its_result_is_resynced() {
     poll_then_drop(100, ftp.size("a"));
     // The late result is read while the modem waits for the probe.
     run(LONG, async { assert_eq!(ftp.size("b").await, Ok(2)) });
+    modem.finished();
+}
+
+#[test]
+fn late_result_after_the_probe_is_waited_out_not_taken_by_the_next_command() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot_open()
+            .cmd("AT+QFTPSIZE=\"a\"")
+            .lines(&["OK"])
+            .then(probe_cmd())
+            .lines(&["+CMEE: 1", "OK"])
+            // The dropped command's result comes only after the probe.
+            .pause(S(3))
+            .lines(&["+QFTPSIZE: 0,1000"])
+            .deferred("AT+QFTPSIZE=\"b\"", "+QFTPSIZE: 0,2"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async { up(&mut ftp).await });
+    poll_then_drop(100, ftp.size("a"));
+    let (r, took) = timed(LONG, ftp.size("b"));
+    assert_eq!(r, Ok(2));
+    assert!(took >= S(3) && took < S(10), "took {took:?}");
+    modem.finished();
+}
+
+#[test]
+fn late_result_that_never_comes_closes_the_session() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot_open()
+            .cmd("AT+QFTPSIZE=\"a\"")
+            .lines(&["OK"])
+            .then(probe_cmd())
+            .lines(&["+CMEE: 1", "OK"])
+            .then(close_ok())
+            .then(open_ok())
+            .deferred("AT+QFTPSIZE=\"b\"", "+QFTPSIZE: 0,2"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async { up(&mut ftp).await });
+    poll_then_drop(100, ftp.size("a"));
+    // Waits out rsptimeout (90 s) + 5 s for the result, then closes.
+    let (r, took) = timed(LONG, ftp.size("b"));
+    assert_eq!(r, Err(Error::NotOpen));
+    assert!(took >= S(95) && took < S(100), "took {took:?}");
+    run(LONG, async { open_again(&mut ftp).await });
+    assert_eq!(run(LONG, ftp.size("b")), Ok(2));
     modem.finished();
 }

@@ -123,7 +123,20 @@ impl<'t> Catch<'t> {
     fn new(want: Want<'t>) -> Self {
         Catch { want, got: None }
     }
+}
 
+impl Want<'_> {
+    /// The deferred FTP result this waits for, if any.
+    fn result_name(&self) -> Option<&'static [u8]> {
+        match self {
+            Want::Num(name) | Want::Text(name, _) => Some(name),
+            Want::Time => Some(b"QFTPMDTM"),
+            _ => None,
+        }
+    }
+}
+
+impl Catch<'_> {
     /// Offers a line; true if it answers the pending command.
     fn offer(&mut self, line: &[u8]) -> bool {
         let got = match &mut self.want {
@@ -213,6 +226,10 @@ pub struct Ftp<'b, U> {
     dirty: Dirty,
     /// An FTP deferred result never came: close before anything else.
     need_close: bool,
+    /// The deferred result (`QFTPSIZE`, ...) of the command in flight: if its
+    /// future is dropped, the next call waits for that line (or closes the
+    /// session), so that it can never pass for a later command's answer.
+    pending: Option<&'static [u8]>,
 }
 
 /// What URCs change: the session, and whether the module restarted.
@@ -265,6 +282,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             rsp_timeout: Duration::from_secs(90),
             dirty: Dirty::Clean,
             need_close: false,
+            pending: None,
         })
     }
 
@@ -326,12 +344,26 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     None
                 }
                 Some(Frame::Ok) => Some(Ev::Ok),
-                Some(Frame::Error) => Some(Ev::Error),
-                Some(Frame::Cme(e)) => Some(Ev::Cme(e)),
+                // A command refused outright has no deferred result to come.
+                Some(Frame::Error) => {
+                    self.pending = None;
+                    Some(Ev::Error)
+                }
+                Some(Frame::Cme(e)) => {
+                    self.pending = None;
+                    Some(Ev::Cme(e))
+                }
                 Some(Frame::Connect) => Some(Ev::Connect),
                 Some(Frame::DataEnd { .. }) => Some(Ev::DataEnd),
                 Some(Frame::Line(line)) => {
-                    if catch.offer(line) {
+                    // The deferred result of the command in flight (or of an
+                    // abandoned one) has come: nothing is pending any more.
+                    let pending =
+                        self.pending.is_some_and(|name| parse::prefixed(line).is_some_and(|(n, _)| n == name));
+                    if pending {
+                        self.pending = None;
+                    }
+                    if catch.offer(line) || pending {
                         Some(Ev::Answer)
                     } else {
                         self.watch.urc(line);
@@ -367,6 +399,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         io_result(with_deadline(Instant::now() + QUICK, io).await)
     }
 
+    /// Sends `cmd`, noting the deferred result `catch` waits for.
+    async fn send_for(&mut self, cmd: &Command<'_>, catch: &Catch<'_>) -> Result<(), Error> {
+        self.pending = catch.want.result_name();
+        self.send(cmd).await
+    }
+
     /// Waits for the final result and, if `need`, the answer line (before or
     /// after `OK`).
     async fn finish(&mut self, deadline: Instant, catch: &mut Catch<'_>, need: bool) -> Result<(), Error> {
@@ -398,7 +436,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         need: bool,
     ) -> Result<Option<Got>, Error> {
         let mut catch = Catch::new(want);
-        self.send(cmd).await?;
+        self.send_for(cmd, &catch).await?;
         self.finish(Instant::now() + timeout, &mut catch, need).await?;
         catch.got.transpose()
     }
@@ -491,6 +529,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// then probes with `AT+CMEE?` and waits for its own answer.
     async fn resync(&mut self) -> Result<(), Error> {
         debug!("resynchronising");
+        let was_data_mode = self.dirty == Dirty::DataMode;
         for attempt in 0..3 {
             if self.dirty == Dirty::DataMode || attempt > 0 {
                 // Errors here are fine: the probe decides.
@@ -501,11 +540,36 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             self.rx_end = 0;
             self.rx_cap = self.buf.len();
             if self.probe().await.is_ok() {
+                self.settle(was_data_mode).await;
                 self.dirty = Dirty::Clean;
                 return Ok(());
             }
         }
         Err(Error::Timeout)
+    }
+
+    /// After a resynchronisation: waits out the deferred result of an
+    /// abandoned command, or, when it does not come (or the command was a
+    /// transfer), has the session closed before anything else.
+    async fn settle(&mut self, was_data_mode: bool) {
+        if self.pending.is_none() {
+            return;
+        }
+        // A transfer broken off in data mode leaves the module's state
+        // unknown: close, as the vendor advises. So does a command that
+        // already timed out (`need_close` is set).
+        if !was_data_mode && !self.need_close {
+            let mut nothing = Catch::new(Want::Nothing);
+            let deadline = Instant::now() + self.deferred();
+            while self.pending.is_some() {
+                if self.event(deadline, &mut nothing).await.is_err() {
+                    break;
+                }
+            }
+        }
+        if self.pending.take().is_some() && self.watch.session == Session::Open {
+            self.need_close = true;
+        }
     }
 
     /// `AT+CMEE?`: only an `OK` after `+CMEE:` counts, so a late `OK` of an
@@ -904,7 +968,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         exact: bool,
     ) -> Result<u64, Error> {
         let mut catch = Catch::new(Want::Num(name));
-        self.send(c).await?;
+        self.send_for(c, &catch).await?;
         let mut moved = 0u64;
         let mut deadline = Instant::now() + self.deferred();
         // Until the payload ends: `CONNECT`, data, end. An error result or a
@@ -1083,7 +1147,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `buf[RX_LEN..RX_LEN + n]` — and the result, whose count must match.
     async fn upload<R: Read>(&mut self, c: &Command<'_>, n: u64, src: Option<&mut R>) -> Result<(), Error> {
         let mut catch = Catch::new(Want::Num(b"QFTPPUT"));
-        self.send(c).await?;
+        self.send_for(c, &catch).await?;
         self.await_connect(&mut catch).await?;
         self.dirty = Dirty::DataMode;
         let gap = self.deferred();
@@ -1164,7 +1228,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
         let mut catch = Catch::new(Want::Num(b"QFTPPUT"));
-        self.send(c).await?;
+        self.send_for(c, &catch).await?;
         self.await_connect(&mut catch).await?;
         self.dirty = Dirty::DataMode;
         let mut moved = 0u64;

@@ -475,3 +475,8 @@ pub async fn up(ftp: &mut Ftp<'_, Modem>) {
     ftp.init().await.unwrap();
     ftp.open("h", 21).await.unwrap();
 }
+
+/// Opens the session again after a close (the script's `open_ok()`).
+pub async fn open_again(ftp: &mut Ftp<'_, Modem>) {
+    ftp.open("h", 21).await.unwrap();
+}
