@@ -211,7 +211,7 @@ enum Ev {
 /// The FTP(S) client over an async UART.
 ///
 /// `U` is any `embedded_io_async::Read + Write`; for a blocking UART wrap it
-/// in [`crate::blocking::Blocking`] and drive the futures with
+/// in [`crate::blocking::Uart`] and drive the futures with
 /// [`crate::blocking::block_on`].
 pub struct Ftp<'b, U> {
     uart: U,
@@ -624,6 +624,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Brings the module up: waits until it answers `AT` (up to 10 s, for a
     /// module still booting), turns echo off, selects numeric errors and waits
     /// up to 20 s for the SIM to be ready.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
     pub async fn init(&mut self) -> Result<(), Error> {
         self.tok.reset();
         self.rx_start = 0;
@@ -666,6 +669,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Configures PDP context `pdp.cid` and activates it unless `AT+QIACT?`
     /// shows it active already. Returns the local IP address, if the module
     /// reported one.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
     pub async fn activate(&mut self, pdp: &PdpConfig<'_>) -> Result<Option<IpAddr>, Error> {
         let csgp = cmd::qicsgp(pdp.cid, pdp.ip_type as u8, pdp.apn, pdp.user, pdp.password, pdp.auth as u8)?;
         let act = cmd::qiact(pdp.cid)?;
@@ -689,6 +695,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// `AT+QIDEACT=<cid>`. Any FTP session over it is gone.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
     pub async fn deactivate(&mut self, cid: u8) -> Result<(), Error> {
         let c = cmd::qideact(cid)?;
         self.begin(false).await?;
@@ -705,6 +714,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Applies every `AT+QFTPCFG` setting of `cfg` and, for FTPS, the
     /// `AT+QSSLCFG` settings of its SSL context. Everything is validated
     /// before the first byte is sent.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
     pub async fn configure(&mut self, cfg: &FtpConfig<'_>, ssl: Option<&SslConfig<'_>>) -> Result<(), Error> {
         cfg.validate()?;
         let account = cmd::qftpcfg_account(cfg.user, cfg.password)?;
@@ -743,6 +755,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Reads one numeric `AT+QFTPCFG` setting back from the module.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
     pub async fn setting(&mut self, setting: Setting) -> Result<u32, Error> {
         self.begin(false).await?;
         let r = self.exchange(&cmd::qftpcfg_query(setting.name()), QUICK, Want::Cfg(setting.name()), true).await;
@@ -758,6 +773,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     // The session and file operations.
 
     /// `AT+QFTPOPEN`: connects and logs in.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn open(&mut self, host: &str, port: u16) -> Result<(), Error> {
         let c = cmd::qftpopen(host, port)?;
         self.begin(false).await?;
@@ -773,6 +792,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// `AT+QFTPCLOSE`: logs out and disconnects. Closing a session that is
     /// not open is not an error.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn close(&mut self) -> Result<(), Error> {
         self.begin(false).await?;
         let r = self.close_session().await;
@@ -810,11 +833,19 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// `AT+QFTPCWD`.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn cwd(&mut self, path: &str) -> Result<(), Error> {
         self.ftp(&cmd::qftpcwd(path)?, Want::Num(b"QFTPCWD")).await.map(drop)
     }
 
     /// `AT+QFTPPWD`: the current directory, copied into `buf`.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
         let n = match self.ftp(&cmd::qftppwd(), Want::Text(b"QFTPPWD", &mut *buf)).await? {
             Got::Text(n) => n,
@@ -824,31 +855,55 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// `AT+QFTPSIZE`: the size of a remote file in bytes.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn size(&mut self, name: &str) -> Result<u64, Error> {
         self.ftp_num(&cmd::qftpsize(name)?, b"QFTPSIZE").await
     }
 
     /// `AT+QFTPDEL`.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn delete(&mut self, name: &str) -> Result<(), Error> {
         self.ftp(&cmd::qftpdel(name)?, Want::Num(b"QFTPDEL")).await.map(drop)
     }
 
     /// `AT+QFTPMKDIR`.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn mkdir(&mut self, dir: &str) -> Result<(), Error> {
         self.ftp(&cmd::qftpmkdir(dir)?, Want::Num(b"QFTPMKDIR")).await.map(drop)
     }
 
     /// `AT+QFTPRMDIR`.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn rmdir(&mut self, dir: &str) -> Result<(), Error> {
         self.ftp(&cmd::qftprmdir(dir)?, Want::Num(b"QFTPRMDIR")).await.map(drop)
     }
 
     /// `AT+QFTPRENAME`.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn rename(&mut self, old: &str, new: &str) -> Result<(), Error> {
         self.ftp(&cmd::qftprename(old, new)?, Want::Num(b"QFTPRENAME")).await.map(drop)
     }
 
     /// `AT+QFTPMDTM`: a remote file's modification time.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn mdtm(&mut self, name: &str) -> Result<ModifyTime, Error> {
         match self.ftp(&cmd::qftpmdtm(name)?, Want::Time).await? {
             Got::Time(t) => Ok(t),
@@ -857,12 +912,19 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// `AT+QFTPLEN`: bytes moved by the last transfer.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (and closes the
+    /// session if it never comes), so it can never pass for a later answer.
     #[allow(clippy::len_without_is_empty)]
     pub async fn len(&mut self) -> Result<u64, Error> {
         self.ftp_num(&cmd::qftplen(), b"QFTPLEN").await
     }
 
     /// `AT+QFTPSTAT`: the module's FTP state. Works without an open session.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
     pub async fn stat(&mut self) -> Result<FtpState, Error> {
         self.begin(false).await?;
         let r = self.exchange(&cmd::qftpstat(), QUICK, Want::Num(b"QFTPSTAT"), true).await;
@@ -890,6 +952,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// confirmed by the modem's count. Every chunk's `+QFTPGET: 0,<n>` is
     /// checked against the bytes received. `progress` sees the bytes moved so
     /// far. Returns the number of bytes written to `sink`.
+    ///
+    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
+    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// session (open it again). Bytes already moved stay moved: resume with
+    /// [`Transfer::start`].
     pub async fn get<W: Write>(
         &mut self,
         remote: &str,
@@ -935,6 +1002,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Streams a listing of `dir` (`"."` for the current directory) into
     /// `sink`; returns its length. NLST gives names only, MLSD RFC 3659
     /// facts.
+    ///
+    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
+    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// session (open it again). Bytes already moved stay moved: resume with
+    /// [`Transfer::start`].
     pub async fn list<W: Write>(&mut self, kind: Listing, dir: &str, sink: &mut W) -> Result<u64, Error> {
         let c = cmd::qftplist(kind, dir, COM)?;
         let name = kind.result_name();
@@ -1053,6 +1125,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `+++`, no guard time. A chunk is at most `opts.chunk` bytes and at
     /// most the chunk buffer less [`RX_LEN`] + 1. Every chunk's
     /// `+QFTPPUT: 0,<n>` is checked. Returns the bytes uploaded.
+    ///
+    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
+    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// session (open it again). Bytes already moved stay moved: resume with
+    /// [`Transfer::start`].
     pub async fn put<R: Read>(
         &mut self,
         remote: &str,
@@ -1112,6 +1189,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// matters on a slow network. A source that ends before `len` bytes
     /// gives `Error::Io(InvalidInput)` and the session is closed at the
     /// next call. Returns the bytes uploaded.
+    ///
+    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
+    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// session (open it again). Bytes already moved stay moved: resume with
+    /// [`Transfer::start`].
     pub async fn put_sized<R: Read>(
         &mut self,
         remote: &str,
@@ -1205,6 +1287,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// (1 s of silence before and after, sent in one write, retried if the
     /// module stays in data mode). Slower than [`Ftp::put`] by the guard
     /// times. Returns the bytes uploaded.
+    ///
+    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
+    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// session (open it again). Bytes already moved stay moved: resume with
+    /// [`Transfer::start`].
     pub async fn put_escaped<R: Read>(
         &mut self,
         remote: &str,
@@ -1271,6 +1358,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// state the way the vendor advises: leaves data mode, closes the FTP
     /// session (riding out `+CME ERROR: 603`), and, with `pdp`, deactivates
     /// and reactivates the PDP context. Afterwards [`Ftp::open`] works again.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next call
+    /// resynchronises first, and `recover` can simply be called again.
     pub async fn recover(&mut self, pdp: Option<&PdpConfig<'_>>) -> Result<(), Error> {
         self.dirty = Dirty::DataMode;
         self.resync().await?;
