@@ -215,3 +215,56 @@ fn sized_upload_from_a_short_source_fails_cleanly() {
     // Nothing more was written: the next call resynchronises and closes.
     assert!(modem.written().ends_with(b"12345"));
 }
+
+/// A byte lost or doubled on the line inside a download whose length is
+/// known is caught by the `\r\nOK\r\n` that must follow the payload at once:
+/// the chunk is refused, never passed on corrupt, and the next call works.
+#[test]
+fn a_byte_lost_or_doubled_inside_a_download_is_refused() {
+    let _c = clock();
+    let file = hostile(3000);
+    let mut doubled = file.clone();
+    doubled.insert(1000, doubled[1000]);
+    let get = |payload: &[u8]| {
+        Script::new()
+            .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,3000")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,3000")
+            .send(b"\r\nCONNECT\r\n")
+            .send(payload)
+    };
+    // What the refused chunk's modem still sends reaches the next call's
+    // probe; then the session is closed and opened again.
+    let refused = |payload: &[u8], before_probe: &[&str], after_probe: &[&str]| {
+        get(payload)
+            .lines(before_probe)
+            .then(probe_cmd())
+            .lines(after_probe)
+            .lines(&["+CMEE: 1", "OK"])
+            .deferred("AT+QFTPCLOSE", "+QFTPCLOSE: 0,0")
+            .deferred("AT+QFTPOPEN=\"ftp.example.com\",21", "+QFTPOPEN: 0,0")
+    };
+    let modem = Modem::new(
+        open_script()
+            // Lost: the payload takes the trailer's CR, the rest is not `\r\nOK\r\n`.
+            .then(refused(&file[1..], &["OK"], &["+QFTPGET: 0,3000"]))
+            // Doubled: a payload byte comes where the trailer should.
+            .then(refused(&doubled, &[], &["OK", "+QFTPGET: 0,3000"]))
+            .then(get(&file))
+            .lines(&["OK", "+QFTPGET: 0,3000"]),
+    );
+    let mut buf = [0u8; 512];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LIMIT, async {
+        open(&mut ftp).await;
+        for _ in 0..2 {
+            let mut sink = Sink(Vec::new());
+            assert_eq!(ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()).await, Err(Error::Protocol));
+            assert_eq!(ftp.size("x").await, Err(Error::NotOpen));
+            ftp.open("ftp.example.com", 21).await.unwrap();
+        }
+        let mut sink = Sink(Vec::new());
+        assert_eq!(ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()).await, Ok(3000));
+        assert!(sink.0 == file);
+    });
+    modem.finished();
+}

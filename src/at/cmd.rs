@@ -459,7 +459,8 @@ pub fn qfdel(name: &str) -> Result<Command<'_>, ArgError> {
     Ok(write_cmd("AT+QFDEL").arg(Arg::Quoted(local(name)?)))
 }
 
-fn in_range(v: u8, lo: u8, hi: u8) -> Result<(), ArgError> {
+/// `v` within `lo..=hi`, or [`ArgError::OutOfRange`].
+pub(crate) fn in_range(v: u8, lo: u8, hi: u8) -> Result<(), ArgError> {
     if (lo..=hi).contains(&v) {
         Ok(())
     } else {

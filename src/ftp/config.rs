@@ -2,6 +2,7 @@
 
 use core::fmt;
 
+use crate::at::cmd::in_range as range;
 use crate::error::ArgError;
 
 /// `AT+QFTPCFG="filetype"`.
@@ -278,14 +279,6 @@ impl fmt::Debug for PdpConfig<'_> {
 impl defmt::Format for PdpConfig<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(f, "PdpConfig {{ cid: {=u8}, apn: {=str}, password: *** }}", self.cid, self.apn)
-    }
-}
-
-fn range(v: u8, lo: u8, hi: u8) -> Result<(), ArgError> {
-    if (lo..=hi).contains(&v) {
-        Ok(())
-    } else {
-        Err(ArgError::OutOfRange)
     }
 }
 

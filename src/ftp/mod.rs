@@ -322,15 +322,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         let mut idle = false;
         loop {
             if self.rx_start >= self.rx_end && idle {
-                self.rx_start = 0;
-                self.rx_end = 0;
-                let dst = self.buf.get_mut(..self.rx_cap).unwrap_or_default();
-                self.rx_end = match with_deadline(deadline, self.uart.read(dst)).await {
-                    Err(_) => return Err(Error::Timeout),
-                    Ok(Err(e)) => return Err(Error::Io(embedded_io::Error::kind(&e))),
-                    Ok(Ok(0)) => return Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
-                    Ok(Ok(n)) => n,
-                };
+                self.fill(deadline).await?;
             }
             let base = self.buf.as_ptr() as usize;
             let input = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
@@ -387,6 +379,21 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 return Ok(ev);
             }
         }
+    }
+
+    /// Reads what the UART has into the (empty) receive buffer, waiting
+    /// until `deadline` for at least one byte.
+    async fn fill(&mut self, deadline: Instant) -> Result<(), Error> {
+        self.rx_start = 0;
+        self.rx_end = 0;
+        let dst = self.buf.get_mut(..self.rx_cap).unwrap_or_default();
+        self.rx_end = match with_deadline(deadline, self.uart.read(dst)).await {
+            Err(_) => return Err(Error::Timeout),
+            Ok(Err(e)) => return Err(Error::Io(embedded_io::Error::kind(&e))),
+            Ok(Ok(0)) => return Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
+            Ok(Ok(n)) => n,
+        };
+        Ok(())
     }
 
     /// Writes bytes to the UART within `deadline`.
@@ -1098,14 +1105,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         let mut matched = 0;
         while matched < TRAILER.len() {
             if self.rx_start >= self.rx_end {
-                self.rx_start = 0;
-                let dst = self.buf.get_mut(..self.rx_cap).unwrap_or_default();
-                self.rx_end = match with_deadline(deadline, self.uart.read(dst)).await {
-                    Err(_) => return Err(Error::Timeout),
-                    Ok(Err(e)) => return Err(Error::Io(embedded_io::Error::kind(&e))),
-                    Ok(Ok(0)) => return Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
-                    Ok(Ok(n)) => n,
-                };
+                self.fill(deadline).await?;
             }
             let avail = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
             let n = avail.len().min(TRAILER.len() - matched);
