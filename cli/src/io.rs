@@ -1,0 +1,181 @@
+//! Byte streams: std readers and writers as async `embedded-io`, and a
+//! blocking serial port as an async UART.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use embedded_io::ErrorKind;
+
+/// A `std::io` reader or writer (a local file) as an async `embedded-io`
+/// source or sink for [`quectel_ftp::Ftp::put`] and [`quectel_ftp::Ftp::get`].
+pub struct StdIo<T>(pub T);
+
+impl<T> embedded_io::ErrorType for StdIo<T> {
+    type Error = io::Error;
+}
+
+impl<T: io::Read> embedded_io_async::Read for StdIo<T> {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<T: io::Write> embedded_io_async::Write for StdIo<T> {
+    async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// How long the reader thread blocks in one read before it checks whether
+/// it should stop.
+pub const READ_POLL: Duration = Duration::from_millis(20);
+
+#[derive(Default)]
+struct Inbox {
+    bytes: VecDeque<u8>,
+    waker: Option<Waker>,
+    failed: Option<ErrorKind>,
+}
+
+#[derive(Default)]
+struct Shared {
+    inbox: Mutex<Inbox>,
+    stop: AtomicBool,
+}
+
+impl Inbox {
+    fn wake(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+impl Shared {
+    fn inbox(&self) -> MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A blocking byte link (a serial port) as an async UART: a thread reads
+/// the link into a buffer and wakes the task waiting for bytes; writes go
+/// straight to the link.
+///
+/// The reader must return within about [`READ_POLL`] when no byte comes
+/// (a read timeout), so that the thread notices when the UART is dropped.
+pub struct ThreadedUart<W> {
+    writer: W,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<W: io::Write> ThreadedUart<W> {
+    /// Starts the reader thread over `reader`; `writer` is the same link's
+    /// sending half.
+    pub fn new<R: io::Read + Send + 'static>(mut reader: R, writer: W) -> io::Result<Self> {
+        let shared = Arc::new(Shared::default());
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new().name("qftp-uart-rx".into()).spawn(move || {
+            let mut buf = [0u8; 4096];
+            while !thread_shared.stop.load(Ordering::Relaxed) {
+                let failed = match reader.read(&mut buf) {
+                    Ok(0) => Some(ErrorKind::BrokenPipe),
+                    Ok(n) => {
+                        let mut inbox = thread_shared.inbox();
+                        inbox.bytes.extend(&buf[..n]);
+                        inbox.wake();
+                        None
+                    }
+                    Err(e) if matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock) => None,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => None,
+                    Err(e) => Some(e.kind().into()),
+                };
+                if let Some(kind) = failed {
+                    let mut inbox = thread_shared.inbox();
+                    inbox.failed = Some(kind);
+                    inbox.wake();
+                    return;
+                }
+            }
+        })?;
+        Ok(ThreadedUart { writer, shared, thread: Some(thread) })
+    }
+}
+
+impl<W> Drop for ThreadedUart<W> {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl<W> embedded_io::ErrorType for ThreadedUart<W> {
+    type Error = ErrorKind;
+}
+
+impl<W> embedded_io_async::Read for ThreadedUart<W> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, ErrorKind> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        poll_fn(|cx| {
+            let mut inbox = self.shared.inbox();
+            if !inbox.bytes.is_empty() {
+                let n = buf.len().min(inbox.bytes.len());
+                for (slot, byte) in buf.iter_mut().zip(inbox.bytes.drain(..n)) {
+                    *slot = byte;
+                }
+                Poll::Ready(Ok(n))
+            } else if let Some(kind) = inbox.failed {
+                Poll::Ready(Err(kind))
+            } else {
+                inbox.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+impl<W: io::Write> embedded_io_async::Write for ThreadedUart<W> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, ErrorKind> {
+        self.writer.write(buf).map_err(|e| e.kind().into())
+    }
+
+    async fn flush(&mut self) -> Result<(), ErrorKind> {
+        self.writer.flush().map_err(|e| e.kind().into())
+    }
+}
+
+/// The UART of a modem on a serial device.
+pub type SerialUart = ThreadedUart<serialport::TTYPort>;
+
+/// Opens a serial device (8N1, no flow control) as an async UART.
+///
+/// The port is not kept in exclusive mode: `qftp-sim` keeps its pty open
+/// between clients, and a lingering `TIOCEXCL` would lock the next run out.
+pub fn open_serial(path: &str, baud: u32) -> io::Result<SerialUart> {
+    let mut port = serialport::new(path, baud)
+        .data_bits(serialport::DataBits::Eight)
+        .parity(serialport::Parity::None)
+        .stop_bits(serialport::StopBits::One)
+        .flow_control(serialport::FlowControl::None)
+        .timeout(READ_POLL)
+        .open_native()
+        .map_err(io::Error::from)?;
+    port.set_exclusive(false).map_err(io::Error::from)?;
+    let reader = port.try_clone_native().map_err(io::Error::from)?;
+    ThreadedUart::new(reader, port)
+}

@@ -1,0 +1,28 @@
+//! `qftp`: FTP(S) through a Quectel BG95 / BG77 / BG600L modem, from the
+//! command line.
+//!
+//! The binary is a thin shell over this library: [`Cli`] parses the
+//! arguments, [`run_session`] runs one whole session (bring-up, login, one
+//! [`Command`], logout) over any async UART — a serial port
+//! ([`io::open_serial`]) or the in-process simulator ([`Simulator`]).
+//!
+//! The driver's deadlines use embassy-time; this crate drives embassy-time's
+//! mock driver from the wall clock ([`clock::start_wall_clock`]), so every
+//! program or test that runs a session starts that clock first.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod cli;
+pub mod clock;
+mod command;
+mod console;
+pub mod demo;
+pub mod io;
+mod session;
+mod sim;
+
+pub use cli::Cli;
+pub use command::Command;
+pub use console::{rate, Console};
+pub use session::{open_session, run_session, Cause, Failure, SessionConfig, Step, Tls, BUF_LEN};
+pub use sim::{Simulator, SIM_HOST};

@@ -1,0 +1,211 @@
+//! One whole session: bring-up, login, one command, logout.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use embedded_io_async::{Read, Write};
+use quectel_ftp::ftp::RX_LEN;
+use quectel_ftp::{FileType, Ftp, FtpConfig, PdpConfig, SslConfig, SslType, TransferMode};
+
+use crate::command::Command;
+use crate::console::Console;
+
+/// Size of the client's chunk buffer: a 16 KiB upload chunk plus the
+/// receive area.
+pub const BUF_LEN: usize = 16 * 1024 + RX_LEN + 1;
+
+/// The TLS mode of the FTP session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Tls {
+    /// Plain FTP.
+    #[default]
+    None,
+    /// FTPS with TLS from the first byte (`ssltype` 1, usually port 990).
+    Implicit,
+    /// FTPS with `AUTH TLS` on the plain port (`ssltype` 2).
+    Explicit,
+}
+
+impl Tls {
+    /// The module's `ssltype`.
+    pub fn ssl_type(self) -> SslType {
+        match self {
+            Tls::None => SslType::None,
+            Tls::Implicit => SslType::Implicit,
+            Tls::Explicit => SslType::Explicit,
+        }
+    }
+
+    /// The usual control port.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Tls::Implicit => 990,
+            Tls::None | Tls::Explicit => 21,
+        }
+    }
+}
+
+/// Everything a session needs besides the UART.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Access point name (empty: the network picks).
+    pub apn: String,
+    /// PDP context id, 1–16.
+    pub context: u8,
+    /// FTP server host name or address.
+    pub host: String,
+    /// FTP control port.
+    pub port: u16,
+    /// Login name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+    /// Plain FTP or FTPS.
+    pub tls: Tls,
+    /// ASCII instead of binary transfers.
+    pub ascii: bool,
+    /// Active instead of passive data connections.
+    pub active: bool,
+    /// The module's `rsptimeout` in seconds, 20–180.
+    pub timeout_s: u8,
+    /// Directory to change to after login.
+    pub cwd: Option<String>,
+}
+
+impl fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionConfig")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("user", &self.user)
+            .field("password", &"***")
+            .field("tls", &self.tls)
+            .field("cwd", &self.cwd)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionConfig {
+    /// The PDP context settings.
+    pub fn pdp(&self) -> PdpConfig<'_> {
+        PdpConfig { cid: self.context, apn: &self.apn, ..PdpConfig::default() }
+    }
+
+    /// The `AT+QFTPCFG` settings.
+    pub fn ftp(&self) -> FtpConfig<'_> {
+        FtpConfig {
+            user: &self.user,
+            password: &self.password,
+            file_type: if self.ascii { FileType::Ascii } else { FileType::Binary },
+            transfer_mode: if self.active { TransferMode::Active } else { TransferMode::Passive },
+            context_id: self.context,
+            rsp_timeout_s: self.timeout_s,
+            ssl: self.tls.ssl_type(),
+            ..FtpConfig::default()
+        }
+    }
+}
+
+/// What went wrong.
+#[derive(Debug)]
+pub enum Cause {
+    /// The modem or the server refused, or the link failed.
+    Modem(quectel_ftp::Error),
+    /// A local file could not be read or written.
+    Local(PathBuf, io::Error),
+    /// Anything else, in words.
+    Other(String),
+}
+
+/// A failed step of a session: `"<step>: <cause>"`.
+#[derive(Debug)]
+pub struct Failure {
+    /// The step that failed: `open`, `get`, ...
+    pub step: &'static str,
+    /// Why.
+    pub cause: Cause,
+}
+
+impl Failure {
+    /// A failure reported by the driver.
+    pub fn modem(step: &'static str, error: quectel_ftp::Error) -> Self {
+        Failure { step, cause: Cause::Modem(error) }
+    }
+
+    /// A local file error.
+    pub fn local(step: &'static str, path: impl Into<PathBuf>, error: io::Error) -> Self {
+        Failure { step, cause: Cause::Local(path.into(), error) }
+    }
+
+    /// Any other failure.
+    pub fn other(step: &'static str, text: impl Into<String>) -> Self {
+        Failure { step, cause: Cause::Other(text.into()) }
+    }
+
+    /// The driver's error, if the driver reported this failure.
+    pub fn modem_error(&self) -> Option<quectel_ftp::Error> {
+        match self.cause {
+            Cause::Modem(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.cause {
+            Cause::Modem(e) => write!(f, "{}: {}", self.step, e),
+            Cause::Local(path, e) => write!(f, "{}: {}: {}", self.step, path.display(), e),
+            Cause::Other(text) => write!(f, "{}: {}", self.step, text),
+        }
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Extension to name the step of a driver call.
+pub trait Step<T> {
+    /// Tags a driver error with the step it failed in.
+    fn step(self, step: &'static str) -> Result<T, Failure>;
+}
+
+impl<T> Step<T> for Result<T, quectel_ftp::Error> {
+    fn step(self, step: &'static str) -> Result<T, Failure> {
+        self.map_err(|e| Failure::modem(step, e))
+    }
+}
+
+/// Brings the module up and logs in: `init`, PDP activation (a context that
+/// is still active from an earlier run is reused), configuration, `open`,
+/// and the optional `cwd`.
+pub async fn open_session<U: Read + Write>(ftp: &mut Ftp<'_, U>, cfg: &SessionConfig) -> Result<(), Failure> {
+    ftp.init().await.step("init")?;
+    ftp.activate(&cfg.pdp()).await.step("activate")?;
+    let ssl = SslConfig::default();
+    ftp.configure(&cfg.ftp(), Some(&ssl)).await.step("configure")?;
+    ftp.open(&cfg.host, cfg.port).await.step("open")?;
+    if let Some(dir) = &cfg.cwd {
+        ftp.cwd(dir).await.step("cwd")?;
+    }
+    Ok(())
+}
+
+/// Runs `command` as one whole session: [`open_session`], the command, and
+/// `close` — also when the command failed, whose error then wins.
+pub async fn run_session<U: Read + Write>(
+    ftp: &mut Ftp<'_, U>,
+    cfg: &SessionConfig,
+    command: &Command,
+    console: &mut Console<'_>,
+) -> Result<(), Failure> {
+    command.check_local()?;
+    if let Err(failure) = open_session(ftp, cfg).await {
+        // Best effort: do not leave a half-open session on the module.
+        let _ = ftp.close().await;
+        return Err(failure);
+    }
+    let outcome = command.execute(ftp, cfg, console).await;
+    let closed = ftp.close().await.step("close");
+    outcome.and(closed)
+}

@@ -1,0 +1,322 @@
+//! Soak: thousands of random operations with random faults switched on,
+//! checked against a model of the server's files.
+//!
+//! Slow in debug builds; run it in release:
+//! `cargo test --release -p qftp --test soak -- --nocapture`
+//! (`QFTP_SOAK_OPS` and `QFTP_SOAK_SEED` override the defaults).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::{bounded, Rig};
+use qftp::demo::hostile_data;
+use qftp::{open_session, Tls};
+use quectel_ftp::{Error, Listing, Transfer};
+use quectel_ftp_sim::{Faults, SimConfig};
+
+/// Embassy time runs this many times faster than the wall clock, so that the
+/// driver's deadlines (25 s at the minimum `rsptimeout`) and `+++` guard
+/// times cost little wall time. The simulated module's guard time shrinks to
+/// match.
+const SCALE: u32 = 40;
+/// No single operation (with its recovery) may take longer than this.
+const HANG_LIMIT: Duration = Duration::from_secs(30);
+const NAMES: &[&str] = &["a.bin", "b.bin", "c.bin", "d.bin", "e.txt", "f.txt"];
+
+#[derive(Debug, Default)]
+struct Figures {
+    ops: u64,
+    ok: u64,
+    failures: BTreeMap<String, u64>,
+    faults: BTreeMap<&'static str, u64>,
+    recoveries: u64,
+    reopens: u64,
+    bytes_up_verified: u64,
+    bytes_down_verified: u64,
+    listings_checked: u64,
+    slowest: Duration,
+    /// Wall time spent in operations that succeeded, and in failed ones
+    /// with their recovery.
+    time_ok: Duration,
+    time_failed: Duration,
+}
+
+/// What the server holds, as far as completed operations tell.
+struct Model {
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+impl Model {
+    /// Re-reads the server's root: after a failed operation the server may
+    /// or may not have carried it out.
+    fn reload(&mut self, rig: &Rig) {
+        self.files.clear();
+        for entry in std::fs::read_dir(rig.sim.server.root()).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                self.files.insert(name, std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+}
+
+fn kind(e: &Error) -> String {
+    match e {
+        Error::Ftp { module, reply } => format!("ftp {}/{}", module.code(), reply.map_or(0, |r| r.code())),
+        Error::Cme(c) => format!("cme {c}"),
+        Error::LengthMismatch { .. } => "length mismatch".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+#[test]
+#[cfg_attr(debug_assertions, ignore = "slow in debug builds: cargo test --release -p qftp --test soak")]
+fn random_operations_with_faults() {
+    let ops = env_or("QFTP_SOAK_OPS", 2000);
+    let seed = env_or("QFTP_SOAK_SEED", 0x50a6);
+    let figures = bounded(Duration::from_secs(600), move || soak(ops, seed));
+    println!("soak figures (seed {seed:#x}): {figures:#?}");
+}
+
+fn soak(ops: u64, seed: u64) -> Figures {
+    assert_eq!(qftp::clock::start_clock(SCALE), SCALE);
+    let config = SimConfig {
+        guard_time: Duration::from_millis(10),
+        close_delay: Duration::from_millis(5),
+        faults: Faults { seed, drop_probability: 2e-6, duplicate_probability: 2e-6, ..Faults::default() },
+        ..SimConfig::default()
+    };
+    let mut rig = Rig::start_on_running_clock(Tls::None, config);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut model = Model { files: BTreeMap::new() };
+    let mut fig = Figures::default();
+    let cfg = rig.cfg.clone();
+    let started = Instant::now();
+    futures_executor::block_on(async {
+        open_session(&mut rig.ftp, &cfg).await.expect("first session");
+        for _ in 0..ops {
+            fig.ops += 1;
+            let fault = arm_fault(&mut rng, &rig);
+            if let Some(fault) = fault {
+                *fig.faults.entry(fault).or_default() += 1;
+            }
+            let t0 = Instant::now();
+            let outcome = one_op(&mut rng, &mut rig, &mut model, &mut fig).await;
+            disarm(&rig);
+            let outcome_ok = outcome.is_ok();
+            match outcome {
+                Ok(()) => fig.ok += 1,
+                Err(e) => {
+                    *fig.failures.entry(kind(&e)).or_default() += 1;
+                    // Recovery: server refusals need none; a lost session is
+                    // opened again; anything else gets the vendor's recovery.
+                    if !matches!(e, Error::Ftp { .. }) || !rig.ftp.is_open() {
+                        if matches!(e, Error::SessionClosed | Error::NotOpen | Error::Ftp { .. }) {
+                            fig.reopens += 1;
+                        } else {
+                            fig.recoveries += 1;
+                            let _ = rig.ftp.recover(Some(&cfg.pdp())).await;
+                        }
+                        reopen(&mut rig, &cfg).await;
+                    }
+                    model.reload(&rig);
+                    let _ = std::fs::remove_dir(rig.sim.server.root().join("tmpdir"));
+                    // No desynchronisation: the next operations work.
+                    let mut buf = [0u8; 64];
+                    let back = rig.ftp.cwd("/").await;
+                    assert_eq!(back, Ok(()), "desynchronised after {e:?} (op {})", fig.ops);
+                    let pwd = rig.ftp.pwd(&mut buf).await.map(str::to_owned);
+                    assert_eq!(pwd.as_deref(), Ok("/"), "desynchronised after {e:?} (op {})", fig.ops);
+                }
+            }
+            let took = t0.elapsed();
+            if outcome_ok {
+                fig.time_ok += took;
+            } else {
+                fig.time_failed += took;
+            }
+            fig.slowest = fig.slowest.max(took);
+            assert!(took < HANG_LIMIT, "op {} took {took:?}", fig.ops);
+        }
+        rig.ftp.close().await.expect("final close");
+    });
+    // The server's files are what the model says.
+    let mut disk = Model { files: BTreeMap::new() };
+    disk.reload(&rig);
+    assert!(disk.files == model.files, "server files differ from the model");
+    println!("soak: {} ops in {:.1} s", fig.ops, started.elapsed().as_secs_f64());
+    fig
+}
+
+async fn reopen(rig: &mut Rig, cfg: &qftp::SessionConfig) {
+    for attempt in 0..3 {
+        match open_session(&mut rig.ftp, cfg).await {
+            Ok(()) => return,
+            Err(failure) if attempt < 2 => {
+                let _ = failure;
+                let _ = rig.ftp.recover(Some(&cfg.pdp())).await;
+            }
+            Err(failure) => panic!("cannot open a session again: {failure}"),
+        }
+    }
+}
+
+/// Switches one random fault on for the next operation (about one
+/// operation in twelve).
+fn arm_fault(rng: &mut fastrand::Rng, rig: &Rig) -> Option<&'static str> {
+    let control = &rig.sim.control;
+    if rng.u32(..12) != 0 {
+        return None;
+    }
+    Some(match rng.u32(..8) {
+        0 => {
+            control.drop_byte_in(rng.u64(..4000));
+            "drop byte"
+        }
+        1 => {
+            control.duplicate_byte_in(rng.u64(..4000));
+            "duplicate byte"
+        }
+        2 => {
+            let delay = Duration::from_millis(rng.u64(1..200));
+            control.update_faults(|f| f.result_delay = delay);
+            "delayed result"
+        }
+        3 => {
+            control.inject_urc_before_next_result(["+QIND: \"csq\",17,99", "+XYZ: 1"][rng.usize(..2)]);
+            "unknown URC"
+        }
+        4 => {
+            control.inject_urc_before_next_result("+QIURC: \"pdpdeact\",1");
+            "pdpdeact"
+        }
+        5 => {
+            control.update_faults(|f| f.fail_next = Some([(627, 550), (616, 426), (605, 0)][rng.usize(..3)]));
+            "server error"
+        }
+        6 => {
+            let after = rng.u64(1..20_000);
+            control.update_faults(|f| f.reset_after_data_bytes = Some(after));
+            "reset mid-transfer"
+        }
+        _ => {
+            control.reset();
+            "reset"
+        }
+    })
+}
+
+/// Switches the one-shot faults off again (they may not have fired).
+fn disarm(rig: &Rig) {
+    rig.sim.control.update_faults(|f| {
+        f.drop_at = None;
+        f.duplicate_at = None;
+        f.result_delay = Duration::ZERO;
+        f.fail_next = None;
+        f.reset_after_data_bytes = None;
+    });
+}
+
+async fn one_op(rng: &mut fastrand::Rng, rig: &mut Rig, model: &mut Model, fig: &mut Figures) -> Result<(), Error> {
+    let name = NAMES[rng.usize(..NAMES.len())];
+    let other = NAMES[rng.usize(..NAMES.len())];
+    let exists = model.files.contains_key(name);
+    match rng.u32(..20) {
+        0..=4 => {
+            let len = if rng.u32(..10) == 0 { rng.usize(..120_000) } else { rng.usize(..20_000) };
+            let data = hostile_data(len, rng.u64(..));
+            let chunk = [16 * 1024, 16 * 1024, 4096, 1000][rng.usize(..4).min(rng.usize(..4))];
+            let sent = rig.ftp.put(name, &mut &data[..], Transfer { start: 0, chunk }, &mut |_| {}).await?;
+            assert_eq!(sent, len as u64);
+            let on_disk = std::fs::read(rig.sim.server.root().join(name)).unwrap();
+            assert!(on_disk == data, "uploaded {name} differs on the server");
+            fig.bytes_up_verified += sent;
+            model.files.insert(name.to_owned(), data);
+        }
+        5..=8 => {
+            let mut copy = Vec::new();
+            let chunk = [16 * 1024, 16 * 1024, 4096, 1000][rng.usize(..4).min(rng.usize(..4))];
+            let r = rig.ftp.get(name, &mut copy, Transfer { start: 0, chunk }, &mut |_| {}).await;
+            match (r, model.files.get(name)) {
+                (Ok(n), Some(want)) => {
+                    assert!(copy == *want, "downloaded {name} differs from the model ({n} bytes)");
+                    fig.bytes_down_verified += n;
+                }
+                (Ok(_), None) => panic!("downloaded {name}, which does not exist"),
+                (Err(Error::Ftp { .. }), None) => {}
+                (Err(e), _) => return Err(e),
+            }
+        }
+        9 | 10 => match rig.ftp.size(name).await {
+            Ok(size) => assert_eq!(Some(size), model.files.get(name).map(|d| d.len() as u64), "size of {name}"),
+            Err(Error::Ftp { .. }) if !exists => {}
+            Err(e) => return Err(e),
+        },
+        11 => match rig.ftp.delete(name).await {
+            Ok(()) => assert!(model.files.remove(name).is_some(), "deleted {name}, which does not exist"),
+            Err(Error::Ftp { .. }) if !exists => {}
+            Err(e) => return Err(e),
+        },
+        12 => match rig.ftp.rename(name, other).await {
+            Ok(()) => {
+                let data = model.files.remove(name).expect("renamed a file that exists");
+                model.files.insert(other.to_owned(), data);
+            }
+            Err(Error::Ftp { .. }) if !exists => {}
+            Err(e) => return Err(e),
+        },
+        13 | 14 => {
+            let kind = [Listing::List, Listing::Nlst, Listing::Mlsd][rng.usize(..3)];
+            let mut listing = Vec::new();
+            rig.ftp.list(kind, ".", &mut listing).await?;
+            let text = String::from_utf8_lossy(&listing);
+            let names: BTreeSet<&str> = text
+                .lines()
+                .filter_map(|l| l.trim_end().rsplit([' ', '/']).next())
+                .filter(|n| !n.is_empty() && *n != "." && *n != "..")
+                .collect();
+            let want: BTreeSet<&str> = model.files.keys().map(String::as_str).collect();
+            assert_eq!(names, want, "{kind:?} listing:\n{text}");
+            fig.listings_checked += 1;
+        }
+        15 => {
+            rig.ftp.mkdir("tmpdir").await?;
+            rig.ftp.cwd("tmpdir").await?;
+            let mut buf = [0u8; 64];
+            assert_eq!(rig.ftp.pwd(&mut buf).await?, "/tmpdir");
+            rig.ftp.cwd("/").await?;
+            rig.ftp.rmdir("tmpdir").await?;
+        }
+        16 => {
+            if let Some(len) = model.files.get(name).map(Vec::len) {
+                let mut sink = Vec::new();
+                rig.ftp.get(name, &mut sink, Transfer { start: 0, chunk: 4096 }, &mut |_| {}).await?;
+                let last = if len == 0 { 0 } else { (len - 1) % 4096 + 1 };
+                assert_eq!(rig.ftp.len().await?, last as u64, "QFTPLEN after getting {name}");
+                fig.bytes_down_verified += len as u64;
+                assert!(sink == model.files[name]);
+            }
+        }
+        17 => {
+            if exists {
+                let t = rig.ftp.mdtm(name).await?;
+                assert!(t.year >= 2024, "{t}");
+            }
+        }
+        18 => {
+            rig.ftp.stat().await?;
+        }
+        _ => {
+            let mut buf = [0u8; 64];
+            assert_eq!(rig.ftp.pwd(&mut buf).await?, "/");
+        }
+    }
+    Ok(())
+}
