@@ -244,15 +244,20 @@ struct Watch<'b> {
 }
 
 impl Watch<'_> {
-    fn urc(&mut self, line: &[u8]) {
+    /// Dispatches a URC; true if it says the module restarted under an
+    /// open session (nothing in flight will be answered then).
+    fn urc(&mut self, line: &[u8]) -> bool {
         match self.urcs.dispatch(line) {
             Some(Urc::PdpDeactivated { cid }) if cid == self.context_id => self.session = lost(self.session),
             Some(Urc::Ready) => {
+                let was_open = self.session == Session::Open;
                 self.session = lost(self.session);
                 self.need_init = true;
+                return was_open;
             }
             _ => {}
         }
+        false
     }
 }
 
@@ -327,6 +332,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let base = self.buf.as_ptr() as usize;
             let input = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
             let (used, frame) = self.tok.feed(input);
+            let mut restarted = false;
             idle = used == 0 && frame.is_none();
             let ev = match frame {
                 None | Some(Frame::Echo(_)) | Some(Frame::NoCarrier) => None,
@@ -358,7 +364,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     if catch.offer(line) || pending {
                         Some(Ev::Answer)
                     } else {
-                        self.watch.urc(line);
+                        restarted = self.watch.urc(line);
                         None
                     }
                 }
@@ -375,6 +381,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 }
             };
             self.rx_start += used;
+            if restarted {
+                // `RDY`: the module restarted, no answer will come.
+                self.pending = None;
+                return Err(Error::SessionClosed);
+            }
             if let Some(ev) = ev {
                 return Ok(ev);
             }
@@ -471,7 +482,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let input = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
             let (used, frame) = self.tok.feed(input);
             match frame {
-                Some(Frame::Line(line)) => self.watch.urc(line),
+                Some(Frame::Line(line)) => {
+                    self.watch.urc(line);
+                }
                 Some(Frame::Overflow) => self.watch.overlong = self.watch.overlong.wrapping_add(1),
                 Some(_) => warn!("stray frame dropped"),
                 None => {}
