@@ -26,7 +26,7 @@ use crate::at::cmd::{self, Command, Listing, COM};
 use crate::at::parse::{self, Field, FtpState, ModifyTime};
 use crate::at::tokenizer::{Frame, Payload, Tokenizer};
 use crate::at::urc::{Urc, UrcSink, UrcStats};
-use crate::error::{CmeError, Error, FtpReply};
+use crate::error::{ArgError, CmeError, Error, FtpReply};
 
 pub use config::{
     Auth, DataAddress, FileType, FtpConfig, IpType, PdpConfig, Setting, SslConfig, SslType, TransferMode,
@@ -693,15 +693,18 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub async fn activate(&mut self, pdp: &PdpConfig<'_>) -> Result<Option<IpAddr>, Error> {
-        let csgp = cmd::qicsgp(pdp.cid, pdp.ip_type as u8, pdp.apn, pdp.user, pdp.password, pdp.auth as u8)?;
-        let act = cmd::qiact(pdp.cid)?;
+        // Checked before anything is sent, built again when sent (a smaller
+        // future than one holding every command).
+        let csgp = || cmd::qicsgp(pdp.cid, pdp.ip_type as u8, pdp.apn, pdp.user, pdp.password, pdp.auth as u8);
+        csgp()?;
+        cmd::qiact(pdp.cid)?;
         self.begin(false).await?;
         let r = async {
-            self.simple(&csgp, QUICK).await?;
+            self.simple(&csgp()?, QUICK).await?;
             if let Some(Got::Ip(ip)) = self.exchange(&cmd::qiact_query(), QUICK, Want::QiAct(pdp.cid), false).await? {
                 return Ok(ip);
             }
-            self.simple(&act, PDP_ACT).await?;
+            self.simple(&cmd::qiact(pdp.cid)?, PDP_ACT).await?;
             match self.exchange(&cmd::qiact_query(), QUICK, Want::QiAct(pdp.cid), true).await? {
                 Some(Got::Ip(ip)) => Ok(ip),
                 _ => Err(Error::Protocol),
@@ -738,31 +741,32 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub async fn configure(&mut self, cfg: &FtpConfig<'_>, ssl: Option<&SslConfig<'_>>) -> Result<(), Error> {
+        // Everything is checked first; the commands are built again one at a
+        // time below, so that the future holds one command, not six.
         cfg.validate()?;
-        let account = cmd::qftpcfg_account(cfg.user, cfg.password)?;
+        cmd::qftpcfg_account(cfg.user, cfg.password)?;
         let ssl = match (cfg.ssl, ssl) {
             (SslType::None, _) => None,
             (_, ssl) => Some(ssl.copied().unwrap_or_default()),
         };
-        let mut ssl_cmds = [None, None, None, None];
         if let Some(s) = &ssl {
             s.validate()?;
-            let ctx = cfg.ssl_ctx;
-            ssl_cmds = [
-                Some(cmd::qsslcfg_num("sslversion", ctx, s.version.into())?),
-                Some(cmd::qsslcfg_ciphersuite(ctx, s.ciphersuite)?),
-                Some(cmd::qsslcfg_num("seclevel", ctx, s.seclevel.into())?),
-                s.cacert.map(|f| cmd::qsslcfg_cacert(ctx, f)).transpose()?,
-            ];
+            for step in 0..SSL_STEPS {
+                ssl_command(cfg.ssl_ctx, s, step)?;
+            }
         }
         self.begin(false).await?;
         let r = async {
             for (setting, value) in Setting::all(cfg) {
                 self.simple(&cmd::qftpcfg_num(setting.name(), value), QUICK).await?;
             }
-            self.simple(&account, QUICK).await?;
-            for c in ssl_cmds.iter().flatten() {
-                self.simple(c, QUICK).await?;
+            self.simple(&cmd::qftpcfg_account(cfg.user, cfg.password)?, QUICK).await?;
+            if let Some(s) = &ssl {
+                for step in 0..SSL_STEPS {
+                    if let Some(c) = ssl_command(cfg.ssl_ctx, s, step)? {
+                        self.simple(&c, QUICK).await?;
+                    }
+                }
             }
             Ok(())
         }
@@ -1391,6 +1395,19 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
         Ok(())
     }
+}
+
+/// How many `AT+QSSLCFG` commands an FTPS configuration takes at most.
+const SSL_STEPS: u8 = 4;
+
+/// The `step`-th `AT+QSSLCFG` command for SSL context `ctx`, if there is one.
+fn ssl_command<'a>(ctx: u8, s: &SslConfig<'a>, step: u8) -> Result<Option<Command<'a>>, ArgError> {
+    Ok(match step {
+        0 => Some(cmd::qsslcfg_num("sslversion", ctx, s.version.into())?),
+        1 => Some(cmd::qsslcfg_ciphersuite(ctx, s.ciphersuite)?),
+        2 => Some(cmd::qsslcfg_num("seclevel", ctx, s.seclevel.into())?),
+        _ => s.cacert.map(|f| cmd::qsslcfg_cacert(ctx, f)).transpose()?,
+    })
 }
 
 /// Writes and flushes `bytes` within `deadline`.
