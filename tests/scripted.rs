@@ -157,6 +157,9 @@ fn injection_is_refused_before_any_byte_is_written() {
                 Err(Error::InvalidArgument(_))
             ));
         }
+        let near_end = Transfer { start: u64::MAX - 5, chunk: 10 };
+        let r = ftp.put_sized("f", &mut Source(b"0123456789"), 10, near_end, &mut |_| ()).await;
+        assert_eq!(r, Err(Error::InvalidArgument(quectel_ftp::ArgError::OutOfRange)));
         let cfg = FtpConfig { password: "p\"w", ..Default::default() };
         assert!(matches!(ftp.configure(&cfg, None).await, Err(Error::InvalidArgument(_))));
     });

@@ -83,12 +83,12 @@ fn digits(mut n: u64, radix: u64) -> Piece<'static> {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut buf = [0u8; 20];
     let mut start = buf.len();
-    loop {
+    // 20 digits hold any u64 in base 10 or 16.
+    while let Some(slot) = start.checked_sub(1).and_then(|i| buf.get_mut(i)) {
+        *slot = DIGITS.get((n % radix) as usize).copied().unwrap_or(b'?');
         start -= 1;
-        // `n % radix` < 16, and 20 digits hold any u64 in base 10 or 16.
-        buf[start] = DIGITS[(n % radix) as usize];
         n /= radix;
-        if n == 0 || start == 0 {
+        if n == 0 {
             break;
         }
     }

@@ -1011,7 +1011,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             // `want` <= `opts.chunk`, a u32.
             let c = cmd::qftpget(remote, COM, pos, Some(want as u32))?;
             let n = self.transfer_in(&c, payload, b"QFTPGET", sink).await?;
-            pos += n;
+            pos = pos.saturating_add(n);
             progress(pos - opts.start);
             if n < want {
                 if size.is_some() {
@@ -1191,7 +1191,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let r = self.upload(&c, n as u64, None::<&mut R>).await;
             self.rx_cap = self.buf.len();
             self.end(r)?;
-            pos += n as u64;
+            pos = pos.saturating_add(n as u64);
             progress(pos - opts.start);
             if last {
                 return Ok(pos - opts.start);
@@ -1220,6 +1220,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
         cmd::qftpput(remote, COM, opts.start, Some((opts.chunk, true)))?;
+        opts.start.checked_add(len).ok_or(ArgError::OutOfRange)?;
         let chunk = u64::from(opts.chunk.max(1));
         let mut done = 0;
         loop {
