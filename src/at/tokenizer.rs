@@ -633,29 +633,28 @@ mod tests {
     #[test]
     fn exact_payload_passes_every_byte_untouched() {
         let payload = hostile_payload();
-        let mut input = b"\r\nCONNECT\r\n".to_vec();
-        input.extend_from_slice(&payload);
-        input.extend_from_slice(b"\r\nOK\r\n\r\n+QFTPGET: 0,");
-        input.extend_from_slice(payload.len().to_string().as_bytes());
-        input.extend_from_slice(b"\r\n");
+        let input = confirmed_stream(&payload, "QFTPGET");
         let frames = check_all_splits::<64>(&input, &[Payload::Exact(payload.len() as u64)]);
-        assert_eq!(
-            frames,
-            [
-                F::Connect,
-                F::Data(payload.clone()),
-                F::DataEnd(payload.len() as u64),
-                F::Ok,
-                F::Line(std::format!("+QFTPGET: 0,{}", payload.len()).into_bytes()),
-            ]
-        );
+        assert_eq!(frames, transfer_frames(&payload, "QFTPGET"));
     }
 
+    /// A download or listing on the wire: `CONNECT`, payload, `OK`, result.
     fn confirmed_stream(payload: &[u8], result: &str) -> Vec<u8> {
         let mut input = b"\r\nCONNECT\r\n".to_vec();
         input.extend_from_slice(payload);
         input.extend_from_slice(std::format!("\r\nOK\r\n\r\n+{result}: 0,{}\r\n", payload.len()).as_bytes());
         input
+    }
+
+    /// The frames `confirmed_stream` must give.
+    fn transfer_frames(payload: &[u8], result: &str) -> Vec<F> {
+        std::vec![
+            F::Connect,
+            F::Data(payload.to_vec()),
+            F::DataEnd(payload.len() as u64),
+            F::Ok,
+            F::Line(std::format!("+{result}: 0,{}", payload.len()).into_bytes()),
+        ]
     }
 
     #[test]
@@ -664,17 +663,7 @@ mod tests {
         for limit in [None, Some(payload.len() as u64), Some(payload.len() as u64 + 100)] {
             let input = confirmed_stream(&payload, "QFTPGET");
             let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPGET", limit }]);
-            assert_eq!(
-                frames,
-                [
-                    F::Connect,
-                    F::Data(payload.clone()),
-                    F::DataEnd(payload.len() as u64),
-                    F::Ok,
-                    F::Line(std::format!("+QFTPGET: 0,{}", payload.len()).into_bytes()),
-                ],
-                "limit {limit:?}"
-            );
+            assert_eq!(frames, transfer_frames(&payload, "QFTPGET"), "limit {limit:?}");
         }
     }
 
@@ -685,16 +674,7 @@ mod tests {
         {
             let input = confirmed_stream(listing, "QFTPNLST");
             let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPNLST", limit: None }]);
-            assert_eq!(
-                frames,
-                [
-                    F::Connect,
-                    F::Data(listing.to_vec()),
-                    F::DataEnd(listing.len() as u64),
-                    F::Ok,
-                    F::Line(std::format!("+QFTPNLST: 0,{}", listing.len()).into_bytes()),
-                ]
-            );
+            assert_eq!(frames, transfer_frames(listing, "QFTPNLST"));
         }
     }
 
