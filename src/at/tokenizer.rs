@@ -244,6 +244,27 @@ impl<const N: usize> Tokenizer<N> {
     /// next frame, if one is complete. Call again with the rest of the input
     /// until it is consumed and no frame comes out.
     pub fn feed<'s>(&'s mut self, input: &'s [u8]) -> (usize, Option<Frame<'s>>) {
+        // Fast path, the common case: command mode, nothing held, no line
+        // begun, and a whole line in the input, handed out without a copy.
+        if matches!(self.mode, Mode::Command) && self.hold_len == 0 && self.line.is_idle() {
+            let mut blank = 0;
+            while let Some(b'\r' | b'\n') = input.get(blank) {
+                blank += 1;
+            }
+            let body = input.get(blank..).unwrap_or_default();
+            if let Some(end) = line_end(body) {
+                let used = blank + end + 1;
+                let line = body.get(..end).unwrap_or_default();
+                if line.len() > N {
+                    return (used, Some(Frame::Overflow));
+                }
+                let frame = classify(line);
+                if matches!(frame, Frame::Connect) {
+                    self.enter_data_mode();
+                }
+                return (used, Some(frame));
+            }
+        }
         if self.hold_taken > 0 {
             let taken = self.hold_taken.min(self.hold_len);
             self.hold.copy_within(taken..self.hold_len, 0);
@@ -264,29 +285,6 @@ impl<const N: usize> Tokenizer<N> {
                         (0, event)
                     } else if rest.is_empty() {
                         return (used, None);
-                    } else if self.line.is_idle() {
-                        // Fast path: a whole line in the input is handed out
-                        // without a copy.
-                        let mut blank = 0;
-                        while let Some(b'\r' | b'\n') = rest.get(blank) {
-                            blank += 1;
-                        }
-                        let body = rest.get(blank..).unwrap_or_default();
-                        if let Some(end) = line_end(body) {
-                            let used = used + blank + end + 1;
-                            let line = body.get(..end).unwrap_or_default();
-                            if line.len() > N {
-                                return (used, Some(Frame::Overflow));
-                            }
-                            let frame = classify(line);
-                            if frame == Frame::Connect {
-                                self.enter_data_mode();
-                            }
-                            return (used, Some(frame));
-                        }
-                        // The line goes on in the next input: keep its start.
-                        let (n, event) = self.line.push(body);
-                        (blank + n, event)
                     } else {
                         self.line.push(rest)
                     };
@@ -381,7 +379,7 @@ impl<const N: usize> Tokenizer<N> {
     /// Classifies the complete line in the line buffer, switching to data
     /// mode on an armed `CONNECT`.
     fn line_frame(&mut self) -> Frame<'_> {
-        if classify(self.line.line()) == Frame::Connect {
+        if matches!(classify(self.line.line()), Frame::Connect) {
             self.enter_data_mode();
         }
         classify(self.line.line())
@@ -405,7 +403,9 @@ impl<const N: usize> Tokenizer<N> {
 fn classify(line: &[u8]) -> Frame<'_> {
     // The first byte decides which comparisons are worth making.
     match line {
-        [b'+', ..] if line.starts_with(b"+CME ERROR:") => parse::cme_error(line).map_or(Frame::Line(line), Frame::Cme),
+        [b'+', b'C', b'M', b'E', b' ', b'E', b'R', b'R', b'O', b'R', b':', ..] => {
+            parse::cme_error(line).map_or(Frame::Line(line), Frame::Cme)
+        }
         [b'+', ..] => Frame::Line(line),
         [b'O', ..] if line.trim_ascii_end() == b"OK" => Frame::Ok,
         [b'E', ..] if line.trim_ascii_end() == b"ERROR" => Frame::Error,
