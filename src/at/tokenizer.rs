@@ -494,7 +494,6 @@ fn clamp(n: usize, limit: u64) -> usize {
 mod tests {
     extern crate std;
     use super::*;
-    use std::string::ToString;
     use std::vec::Vec;
 
     /// Owned copy of a frame, so frames from different runs compare.
