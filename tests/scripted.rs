@@ -271,3 +271,30 @@ fn a_byte_lost_or_doubled_inside_a_download_is_refused() {
     });
     modem.finished();
 }
+
+#[test]
+fn urc_between_a_listing_and_its_result_reaches_the_dispatcher() {
+    let _c = clock();
+    let listing = b"a.bin\r\nOK\r\nb.bin\r\n";
+    let modem = Modem::new(
+        open_script()
+            .cmd("AT+QFTPNLST=\".\",\"COM:\"")
+            .send(b"\r\nCONNECT\r\n")
+            .send(listing)
+            .lines(&["OK", "+CEREG: 1"])
+            .lines(&[&format!("+QFTPNLST: 0,{}", listing.len())])
+            .deferred("AT+QFTPSIZE=\"a.bin\"", "+QFTPSIZE: 0,7"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    let mut sink = Sink(Vec::new());
+    run(LIMIT, async {
+        open(&mut ftp).await;
+        let n = ftp.list(quectel_ftp::Listing::Nlst, ".", &mut sink).await;
+        assert_eq!(n, Ok(listing.len() as u64));
+        assert_eq!(ftp.size("a.bin").await, Ok(7));
+    });
+    assert_eq!(sink.0, listing);
+    assert_eq!(ftp.urc_stats().seen, 1);
+    modem.finished();
+}

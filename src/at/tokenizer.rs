@@ -38,15 +38,18 @@
 //!   failure). Any `\r\nOK\r\n` inside the payload fails that check and is
 //!   passed on as data. (A payload that itself contains `\r\nOK\r\n` followed
 //!   by a result line with exactly the right count cannot be told apart from
-//!   the real end by any reader of this stream.) After [`Frame::DataEnd`] come the [`Frame::Ok`] and
+//!   the real end by any reader of this stream.) URCs (`+...` lines) between
+//!   that `OK` and the result line are looked past and come out after the
+//!   payload. After [`Frame::DataEnd`] come the [`Frame::Ok`] and
 //!   the result line as usual.
 
 use crate::at::parse::{self, Field};
 use crate::error::CmeError;
 
 /// How many bytes a candidate end of a confirmed payload may take
-/// (`\r\nOK\r\n`, blank lines, and the result line).
-const HOLD: usize = 64;
+/// (`\r\nOK\r\n`, blank lines, a URC or two, and the result line); also the
+/// most payload bytes one [`Frame::Data`] from the tokenizer's own buffer holds.
+pub const HOLD: usize = 64;
 
 /// The end of a data-mode payload on the wire.
 const END: &[u8] = b"\r\nOK\r\n";
@@ -430,16 +433,23 @@ fn judge(held: &[u8], result: &[u8], moved: u64) -> Verdict {
     if held.get(..k) != END.get(..k) {
         return Verdict::Reject;
     }
-    let after = held.get(END.len()..).unwrap_or_default();
-    let start = after.iter().position(|&b| b != b'\r' && b != b'\n');
-    let line = after.get(start.unwrap_or(after.len())..).unwrap_or_default();
-    let Some(end) = line.iter().position(|&b| b == b'\r' || b == b'\n') else {
-        return if full { Verdict::Reject } else { Verdict::NeedMore };
-    };
-    match parse::ftp_result(line.get(..end).unwrap_or_default(), result) {
-        Some(r) if r.err != 0 => Verdict::Confirm,
-        Some(r) if r.value == Field::Num(moved) => Verdict::Confirm,
-        _ => Verdict::Reject,
+    let mut rest = held.get(END.len()..).unwrap_or_default();
+    loop {
+        let start = rest.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(rest.len());
+        let from = rest.get(start..).unwrap_or_default();
+        let Some(end) = line_end(from) else {
+            return if full { Verdict::Reject } else { Verdict::NeedMore };
+        };
+        let line = from.get(..end).unwrap_or_default();
+        match parse::ftp_result(line, result) {
+            Some(r) if r.err != 0 => return Verdict::Confirm,
+            Some(r) if r.value == Field::Num(moved) => return Verdict::Confirm,
+            Some(_) => return Verdict::Reject,
+            // A URC between the payload's `OK` and its result: look past it
+            // (it comes out as a line after the payload).
+            None if line.first() == Some(&b'+') => rest = from.get(end..).unwrap_or_default(),
+            None => return Verdict::Reject,
+        }
     }
 }
 
@@ -675,6 +685,27 @@ mod tests {
             let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPNLST", limit: None }]);
             assert_eq!(frames, transfer_frames(listing, "QFTPNLST"));
         }
+    }
+
+    #[test]
+    fn urc_between_the_payload_ok_and_its_result_is_looked_past() {
+        let listing = b"a.bin\r\nOK\r\n\r\n+CEREG: 1\r\nb.bin\r\n";
+        let mut input = b"\r\nCONNECT\r\n".to_vec();
+        input.extend_from_slice(listing);
+        input.extend_from_slice(b"\r\nOK\r\n\r\n+QIURC: \"pdpdeact\",1\r\n\r\n+QFTPNLST: 0,");
+        input.extend_from_slice(std::format!("{}\r\n", listing.len()).as_bytes());
+        let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPNLST", limit: None }]);
+        assert_eq!(
+            frames,
+            [
+                F::Connect,
+                F::Data(listing.to_vec()),
+                F::DataEnd(listing.len() as u64),
+                F::Ok,
+                F::Line(b"+QIURC: \"pdpdeact\",1".to_vec()),
+                F::Line(std::format!("+QFTPNLST: 0,{}", listing.len()).into_bytes()),
+            ]
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ use embedded_io_async::{Read, Write};
 
 use crate::at::cmd::{self, Command, Listing, COM};
 use crate::at::parse::{self, Field, FtpState, ModifyTime};
-use crate::at::tokenizer::{Frame, Payload, Tokenizer};
+use crate::at::tokenizer::{Frame, Payload, Tokenizer, HOLD};
 use crate::at::urc::{Urc, UrcSink, UrcStats};
 use crate::error::{ArgError, CmeError, Error, FtpReply};
 
@@ -203,8 +203,8 @@ enum Ev {
     Answer,
     /// Payload bytes at this range of the chunk buffer.
     Data(usize, usize),
-    /// Payload bytes the tokenizer held back (at most 64).
-    Held([u8; 64], usize),
+    /// Payload bytes the tokenizer held back (at most `HOLD`).
+    Held([u8; HOLD], usize),
     DataEnd,
 }
 
@@ -373,7 +373,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     if start < self.rx_end && start + d.len() <= self.rx_end {
                         Some(Ev::Data(start, start + d.len()))
                     } else {
-                        let mut held = [0u8; 64];
+                        let mut held = [0u8; HOLD];
                         let n = d.len().min(held.len());
                         held.get_mut(..n).unwrap_or_default().copy_from_slice(d.get(..n).unwrap_or_default());
                         Some(Ev::Held(held, n))
