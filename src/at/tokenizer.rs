@@ -263,7 +263,7 @@ impl<const N: usize> Tokenizer<N> {
                 }
                 let frame = classify(line);
                 if matches!(frame, Frame::Connect) {
-                    self.enter_data_mode();
+                    enter_data_mode(&mut self.armed, &mut self.mode, &mut self.skip_lf);
                 }
                 return (used, Some(frame));
             }
@@ -382,23 +382,26 @@ impl<const N: usize> Tokenizer<N> {
     /// Classifies the complete line in the line buffer, switching to data
     /// mode on an armed `CONNECT`.
     fn line_frame(&mut self) -> Frame<'_> {
-        if matches!(classify(self.line.line()), Frame::Connect) {
-            self.enter_data_mode();
+        let frame = classify(self.line.line());
+        if matches!(frame, Frame::Connect) {
+            enter_data_mode(&mut self.armed, &mut self.mode, &mut self.skip_lf);
         }
-        classify(self.line.line())
+        frame
     }
+}
 
-    /// After `CONNECT`: switches to data mode if a payload is armed.
-    fn enter_data_mode(&mut self) {
-        if let Some(payload) = self.armed.take() {
-            self.mode = match payload {
-                Payload::Exact(n) => Mode::Exact { left: n, moved: 0 },
-                Payload::Confirmed { result, limit } => {
-                    Mode::Confirmed { result: result.as_bytes(), limit: limit.unwrap_or(u64::MAX), moved: 0 }
-                }
-            };
-            self.skip_lf = true;
-        }
+/// After `CONNECT`: switches to data mode if a payload is armed. (A free
+/// function over the three fields, so that a frame borrowing the line buffer
+/// can stay alive meanwhile.)
+fn enter_data_mode(armed: &mut Option<Payload>, mode: &mut Mode, skip_lf: &mut bool) {
+    if let Some(payload) = armed.take() {
+        *mode = match payload {
+            Payload::Exact(n) => Mode::Exact { left: n, moved: 0 },
+            Payload::Confirmed { result, limit } => {
+                Mode::Confirmed { result: result.as_bytes(), limit: limit.unwrap_or(u64::MAX), moved: 0 }
+            }
+        };
+        *skip_lf = true;
     }
 }
 
