@@ -16,5 +16,6 @@ pub use at::cmd::Listing;
 pub use at::parse::{FtpState, ModifyTime};
 pub use error::{ArgError, CmeError, Error, FtpReply, ModuleError};
 pub use ftp::{
-    Auth, DataAddress, FileType, Ftp, FtpConfig, IpType, PdpConfig, Setting, SslConfig, SslType, Transfer, TransferMode,
+    Auth, DataAddress, FileType, Ftp, FtpConfig, IpType, LocalAddr, PdpConfig, Setting, SslConfig, SslType, Transfer,
+    TransferMode,
 };

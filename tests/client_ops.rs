@@ -119,7 +119,7 @@ fn section_5_exchanges_byte_for_byte() {
     let ssl = SslConfig { version: 4, ciphersuite: 0xFFFF, seclevel: 0, cacert: None };
     run(LONG, async {
         ftp.init().await.unwrap();
-        assert_eq!(ftp.activate(&pdp).await.unwrap(), Some("10.7.157.1".parse().unwrap()));
+        assert_eq!(ftp.activate(&pdp).await.unwrap().unwrap().as_str(), "10.7.157.1");
         ftp.configure(&cfg, Some(&ssl)).await.unwrap();
         assert_eq!(ftp.setting(Setting::RspTimeout).await, Ok(90));
         ftp.open("hf.quectel.com", 990).await.unwrap();
@@ -181,9 +181,9 @@ fn active_context_is_not_activated_again() {
     run(LONG, async {
         ftp.init().await.unwrap();
         let ip = ftp.activate(&PdpConfig::default()).await.unwrap();
-        assert_eq!(ip, Some("10.7.157.1".parse().unwrap()));
+        assert_eq!(ip.map(|a| a.to_ip()), Some("10.7.157.1".parse().ok()));
         let ip = ftp.activate(&PdpConfig { cid: 3, ..Default::default() }).await.unwrap();
-        assert_eq!(ip, Some("10.0.0.3".parse().unwrap()));
+        assert_eq!(ip.map(|a| a.to_ip()), Some("10.0.0.3".parse().ok()));
     });
     // No `AT+QIACT=1` anywhere.
     assert!(!modem.written().windows(10).any(|w| w == b"AT+QIACT=1"));
@@ -318,7 +318,7 @@ fn answers_sharing_a_prefix_with_urcs_are_never_lost() {
     run(LONG, async {
         ftp.init().await.unwrap();
         let ip = ftp.activate(&PdpConfig::default()).await.unwrap();
-        assert_eq!(ip, Some("10.1.2.3".parse().unwrap()));
+        assert_eq!(ip.map(|a| a.to_ip()), Some("10.1.2.3".parse().ok()));
         ftp.open("h", 21).await.unwrap();
         assert_eq!(ftp.size("a").await, Ok(42));
         assert!(ftp.is_open());

@@ -79,15 +79,16 @@ fn bytes(b: &[u8]) -> Piece<'_> {
     Piece { kind: PieceKind::Bytes(b) }
 }
 
-fn digits(mut n: u64, radix: u64) -> Piece<'static> {
+fn digits(mut n: u64, radix: u16) -> Piece<'static> {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut buf = [0u8; 20];
     let mut start = buf.len();
     // 20 digits hold any u64 in base 10 or 16.
     while let Some(slot) = start.checked_sub(1).and_then(|i| buf.get_mut(i)) {
-        *slot = DIGITS.get((n % radix) as usize).copied().unwrap_or(b'?');
+        let (rest, digit) = super::div_rem_small(n, radix);
+        *slot = DIGITS.get(usize::from(digit)).copied().unwrap_or(b'?');
         start -= 1;
-        n /= radix;
+        n = rest;
         if n == 0 {
             break;
         }

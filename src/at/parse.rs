@@ -254,8 +254,9 @@ pub fn mdtm_value(value: Field<'_>) -> Option<ModifyTime> {
             let mut digits = [0u8; 14];
             let mut rest = n;
             for d in digits.iter_mut().rev() {
-                *d = b'0' + (rest % 10) as u8;
-                rest /= 10;
+                let (next, digit) = super::div_rem_small(rest, 10);
+                *d = b'0' + digit as u8;
+                rest = next;
             }
             mdtm_time(&digits)
         }

@@ -17,8 +17,6 @@
 
 mod config;
 
-use core::net::IpAddr;
-
 use embassy_time::{with_deadline, Duration, Instant, Timer};
 use embedded_io_async::{Read, Write};
 
@@ -68,6 +66,58 @@ impl Default for Transfer {
     }
 }
 
+/// The local IP address `AT+QIACT?` reported, kept as the module printed it
+/// (dotted IPv4 or IPv6 text): parsing it is left to callers that need an
+/// [`core::net::IpAddr`], so firmware that only logs it pays nothing for it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct LocalAddr {
+    text: [u8; Self::MAX],
+    len: u8,
+}
+
+impl LocalAddr {
+    /// Longest text kept: a full IPv6 address with an IPv4 tail.
+    pub const MAX: usize = 45;
+
+    /// Hex digits, `.` and `:` only, at most [`Self::MAX`] bytes.
+    fn new(text: &[u8]) -> Option<Self> {
+        let ok = !text.is_empty() && text.iter().all(|b| b.is_ascii_hexdigit() || *b == b'.' || *b == b':');
+        let mut addr = LocalAddr { text: [0; Self::MAX], len: text.len() as u8 };
+        addr.text.get_mut(..text.len()).filter(|_| ok)?.copy_from_slice(text);
+        Some(addr)
+    }
+
+    /// The address as text, e.g. `10.7.157.1`.
+    pub fn as_str(&self) -> &str {
+        let bytes = self.text.get(..usize::from(self.len)).unwrap_or_default();
+        core::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    /// The address parsed; `None` if the module printed something odd.
+    pub fn to_ip(&self) -> Option<core::net::IpAddr> {
+        self.as_str().parse().ok()
+    }
+}
+
+impl core::fmt::Debug for LocalAddr {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl core::fmt::Display for LocalAddr {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for LocalAddr {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=str}", self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Session {
     Closed,
@@ -110,7 +160,7 @@ enum Got {
     Num(u64),
     Text(usize),
     Time(ModifyTime),
-    Ip(Option<IpAddr>),
+    Ip(Option<LocalAddr>),
     Ready(bool),
 }
 
@@ -161,10 +211,7 @@ impl Catch<'_> {
             },
             Want::Cpin => parse::cpin(line).map(|s| Ok(Got::Ready(s.eq_ignore_ascii_case(b"READY")))),
             Want::QiAct(cid) => match parse::qiact(line) {
-                Some(a) if a.cid == *cid && a.state == 1 => {
-                    let ip = core::str::from_utf8(a.ip).ok().and_then(|s| s.parse().ok());
-                    Some(Ok(Got::Ip(ip)))
-                }
+                Some(a) if a.cid == *cid && a.state == 1 => Some(Ok(Got::Ip(LocalAddr::new(a.ip)))),
                 Some(_) => return true,
                 None => None,
             },
@@ -692,7 +739,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub async fn activate(&mut self, pdp: &PdpConfig<'_>) -> Result<Option<IpAddr>, Error> {
+    pub async fn activate(&mut self, pdp: &PdpConfig<'_>) -> Result<Option<LocalAddr>, Error> {
         // Checked before anything is sent, built again when sent (a smaller
         // future than one holding every command).
         let csgp = || cmd::qicsgp(pdp.cid, pdp.ip_type as u8, pdp.apn, pdp.user, pdp.password, pdp.auth as u8);

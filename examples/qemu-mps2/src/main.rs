@@ -73,7 +73,10 @@ async fn run(
     plan: &Plan<'_>,
     log: &mut dyn FnMut(Step),
 ) -> Result<ftp_session::Report, ftp_session::Failed> {
-    let mut ftp = quectel_ftp::Ftp::new(uart::Uart0::new(115_200), buf).unwrap();
+    // Not `unwrap`: that would link the error's `Debug` for nothing.
+    let Ok(mut ftp) = quectel_ftp::Ftp::new(uart::Uart0::new(115_200), buf) else {
+        semi::fail("chunk buffer too small");
+    };
     ftp_session::run(&mut ftp, plan, log).await
 }
 
