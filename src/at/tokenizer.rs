@@ -117,8 +117,6 @@ enum LineEvent {
 struct LineBuf<const N: usize> {
     buf: [u8; N],
     len: usize,
-    /// The line in `buf` was handed out; clear it before the next push.
-    taken: bool,
     /// Skipping the rest of an overlong line.
     skipping: bool,
 }
@@ -127,10 +125,6 @@ impl<const N: usize> LineBuf<N> {
     /// Takes bytes up to and including the next line end. Returns the bytes
     /// consumed and, when a line ended (or overflowed), what happened.
     fn push(&mut self, src: &[u8]) -> (usize, Option<LineEvent>) {
-        if self.taken {
-            self.len = 0;
-            self.taken = false;
-        }
         if self.len == 0 && !self.skipping {
             // Line ends between lines (`\r\n\r\n`) are blank lines: skip them
             // in one go.
@@ -158,23 +152,15 @@ impl<const N: usize> LineBuf<N> {
             }
         }
         if end.is_some() && self.len > 0 {
-            self.taken = true;
             return (used, Some(LineEvent::Line));
         }
         (used, None)
     }
 
-    /// No line in progress: the next byte starts a new line.
-    fn is_idle(&mut self) -> bool {
-        if self.taken {
-            self.len = 0;
-            self.taken = false;
-        }
-        self.len == 0 && !self.skipping
-    }
-
-    fn line(&self) -> &[u8] {
-        self.buf.get(..self.len).unwrap_or_default()
+    /// Hands out the complete line; the buffer is free for the next one.
+    fn take(&mut self) -> &[u8] {
+        let len = core::mem::take(&mut self.len);
+        self.buf.get(..len).unwrap_or_default()
     }
 }
 
@@ -205,7 +191,7 @@ impl<const N: usize> Tokenizer<N> {
     /// A tokenizer in command mode.
     pub const fn new() -> Self {
         Tokenizer {
-            line: LineBuf { buf: [0; N], len: 0, taken: false, skipping: false },
+            line: LineBuf { buf: [0; N], len: 0, skipping: false },
             mode: Mode::Command,
             armed: None,
             skip_lf: false,
@@ -247,146 +233,141 @@ impl<const N: usize> Tokenizer<N> {
     /// next frame, if one is complete. Call again with the rest of the input
     /// until it is consumed and no frame comes out.
     pub fn feed<'s>(&'s mut self, input: &'s [u8]) -> (usize, Option<Frame<'s>>) {
-        // Fast path, the common case: command mode, nothing held, no line
-        // begun, and a whole line in the input, handed out without a copy.
-        if matches!(self.mode, Mode::Command) && self.hold_len == 0 && self.line.is_idle() {
-            let mut blank = 0;
-            while let Some(b'\r' | b'\n') = input.get(blank) {
-                blank += 1;
-            }
-            let body = input.get(blank..).unwrap_or_default();
-            if let Some(end) = line_end(body) {
-                let used = blank + end + 1;
-                let line = body.get(..end).unwrap_or_default();
-                if line.len() > N {
-                    return (used, Some(Frame::Overflow));
-                }
-                let frame = classify(line);
-                if matches!(frame, Frame::Connect) {
-                    enter_data_mode(&mut self.armed, &mut self.mode, &mut self.skip_lf);
-                }
-                return (used, Some(frame));
-            }
-        }
-        if self.hold_taken > 0 {
-            let taken = self.hold_taken.min(self.hold_len);
-            self.hold.copy_within(taken..self.hold_len, 0);
-            self.hold_len -= taken;
-            self.hold_taken = 0;
-        }
-        let mut used = 0;
-        loop {
-            let rest = input.get(used..).unwrap_or_default();
-            match self.mode {
-                Mode::Command => {
-                    // Held bytes go first: they came before `rest`.
-                    let (n, event) = if self.hold_len > 0 {
-                        let held = self.hold.get(..self.hold_len).unwrap_or_default();
-                        let (n, event) = self.line.push(held);
-                        self.hold.copy_within(n..self.hold_len, 0);
-                        self.hold_len -= n;
-                        (0, event)
-                    } else if rest.is_empty() {
-                        return (used, None);
-                    } else {
-                        self.line.push(rest)
-                    };
-                    used += n;
-                    match event {
-                        None => {}
-                        Some(LineEvent::Overflow) => return (used, Some(Frame::Overflow)),
-                        Some(LineEvent::Line) => return (used, Some(self.line_frame())),
+        let (used, line) = 'line: {
+            // Fast path, the common case: command mode, nothing held, no line
+            // begun, and a whole line in the input, handed out without a copy.
+            // (The two lengths or-ed: one test, which the hot loop feels.)
+            if matches!(self.mode, Mode::Command) && (self.hold_len | self.line.len) == 0 && !self.line.skipping {
+                let body = skip_blanks(input);
+                let blank = input.len() - body.len();
+                if let Some(end) = line_end(body) {
+                    let line = body.get(..end).unwrap_or_default();
+                    if line.len() > N {
+                        return (blank + end + 1, Some(Frame::Overflow));
                     }
+                    break 'line (blank + end + 1, line);
                 }
-                _ if self.skip_lf => {
-                    let src = if self.hold_len > 0 { self.hold.get(..self.hold_len) } else { Some(rest) };
-                    match src.and_then(|s| s.first()) {
-                        None => return (used, None),
-                        Some(&b'\n') if self.hold_len > 0 => {
-                            self.hold.copy_within(1..self.hold_len, 0);
-                            self.hold_len -= 1;
+            }
+            if self.hold_taken > 0 {
+                let taken = self.hold_taken.min(self.hold_len);
+                self.hold.copy_within(taken..self.hold_len, 0);
+                self.hold_len -= taken;
+                self.hold_taken = 0;
+            }
+            let mut used = 0;
+            loop {
+                let rest = input.get(used..).unwrap_or_default();
+                match self.mode {
+                    Mode::Command => {
+                        // Held bytes go first: they came before `rest`.
+                        let (n, event) = if self.hold_len > 0 {
+                            let held = self.hold.get(..self.hold_len).unwrap_or_default();
+                            let (n, event) = self.line.push(held);
+                            self.hold.copy_within(n..self.hold_len, 0);
+                            self.hold_len -= n;
+                            (0, event)
+                        } else if rest.is_empty() {
+                            return (used, None);
+                        } else {
+                            self.line.push(rest)
+                        };
+                        used += n;
+                        match event {
+                            None => {}
+                            Some(LineEvent::Overflow) => return (used, Some(Frame::Overflow)),
+                            Some(LineEvent::Line) => break 'line (used, self.line.take()),
                         }
-                        Some(&b'\n') => used += 1,
-                        Some(_) => {}
                     }
-                    self.skip_lf = false;
-                }
-                Mode::Exact { left: 0, moved } | Mode::Confirmed { limit: 0, moved, .. } => {
-                    self.mode = Mode::Command;
-                    return (used, Some(Frame::DataEnd { len: moved }));
-                }
-                Mode::Exact { left, moved } => {
-                    let src = if self.hold_len > 0 { self.hold.get(..self.hold_len) } else { Some(rest) };
-                    let src = src.unwrap_or_default();
-                    if src.is_empty() {
-                        return (used, None);
+                    _ if self.skip_lf => {
+                        let src = if self.hold_len > 0 { self.hold.get(..self.hold_len) } else { Some(rest) };
+                        match src.and_then(|s| s.first()) {
+                            None => return (used, None),
+                            Some(&b'\n') if self.hold_len > 0 => {
+                                self.hold.copy_within(1..self.hold_len, 0);
+                                self.hold_len -= 1;
+                            }
+                            Some(&b'\n') => used += 1,
+                            Some(_) => {}
+                        }
+                        self.skip_lf = false;
                     }
-                    let take = clamp(src.len(), left);
-                    self.mode = Mode::Exact { left: left - take as u64, moved: moved + take as u64 };
-                    return if self.hold_len > 0 {
-                        self.hold_taken = take;
-                        (used, Some(Frame::Data(self.hold.get(..take).unwrap_or_default())))
-                    } else {
-                        (used + take, Some(Frame::Data(rest.get(..take).unwrap_or_default())))
-                    };
-                }
-                Mode::Confirmed { result, limit, moved } => {
-                    if self.hold_len == 0 {
-                        let window = rest.get(..clamp(rest.len(), limit)).unwrap_or_default();
-                        match candidate(window) {
-                            Some(0) => {}
-                            found => {
-                                let take = found.unwrap_or(window.len());
-                                if take == 0 {
-                                    return (used, None);
+                    Mode::Exact { left: 0, moved } | Mode::Confirmed { limit: 0, moved, .. } => {
+                        self.mode = Mode::Command;
+                        return (used, Some(Frame::DataEnd { len: moved }));
+                    }
+                    Mode::Exact { left, moved } => {
+                        let src = if self.hold_len > 0 { self.hold.get(..self.hold_len) } else { Some(rest) };
+                        let src = src.unwrap_or_default();
+                        if src.is_empty() {
+                            return (used, None);
+                        }
+                        let take = clamp(src.len(), left);
+                        self.mode = Mode::Exact { left: left - take as u64, moved: moved + take as u64 };
+                        return if self.hold_len > 0 {
+                            self.hold_taken = take;
+                            (used, Some(Frame::Data(self.hold.get(..take).unwrap_or_default())))
+                        } else {
+                            (used + take, Some(Frame::Data(rest.get(..take).unwrap_or_default())))
+                        };
+                    }
+                    Mode::Confirmed { result, limit, moved } => {
+                        if self.hold_len == 0 {
+                            let window = rest.get(..clamp(rest.len(), limit)).unwrap_or_default();
+                            match candidate(window) {
+                                Some(0) => {}
+                                found => {
+                                    let take = found.unwrap_or(window.len());
+                                    if take == 0 {
+                                        return (used, None);
+                                    }
+                                    self.mode = Mode::Confirmed {
+                                        result,
+                                        limit: limit - take as u64,
+                                        moved: moved + take as u64,
+                                    };
+                                    return (used + take, Some(Frame::Data(rest.get(..take).unwrap_or_default())));
                                 }
+                            }
+                        }
+                        // A CR: pull what may be the end into the hold and judge it.
+                        let room = HOLD - self.hold_len;
+                        let pull = rest.len().min(room);
+                        if let (Some(dst), Some(src)) =
+                            (self.hold.get_mut(self.hold_len..self.hold_len + pull), rest.get(..pull))
+                        {
+                            dst.copy_from_slice(src);
+                            self.hold_len += pull;
+                            used += pull;
+                        }
+                        let held = self.hold.get(..self.hold_len).unwrap_or_default();
+                        match judge(held, result, moved) {
+                            Verdict::NeedMore => return (used, None),
+                            Verdict::Confirm => {
+                                // The held bytes (`\r\nOK\r\n...`) replay in command mode.
+                                self.mode = Mode::Command;
+                                return (used, Some(Frame::DataEnd { len: moved }));
+                            }
+                            Verdict::Reject => {
+                                // Payload up to the next CR, which may start the real end.
+                                let next_cr =
+                                    held.iter().skip(1).position(|&b| b == b'\r').map_or(held.len(), |i| i + 1);
+                                let take = clamp(next_cr, limit);
                                 self.mode =
                                     Mode::Confirmed { result, limit: limit - take as u64, moved: moved + take as u64 };
-                                return (used + take, Some(Frame::Data(rest.get(..take).unwrap_or_default())));
+                                self.hold_taken = take;
+                                return (used, Some(Frame::Data(self.hold.get(..take).unwrap_or_default())));
                             }
                         }
                     }
-                    // A CR: pull what may be the end into the hold and judge it.
-                    let room = HOLD - self.hold_len;
-                    let pull = rest.len().min(room);
-                    if let (Some(dst), Some(src)) =
-                        (self.hold.get_mut(self.hold_len..self.hold_len + pull), rest.get(..pull))
-                    {
-                        dst.copy_from_slice(src);
-                        self.hold_len += pull;
-                        used += pull;
-                    }
-                    let held = self.hold.get(..self.hold_len).unwrap_or_default();
-                    match judge(held, result, moved) {
-                        Verdict::NeedMore => return (used, None),
-                        Verdict::Confirm => {
-                            // The held bytes (`\r\nOK\r\n...`) replay in command mode.
-                            self.mode = Mode::Command;
-                            return (used, Some(Frame::DataEnd { len: moved }));
-                        }
-                        Verdict::Reject => {
-                            // Payload up to the next CR, which may start the real end.
-                            let next_cr = held.iter().skip(1).position(|&b| b == b'\r').map_or(held.len(), |i| i + 1);
-                            let take = clamp(next_cr, limit);
-                            self.mode =
-                                Mode::Confirmed { result, limit: limit - take as u64, moved: moved + take as u64 };
-                            self.hold_taken = take;
-                            return (used, Some(Frame::Data(self.hold.get(..take).unwrap_or_default())));
-                        }
-                    }
                 }
             }
-        }
-    }
-
-    /// Classifies the complete line in the line buffer, switching to data
-    /// mode on an armed `CONNECT`.
-    fn line_frame(&mut self) -> Frame<'_> {
-        let frame = classify(self.line.line());
+        };
+        // Classified in one place only, which lets it inline.
+        let frame = classify(line);
         if matches!(frame, Frame::Connect) {
             enter_data_mode(&mut self.armed, &mut self.mode, &mut self.skip_lf);
         }
-        frame
+        (used, Some(frame))
     }
 }
 
@@ -405,8 +386,21 @@ fn enter_data_mode(armed: &mut Option<Payload>, mode: &mut Mode, skip_lf: &mut b
     }
 }
 
-/// The frame for a complete command-mode line.
+/// The frame for a complete command-mode line. The two most common kinds,
+/// `OK` and a `+` line that is not `+CME ERROR:`, are told inline.
+#[inline(always)]
 fn classify(line: &[u8]) -> Frame<'_> {
+    match line {
+        b"OK" => Frame::Ok,
+        [b'+', b'C', ..] => classify_other(line),
+        [b'+', ..] => Frame::Line(line),
+        _ => classify_other(line),
+    }
+}
+
+/// [`classify`] for the rarer lines.
+#[inline(never)]
+fn classify_other(line: &[u8]) -> Frame<'_> {
     // The first byte decides which comparisons are worth making.
     match line {
         [b'+', b'C', b'M', b'E', b' ', b'E', b'R', b'R', b'O', b'R', b':', ..] => {
@@ -454,6 +448,25 @@ fn judge(held: &[u8], result: &[u8], moved: u64) -> Verdict {
             None => return Verdict::Reject,
         }
     }
+}
+
+/// `s` after the CR and LF bytes it starts with. Lines come as
+/// `\r\n<line>\r\n`, so these are usually two or three: one machine word tells.
+fn skip_blanks(mut s: &[u8]) -> &[u8] {
+    const ONES: usize = usize::MAX / 255;
+    if let Some(word) = s.first_chunk() {
+        let x = usize::from_le_bytes(*word);
+        // The high bit of every nonzero byte of `y` (exact: no carries between bytes).
+        let nonzero = |y: usize| (((y & (ONES * 0x7f)) + ONES * 0x7f) | y) & (ONES * 0x80);
+        let other = nonzero(x ^ (ONES * usize::from(b'\r'))) & nonzero(x ^ (ONES * usize::from(b'\n')));
+        if other != 0 {
+            return s.get((other.trailing_zeros() / 8) as usize..).unwrap_or_default();
+        }
+    }
+    while let [b'\r' | b'\n', rest @ ..] = s {
+        s = rest;
+    }
+    s
 }
 
 /// The first CR or LF in `s`. AT lines are short, so instead of a general
@@ -778,6 +791,21 @@ mod tests {
                 buf[at] = end;
                 buf[(at + 3).min(39)] = b'\n';
                 assert_eq!(line_end(&buf), Some(at), "at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn skip_blanks_stops_at_the_first_byte_that_is_not_cr_or_lf() {
+        for len in 0..20 {
+            for stop in 0..=len {
+                for other in [0u8, 9, 11, 12, 14, b'O', 0x8d, 0x8a, 0xff] {
+                    let mut buf: Vec<u8> = (0..len).map(|i| if i % 3 == 0 { b'\n' } else { b'\r' }).collect();
+                    if stop < len {
+                        buf[stop] = other;
+                    }
+                    assert_eq!(skip_blanks(&buf).len(), len - stop, "len {len} stop {stop} byte {other}");
+                }
             }
         }
     }
