@@ -285,12 +285,16 @@ pub enum Error {
     /// The modem sent something this crate could not make sense of where a
     /// specific answer was expected.
     Protocol,
-    /// The transfer moved a different number of bytes than the modem reports.
+    /// A transfer chunk moved a different number of bytes than the modem
+    /// reports (or, for a download of known size, than was asked for). The
+    /// counts are the chunk's (a chunk is at most `u32::MAX` bytes; the one
+    /// stream of [`crate::Ftp::put_escaped`] saturates there). 32 bits keep
+    /// every `Result` of the driver small.
     LengthMismatch {
         /// Bytes the driver moved.
-        moved: u64,
-        /// Bytes the module reported.
-        reported: u64,
+        moved: u32,
+        /// Bytes the module reported (or that were asked for).
+        reported: u32,
     },
     /// The network dropped the PDP context (`+QIURC: "pdpdeact"`) or the
     /// module restarted: the FTP session is gone; open it again.

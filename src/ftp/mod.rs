@@ -149,8 +149,9 @@ enum Want<'t> {
     Cmee,
     /// `+CPIN: <status>`.
     Cpin,
-    /// `+QIACT: <cid>,...` (lines of other contexts are consumed too).
-    QiAct(u8),
+    /// `+QIACT: <cid>,...` (lines of other contexts are consumed too); the
+    /// address goes to the option.
+    QiAct(u8, &'t mut Option<LocalAddr>),
     /// `+QFTPCFG: "<name>",<value>`.
     Cfg(&'static str),
 }
@@ -160,7 +161,6 @@ enum Got {
     Num(u64),
     Text(usize),
     Time(ModifyTime),
-    Ip(Option<LocalAddr>),
     Ready(bool),
 }
 
@@ -210,8 +210,11 @@ impl Catch<'_> {
                 _ => None,
             },
             Want::Cpin => parse::cpin(line).map(|s| Ok(Got::Ready(s.eq_ignore_ascii_case(b"READY")))),
-            Want::QiAct(cid) => match parse::qiact(line) {
-                Some(a) if a.cid == *cid && a.state == 1 => Some(Ok(Got::Ip(LocalAddr::new(a.ip)))),
+            Want::QiAct(cid, addr) => match parse::qiact(line) {
+                Some(a) if a.cid == *cid && a.state == 1 => {
+                    **addr = LocalAddr::new(a.ip);
+                    Some(Ok(Got::Ready(true)))
+                }
                 Some(_) => return true,
                 None => None,
             },
@@ -746,14 +749,17 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         csgp()?;
         cmd::qiact(pdp.cid)?;
         self.begin(false).await?;
+        let mut ip = None;
         let r = async {
             self.simple(&csgp()?, QUICK).await?;
-            if let Some(Got::Ip(ip)) = self.exchange(&cmd::qiact_query(), QUICK, Want::QiAct(pdp.cid), false).await? {
-                return Ok(ip);
+            let want = Want::QiAct(pdp.cid, &mut ip);
+            if self.exchange(&cmd::qiact_query(), QUICK, want, false).await?.is_some() {
+                return Ok(());
             }
             self.simple(&cmd::qiact(pdp.cid)?, PDP_ACT).await?;
-            match self.exchange(&cmd::qiact_query(), QUICK, Want::QiAct(pdp.cid), true).await? {
-                Some(Got::Ip(ip)) => Ok(ip),
+            let want = Want::QiAct(pdp.cid, &mut ip);
+            match self.exchange(&cmd::qiact_query(), QUICK, want, true).await? {
+                Some(_) => Ok(()),
                 _ => Err(Error::Protocol),
             }
         }
@@ -761,7 +767,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         if r.is_ok() {
             self.watch.context_id = pdp.cid;
         }
-        self.end(r)
+        self.end(r.map(|()| ip))
     }
 
     /// `AT+QIDEACT=<cid>`. Any FTP session over it is gone.
@@ -1062,7 +1068,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             progress(pos - opts.start);
             if n < want {
                 if size.is_some() {
-                    return Err(Error::LengthMismatch { moved: pos, reported: size.unwrap_or(0) });
+                    return Err(Error::LengthMismatch { moved: sat32(n), reported: sat32(want) });
                 }
                 break;
             }
@@ -1155,7 +1161,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
         match catch.got {
             Some(Ok(Got::Num(n))) if n == moved => Ok(moved),
-            Some(Ok(Got::Num(n))) => Err(Error::LengthMismatch { moved, reported: n }),
+            Some(Ok(Got::Num(n))) => Err(Error::LengthMismatch { moved: sat32(moved), reported: sat32(n) }),
             _ => Err(Error::Protocol),
         }
     }
@@ -1322,7 +1328,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         self.finish(Instant::now() + self.deferred(), &mut catch, true).await?;
         match catch.got {
             Some(Ok(Got::Num(m))) if m == n => Ok(()),
-            Some(Ok(Got::Num(m))) => Err(Error::LengthMismatch { moved: n, reported: m }),
+            Some(Ok(Got::Num(m))) => Err(Error::LengthMismatch { moved: sat32(n), reported: sat32(m) }),
             _ => Err(Error::Protocol),
         }
     }
@@ -1402,7 +1408,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         self.finish_after_ok(&mut catch).await?;
         match catch.got {
             Some(Ok(Got::Num(m))) if m == moved => Ok(moved),
-            Some(Ok(Got::Num(m))) => Err(Error::LengthMismatch { moved, reported: m }),
+            Some(Ok(Got::Num(m))) => Err(Error::LengthMismatch { moved: sat32(moved), reported: sat32(m) }),
             _ => Err(Error::Protocol),
         }
     }
@@ -1480,6 +1486,11 @@ fn io_result<E: embedded_io::Error>(r: Result<Result<(), E>, embassy_time::Timeo
 fn clamp_len(buf: &mut [u8], limit: u64) -> &mut [u8] {
     let n = usize::try_from(limit).map_or(buf.len(), |l| l.min(buf.len()));
     buf.get_mut(..n).unwrap_or_default()
+}
+
+/// A count for [`Error::LengthMismatch`], saturated.
+fn sat32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn lost(s: Session) -> Session {
