@@ -212,6 +212,14 @@ impl<const N: usize> Tokenizer<N> {
         *self = Self::new();
     }
 
+    /// The payload bytes of the last [`Frame::Data`] if they came from the
+    /// tokenizer's own hold rather than from the input (empty otherwise).
+    /// Valid until the next [`Tokenizer::feed`]; lets a caller that cannot
+    /// keep the frame's borrow pick the bytes up without copying them.
+    pub fn held_payload(&self) -> &[u8] {
+        self.hold.get(..self.hold_taken).unwrap_or_default()
+    }
+
     /// Leaves data mode at once (after `+++` aborted a transfer), keeping
     /// nothing of the payload.
     pub fn abort_payload(&mut self) {

@@ -22,7 +22,7 @@ use embedded_io_async::{Read, Write};
 
 use crate::at::cmd::{self, Command, Listing, COM};
 use crate::at::parse::{self, Field, FtpState, ModifyTime};
-use crate::at::tokenizer::{Frame, Payload, Tokenizer, HOLD};
+use crate::at::tokenizer::{Frame, Payload, Tokenizer};
 use crate::at::urc::{Urc, UrcSink, UrcStats};
 use crate::error::{ArgError, CmeError, Error, FtpReply};
 
@@ -253,8 +253,8 @@ enum Ev {
     Answer,
     /// Payload bytes at this range of the chunk buffer.
     Data(usize, usize),
-    /// Payload bytes the tokenizer held back (at most `HOLD`).
-    Held([u8; HOLD], usize),
+    /// Payload bytes the tokenizer held back: [`Tokenizer::held_payload`].
+    Held,
     DataEnd,
 }
 
@@ -423,10 +423,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     if start < self.rx_end && start + d.len() <= self.rx_end {
                         Some(Ev::Data(start, start + d.len()))
                     } else {
-                        let mut held = [0u8; HOLD];
-                        let n = d.len().min(held.len());
-                        held.get_mut(..n).unwrap_or_default().copy_from_slice(d.get(..n).unwrap_or_default());
-                        Some(Ev::Held(held, n))
+                        Some(Ev::Held)
                     }
                 }
             };
@@ -490,7 +487,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 Ev::Answer => {}
                 Ev::Error => return Err(Error::AtError),
                 Ev::Cme(e) => return Err(Error::Cme(e)),
-                Ev::Connect | Ev::Data(..) | Ev::Held(..) | Ev::DataEnd => return Err(Error::Protocol),
+                Ev::Connect | Ev::Data(..) | Ev::Held | Ev::DataEnd => return Err(Error::Protocol),
             }
         }
     }
@@ -1134,11 +1131,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     sink.write_all(data).await.map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
                     moved += data.len() as u64;
                 }
-                Ev::Held(held, n) => {
-                    sink.write_all(held.get(..n).unwrap_or_default())
-                        .await
-                        .map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
-                    moved += n as u64;
+                Ev::Held => {
+                    let data = self.tok.held_payload();
+                    sink.write_all(data).await.map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
+                    moved += data.len() as u64;
                 }
                 Ev::DataEnd => {
                     self.dirty = Dirty::Stream;
@@ -1348,7 +1344,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 Ev::Ok | Ev::Answer => {}
                 Ev::Error => return Err(Error::AtError),
                 Ev::Cme(e) => return Err(Error::Cme(e)),
-                Ev::Data(..) | Ev::Held(..) | Ev::DataEnd => return Err(Error::Protocol),
+                Ev::Data(..) | Ev::Held | Ev::DataEnd => return Err(Error::Protocol),
             }
         }
     }
