@@ -29,6 +29,9 @@ pub const COM: &str = "COM:";
 
 const MAX_ARGS: usize = 6;
 
+/// The staging buffer of [`Command::write`]: most command lines fit.
+pub const WRITE_CHUNK: usize = 64;
+
 /// One argument of a command line.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Arg<'a> {
@@ -139,16 +142,33 @@ impl<'a> Command<'a> {
     /// The pieces of the command line in order, ending with the `\r`
     /// terminator.
     pub fn pieces(&self) -> impl Iterator<Item = Piece<'a>> + '_ {
-        let head = [bytes(self.head.as_bytes()), bytes(self.suffix.as_bytes())];
-        let args = self.args().iter().enumerate().flat_map(|(i, a)| {
-            let sep = bytes(if i == 0 { b"" } else { b"," });
-            match *a {
-                Arg::Quoted(s) | Arg::Secret(s) => [sep, bytes(b"\""), bytes(s), bytes(b"\"")],
-                Arg::Num(n) => [sep, digits(n, 10), bytes(b""), bytes(b"")],
-                Arg::Hex(n) => [sep, bytes(b"0X"), digits(u64::from(n), 16), bytes(b"")],
-            }
-        });
-        head.into_iter().chain(args).chain([bytes(b"\r")]).filter(|p| !p.as_bytes().is_empty())
+        (0..self.piece_count()).map(|i| self.piece(i)).filter(|p| !p.as_bytes().is_empty())
+    }
+
+    /// Head, suffix, four pieces per argument, terminator.
+    fn piece_count(&self) -> usize {
+        3 + 4 * usize::from(self.len)
+    }
+
+    /// Piece `i` of the line (possibly empty): indexed rather than iterated,
+    /// so that a writer keeps a number, not an iterator, across awaits.
+    fn piece(&self, i: usize) -> Piece<'a> {
+        let arg = i.wrapping_sub(2) / 4;
+        match (i, self.args().get(arg)) {
+            (0, _) => bytes(self.head.as_bytes()),
+            (1, _) => bytes(self.suffix.as_bytes()),
+            (_, None) => bytes(b"\r"),
+            (_, Some(a)) => match ((i - 2) % 4, *a) {
+                (0, _) if arg == 0 => bytes(b""),
+                (0, _) => bytes(b","),
+                (1, Arg::Quoted(_) | Arg::Secret(_)) | (3, Arg::Quoted(_) | Arg::Secret(_)) => bytes(b"\""),
+                (2, Arg::Quoted(s) | Arg::Secret(s)) => bytes(s),
+                (1, Arg::Num(n)) => digits(n, 10),
+                (1, Arg::Hex(_)) => bytes(b"0X"),
+                (2, Arg::Hex(n)) => digits(u64::from(n), 16),
+                _ => bytes(b""),
+            },
+        }
     }
 
     /// Number of bytes the command line takes, terminator included.
@@ -160,30 +180,66 @@ impl<'a> Command<'a> {
     /// A buffer that is too small gives [`Error::Overflow`] and its content
     /// is unspecified.
     pub fn encode(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        let mut at = 0;
-        for p in self.pieces() {
+        let n = self.encode_at(0, buf);
+        if n < self.encoded_len() {
+            return Err(Error::Overflow);
+        }
+        Ok(n)
+    }
+
+    /// Writes as much of the command line as fits into `out`, starting at
+    /// byte `offset` of the line; returns the number of bytes written (0
+    /// once the line is done). Lets a writer stream any command through a
+    /// small buffer.
+    pub fn encode_at(&self, mut offset: usize, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        for i in 0..self.piece_count() {
+            let p = self.piece(i);
             let b = p.as_bytes();
-            let end = at + b.len();
-            buf.get_mut(at..end).ok_or(Error::Overflow)?.copy_from_slice(b);
-            at = end;
+            let Some(b) = b.get(offset..) else {
+                offset -= b.len();
+                continue;
+            };
+            offset = 0;
+            let k = b.len().min(out.len() - n);
+            if let (Some(dst), Some(src)) = (out.get_mut(n..n + k), b.get(..k)) {
+                dst.copy_from_slice(src);
+            }
+            n += k;
+            if n == out.len() {
+                break;
+            }
         }
-        Ok(at)
+        n
     }
 
-    /// Writes the command line to an async UART, piece by piece.
+    /// Writes the command line to an async UART, in writes of up to
+    /// [`WRITE_CHUNK`] bytes (one write for most commands).
     pub async fn write<W: embedded_io_async::Write>(&self, w: &mut W) -> Result<(), W::Error> {
-        for p in self.pieces() {
-            w.write_all(p.as_bytes()).await?;
+        let mut chunk = [0u8; WRITE_CHUNK];
+        let mut at = 0;
+        loop {
+            let n = self.encode_at(at, &mut chunk);
+            if n == 0 {
+                return Ok(());
+            }
+            w.write_all(chunk.get(..n).unwrap_or_default()).await?;
+            at += n;
         }
-        Ok(())
     }
 
-    /// Writes the command line to a blocking UART, piece by piece.
+    /// Writes the command line to a blocking UART, like [`Command::write`].
     pub fn write_blocking<W: embedded_io::Write>(&self, w: &mut W) -> Result<(), W::Error> {
-        for p in self.pieces() {
-            w.write_all(p.as_bytes())?;
+        let mut chunk = [0u8; WRITE_CHUNK];
+        let mut at = 0;
+        loop {
+            let n = self.encode_at(at, &mut chunk);
+            if n == 0 {
+                return Ok(());
+            }
+            w.write_all(chunk.get(..n).unwrap_or_default())?;
+            at += n;
         }
-        Ok(())
     }
 }
 
