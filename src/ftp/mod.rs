@@ -682,8 +682,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     // Bring-up and PDP.
 
     async fn init_at(&mut self) -> Result<(), Error> {
-        self.simple(&cmd::echo_off(), QUICK).await?;
-        self.simple(&cmd::cmee_numeric(), QUICK).await?;
+        // One await for both commands: each await costs code in every
+        // firmware's state machine.
+        for step in 0..2 {
+            let c = if step == 0 { cmd::echo_off() } else { cmd::cmee_numeric() };
+            self.simple(&c, QUICK).await?;
+        }
         self.watch.need_init = false;
         Ok(())
     }
@@ -748,17 +752,20 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         self.begin(false).await?;
         let mut ip = None;
         let r = async {
-            self.simple(&csgp()?, QUICK).await?;
-            let want = Want::QiAct(pdp.cid, &mut ip);
-            if self.exchange(&cmd::qiact_query(), QUICK, want, false).await?.is_some() {
-                return Ok(());
+            // QICSGP, QIACT? (done if active), QIACT, QIACT?: one await.
+            for step in 0..4u8 {
+                let (c, timeout) = match step {
+                    0 => (csgp()?, QUICK),
+                    2 => (cmd::qiact(pdp.cid)?, PDP_ACT),
+                    _ => (cmd::qiact_query(), QUICK),
+                };
+                let want = if step % 2 == 1 { Want::QiAct(pdp.cid, &mut ip) } else { Want::Nothing };
+                let got = self.exchange(&c, timeout, want, step == 3).await?;
+                if step == 1 && got.is_some() {
+                    break;
+                }
             }
-            self.simple(&cmd::qiact(pdp.cid)?, PDP_ACT).await?;
-            let want = Want::QiAct(pdp.cid, &mut ip);
-            match self.exchange(&cmd::qiact_query(), QUICK, want, true).await? {
-                Some(_) => Ok(()),
-                _ => Err(Error::Protocol),
-            }
+            Ok(())
         }
         .await;
         if r.is_ok() {
@@ -801,21 +808,16 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         };
         if let Some(s) = &ssl {
             s.validate()?;
-            for step in 0..SSL_STEPS {
-                ssl_command(cfg.ssl_ctx, s, step)?;
-            }
+        }
+        for step in 0..CONFIG_STEPS {
+            config_command(cfg, ssl.as_ref(), step)?;
         }
         self.begin(false).await?;
         let r = async {
-            for (setting, value) in Setting::all(cfg) {
-                self.simple(&cmd::qftpcfg_num(setting.name(), value), QUICK).await?;
-            }
-            self.simple(&cmd::qftpcfg_account(cfg.user, cfg.password)?, QUICK).await?;
-            if let Some(s) = &ssl {
-                for step in 0..SSL_STEPS {
-                    if let Some(c) = ssl_command(cfg.ssl_ctx, s, step)? {
-                        self.simple(&c, QUICK).await?;
-                    }
+            // Every command from one generator, sent at one await.
+            for step in 0..CONFIG_STEPS {
+                if let Some(c) = config_command(cfg, ssl.as_ref(), step)? {
+                    self.simple(&c, QUICK).await?;
                 }
             }
             Ok(())
@@ -1449,6 +1451,25 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
 /// How many `AT+QSSLCFG` commands an FTPS configuration takes at most.
 const SSL_STEPS: u8 = 4;
+
+/// The settings of [`Setting::all`], the account, then the SSL commands.
+const CONFIG_STEPS: u8 = SETTINGS + 1 + SSL_STEPS;
+const SETTINGS: u8 = 7;
+
+/// The `step`-th command of a configuration, if there is one.
+fn config_command<'a>(
+    cfg: &FtpConfig<'a>,
+    ssl: Option<&SslConfig<'a>>,
+    step: u8,
+) -> Result<Option<Command<'a>>, ArgError> {
+    let settings: [(Setting, u32); SETTINGS as usize] = Setting::all(cfg);
+    Ok(match (settings.get(usize::from(step)), ssl) {
+        (Some((setting, value)), _) => Some(cmd::qftpcfg_num(setting.name(), *value)),
+        (None, _) if step == SETTINGS => Some(cmd::qftpcfg_account(cfg.user, cfg.password)?),
+        (None, Some(s)) => ssl_command(cfg.ssl_ctx, s, step.saturating_sub(SETTINGS + 1))?,
+        (None, None) => None,
+    })
+}
 
 /// The `step`-th `AT+QSSLCFG` command for SSL context `ctx`, if there is one.
 fn ssl_command<'a>(ctx: u8, s: &SslConfig<'a>, step: u8) -> Result<Option<Command<'a>>, ArgError> {
