@@ -39,8 +39,9 @@ enum Arg<'a> {
     Quoted(&'a [u8]),
     /// A double-quoted string that must never be shown (passwords).
     Secret(&'a [u8]),
-    /// A bare decimal number.
-    Num(u64),
+    /// A bare decimal number, as two halves: keeps `Arg` 4-byte aligned,
+    /// so a `Command` is a quarter smaller on 32-bit MCUs.
+    Num([u32; 2]),
     /// A bare hexadecimal number written as `0X...` (cipher suites).
     Hex(u32),
 }
@@ -76,6 +77,16 @@ impl Piece<'_> {
             PieceKind::Digits { buf, start } => buf.get(usize::from(*start)..).unwrap_or_default(),
         }
     }
+}
+
+/// A decimal argument.
+fn num(n: impl Into<u64>) -> Arg<'static> {
+    let n = n.into();
+    Arg::Num([n as u32, (n >> 32) as u32])
+}
+
+fn join([lo, hi]: [u32; 2]) -> u64 {
+    u64::from(hi) << 32 | u64::from(lo)
 }
 
 fn bytes(b: &[u8]) -> Piece<'_> {
@@ -117,7 +128,7 @@ pub fn check_str(s: &str, max: usize, allow_empty: bool) -> Result<&[u8], ArgErr
 
 impl<'a> Command<'a> {
     const fn new(head: &'static str, suffix: &'static str) -> Self {
-        Command { head, suffix, args: [Arg::Num(0); MAX_ARGS], len: 0 }
+        Command { head, suffix, args: [Arg::Num([0, 0]); MAX_ARGS], len: 0 }
     }
 
     /// Appends an argument. The constructors below never pass more than
@@ -163,7 +174,7 @@ impl<'a> Command<'a> {
                 (0, _) => bytes(b","),
                 (1, Arg::Quoted(_) | Arg::Secret(_)) | (3, Arg::Quoted(_) | Arg::Secret(_)) => bytes(b"\""),
                 (2, Arg::Quoted(s) | Arg::Secret(s)) => bytes(s),
-                (1, Arg::Num(n)) => digits(n, 10),
+                (1, Arg::Num(n)) => digits(join(n), 10),
                 (1, Arg::Hex(_)) => bytes(b"0X"),
                 (2, Arg::Hex(n)) => digits(u64::from(n), 16),
                 _ => bytes(b""),
@@ -255,7 +266,7 @@ impl fmt::Debug for Command<'_> {
             match *a {
                 Arg::Quoted(s) => write!(f, "\"{}\"", core::str::from_utf8(s).unwrap_or("?"))?,
                 Arg::Secret(_) => f.write_str("\"***\"")?,
-                Arg::Num(n) => write!(f, "{}", n)?,
+                Arg::Num(n) => write!(f, "{}", join(n))?,
                 Arg::Hex(n) => write!(f, "0X{:X}", n)?,
             }
         }
@@ -300,7 +311,7 @@ pub fn echo_off() -> Command<'static> {
 }
 /// `AT+CMEE=1` — numeric `+CME ERROR` codes.
 pub fn cmee_numeric() -> Command<'static> {
-    write_cmd("AT+CMEE").arg(Arg::Num(1))
+    write_cmd("AT+CMEE").arg(num(1u8))
 }
 /// `AT+CMEE?` — used as a resynchronisation probe.
 pub fn cmee_query() -> Command<'static> {
@@ -328,18 +339,18 @@ pub fn qicsgp<'a>(
     in_range(ip_type, 1, 3)?;
     in_range(auth, 0, 3)?;
     Ok(write_cmd("AT+QICSGP")
-        .arg(Arg::Num(cid.into()))
-        .arg(Arg::Num(ip_type.into()))
+        .arg(num(cid))
+        .arg(num(ip_type))
         .arg(Arg::Quoted(check_str(apn, MAX_APN, true)?))
         .arg(Arg::Quoted(check_str(user, MAX_ACCOUNT, true)?))
         .arg(Arg::Secret(check_str(pass, MAX_ACCOUNT, true)?))
-        .arg(Arg::Num(auth.into())))
+        .arg(num(auth)))
 }
 
 /// `AT+QIACT=<cid>`.
 pub fn qiact(cid: u8) -> Result<Command<'static>, ArgError> {
     in_range(cid, 1, 16)?;
-    Ok(write_cmd("AT+QIACT").arg(Arg::Num(cid.into())))
+    Ok(write_cmd("AT+QIACT").arg(num(cid)))
 }
 /// `AT+QIACT?`.
 pub fn qiact_query() -> Command<'static> {
@@ -348,12 +359,12 @@ pub fn qiact_query() -> Command<'static> {
 /// `AT+QIDEACT=<cid>`.
 pub fn qideact(cid: u8) -> Result<Command<'static>, ArgError> {
     in_range(cid, 1, 16)?;
-    Ok(write_cmd("AT+QIDEACT").arg(Arg::Num(cid.into())))
+    Ok(write_cmd("AT+QIDEACT").arg(num(cid)))
 }
 
 /// `AT+QFTPCFG="<name>",<value>` for the numeric settings.
 pub fn qftpcfg_num(name: &'static str, value: u32) -> Command<'static> {
-    write_cmd("AT+QFTPCFG").arg(Arg::Quoted(name.as_bytes())).arg(Arg::Num(value.into()))
+    write_cmd("AT+QFTPCFG").arg(Arg::Quoted(name.as_bytes())).arg(num(value))
 }
 /// `AT+QFTPCFG="account","<user>","<pass>"`.
 pub fn qftpcfg_account<'a>(user: &'a str, pass: &'a str) -> Result<Command<'a>, ArgError> {
@@ -370,17 +381,17 @@ pub fn qftpcfg_query(name: &'static str) -> Command<'static> {
 /// `AT+QSSLCFG="<param>",<ctx>,<value>` for numeric parameters.
 pub fn qsslcfg_num(param: &'static str, ctx: u8, value: u32) -> Result<Command<'static>, ArgError> {
     in_range(ctx, 0, 5)?;
-    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(param.as_bytes())).arg(Arg::Num(ctx.into())).arg(Arg::Num(value.into())))
+    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(param.as_bytes())).arg(num(ctx)).arg(num(value)))
 }
 /// `AT+QSSLCFG="ciphersuite",<ctx>,0X<suite>`.
 pub fn qsslcfg_ciphersuite(ctx: u8, suite: u16) -> Result<Command<'static>, ArgError> {
     in_range(ctx, 0, 5)?;
-    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(b"ciphersuite")).arg(Arg::Num(ctx.into())).arg(Arg::Hex(suite.into())))
+    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(b"ciphersuite")).arg(num(ctx)).arg(Arg::Hex(suite.into())))
 }
 /// `AT+QSSLCFG="cacert",<ctx>,"<ufs file>"`.
 pub fn qsslcfg_cacert(ctx: u8, file: &str) -> Result<Command<'_>, ArgError> {
     in_range(ctx, 0, 5)?;
-    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(b"cacert")).arg(Arg::Num(ctx.into())).arg(Arg::Quoted(local(file)?)))
+    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(b"cacert")).arg(num(ctx)).arg(Arg::Quoted(local(file)?)))
 }
 
 /// `AT+QFTPOPEN="<host>",<port>`.
@@ -388,7 +399,7 @@ pub fn qftpopen(host: &str, port: u16) -> Result<Command<'_>, ArgError> {
     if port == 0 {
         return Err(ArgError::OutOfRange);
     }
-    Ok(write_cmd("AT+QFTPOPEN").arg(Arg::Quoted(check_str(host, MAX_HOST, false)?)).arg(Arg::Num(port.into())))
+    Ok(write_cmd("AT+QFTPOPEN").arg(Arg::Quoted(check_str(host, MAX_HOST, false)?)).arg(num(port)))
 }
 
 /// A command with one remote-path argument: CWD, SIZE, DEL, MKDIR, RMDIR, MDTM.
@@ -487,9 +498,9 @@ pub fn qftpput<'a>(
     let c = write_cmd("AT+QFTPPUT")
         .arg(Arg::Quoted(remote(remote_name)?))
         .arg(Arg::Quoted(local(local_name)?))
-        .arg(Arg::Num(startpos));
+        .arg(num(startpos));
     Ok(match chunk {
-        Some((len, last)) => c.arg(Arg::Num(len.into())).arg(Arg::Num(u64::from(last))),
+        Some((len, last)) => c.arg(num(len)).arg(num(u64::from(last))),
         None => c,
     })
 }
@@ -504,9 +515,9 @@ pub fn qftpget<'a>(
     let c = write_cmd("AT+QFTPGET")
         .arg(Arg::Quoted(remote(remote_name)?))
         .arg(Arg::Quoted(local(local_name)?))
-        .arg(Arg::Num(startpos));
+        .arg(num(startpos));
     Ok(match len {
-        Some(n) => c.arg(Arg::Num(n.into())),
+        Some(n) => c.arg(num(n)),
         None => c,
     })
 }

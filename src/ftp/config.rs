@@ -169,17 +169,28 @@ impl Setting {
         }
     }
 
-    /// Every numeric setting with its value in `cfg`.
-    pub(crate) fn all(cfg: &FtpConfig<'_>) -> [(Setting, u32); 7] {
-        [
-            (Setting::ContextId, cfg.context_id.into()),
-            (Setting::FileType, cfg.file_type as u32),
-            (Setting::TransferMode, cfg.transfer_mode as u32),
-            (Setting::RspTimeout, cfg.rsp_timeout_s.into()),
-            (Setting::SslType, cfg.ssl as u32),
-            (Setting::SslCtx, cfg.ssl_ctx.into()),
-            (Setting::DataAddress, cfg.data_address as u32),
-        ]
+    /// Every numeric setting, in the order `configure` sends them.
+    pub(crate) const ALL: [Setting; 7] = [
+        Setting::ContextId,
+        Setting::FileType,
+        Setting::TransferMode,
+        Setting::RspTimeout,
+        Setting::SslType,
+        Setting::SslCtx,
+        Setting::DataAddress,
+    ];
+
+    /// This setting's value in `cfg`.
+    pub(crate) fn value(self, cfg: &FtpConfig<'_>) -> u32 {
+        match self {
+            Setting::ContextId => cfg.context_id.into(),
+            Setting::FileType => cfg.file_type as u32,
+            Setting::TransferMode => cfg.transfer_mode as u32,
+            Setting::RspTimeout => cfg.rsp_timeout_s.into(),
+            Setting::SslType => cfg.ssl as u32,
+            Setting::SslCtx => cfg.ssl_ctx.into(),
+            Setting::DataAddress => cfg.data_address as u32,
+        }
     }
 }
 

@@ -1452,9 +1452,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 /// How many `AT+QSSLCFG` commands an FTPS configuration takes at most.
 const SSL_STEPS: u8 = 4;
 
-/// The settings of [`Setting::all`], the account, then the SSL commands.
+/// The settings of [`Setting::ALL`], the account, then the SSL commands.
 const CONFIG_STEPS: u8 = SETTINGS + 1 + SSL_STEPS;
-const SETTINGS: u8 = 7;
+const SETTINGS: u8 = Setting::ALL.len() as u8;
 
 /// The `step`-th command of a configuration, if there is one.
 fn config_command<'a>(
@@ -1462,9 +1462,8 @@ fn config_command<'a>(
     ssl: Option<&SslConfig<'a>>,
     step: u8,
 ) -> Result<Option<Command<'a>>, ArgError> {
-    let settings: [(Setting, u32); SETTINGS as usize] = Setting::all(cfg);
-    Ok(match (settings.get(usize::from(step)), ssl) {
-        (Some((setting, value)), _) => Some(cmd::qftpcfg_num(setting.name(), *value)),
+    Ok(match (Setting::ALL.get(usize::from(step)), ssl) {
+        (Some(setting), _) => Some(cmd::qftpcfg_num(setting.name(), setting.value(cfg))),
         (None, _) if step == SETTINGS => Some(cmd::qftpcfg_account(cfg.user, cfg.password)?),
         (None, Some(s)) => ssl_command(cfg.ssl_ctx, s, step.saturating_sub(SETTINGS + 1))?,
         (None, None) => None,
