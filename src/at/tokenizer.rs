@@ -202,8 +202,27 @@ impl<const N: usize> Tokenizer<N> {
     }
 
     /// Arms data mode: the next `CONNECT` is followed by `payload`.
+    // Not inlined: inlined into an async caller, the store became a
+    // `memmove`, which then had to be linked into firmware.
+    #[inline(never)]
     pub fn expect_payload(&mut self, payload: Payload) {
         self.armed = Some(payload);
+    }
+
+    /// Drops the first `n` held bytes. Copied through a scratch array, not
+    /// with `copy_within`, so that no `memmove` is linked into firmware (the
+    /// hold is small).
+    fn drop_held(&mut self, n: usize) {
+        let n = n.min(self.hold_len);
+        let k = self.hold_len - n;
+        let mut rest = [0u8; HOLD];
+        if let (Some(dst), Some(src)) = (rest.get_mut(..k), self.hold.get(n..self.hold_len)) {
+            dst.copy_from_slice(src);
+        }
+        if let (Some(dst), Some(src)) = (self.hold.get_mut(..k), rest.get(..k)) {
+            dst.copy_from_slice(src);
+        }
+        self.hold_len = k;
     }
 
     /// Forgets all state: partial lines, held bytes, data mode, arming.
@@ -257,9 +276,7 @@ impl<const N: usize> Tokenizer<N> {
                 }
             }
             if self.hold_taken > 0 {
-                let taken = self.hold_taken.min(self.hold_len);
-                self.hold.copy_within(taken..self.hold_len, 0);
-                self.hold_len -= taken;
+                self.drop_held(self.hold_taken);
                 self.hold_taken = 0;
             }
             let mut used = 0;
@@ -271,8 +288,7 @@ impl<const N: usize> Tokenizer<N> {
                         let (n, event) = if self.hold_len > 0 {
                             let held = self.hold.get(..self.hold_len).unwrap_or_default();
                             let (n, event) = self.line.push(held);
-                            self.hold.copy_within(n..self.hold_len, 0);
-                            self.hold_len -= n;
+                            self.drop_held(n);
                             (0, event)
                         } else if rest.is_empty() {
                             return (used, None);
@@ -291,8 +307,7 @@ impl<const N: usize> Tokenizer<N> {
                         match src.and_then(|s| s.first()) {
                             None => return (used, None),
                             Some(&b'\n') if self.hold_len > 0 => {
-                                self.hold.copy_within(1..self.hold_len, 0);
-                                self.hold_len -= 1;
+                                self.drop_held(1);
                             }
                             Some(&b'\n') => used += 1,
                             Some(_) => {}
