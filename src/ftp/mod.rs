@@ -575,21 +575,32 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Records how an operation ended.
     fn end<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
         match r {
-            Err(Error::Timeout | Error::Io(_) | Error::Protocol) => {
+            Ok(v) => {
+                self.dirty = Dirty::Clean;
+                Ok(v)
+            }
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// Records how an operation failed; the error to report. Not inlined:
+    /// one copy serves every operation.
+    #[inline(never)]
+    fn failed(&mut self, e: Error) -> Error {
+        match e {
+            Error::Timeout | Error::Io(_) | Error::Protocol => {
                 if self.watch.session == Session::Open {
                     self.need_close = true;
                 }
             }
             _ => self.dirty = Dirty::Clean,
         }
-        match (r, self.watch.session) {
-            (Err(_), Session::Lost) => {
-                // Reported once: the next call finds the session closed.
-                self.watch.session = Session::Closed;
-                Err(Error::SessionClosed)
-            }
-            (r, _) => r,
+        if self.watch.session == Session::Lost {
+            // Reported once: the next call finds the session closed.
+            self.watch.session = Session::Closed;
+            return Error::SessionClosed;
         }
+        e
     }
 
     /// Discards buffered bytes and late answers: leaves data mode if needed,
