@@ -464,12 +464,6 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         io_result(with_deadline(Instant::now() + QUICK, io).await)
     }
 
-    /// Sends `cmd`, noting the deferred result `catch` waits for.
-    async fn send_for(&mut self, cmd: &Command<'_>, catch: &Catch<'_>) -> Result<(), Error> {
-        self.pending = catch.want.result_name();
-        self.send(cmd).await
-    }
-
     /// Waits for the final result and, if `need`, the answer line (before or
     /// after `OK`).
     async fn finish(&mut self, deadline: Instant, catch: &mut Catch<'_>, need: bool) -> Result<(), Error> {
@@ -501,14 +495,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         need: bool,
     ) -> Result<Option<Got>, Error> {
         let mut catch = Catch::new(want);
-        self.send_for(cmd, &catch).await?;
+        self.pending = catch.want.result_name();
+        self.send(cmd).await?;
         self.finish(Instant::now() + timeout, &mut catch, need).await?;
         catch.got.transpose()
-    }
-
-    /// A command answered by `OK` alone.
-    async fn simple(&mut self, cmd: &Command<'_>, timeout: Duration) -> Result<(), Error> {
-        self.exchange(cmd, timeout, Want::Nothing, false).await.map(drop)
     }
 
     fn deferred(&self) -> Duration {
@@ -697,7 +687,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         // firmware's state machine.
         for step in 0..2 {
             let c = if step == 0 { cmd::echo_off() } else { cmd::cmee_numeric() };
-            self.simple(&c, QUICK).await?;
+            self.exchange(&c, QUICK, Want::Nothing, false).await.map(drop)?;
         }
         self.watch.need_init = false;
         Ok(())
@@ -717,7 +707,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         let mut alive = false;
         for _ in 0..10 {
             self.dirty = Dirty::Stream;
-            match self.simple(&cmd::at(), Duration::from_secs(1)).await {
+            match self.exchange(&cmd::at(), Duration::from_secs(1), Want::Nothing, false).await.map(drop) {
                 Ok(()) => {
                     alive = true;
                     break;
@@ -792,7 +782,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     pub async fn deactivate(&mut self, cid: u8) -> Result<(), Error> {
         let c = cmd::qideact(cid)?;
         self.begin(false).await?;
-        let r = self.simple(&c, PDP_DEACT).await;
+        let r = self.exchange(&c, PDP_DEACT, Want::Nothing, false).await.map(drop);
         if cid == self.watch.context_id {
             self.watch.session = Session::Closed;
         }
@@ -828,7 +818,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             // Every command from one generator, sent at one await.
             for step in 0..CONFIG_STEPS {
                 if let Some(c) = config_command(cfg, ssl.as_ref(), step)? {
-                    self.simple(&c, QUICK).await?;
+                    self.exchange(&c, QUICK, Want::Nothing, false).await.map(drop)?;
                 }
             }
             Ok(())
@@ -1127,7 +1117,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         exact: bool,
     ) -> Result<u64, Error> {
         let mut catch = Catch::new(Want::Num(name));
-        self.send_for(c, &catch).await?;
+        self.pending = catch.want.result_name();
+        self.send(c).await?;
         let mut moved = 0u64;
         let mut deadline = Instant::now() + self.deferred();
         // Until the payload ends: `CONNECT`, data, end. An error result or a
@@ -1309,7 +1300,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `buf[RX_LEN..RX_LEN + n]` — and the result, whose count must match.
     async fn upload<R: Read>(&mut self, c: &Command<'_>, n: u64, src: Option<&mut R>) -> Result<(), Error> {
         let mut catch = Catch::new(Want::Num(b"QFTPPUT"));
-        self.send_for(c, &catch).await?;
+        self.pending = catch.want.result_name();
+        self.send(c).await?;
         self.await_connect(&mut catch).await?;
         self.dirty = Dirty::DataMode;
         let gap = self.deferred();
@@ -1395,7 +1387,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
         let mut catch = Catch::new(Want::Num(b"QFTPPUT"));
-        self.send_for(c, &catch).await?;
+        self.pending = catch.want.result_name();
+        self.send(c).await?;
         self.await_connect(&mut catch).await?;
         self.dirty = Dirty::DataMode;
         let mut moved = 0u64;
