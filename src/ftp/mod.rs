@@ -1130,13 +1130,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             match self.event(deadline, &mut catch).await? {
                 // If this future is dropped in data mode, the next call must escape.
                 Ev::Connect => self.dirty = Dirty::DataMode,
-                Ev::Data(a, b) => {
-                    let data = self.buf.get(a..b).unwrap_or_default();
-                    sink.write_all(data).await.map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
-                    moved += data.len() as u64;
-                }
-                Ev::Held => {
-                    let data = self.tok.held_payload();
+                ev @ (Ev::Data(..) | Ev::Held) => {
+                    let data = match ev {
+                        Ev::Data(a, b) => self.buf.get(a..b).unwrap_or_default(),
+                        _ => self.tok.held_payload(),
+                    };
                     sink.write_all(data).await.map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
                     moved += data.len() as u64;
                 }
