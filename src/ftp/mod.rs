@@ -258,6 +258,23 @@ enum Ev {
     DataEnd,
 }
 
+/// Where a piece of download payload is.
+enum Piece {
+    /// `buf[a..b]`.
+    Buf(usize, usize),
+    /// [`Tokenizer::held_payload`].
+    Held,
+}
+
+/// A download exchange in progress.
+struct Recv {
+    catch: Catch<'static>,
+    /// Payload bytes passed on so far.
+    moved: u64,
+    /// The command went out.
+    sent: bool,
+}
+
 /// The FTP(S) client over an async UART.
 ///
 /// `U` is any `embedded_io_async::Read + Write`; for a blocking UART wrap it
@@ -1101,7 +1118,22 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ) -> Result<u64, Error> {
         self.begin(true).await?;
         self.tok.expect_payload(payload);
-        let r = self.receive(c, name, sink, matches!(payload, Payload::Exact(_))).await;
+        let exact = matches!(payload, Payload::Exact(_));
+        let mut st = Recv { catch: Catch::new(Want::Num(name)), moved: 0, sent: false };
+        // Only the writes to `sink` are generic: the protocol is in
+        // `recv_step`, one copy for every sink type.
+        let r = loop {
+            let data = match self.recv_step(c, &mut st, exact).await {
+                Ok(Some(Piece::Buf(a, b))) => self.buf.get(a..b).unwrap_or_default(),
+                Ok(Some(Piece::Held)) => self.tok.held_payload(),
+                Ok(None) => break Ok(st.moved),
+                Err(e) => break Err(e),
+            };
+            if let Err(e) = sink.write_all(data).await {
+                break Err(Error::Io(embedded_io::Error::kind(&e)));
+            }
+            st.moved += data.len() as u64;
+        };
         if r.is_err() && self.tok.in_data_mode() {
             self.dirty = Dirty::DataMode;
         }
@@ -1109,57 +1141,48 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         self.end(r)
     }
 
-    async fn receive<W: Write>(
-        &mut self,
-        c: &Command<'_>,
-        name: &'static [u8],
-        sink: &mut W,
-        exact: bool,
-    ) -> Result<u64, Error> {
-        let mut catch = Catch::new(Want::Num(name));
-        self.pending = catch.want.result_name();
-        self.send(c).await?;
-        let mut moved = 0u64;
+    /// The next piece of a download's payload; `None` once the payload has
+    /// ended, `OK` and the result line came and the counts match. The first
+    /// call sends `c`. Until the payload: `CONNECT`; an error result or a
+    /// final error can come instead.
+    async fn recv_step(&mut self, c: &Command<'_>, st: &mut Recv, exact: bool) -> Result<Option<Piece>, Error> {
+        if !st.sent {
+            self.pending = st.catch.want.result_name();
+            self.send(c).await?;
+            st.sent = true;
+        }
+        // `rsptimeout` bounds the gap between two packets.
         let mut deadline = Instant::now() + self.deferred();
-        // Until the payload ends: `CONNECT`, data, end. An error result or a
-        // final error can come instead of `CONNECT`.
         loop {
-            if let Some(Err(e)) = catch.got {
+            if let Some(Err(e)) = st.catch.got {
                 return Err(e);
             }
-            match self.event(deadline, &mut catch).await? {
+            match self.event(deadline, &mut st.catch).await? {
                 // If this future is dropped in data mode, the next call must escape.
                 Ev::Connect => self.dirty = Dirty::DataMode,
-                ev @ (Ev::Data(..) | Ev::Held) => {
-                    let data = match ev {
-                        Ev::Data(a, b) => self.buf.get(a..b).unwrap_or_default(),
-                        _ => self.tok.held_payload(),
-                    };
-                    sink.write_all(data).await.map_err(|e| Error::Io(embedded_io::Error::kind(&e)))?;
-                    moved += data.len() as u64;
-                }
+                Ev::Data(a, b) => return Ok(Some(Piece::Buf(a, b))),
+                Ev::Held => return Ok(Some(Piece::Held)),
                 Ev::DataEnd => {
                     self.dirty = Dirty::Stream;
                     break;
                 }
                 // A success result before the payload is a late one.
-                Ev::Answer if matches!(catch.got, Some(Ok(_))) => catch.got = None,
+                Ev::Answer if matches!(st.catch.got, Some(Ok(_))) => st.catch.got = None,
                 Ev::Ok | Ev::Answer => {}
                 Ev::Error => return Err(Error::AtError),
                 Ev::Cme(e) => return Err(Error::Cme(e)),
             }
-            // `rsptimeout` bounds the gap between two packets.
             deadline = Instant::now() + self.deferred();
         }
         if exact {
             self.expect_ok_trailer(deadline).await?;
-            self.finish_after_ok(&mut catch).await?;
+            self.finish_after_ok(&mut st.catch).await?;
         } else {
-            self.finish(deadline, &mut catch, true).await?;
+            self.finish(deadline, &mut st.catch, true).await?;
         }
-        match catch.got {
-            Some(Ok(Got::Num(n))) if n == moved => Ok(moved),
-            Some(Ok(Got::Num(n))) => Err(Error::LengthMismatch { moved: sat32(moved), reported: sat32(n) }),
+        match st.catch.got {
+            Some(Ok(Got::Num(n))) if n == st.moved => Ok(None),
+            Some(Ok(Got::Num(n))) => Err(Error::LengthMismatch { moved: sat32(st.moved), reported: sat32(n) }),
             _ => Err(Error::Protocol),
         }
     }
