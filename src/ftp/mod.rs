@@ -1540,3 +1540,29 @@ fn lost(s: Session) -> Session {
         other => other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_addr_keeps_address_text_and_refuses_anything_else() {
+        let v4 = LocalAddr::new(b"10.7.157.1").unwrap();
+        assert_eq!(v4.as_str(), "10.7.157.1");
+        assert_eq!(v4.to_ip(), "10.7.157.1".parse().ok());
+        let v6 = LocalAddr::new(b"2001:db8::ffff:10.0.0.1").unwrap();
+        assert_eq!(v6.to_ip(), "2001:db8::ffff:10.0.0.1".parse().ok());
+        // Not an address: kept out rather than passed on.
+        for odd in [&b""[..], b"10.0.0.1\"", b"host.example", b"1.2.3.4 ", &[b'1'; LocalAddr::MAX + 1]] {
+            assert_eq!(LocalAddr::new(odd), None, "{:?}", odd);
+        }
+        // Hex digits and dots only, but no address: text kept, no IpAddr.
+        assert_eq!(LocalAddr::new(b"abc.def").unwrap().to_ip(), None);
+    }
+
+    #[test]
+    fn sat32_saturates() {
+        assert_eq!(sat32(5), 5);
+        assert_eq!(sat32(u64::MAX), u32::MAX);
+    }
+}
