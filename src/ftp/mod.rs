@@ -266,6 +266,22 @@ enum Piece {
     Held,
 }
 
+/// The command of a download exchange, as ingredients: the command itself
+/// (92 bytes) is built only while it is being sent.
+enum Fetch<'a> {
+    Get { remote: &'a str, pos: u64, len: u32 },
+    List(Listing, &'a str),
+}
+
+impl<'a> Fetch<'a> {
+    fn command(&self) -> Result<Command<'a>, ArgError> {
+        match *self {
+            Fetch::Get { remote, pos, len } => cmd::qftpget(remote, COM, pos, Some(len)),
+            Fetch::List(kind, dir) => cmd::qftplist(kind, dir, COM),
+        }
+    }
+}
+
 /// A download exchange in progress.
 struct Recv {
     catch: Catch<'static>,
@@ -1079,8 +1095,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 None => Payload::Confirmed { result: "QFTPGET", limit: Some(want) },
             };
             // `want` <= `opts.chunk`, a u32.
-            let c = cmd::qftpget(remote, COM, pos, Some(want as u32))?;
-            let n = self.transfer_in(&c, payload, b"QFTPGET", sink).await?;
+            let fetch = Fetch::Get { remote, pos, len: want as u32 };
+            let n = self.transfer_in(&fetch, payload, b"QFTPGET", sink).await?;
             pos = pos.saturating_add(n);
             progress(pos - opts.start);
             if n < want {
@@ -1102,16 +1118,17 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
     pub async fn list<W: Write>(&mut self, kind: Listing, dir: &str, sink: &mut W) -> Result<u64, Error> {
-        let c = cmd::qftplist(kind, dir, COM)?;
+        cmd::qftplist(kind, dir, COM)?;
         let name = kind.result_name();
-        self.transfer_in(&c, Payload::Confirmed { result: name, limit: None }, name.as_bytes(), sink).await
+        let payload = Payload::Confirmed { result: name, limit: None };
+        self.transfer_in(&Fetch::List(kind, dir), payload, name.as_bytes(), sink).await
     }
 
     /// One download-direction exchange: command, `CONNECT`, payload into
     /// `sink`, `OK`, and the result line whose count must match.
     async fn transfer_in<W: Write>(
         &mut self,
-        c: &Command<'_>,
+        fetch: &Fetch<'_>,
         payload: Payload,
         name: &'static [u8],
         sink: &mut W,
@@ -1123,7 +1140,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         // Only the writes to `sink` are generic: the protocol is in
         // `recv_step`, one copy for every sink type.
         let r = loop {
-            let data = match self.recv_step(c, &mut st, exact).await {
+            let data = match self.recv_step(fetch, &mut st, exact).await {
                 Ok(Some(Piece::Buf(a, b))) => self.buf.get(a..b).unwrap_or_default(),
                 Ok(Some(Piece::Held)) => self.tok.held_payload(),
                 Ok(None) => break Ok(st.moved),
@@ -1143,12 +1160,14 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// The next piece of a download's payload; `None` once the payload has
     /// ended, `OK` and the result line came and the counts match. The first
-    /// call sends `c`. Until the payload: `CONNECT`; an error result or a
+    /// call sends `fetch`'s command. Until the payload: `CONNECT`; an error result or a
     /// final error can come instead.
-    async fn recv_step(&mut self, c: &Command<'_>, st: &mut Recv, exact: bool) -> Result<Option<Piece>, Error> {
+    async fn recv_step(&mut self, fetch: &Fetch<'_>, st: &mut Recv, exact: bool) -> Result<Option<Piece>, Error> {
         if !st.sent {
+            // Built here, not held by the caller across the whole transfer.
+            let c = fetch.command()?;
             self.pending = st.catch.want.result_name();
-            self.send(c).await?;
+            self.send(&c).await?;
             st.sent = true;
         }
         // `rsptimeout` bounds the gap between two packets.
@@ -1261,8 +1280,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 carry = data.get(chunk).copied();
                 n = chunk;
             }
-            let c = cmd::qftpput(remote, COM, pos, Some((n as u32, last)))?;
-            let r = self.upload(&c, n as u64, None::<&mut R>).await;
+            let r = self.upload(remote, pos, n as u64, last, None::<&mut R>).await;
             self.rx_cap = self.buf.len();
             self.end(r)?;
             pos = pos.saturating_add(n as u64);
@@ -1304,8 +1322,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             self.drain();
             self.rx_cap = RX_LEN;
             // `n` <= `opts.chunk`, a u32.
-            let c = cmd::qftpput(remote, COM, opts.start + done, Some((n as u32, last)))?;
-            let r = self.upload(&c, n, Some(&mut *src)).await;
+            let r = self.upload(remote, opts.start + done, n, last, Some(&mut *src)).await;
             self.rx_cap = self.buf.len();
             self.end(r)?;
             done += n;
@@ -1316,13 +1333,25 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
     }
 
-    /// One counted upload chunk of `n` bytes: the command, `CONNECT`, the
-    /// data — read from `src` through the buffer, or with `None` already at
+    /// One counted upload chunk of `n` bytes (at most `u32::MAX`, checked by
+    /// the callers) to `remote` at `pos`: the command, `CONNECT`, the data —
+    /// read from `src` through the buffer, or with `None` already at
     /// `buf[RX_LEN..RX_LEN + n]` — and the result, whose count must match.
-    async fn upload<R: Read>(&mut self, c: &Command<'_>, n: u64, src: Option<&mut R>) -> Result<(), Error> {
+    async fn upload<R: Read>(
+        &mut self,
+        remote: &str,
+        pos: u64,
+        n: u64,
+        last: bool,
+        src: Option<&mut R>,
+    ) -> Result<(), Error> {
         let mut catch = Catch::new(Want::Num(b"QFTPPUT"));
-        self.pending = catch.want.result_name();
-        self.send(c).await?;
+        {
+            // Built here, and only held while it is sent.
+            let c = cmd::qftpput(remote, COM, pos, Some((sat32(n), last)))?;
+            self.pending = catch.want.result_name();
+            self.send(&c).await?;
+        }
         self.await_connect(&mut catch).await?;
         self.dirty = Dirty::DataMode;
         let gap = self.deferred();
