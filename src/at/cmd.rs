@@ -147,7 +147,7 @@ impl<'a> Command<'a> {
 
     /// The command's name, e.g. `AT+QFTPOPEN`. Safe to log.
     pub fn name(&self) -> &'static str {
-        self.head
+        self.head.trim_start_matches('\r')
     }
 
     /// The pieces of the command line in order, ending with the `\r`
@@ -316,6 +316,12 @@ pub fn cmee_numeric() -> Command<'static> {
 /// `AT+CMEE?` — used as a resynchronisation probe.
 pub fn cmee_query() -> Command<'static> {
     Command::new("AT+CMEE", "?")
+}
+/// `\rAT+CMEE?` — the resynchronisation probe: the lone CR first ends any
+/// partial command line (a `+++` that reached a module in command mode,
+/// say), so the probe starts a line of its own. One write.
+pub fn probe() -> Command<'static> {
+    Command::new("\rAT+CMEE", "?")
 }
 /// `AT+CPIN?` — SIM status.
 pub fn cpin_query() -> Command<'static> {
@@ -557,6 +563,7 @@ mod tests {
             (qiact(1).unwrap(), b"AT+QIACT=1\r"),
             (qiact_query(), b"AT+QIACT?\r"),
             (qftpcfg_num("contextid", 1), b"AT+QFTPCFG=\"contextid\",1\r"),
+            (probe(), b"\rAT+CMEE?\r"),
             (qftpcfg_account("test", "test").unwrap(), b"AT+QFTPCFG=\"account\",\"test\",\"test\"\r"),
             (qftpcfg_query("rsptimeout"), b"AT+QFTPCFG=\"rsptimeout\"\r"),
             (qsslcfg_ciphersuite(0, 0xFFFF).unwrap(), b"AT+QSSLCFG=\"ciphersuite\",0,0XFFFF\r"),

@@ -677,10 +677,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// abandoned command cannot pass for the probe's answer.
     async fn probe(&mut self) -> Result<(), Error> {
         let mut catch = Catch::new(Want::Cmee);
-        // End any partial command line first (a `+++` that reached a module
-        // in command mode, say, after it reset): the probe must start a line.
-        write_all(&mut self.uart, b"\r", Instant::now() + QUICK).await?;
-        self.send(&cmd::cmee_query()).await?;
+        // With a CR first: the probe must start a line (see `cmd::probe`).
+        self.send(&cmd::probe()).await?;
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             match self.event(deadline, &mut catch).await? {
