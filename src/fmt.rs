@@ -13,8 +13,11 @@ macro_rules! trace {
         ::defmt::trace!($s $(, $x)*);
         #[cfg(feature = "log")]
         ::log::trace!($s $(, $x)*);
+        // Without a logger the arguments are type-checked, never evaluated.
         #[cfg(not(any(feature = "defmt", feature = "log")))]
-        let _ = ($( & $x ),*);
+        if false {
+            let _ = ($( & $x ),*);
+        }
     }};
 }
 
@@ -24,8 +27,11 @@ macro_rules! debug {
         ::defmt::debug!($s $(, $x)*);
         #[cfg(feature = "log")]
         ::log::debug!($s $(, $x)*);
+        // Without a logger the arguments are type-checked, never evaluated.
         #[cfg(not(any(feature = "defmt", feature = "log")))]
-        let _ = ($( & $x ),*);
+        if false {
+            let _ = ($( & $x ),*);
+        }
     }};
 }
 
@@ -35,7 +41,10 @@ macro_rules! warn {
         ::defmt::warn!($s $(, $x)*);
         #[cfg(feature = "log")]
         ::log::warn!($s $(, $x)*);
+        // Without a logger the arguments are type-checked, never evaluated.
         #[cfg(not(any(feature = "defmt", feature = "log")))]
-        let _ = ($( & $x ),*);
+        if false {
+            let _ = ($( & $x ),*);
+        }
     }};
 }
