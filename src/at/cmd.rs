@@ -408,46 +408,97 @@ pub fn qftpopen(host: &str, port: u16) -> Result<Command<'_>, ArgError> {
     Ok(write_cmd("AT+QFTPOPEN").arg(Arg::Quoted(check_str(host, MAX_HOST, false)?)).arg(num(port)))
 }
 
-/// A command with one remote-path argument: CWD, SIZE, DEL, MKDIR, RMDIR, MDTM.
-fn with_path<'a>(head: &'static str, path: &'a str) -> Result<Command<'a>, ArgError> {
-    Ok(write_cmd(head).arg(Arg::Quoted(remote(path)?)))
+/// The remote names of a file command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Names<'a> {
+    /// `AT+QFTPPWD`, `AT+QFTPLEN`.
+    None,
+    /// CWD, SIZE, DEL, MKDIR, RMDIR, MDTM.
+    One(&'a str),
+    /// RENAME.
+    Two(&'a str, &'a str),
+}
+
+/// The FTP file commands, answered by `OK` and then `+QFTP<name>:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FileOp {
+    Cwd,
+    Pwd,
+    Size,
+    Del,
+    Mkdir,
+    Rmdir,
+    Rename,
+    Mdtm,
+    Len,
+}
+
+impl FileOp {
+    fn head(self) -> &'static str {
+        match self {
+            FileOp::Cwd => "AT+QFTPCWD",
+            FileOp::Pwd => "AT+QFTPPWD",
+            FileOp::Size => "AT+QFTPSIZE",
+            FileOp::Del => "AT+QFTPDEL",
+            FileOp::Mkdir => "AT+QFTPMKDIR",
+            FileOp::Rmdir => "AT+QFTPRMDIR",
+            FileOp::Rename => "AT+QFTPRENAME",
+            FileOp::Mdtm => "AT+QFTPMDTM",
+            FileOp::Len => "AT+QFTPLEN",
+        }
+    }
+
+    /// The name of the result line: the head without `AT+`.
+    pub(crate) fn result(self) -> &'static [u8] {
+        self.head().as_bytes().get(3..).unwrap_or_default()
+    }
+}
+
+/// A file command with its quoted, checked remote names.
+pub(crate) fn file_cmd<'a>(op: FileOp, names: Names<'a>) -> Result<Command<'a>, ArgError> {
+    let head = op.head();
+    Ok(match names {
+        Names::None => exec(head),
+        Names::One(path) => write_cmd(head).arg(Arg::Quoted(remote(path)?)),
+        Names::Two(old, new) => write_cmd(head).arg(Arg::Quoted(remote(old)?)).arg(Arg::Quoted(remote(new)?)),
+    })
 }
 
 /// `AT+QFTPCWD="<path>"`.
 pub fn qftpcwd(path: &str) -> Result<Command<'_>, ArgError> {
-    with_path("AT+QFTPCWD", path)
+    file_cmd(FileOp::Cwd, Names::One(path))
 }
 /// `AT+QFTPPWD`.
 pub fn qftppwd() -> Command<'static> {
-    exec("AT+QFTPPWD")
+    exec(FileOp::Pwd.head())
 }
 /// `AT+QFTPSIZE="<name>"`.
 pub fn qftpsize(name: &str) -> Result<Command<'_>, ArgError> {
-    with_path("AT+QFTPSIZE", name)
+    file_cmd(FileOp::Size, Names::One(name))
 }
 /// `AT+QFTPDEL="<name>"`.
 pub fn qftpdel(name: &str) -> Result<Command<'_>, ArgError> {
-    with_path("AT+QFTPDEL", name)
+    file_cmd(FileOp::Del, Names::One(name))
 }
 /// `AT+QFTPMKDIR="<dir>"`.
 pub fn qftpmkdir(dir: &str) -> Result<Command<'_>, ArgError> {
-    with_path("AT+QFTPMKDIR", dir)
+    file_cmd(FileOp::Mkdir, Names::One(dir))
 }
 /// `AT+QFTPRMDIR="<dir>"`.
 pub fn qftprmdir(dir: &str) -> Result<Command<'_>, ArgError> {
-    with_path("AT+QFTPRMDIR", dir)
+    file_cmd(FileOp::Rmdir, Names::One(dir))
 }
 /// `AT+QFTPMDTM="<name>"`.
 pub fn qftpmdtm(name: &str) -> Result<Command<'_>, ArgError> {
-    with_path("AT+QFTPMDTM", name)
+    file_cmd(FileOp::Mdtm, Names::One(name))
 }
 /// `AT+QFTPRENAME="<old>","<new>"`.
 pub fn qftprename<'a>(old: &'a str, new: &'a str) -> Result<Command<'a>, ArgError> {
-    Ok(write_cmd("AT+QFTPRENAME").arg(Arg::Quoted(remote(old)?)).arg(Arg::Quoted(remote(new)?)))
+    file_cmd(FileOp::Rename, Names::Two(old, new))
 }
 /// `AT+QFTPLEN`.
 pub fn qftplen() -> Command<'static> {
-    exec("AT+QFTPLEN")
+    exec(FileOp::Len.head())
 }
 /// `AT+QFTPSTAT`.
 pub fn qftpstat() -> Command<'static> {

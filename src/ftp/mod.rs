@@ -20,7 +20,7 @@ mod config;
 use embassy_time::{with_deadline, Duration, Instant, Timer};
 use embedded_io_async::{Read, Write};
 
-use crate::at::cmd::{self, Command, Listing, COM};
+use crate::at::cmd::{self, Command, FileOp, Listing, Names, COM};
 use crate::at::parse::{self, Field, FtpState, ModifyTime};
 use crate::at::tokenizer::{Frame, Payload, Tokenizer};
 use crate::at::urc::{Urc, UrcSink, UrcStats};
@@ -539,9 +539,14 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// A two-phase FTP command: `OK`, then its `+QFTPxxx:` line.
-    async fn ftp(&mut self, cmd: &Command<'_>, want: Want<'_>) -> Result<Got, Error> {
+    /// The command is built here, from its head and names, so that each
+    /// operation's call site holds a few words rather than a `Command`.
+    /// `want` defaults to `+<name>: <err>,<number>`.
+    async fn ftp(&mut self, op: FileOp, names: Names<'_>, want: Option<Want<'_>>) -> Result<Got, Error> {
+        let c = cmd::file_cmd(op, names)?;
+        let want = want.unwrap_or(Want::Num(op.result()));
         self.begin(true).await?;
-        let r = self.exchange(cmd, self.deferred(), want, true).await;
+        let r = self.exchange(&c, self.deferred(), want, true).await;
         self.end(r.and_then(|g| g.ok_or(Error::Protocol)))
     }
 
@@ -946,7 +951,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn cwd(&mut self, path: &str) -> Result<(), Error> {
-        self.ftp(&cmd::qftpcwd(path)?, Want::Num(b"QFTPCWD")).await.map(drop)
+        self.ftp(FileOp::Cwd, Names::One(path), None).await.map(drop)
     }
 
     /// `AT+QFTPPWD`: the current directory, copied into `buf`.
@@ -955,7 +960,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
-        let n = match self.ftp(&cmd::qftppwd(), Want::Text(b"QFTPPWD", &mut *buf)).await? {
+        let n = match self.ftp(FileOp::Pwd, Names::None, Some(Want::Text(FileOp::Pwd.result(), &mut *buf))).await? {
             Got::Text(n) => n,
             _ => return Err(Error::Protocol),
         };
@@ -968,7 +973,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn size(&mut self, name: &str) -> Result<u64, Error> {
-        self.ftp_num(&cmd::qftpsize(name)?, b"QFTPSIZE").await
+        self.ftp_num(FileOp::Size, Names::One(name)).await
     }
 
     /// `AT+QFTPDEL`.
@@ -977,7 +982,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn delete(&mut self, name: &str) -> Result<(), Error> {
-        self.ftp(&cmd::qftpdel(name)?, Want::Num(b"QFTPDEL")).await.map(drop)
+        self.ftp(FileOp::Del, Names::One(name), None).await.map(drop)
     }
 
     /// `AT+QFTPMKDIR`.
@@ -986,7 +991,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn mkdir(&mut self, dir: &str) -> Result<(), Error> {
-        self.ftp(&cmd::qftpmkdir(dir)?, Want::Num(b"QFTPMKDIR")).await.map(drop)
+        self.ftp(FileOp::Mkdir, Names::One(dir), None).await.map(drop)
     }
 
     /// `AT+QFTPRMDIR`.
@@ -995,7 +1000,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn rmdir(&mut self, dir: &str) -> Result<(), Error> {
-        self.ftp(&cmd::qftprmdir(dir)?, Want::Num(b"QFTPRMDIR")).await.map(drop)
+        self.ftp(FileOp::Rmdir, Names::One(dir), None).await.map(drop)
     }
 
     /// `AT+QFTPRENAME`.
@@ -1004,7 +1009,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn rename(&mut self, old: &str, new: &str) -> Result<(), Error> {
-        self.ftp(&cmd::qftprename(old, new)?, Want::Num(b"QFTPRENAME")).await.map(drop)
+        self.ftp(FileOp::Rename, Names::Two(old, new), None).await.map(drop)
     }
 
     /// `AT+QFTPMDTM`: a remote file's modification time.
@@ -1013,7 +1018,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn mdtm(&mut self, name: &str) -> Result<ModifyTime, Error> {
-        match self.ftp(&cmd::qftpmdtm(name)?, Want::Time).await? {
+        match self.ftp(FileOp::Mdtm, Names::One(name), Some(Want::Time)).await? {
             Got::Time(t) => Ok(t),
             _ => Err(Error::Protocol),
         }
@@ -1026,7 +1031,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// session if it never comes), so it can never pass for a later answer.
     #[allow(clippy::len_without_is_empty)]
     pub async fn len(&mut self) -> Result<u64, Error> {
-        self.ftp_num(&cmd::qftplen(), b"QFTPLEN").await
+        self.ftp_num(FileOp::Len, Names::None).await
     }
 
     /// `AT+QFTPSTAT`: the module's FTP state. Works without an open session.
@@ -1043,8 +1048,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         })
     }
 
-    async fn ftp_num(&mut self, c: &Command<'_>, name: &'static [u8]) -> Result<u64, Error> {
-        match self.ftp(c, Want::Num(name)).await? {
+    async fn ftp_num(&mut self, op: FileOp, names: Names<'_>) -> Result<u64, Error> {
+        match self.ftp(op, names, None).await? {
             Got::Num(n) => Ok(n),
             _ => Err(Error::Protocol),
         }
