@@ -227,30 +227,28 @@ impl<'a> Command<'a> {
     /// Writes the command line to an async UART, in writes of up to
     /// [`WRITE_CHUNK`] bytes (one write for most commands).
     pub async fn write<W: embedded_io_async::Write>(&self, w: &mut W) -> Result<(), W::Error> {
-        let mut chunk = [0u8; WRITE_CHUNK];
-        let mut at = 0;
-        loop {
-            let n = self.encode_at(at, &mut chunk);
-            if n == 0 {
-                return Ok(());
-            }
-            w.write_all(chunk.get(..n).unwrap_or_default()).await?;
-            at += n;
+        let (mut chunk, mut at) = ([0u8; WRITE_CHUNK], 0);
+        while let Some(bytes) = self.next_chunk(&mut at, &mut chunk) {
+            w.write_all(bytes).await?;
         }
+        Ok(())
     }
 
     /// Writes the command line to a blocking UART, like [`Command::write`].
     pub fn write_blocking<W: embedded_io::Write>(&self, w: &mut W) -> Result<(), W::Error> {
-        let mut chunk = [0u8; WRITE_CHUNK];
-        let mut at = 0;
-        loop {
-            let n = self.encode_at(at, &mut chunk);
-            if n == 0 {
-                return Ok(());
-            }
-            w.write_all(chunk.get(..n).unwrap_or_default())?;
-            at += n;
+        let (mut chunk, mut at) = ([0u8; WRITE_CHUNK], 0);
+        while let Some(bytes) = self.next_chunk(&mut at, &mut chunk) {
+            w.write_all(bytes)?;
         }
+        Ok(())
+    }
+
+    /// The writers' step: the line's bytes from `*at` on, as many as fit in
+    /// `chunk`, with `*at` moved past them; `None` once the line is done.
+    fn next_chunk<'c>(&self, at: &mut usize, chunk: &'c mut [u8; WRITE_CHUNK]) -> Option<&'c [u8]> {
+        let n = self.encode_at(*at, chunk);
+        *at += n;
+        chunk.get(..n).filter(|b| !b.is_empty())
     }
 }
 

@@ -251,14 +251,13 @@ enum Ev {
     Connect,
     /// A line that answered the pending command.
     Answer,
-    /// Payload bytes at this range of the chunk buffer.
-    Data(usize, usize),
-    /// Payload bytes the tokenizer held back: [`Tokenizer::held_payload`].
-    Held,
+    /// Payload bytes.
+    Data(Piece),
     DataEnd,
 }
 
 /// Where a piece of download payload is.
+#[derive(Clone, Copy)]
 enum Piece {
     /// `buf[a..b]`.
     Buf(usize, usize),
@@ -454,9 +453,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 Some(Frame::Data(d)) => {
                     let start = (d.as_ptr() as usize).wrapping_sub(base);
                     if start < self.rx_end && start + d.len() <= self.rx_end {
-                        Some(Ev::Data(start, start + d.len()))
+                        Some(Ev::Data(Piece::Buf(start, start + d.len())))
                     } else {
-                        Some(Ev::Held)
+                        Some(Ev::Data(Piece::Held))
                     }
                 }
             };
@@ -514,7 +513,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 Ev::Answer => {}
                 Ev::Error => return Err(Error::AtError),
                 Ev::Cme(e) => return Err(Error::Cme(e)),
-                Ev::Connect | Ev::Data(..) | Ev::Held | Ev::DataEnd => return Err(Error::Protocol),
+                Ev::Connect | Ev::Data(_) | Ev::DataEnd => return Err(Error::Protocol),
             }
         }
     }
@@ -1182,8 +1181,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             match self.event(deadline, &mut st.catch).await? {
                 // If this future is dropped in data mode, the next call must escape.
                 Ev::Connect => self.dirty = Dirty::DataMode,
-                Ev::Data(a, b) => return Ok(Some(Piece::Buf(a, b))),
-                Ev::Held => return Ok(Some(Piece::Held)),
+                Ev::Data(piece) => return Ok(Some(piece)),
                 Ev::DataEnd => {
                     self.dirty = Dirty::Stream;
                     break;
@@ -1402,7 +1400,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 Ev::Ok | Ev::Answer => {}
                 Ev::Error => return Err(Error::AtError),
                 Ev::Cme(e) => return Err(Error::Cme(e)),
-                Ev::Data(..) | Ev::Held | Ev::DataEnd => return Err(Error::Protocol),
+                Ev::Data(_) | Ev::DataEnd => return Err(Error::Protocol),
             }
         }
     }
