@@ -1,0 +1,1603 @@
+//! The client's protocol logic, written once and free of I/O.
+//!
+//! [`Core`] is the state that outlives an operation: the tokenizer, the
+//! receive buffer, what the session is and what the next call must clean
+//! up. A [`Machine`] is one operation in progress. The async edge in
+//! `super` calls [`Core::step`], performs the [`Act`] it gets (write a
+//! command, read with a deadline, sleep, hand payload to the caller's sink,
+//! ...), stores the outcome in [`Machine::input`] and steps again, until
+//! [`Act::Done`].
+//!
+//! Each routine here is a hand-written coroutine: it keeps its position in
+//! a small state field of the machine, returns [`Poll::Pending`] after
+//! storing the act it waits for, and is called again, from the top, when
+//! that act has been performed. A routine resets its state field when it
+//! finishes, so it can be entered again. Written this way, no await point
+//! of any operation is compiled into the firmware's task: the whole
+//! protocol is one copy of plain code, and the async part is four awaits.
+
+use core::task::{ready, Poll};
+
+use embassy_time::{Duration, Instant};
+
+use super::{LocalAddr, Transfer, GUARD, MARGIN, PDP_ACT, PDP_DEACT, QUICK, RX_LEN};
+use crate::at::cmd::{self, Command, FileOp, Listing, Names, COM};
+use crate::at::parse::{self, Field, ModifyTime};
+use crate::at::tokenizer::{Frame, Payload, Tokenizer};
+use crate::at::urc::{Urc, UrcSink};
+use crate::error::{ArgError, CmeError, Error, FtpReply};
+use crate::ftp::config::{FtpConfig, PdpConfig, Setting, SslConfig};
+
+use Poll::{Pending, Ready};
+
+/// Longest line the client's tokenizer keeps: a 255-byte path plus prefix.
+pub const LINE_LEN: usize = 300;
+
+/// What an operation asks of the async edge next.
+pub(crate) enum Act<'a> {
+    /// Write this command line, within [`QUICK`].
+    Command(Command<'a>),
+    /// Write `+++`, within [`QUICK`].
+    Escape,
+    /// Write `buf[a..b]` by the deadline.
+    Data(usize, usize, Instant),
+    /// Read into the (empty) receive buffer, waiting until the deadline for
+    /// at least one byte.
+    Read(Instant),
+    /// Wait until then.
+    Sleep(Instant),
+    /// Write this download payload to the caller's sink; the input is the
+    /// number of bytes written.
+    Sink(Piece),
+    /// Read from the caller's source into `buf[a..b]`; the input is the
+    /// number of bytes read (0 at the end).
+    Source(usize, usize),
+    /// The operation is over.
+    Done(Result<Got, Error>),
+}
+
+/// Where a piece of download payload is.
+#[derive(Clone, Copy)]
+pub(crate) enum Piece {
+    /// `buf[a..b]`.
+    Buf(usize, usize),
+    /// [`Tokenizer::held_payload`].
+    Held,
+}
+
+/// An operation and its arguments.
+pub(crate) enum Op<'a> {
+    Init,
+    Activate(&'a PdpConfig<'a>),
+    Deactivate(u8),
+    Configure(&'a FtpConfig<'a>, Option<SslConfig<'a>>),
+    Setting(Setting),
+    Open(&'a str, u16),
+    Close,
+    File(FileOp, Names<'a>),
+    Stat,
+    Get { remote: &'a str, opts: Transfer, progress: &'a mut dyn FnMut(u64) },
+    List(Listing, &'a str),
+    /// `len`: `None` reads the source to its end, chunk by chunk.
+    Put { remote: &'a str, opts: Transfer, len: Option<u64>, progress: &'a mut dyn FnMut(u64) },
+    PutEscaped { remote: &'a str, start: u64, progress: &'a mut dyn FnMut(u64) },
+    Recover,
+}
+
+/// The value an operation produced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Got {
+    Num(u64),
+    Text(usize),
+    Time(ModifyTime),
+    Ready(bool),
+}
+
+impl Got {
+    /// The number, or a protocol error for anything else.
+    pub(crate) fn num(self) -> Result<u64, Error> {
+        match self {
+            Got::Num(n) => Ok(n),
+            _ => Err(Error::Protocol),
+        }
+    }
+}
+
+/// The line a pending command waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Nothing,
+    /// `+<name>: <err>,<number>`.
+    Num(&'static [u8]),
+    /// `+<name>: <err>,"<text>"`, copied into [`Machine::text`].
+    Text(&'static [u8]),
+    /// `+QFTPMDTM: <err>,"<time>"`.
+    Time,
+    /// `+CMEE: <n>`.
+    Cmee,
+    /// `+CPIN: <status>`.
+    Cpin,
+    /// `+QIACT: <cid>,...` (lines of other contexts are consumed too); the
+    /// address goes to [`Machine::ip`].
+    QiAct(u8),
+    /// `+QFTPCFG: "<name>",<value>`.
+    Cfg(&'static str),
+}
+
+impl Want {
+    /// The deferred FTP result this waits for, if any.
+    fn result_name(self) -> Option<&'static [u8]> {
+        match self {
+            Want::Num(name) | Want::Text(name) => Some(name),
+            Want::Time => Some(FileOp::Mdtm.result()),
+            _ => None,
+        }
+    }
+}
+
+/// What the pending command waits for, and what it got.
+struct Catch {
+    want: Want,
+    got: Option<Result<Got, Error>>,
+}
+
+impl Catch {
+    fn new(want: Want) -> Self {
+        Catch { want, got: None }
+    }
+
+    /// Offers a line; true if it answers the pending command.
+    fn offer(&mut self, line: &[u8], text: &mut [u8], ip: &mut Option<LocalAddr>) -> bool {
+        let got = match self.want {
+            Want::Nothing => return false,
+            Want::Num(name) => parse::ftp_result(line, name).map(|r| ftp_value(r, |v| v.num().map(Got::Num))),
+            Want::Time => parse::ftp_result(line, FileOp::Mdtm.result())
+                .map(|r| ftp_value(r, |v| parse::mdtm_value(v).map(Got::Time))),
+            Want::Text(name) => parse::ftp_result(line, name).map(|r| match r {
+                parse::FtpResult { err: 0, value: Field::Str(s) } => match text.get_mut(..s.len()) {
+                    Some(dst) => {
+                        dst.copy_from_slice(s);
+                        Ok(Got::Text(s.len()))
+                    }
+                    None => Err(Error::Overflow),
+                },
+                r => ftp_value(r, |_| None),
+            }),
+            Want::Cmee => match parse::prefixed(line) {
+                Some((b"CMEE", _)) => Some(Ok(Got::Ready(true))),
+                _ => None,
+            },
+            Want::Cpin => parse::cpin(line).map(|s| Ok(Got::Ready(s.eq_ignore_ascii_case(b"READY")))),
+            Want::QiAct(cid) => match parse::qiact(line) {
+                Some(a) if a.cid == cid && a.state == 1 => {
+                    *ip = LocalAddr::new(a.ip);
+                    Some(Ok(Got::Ready(true)))
+                }
+                Some(_) => return true,
+                None => None,
+            },
+            Want::Cfg(name) => parse::qftpcfg(line)
+                .filter(|c| c.name == name.as_bytes())
+                .map(|c| c.first.num().map(Got::Num).ok_or(Error::Protocol)),
+        };
+        match got {
+            Some(got) => {
+                self.got = Some(got);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Maps a deferred result: `<err>` 0 gives the value, anything else the
+/// typed error with the server's reply code.
+fn ftp_value(r: parse::FtpResult<'_>, value: impl FnOnce(Field<'_>) -> Option<Got>) -> Result<Got, Error> {
+    if r.err == 0 {
+        value(r.value).ok_or(Error::Protocol)
+    } else {
+        let reply = r.value.num().and_then(|n| u16::try_from(n).ok()).unwrap_or(0);
+        Err(Error::ftp(r.err, reply))
+    }
+}
+
+/// What the stream produced, owned so that no borrow outlives a read.
+enum Ev {
+    Ok,
+    Error,
+    Cme(CmeError),
+    Connect,
+    /// A line that answered the pending command.
+    Answer,
+    /// Payload bytes.
+    Data(Piece),
+    DataEnd,
+}
+
+/// What a wait waits for; see [`Core::wait`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Until {
+    /// The final result and, if true, the answer line (before or after it).
+    Final(bool),
+    /// `CONNECT`; an error result or a final error can come instead.
+    Connect,
+    /// The next payload piece or the payload's end.
+    Data,
+    /// The answer line, after an `OK` that was taken already.
+    AfterOk,
+    /// An `OK` after the probe's `+CMEE:`; anything else is ignored.
+    Probe,
+    /// Any `OK` (after `+++`).
+    Escape,
+    /// The answer line; anything else is ignored.
+    Busy,
+    /// Until no deferred result is pending.
+    Settle,
+}
+
+/// A command other than the operation's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmd {
+    At,
+    EchoOff,
+    CmeeNumeric,
+    Cpin,
+    Probe,
+    Close,
+    /// `AT+QFTPSIZE` of a download's remote file.
+    Size,
+    /// The operation's command at its current step.
+    Body,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Session {
+    Closed,
+    Open,
+    /// The network dropped the context or the module restarted.
+    Lost,
+}
+
+/// What the next call must do before it sends anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dirty {
+    Clean,
+    /// A wait was abandoned: buffered bytes and late answers must go.
+    Stream,
+    /// ... and the module may be in data mode.
+    DataMode,
+}
+
+/// What URCs change: the session, and whether the module restarted.
+pub(crate) struct Watch<'b> {
+    pub(crate) urcs: UrcSink<'b>,
+    context_id: u8,
+    session: Session,
+    /// The module restarted: echo is on again.
+    need_init: bool,
+    /// Lines longer than the tokenizer's buffer, skipped.
+    pub(crate) overlong: u32,
+}
+
+impl Watch<'_> {
+    /// Dispatches a URC; true if it says the module restarted under an
+    /// open session (nothing in flight will be answered then).
+    fn urc(&mut self, line: &[u8]) -> bool {
+        match self.urcs.dispatch(line) {
+            Some(Urc::PdpDeactivated { cid }) if cid == self.context_id => self.session = lost(self.session),
+            Some(Urc::Ready) => {
+                let was_open = self.session == Session::Open;
+                self.session = lost(self.session);
+                self.need_init = true;
+                return was_open;
+            }
+            _ => {}
+        }
+        false
+    }
+}
+
+fn lost(s: Session) -> Session {
+    match s {
+        Session::Open => Session::Lost,
+        other => other,
+    }
+}
+
+/// The client's state between operations.
+pub(crate) struct Core<'b> {
+    tok: Tokenizer<LINE_LEN>,
+    pub(crate) buf: &'b mut [u8],
+    /// Unread received bytes are `buf[rx_start..rx_end]`, within `buf[..rx_cap]`.
+    rx_start: usize,
+    rx_end: usize,
+    rx_cap: usize,
+    pub(crate) watch: Watch<'b>,
+    rsp_timeout: Duration,
+    dirty: Dirty,
+    /// An FTP deferred result never came: close before anything else.
+    need_close: bool,
+    /// The deferred result (`QFTPSIZE`, ...) of the command in flight: if its
+    /// operation is dropped, the next call waits for that line (or closes the
+    /// session), so that it can never pass for a later command's answer.
+    pending: Option<&'static [u8]>,
+}
+
+/// The routines' positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Stage {
+    #[default]
+    Start,
+    A,
+    B,
+    C,
+    D,
+    E,
+    F,
+    G,
+}
+
+/// One operation in progress.
+pub(crate) struct Machine<'a> {
+    op: Op<'a>,
+    /// The outcome of the last act.
+    pub(crate) input: Option<Result<usize, Error>>,
+    act: Option<Act<'a>>,
+    /// Where `pwd` copies the directory.
+    pub(crate) text: &'a mut [u8],
+    /// The address `AT+QIACT?` reported.
+    pub(crate) ip: Option<LocalAddr>,
+    catch: Catch,
+    /// The current wait's deadline.
+    deadline: Instant,
+    /// The current wait has seen `OK`.
+    ok: bool,
+    /// The payload piece a [`Until::Data`] wait found.
+    piece: Option<Piece>,
+    // The routines' positions and registers.
+    pc: u8,
+    step: u8,
+    x: Stage,
+    begin: Stage,
+    resync: Stage,
+    attempt: u8,
+    was_data_mode: bool,
+    escape: Stage,
+    tries: u8,
+    settle: Stage,
+    init_at: u8,
+    close: Stage,
+    close_until: Instant,
+    fetch: Stage,
+    upload: Stage,
+    until: Instant,
+    /// Transfers: remote position, chunk length, bytes moved, bytes left.
+    pos: u64,
+    n: u64,
+    moved: u64,
+    left: u64,
+    size: Option<u64>,
+    carry: Option<u8>,
+    last: bool,
+    matched: u8,
+}
+
+impl<'a> Machine<'a> {
+    /// A machine at the start of `op`.
+    #[inline(never)]
+    pub(crate) fn new(op: Op<'a>) -> Self {
+        let now = Instant::from_ticks(0);
+        Machine {
+            op,
+            input: None,
+            act: None,
+            text: &mut [],
+            ip: None,
+            catch: Catch::new(Want::Nothing),
+            deadline: now,
+            ok: false,
+            piece: None,
+            pc: 0,
+            step: 0,
+            x: Stage::Start,
+            begin: Stage::Start,
+            resync: Stage::Start,
+            attempt: 0,
+            was_data_mode: false,
+            escape: Stage::Start,
+            tries: 0,
+            settle: Stage::Start,
+            init_at: 0,
+            close: Stage::Start,
+            close_until: now,
+            fetch: Stage::Start,
+            upload: Stage::Start,
+            until: now,
+            pos: 0,
+            n: 0,
+            moved: 0,
+            left: 0,
+            size: None,
+            carry: None,
+            last: false,
+            matched: 0,
+        }
+    }
+
+    /// The outcome of the last act: an error, or the count it moved.
+    fn io(&mut self) -> Result<usize, Error> {
+        self.input.take().unwrap_or(Ok(0))
+    }
+
+    /// Asks for `act`.
+    fn ask<T>(&mut self, act: Act<'a>) -> Poll<T> {
+        self.act = Some(act);
+        Pending
+    }
+
+    /// Tells the caller's progress callback.
+    fn progress(&mut self, n: u64) {
+        if let Op::Get { progress, .. } | Op::Put { progress, .. } | Op::PutEscaped { progress, .. } = &mut self.op {
+            progress(n)
+        }
+    }
+}
+
+/// Resets a routine's stage once it has finished.
+fn finished<T>(stage: &mut Stage, r: Poll<T>) -> Poll<T> {
+    if r.is_ready() {
+        *stage = Stage::Start;
+    }
+    r
+}
+
+impl<'b> Core<'b> {
+    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
+        let rx_cap = buf.len();
+        Core {
+            tok: Tokenizer::new(),
+            buf,
+            rx_start: 0,
+            rx_end: 0,
+            rx_cap,
+            watch: Watch {
+                urcs: UrcSink::new(None),
+                context_id: 1,
+                session: Session::Closed,
+                need_init: false,
+                overlong: 0,
+            },
+            rsp_timeout: Duration::from_secs(90),
+            dirty: Dirty::Clean,
+            need_close: false,
+            pending: None,
+        }
+    }
+
+    /// True while an FTP session is open, as far as the client knows.
+    pub(crate) fn is_open(&self) -> bool {
+        self.watch.session == Session::Open
+    }
+
+    /// The next act of `m`'s operation.
+    pub(crate) fn step<'a>(&mut self, m: &mut Machine<'a>) -> Act<'a> {
+        let r = match m.op {
+            Op::Init => self.init(m),
+            Op::Recover => self.recover(m),
+            Op::Get { .. } => self.get(m),
+            Op::Put { .. } => self.put(m),
+            _ => self.simple(m),
+        };
+        match r {
+            Ready(r) => Act::Done(r),
+            Pending => m.act.take().unwrap_or(Act::Done(Err(Error::Protocol))),
+        }
+    }
+
+    /// The receive buffer's bytes `a..b` (a payload piece or upload data).
+    pub(crate) fn bytes(&self, a: usize, b: usize) -> &[u8] {
+        self.buf.get(a..b).unwrap_or_default()
+    }
+
+    /// Room for source data.
+    pub(crate) fn room(&mut self, a: usize, b: usize) -> &mut [u8] {
+        self.buf.get_mut(a..b).unwrap_or_default()
+    }
+
+    /// The bytes of a payload piece.
+    pub(crate) fn piece(&self, p: Piece) -> &[u8] {
+        match p {
+            Piece::Buf(a, b) => self.bytes(a, b),
+            Piece::Held => self.tok.held_payload(),
+        }
+    }
+
+    /// Where the edge reads to: the emptied receive buffer.
+    pub(crate) fn rx_room(&mut self) -> &mut [u8] {
+        self.rx_start = 0;
+        self.rx_end = 0;
+        self.buf.get_mut(..self.rx_cap).unwrap_or_default()
+    }
+
+    /// The edge read `n` bytes into [`Core::rx_room`].
+    pub(crate) fn received(&mut self, n: usize) {
+        self.rx_end = n.min(self.rx_cap);
+    }
+
+    fn deferred(&self) -> Duration {
+        self.rsp_timeout + MARGIN
+    }
+
+    // -----------------------------------------------------------------------
+    // The stream.
+
+    /// The next event from the buffered input, `None` once it is used up.
+    /// Lines that do not answer the pending command go to the URC
+    /// dispatcher.
+    fn event(&mut self, m: &mut Machine<'_>) -> Option<Result<Ev, Error>> {
+        loop {
+            let base = self.buf.as_ptr() as usize;
+            let input = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
+            // The tokenizer may hold bytes (the `\r\nOK\r\n` after a listing)
+            // that it replays only when fed, even with nothing new.
+            let (used, frame) = self.tok.feed(input);
+            if used == 0 && frame.is_none() {
+                return None;
+            }
+            let mut restarted = false;
+            let ev = match frame {
+                None | Some(Frame::Echo(_)) | Some(Frame::NoCarrier) => None,
+                Some(Frame::Overflow) => {
+                    warn!("overlong line skipped");
+                    self.watch.overlong = self.watch.overlong.wrapping_add(1);
+                    None
+                }
+                Some(Frame::Ok) => Some(Ev::Ok),
+                // A command refused outright has no deferred result to come.
+                Some(Frame::Error) => {
+                    self.pending = None;
+                    Some(Ev::Error)
+                }
+                Some(Frame::Cme(e)) => {
+                    self.pending = None;
+                    Some(Ev::Cme(e))
+                }
+                Some(Frame::Connect) => Some(Ev::Connect),
+                Some(Frame::DataEnd { .. }) => Some(Ev::DataEnd),
+                Some(Frame::Line(line)) => {
+                    // The deferred result of the command in flight (or of an
+                    // abandoned one) has come: nothing is pending any more.
+                    let pending =
+                        self.pending.is_some_and(|name| parse::prefixed(line).is_some_and(|(n, _)| n == name));
+                    if pending {
+                        self.pending = None;
+                    }
+                    if m.catch.offer(line, m.text, &mut m.ip) || pending {
+                        Some(Ev::Answer)
+                    } else {
+                        restarted = self.watch.urc(line);
+                        None
+                    }
+                }
+                Some(Frame::Data(d)) => {
+                    let start = (d.as_ptr() as usize).wrapping_sub(base);
+                    if start < self.rx_end && start + d.len() <= self.rx_end {
+                        Some(Ev::Data(Piece::Buf(start, start + d.len())))
+                    } else {
+                        Some(Ev::Data(Piece::Held))
+                    }
+                }
+            };
+            self.rx_start += used;
+            if restarted {
+                // `RDY`: the module restarted, no answer will come.
+                self.pending = None;
+                return Some(Err(Error::SessionClosed));
+            }
+            if let Some(ev) = ev {
+                return Some(Ok(ev));
+            }
+        }
+    }
+
+    /// Reads events (until `m.deadline`) until `until` is met.
+    fn wait(&mut self, m: &mut Machine<'_>, until: Until) -> Poll<Result<(), Error>> {
+        m.io()?;
+        // Waits for a command's own answers stop at a failed result.
+        let answers = matches!(until, Until::Final(_) | Until::Connect | Until::Data);
+        // Waits that are not the resynchronisation's stop at error results.
+        let strict = answers || until == Until::AfterOk;
+        loop {
+            let done = match until {
+                Until::Final(need) => m.ok && (!need || m.catch.got.is_some()),
+                Until::AfterOk => m.catch.got.is_some(),
+                Until::Settle => self.pending.is_none(),
+                _ => false,
+            };
+            if done {
+                return Ready(Ok(()));
+            }
+            if let (true, Some(Err(e))) = (answers, m.catch.got) {
+                return Ready(Err(e));
+            }
+            let Some(ev) = self.event(m) else {
+                let deadline = m.deadline;
+                return m.ask(Act::Read(deadline));
+            };
+            match (ev?, until) {
+                (Ev::Error, _) if strict => return Ready(Err(Error::AtError)),
+                (Ev::Cme(e), _) if strict => return Ready(Err(Error::Cme(e))),
+                (Ev::Ok, Until::Final(_)) => m.ok = true,
+                (Ev::Ok, Until::Escape) | (Ev::Answer, Until::Busy) | (Ev::Connect, Until::Connect) => {
+                    return Ready(Ok(()))
+                }
+                (Ev::Ok, Until::Probe) if m.catch.got.is_some() => return Ready(Ok(())),
+                // A success result before the payload is a late one.
+                (Ev::Answer, Until::Connect | Until::Data) if matches!(m.catch.got, Some(Ok(_))) => m.catch.got = None,
+                // If the operation is dropped in data mode, the next call must escape.
+                (Ev::Connect, Until::Data) => self.dirty = Dirty::DataMode,
+                (Ev::Data(p), Until::Data) => {
+                    m.piece = Some(p);
+                    return Ready(Ok(()));
+                }
+                (Ev::DataEnd, Until::Data) => {
+                    self.dirty = Dirty::Stream;
+                    return Ready(Ok(()));
+                }
+                (Ev::Connect | Ev::Data(_) | Ev::DataEnd, Until::Final(_) | Until::Connect) => {
+                    return Ready(Err(Error::Protocol))
+                }
+                _ => {}
+            }
+            if until == Until::Data {
+                // `rsptimeout` bounds the gap between two packets.
+                m.deadline = Instant::now() + self.deferred();
+            }
+        }
+    }
+
+    /// Sends a command and waits (for `timeout`) until `until`; the answer
+    /// line's value, if one came.
+    fn exchange<'a>(
+        &mut self,
+        m: &mut Machine<'a>,
+        what: Cmd,
+        timeout: Duration,
+        want: Want,
+        until: Until,
+    ) -> Poll<Result<Option<Got>, Error>> {
+        let r = self.exchange_steps(m, what, timeout, want, until);
+        finished(&mut m.x, r)
+    }
+
+    fn exchange_steps<'a>(
+        &mut self,
+        m: &mut Machine<'a>,
+        what: Cmd,
+        timeout: Duration,
+        want: Want,
+        until: Until,
+    ) -> Poll<Result<Option<Got>, Error>> {
+        loop {
+            match m.x {
+                Stage::Start => {
+                    m.catch = Catch::new(want);
+                    // The probe must not forget what an abandoned command
+                    // left pending; a close is not waited out later.
+                    if until != Until::Probe && what != Cmd::Close {
+                        self.pending = want.result_name();
+                    }
+                    let c = command(m, what)?;
+                    debug!("> {}", c.name());
+                    m.x = Stage::A;
+                    return m.ask(Act::Command(c));
+                }
+                Stage::A => {
+                    m.io()?;
+                    m.deadline = Instant::now() + timeout;
+                    m.ok = false;
+                    m.x = Stage::B;
+                }
+                _ => {
+                    ready!(self.wait(m, until))?;
+                    return Ready(m.catch.got.transpose());
+                }
+            }
+        }
+    }
+
+    /// Feeds what is left in the receive buffer to the tokenizer so that
+    /// the buffer can be reused; lines go to the URC dispatcher.
+    fn drain(&mut self) {
+        while self.rx_start < self.rx_end {
+            let input = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
+            let (used, frame) = self.tok.feed(input);
+            match frame {
+                Some(Frame::Line(line)) => {
+                    self.watch.urc(line);
+                }
+                Some(Frame::Overflow) => self.watch.overlong = self.watch.overlong.wrapping_add(1),
+                Some(_) => warn!("stray frame dropped"),
+                None => {}
+            }
+            self.rx_start += used;
+        }
+        self.rx_start = 0;
+        self.rx_end = 0;
+    }
+
+    // -----------------------------------------------------------------------
+    // Bookkeeping around every operation.
+
+    /// Brings the stream to a known state before a command: resynchronises,
+    /// re-initialises a restarted module, closes a session left in doubt,
+    /// and checks that a session is open if `needs_session`.
+    fn begin(&mut self, m: &mut Machine<'_>, needs_session: bool) -> Poll<Result<(), Error>> {
+        let r = self.begin_steps(m, needs_session);
+        finished(&mut m.begin, r)
+    }
+
+    fn begin_steps(&mut self, m: &mut Machine<'_>, needs_session: bool) -> Poll<Result<(), Error>> {
+        // Each condition holds until its step is done, so re-entering a
+        // step finds it again.
+        if m.begin == Stage::Start && self.dirty != Dirty::Clean {
+            ready!(self.resync(m))?;
+        }
+        m.begin = Stage::A;
+        if self.watch.need_init {
+            ready!(self.init_at(m))?;
+        }
+        if self.need_close {
+            ready!(self.close_session(m))?;
+            self.need_close = false;
+            self.watch.session = Session::Closed;
+        }
+        if needs_session {
+            match self.watch.session {
+                Session::Open => {}
+                Session::Closed => return Ready(Err(Error::NotOpen)),
+                Session::Lost => {
+                    self.watch.session = Session::Closed;
+                    return Ready(Err(Error::SessionClosed));
+                }
+            }
+        }
+        self.dirty = Dirty::Stream;
+        Ready(Ok(()))
+    }
+
+    /// Records how an operation ended.
+    fn end<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
+        match r {
+            Ok(v) => {
+                self.dirty = Dirty::Clean;
+                Ok(v)
+            }
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// Records how an operation failed; the error to report.
+    fn failed(&mut self, e: Error) -> Error {
+        match e {
+            Error::Timeout | Error::Io(_) | Error::Protocol => {
+                if self.watch.session == Session::Open {
+                    self.need_close = true;
+                }
+            }
+            _ => self.dirty = Dirty::Clean,
+        }
+        if self.watch.session == Session::Lost {
+            // Reported once: the next call finds the session closed.
+            self.watch.session = Session::Closed;
+            return Error::SessionClosed;
+        }
+        e
+    }
+
+    /// Discards buffered bytes and late answers: leaves data mode if needed,
+    /// then probes with `AT+CMEE?` (up to three times, escaping before each
+    /// retry) and waits out what an abandoned command left pending.
+    fn resync(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+        let r = self.resync_steps(m);
+        finished(&mut m.resync, r)
+    }
+
+    fn resync_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            match m.resync {
+                Stage::Start => {
+                    debug!("resynchronising");
+                    m.was_data_mode = self.dirty == Dirty::DataMode;
+                    m.attempt = 0;
+                    m.catch = Catch::new(Want::Nothing);
+                    m.resync = Stage::A;
+                }
+                Stage::A => {
+                    if self.dirty == Dirty::DataMode || m.attempt > 0 {
+                        // Errors here are fine: the probe decides.
+                        let _ = ready!(self.escape(m));
+                    }
+                    self.tok.reset();
+                    self.rx_start = 0;
+                    self.rx_end = 0;
+                    self.rx_cap = self.buf.len();
+                    m.resync = Stage::B;
+                }
+                Stage::B => {
+                    // Only an `OK` after `+CMEE:` counts, so a late `OK` of
+                    // an abandoned command cannot pass for the probe's.
+                    let two = Duration::from_secs(2);
+                    match ready!(self.exchange(m, Cmd::Probe, two, Want::Cmee, Until::Probe)) {
+                        Ok(_) => m.resync = Stage::C,
+                        Err(_) if m.attempt < 2 => {
+                            m.attempt += 1;
+                            m.resync = Stage::A;
+                        }
+                        Err(_) => return Ready(Err(Error::Timeout)),
+                    }
+                }
+                _ => {
+                    ready!(self.settle(m));
+                    self.dirty = Dirty::Clean;
+                    return Ready(Ok(()));
+                }
+            }
+        }
+    }
+
+    /// After a resynchronisation: waits out the deferred result of an
+    /// abandoned command, or, when it does not come (or the command was a
+    /// transfer), has the session closed before anything else.
+    fn settle(&mut self, m: &mut Machine<'_>) -> Poll<()> {
+        if m.settle == Stage::Start {
+            // A transfer broken off in data mode leaves the module's state
+            // unknown: close, as the vendor advises. So does a command that
+            // already timed out (`need_close` is set).
+            if self.pending.is_some() && !m.was_data_mode && !self.need_close {
+                m.catch = Catch::new(Want::Nothing);
+                m.deadline = Instant::now() + self.deferred();
+                m.settle = Stage::A;
+            }
+        }
+        if m.settle == Stage::A {
+            // An error (a timeout) ends the wait.
+            let _ = ready!(self.wait(m, Until::Settle));
+            m.settle = Stage::Start;
+        }
+        if self.pending.take().is_some() && self.watch.session == Session::Open {
+            self.need_close = true;
+        }
+        Ready(())
+    }
+
+    /// Sends a guarded `+++` (retried up to three times) and waits for the
+    /// module's `OK`. The tokenizer leaves data mode at once.
+    fn escape(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+        let r = self.escape_steps(m);
+        finished(&mut m.escape, r)
+    }
+
+    fn escape_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            match m.escape {
+                Stage::Start => {
+                    self.tok.abort_payload();
+                    m.tries = 0;
+                    m.escape = Stage::A;
+                }
+                Stage::A => {
+                    m.escape = Stage::B;
+                    return m.ask(Act::Sleep(Instant::now() + GUARD));
+                }
+                Stage::B => {
+                    m.io()?;
+                    m.escape = Stage::C;
+                    return m.ask(Act::Escape);
+                }
+                Stage::C => {
+                    m.io()?;
+                    m.escape = Stage::D;
+                    return m.ask(Act::Sleep(Instant::now() + GUARD));
+                }
+                Stage::D => {
+                    m.io()?;
+                    m.deadline = Instant::now() + Duration::from_secs(2);
+                    m.escape = Stage::E;
+                }
+                _ => match ready!(self.wait(m, Until::Escape)) {
+                    Ok(()) => return Ready(Ok(())),
+                    Err(Error::Timeout) if m.tries < 2 => {
+                        m.tries += 1;
+                        m.escape = Stage::A;
+                    }
+                    Err(e) => return Ready(Err(e)),
+                },
+            }
+        }
+    }
+
+    /// `ATE0` and `AT+CMEE=1`.
+    fn init_at(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+        while m.init_at < 2 {
+            let what = if m.init_at == 0 { Cmd::EchoOff } else { Cmd::CmeeNumeric };
+            let r = ready!(self.exchange(m, what, QUICK, Want::Nothing, Until::Final(false)));
+            m.init_at += 1;
+            if let Err(e) = r {
+                m.init_at = 0;
+                return Ready(Err(e));
+            }
+        }
+        m.init_at = 0;
+        self.watch.need_init = false;
+        Ready(Ok(()))
+    }
+
+    /// `AT+QFTPCLOSE`, riding out `+CME ERROR: 603` (a close already
+    /// pending) until `+QFTPCLOSE:` arrives.
+    fn close_session(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+        let r = self.close_steps(m);
+        finished(&mut m.close, r)
+    }
+
+    fn close_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+        if m.close == Stage::Start {
+            m.close_until = Instant::now() + self.deferred();
+            m.close = Stage::A;
+        }
+        loop {
+            if m.close == Stage::A {
+                let left = m.close_until.saturating_duration_since(Instant::now());
+                let want = Want::Num(b"QFTPCLOSE");
+                match ready!(self.exchange(m, Cmd::Close, left, want, Until::Final(true))) {
+                    // Closed, or there was nothing to close.
+                    Ok(_) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ready(Ok(())),
+                    Err(Error::Cme(CmeError::Code(603))) => {
+                        // Busy closing: wait a little for the pending result.
+                        m.deadline = (Instant::now() + Duration::from_secs(1)).min(m.close_until);
+                        m.close = Stage::B;
+                    }
+                    Err(Error::Cme(_)) => return Ready(Ok(())),
+                    Err(e) => return Ready(Err(e)),
+                }
+            }
+            match ready!(self.wait(m, Until::Busy)) {
+                Ok(()) => return Ready(Ok(())),
+                Err(Error::Timeout) if Instant::now() < m.close_until => m.close = Stage::A,
+                Err(e) => return Ready(Err(e)),
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------
+    // The operations.
+
+    /// Every operation made of one `begin` and one or a few exchanges.
+    fn simple(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        if m.pc == 0 {
+            // Everything is checked before the first byte is sent.
+            validate(m)?;
+            m.pc = 1;
+        }
+        let needs_session = matches!(m.op, Op::File(..) | Op::List(..) | Op::PutEscaped { .. });
+        if m.pc == 1 {
+            ready!(self.begin(m, needs_session))?;
+            if let Op::PutEscaped { .. } = m.op {
+                // The first `RX_LEN` bytes receive answers, the rest carries data.
+                self.drain();
+                self.rx_cap = RX_LEN;
+            }
+            m.pc = 2;
+        }
+        let r = match m.op {
+            Op::Activate(pdp) => self.activate(m, pdp),
+            Op::Configure(cfg, ssl) => self.configure(m, cfg, ssl.as_ref()),
+            Op::Close => {
+                let r = ready!(self.close_session(m));
+                self.watch.session = Session::Closed;
+                self.need_close = false;
+                Ready(r.map(|()| Got::Ready(true)))
+            }
+            Op::List(kind, _) => {
+                let name = kind.result_name();
+                let payload = Payload::Confirmed { result: name, limit: None };
+                self.fetch(m, payload, Want::Num(name.as_bytes()))
+            }
+            Op::PutEscaped { .. } => {
+                let r = ready!(self.upload(m));
+                self.rx_cap = self.buf.len();
+                Ready(r.map(Got::Num))
+            }
+            _ => self.one(m),
+        };
+        let r = ready!(r);
+        Ready(self.end(r))
+    }
+
+    /// The operations of one exchange.
+    fn one(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        let deferred = self.deferred();
+        let (timeout, want) = match m.op {
+            Op::Deactivate(_) => (PDP_DEACT, Want::Nothing),
+            Op::Setting(s) => (QUICK, Want::Cfg(s.name())),
+            Op::Open(..) => (deferred, Want::Num(b"QFTPOPEN")),
+            Op::Stat => (QUICK, Want::Num(b"QFTPSTAT")),
+            Op::File(FileOp::Pwd, _) => (deferred, Want::Text(FileOp::Pwd.result())),
+            Op::File(FileOp::Mdtm, _) => (deferred, Want::Time),
+            Op::File(op, _) => (deferred, Want::Num(op.result())),
+            _ => (QUICK, Want::Nothing),
+        };
+        let need = want != Want::Nothing;
+        let r = ready!(self.exchange(m, Cmd::Body, timeout, want, Until::Final(need)));
+        Ready(match m.op {
+            Op::Deactivate(cid) => {
+                if cid == self.watch.context_id {
+                    self.watch.session = Session::Closed;
+                }
+                r.map(|_| Got::Ready(true))
+            }
+            Op::Setting(_) => match r {
+                Ok(Some(Got::Num(n))) if u32::try_from(n).is_ok() => Ok(Got::Num(n)),
+                Ok(_) => Err(Error::Protocol),
+                Err(e) => Err(e),
+            },
+            Op::Open(..) => {
+                match r {
+                    Ok(_) => self.watch.session = Session::Open,
+                    // The module may still finish opening: close it next time.
+                    Err(Error::Timeout) => self.need_close = true,
+                    Err(_) => {}
+                }
+                r.map(|_| Got::Ready(true))
+            }
+            _ => r.and_then(|g| g.ok_or(Error::Protocol)),
+        })
+    }
+
+    /// Configures PDP context `pdp.cid` and activates it unless `AT+QIACT?`
+    /// shows it active already: QICSGP, QIACT? (done if active), QIACT,
+    /// QIACT?.
+    fn activate(&mut self, m: &mut Machine<'_>, pdp: &PdpConfig<'_>) -> Poll<Result<Got, Error>> {
+        while m.step < 4 {
+            let timeout = if m.step == 2 { PDP_ACT } else { QUICK };
+            let want = if m.step % 2 == 1 { Want::QiAct(pdp.cid) } else { Want::Nothing };
+            let got = ready!(self.exchange(m, Cmd::Body, timeout, want, Until::Final(m.step == 3)))?;
+            m.step = if m.step == 1 && got.is_some() { 4 } else { m.step + 1 };
+        }
+        self.watch.context_id = pdp.cid;
+        Ready(Ok(Got::Ready(true)))
+    }
+
+    /// Every `AT+QFTPCFG` setting, then the SSL context's settings.
+    fn configure(
+        &mut self,
+        m: &mut Machine<'_>,
+        cfg: &FtpConfig<'_>,
+        ssl: Option<&SslConfig<'_>>,
+    ) -> Poll<Result<Got, Error>> {
+        while m.step < CONFIG_STEPS {
+            if config_command(cfg, ssl, m.step)?.is_some() {
+                ready!(self.exchange(m, Cmd::Body, QUICK, Want::Nothing, Until::Final(false)))?;
+            }
+            m.step += 1;
+        }
+        self.rsp_timeout = Duration::from_secs(cfg.rsp_timeout_s.into());
+        self.watch.context_id = cfg.context_id;
+        Ready(Ok(Got::Ready(true)))
+    }
+
+    /// Brings the module up: waits until it answers `AT` (up to 10 s), turns
+    /// echo off, selects numeric errors and waits up to 20 s for the SIM.
+    fn init(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        loop {
+            match m.pc {
+                0 => {
+                    self.tok.reset();
+                    self.rx_start = 0;
+                    self.rx_end = 0;
+                    self.dirty = Dirty::Clean;
+                    m.pc = 1;
+                }
+                1 => {
+                    self.dirty = Dirty::Stream;
+                    let second = Duration::from_secs(1);
+                    match ready!(self.exchange(m, Cmd::At, second, Want::Nothing, Until::Final(false))) {
+                        Ok(_) => m.pc = 2,
+                        Err(e) => {
+                            if e == Error::Timeout {
+                                self.tok.reset();
+                            }
+                            m.step += 1;
+                            if m.step == 10 {
+                                return Ready(Err(Error::Timeout));
+                            }
+                        }
+                    }
+                }
+                2 => {
+                    // Late answers of the probes above must not confuse
+                    // what follows.
+                    ready!(self.resync(m))?;
+                    m.pc = 3;
+                }
+                3 => {
+                    ready!(self.init_at(m))?;
+                    m.until = Instant::now() + Duration::from_secs(20);
+                    m.pc = 4;
+                }
+                4 => match ready!(self.exchange(m, Cmd::Cpin, QUICK, Want::Cpin, Until::Final(true))) {
+                    Ok(Some(Got::Ready(true))) => {
+                        self.watch.session = Session::Closed;
+                        return Ready(self.end(Ok(Got::Ready(true))));
+                    }
+                    Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if Instant::now() < m.until => {
+                        m.pc = 5;
+                        return m.ask(Act::Sleep(Instant::now() + Duration::from_secs(1)));
+                    }
+                    Ok(_) => return Ready(self.end(Err(Error::Protocol))),
+                    Err(e) => return Ready(self.end(Err(e))),
+                },
+                _ => {
+                    m.io()?;
+                    m.pc = 4;
+                }
+            }
+        }
+    }
+
+    /// Leaves data mode, closes the FTP session, riding out `603`.
+    fn recover(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        if m.pc == 0 {
+            self.dirty = Dirty::DataMode;
+            m.pc = 1;
+        }
+        if m.pc == 1 {
+            ready!(self.resync(m))?;
+            m.pc = 2;
+        }
+        if m.pc == 2 {
+            if self.watch.need_init {
+                ready!(self.init_at(m))?;
+            }
+            self.dirty = Dirty::Stream;
+            m.pc = 3;
+        }
+        let r = ready!(self.close_session(m));
+        self.watch.session = Session::Closed;
+        self.need_close = false;
+        Ready(self.end(r.map(|()| Got::Ready(true))))
+    }
+
+    /// Downloads a file in chunks of known length: the size first (servers
+    /// that cannot tell get chunks whose end the modem's count confirms).
+    fn get(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        let Op::Get { opts, .. } = m.op else {
+            return Ready(Err(Error::Protocol));
+        };
+        loop {
+            match m.pc {
+                0 => {
+                    validate(m)?;
+                    m.pc = 1;
+                }
+                1 => {
+                    ready!(self.begin(m, true))?;
+                    m.pc = 2;
+                }
+                2 => {
+                    let want = Want::Num(FileOp::Size.result());
+                    let r = ready!(self.exchange(m, Cmd::Size, self.deferred(), want, Until::Final(true)));
+                    let r = r.and_then(|g| g.ok_or(Error::Protocol)?.num());
+                    m.size = match self.end(r) {
+                        Ok(size) => Some(size),
+                        Err(Error::Ftp { reply: Some(FtpReply::NotImplemented | FtpReply::SyntaxError), .. }) => None,
+                        Err(e) => return Ready(Err(e)),
+                    };
+                    m.pos = opts.start;
+                    m.pc = 3;
+                }
+                3 => {
+                    let chunk = u64::from(opts.chunk.max(1));
+                    m.n = match m.size {
+                        Some(size) => size.saturating_sub(m.pos).min(chunk),
+                        None => chunk,
+                    };
+                    if m.n == 0 {
+                        return Ready(Ok(Got::Num(m.pos - opts.start)));
+                    }
+                    m.pc = 4;
+                }
+                4 => {
+                    ready!(self.begin(m, true))?;
+                    m.pc = 5;
+                }
+                _ => {
+                    let payload = match m.size {
+                        Some(_) => Payload::Exact(m.n),
+                        None => Payload::Confirmed { result: "QFTPGET", limit: Some(m.n) },
+                    };
+                    let r = ready!(self.fetch(m, payload, Want::Num(b"QFTPGET")));
+                    let n = self.end(r)?.num()?;
+                    m.pos = m.pos.saturating_add(n);
+                    let done = m.pos - opts.start;
+                    m.progress(done);
+                    if n < m.n {
+                        if m.size.is_some() {
+                            return Ready(Err(Error::LengthMismatch { moved: sat32(n), reported: sat32(m.n) }));
+                        }
+                        return Ready(Ok(Got::Num(done)));
+                    }
+                    m.pc = 3;
+                }
+            }
+        }
+    }
+
+    /// One download-direction exchange (a chunk of a file, or a listing):
+    /// command, `CONNECT`, payload to the caller's sink, `OK`, and the
+    /// result line whose count must match.
+    fn fetch(&mut self, m: &mut Machine<'_>, payload: Payload, want: Want) -> Poll<Result<Got, Error>> {
+        let r = self.fetch_steps(m, payload, want);
+        if r.is_ready() {
+            if matches!(r, Ready(Err(_))) && self.tok.in_data_mode() {
+                self.dirty = Dirty::DataMode;
+            }
+            self.tok.abort_payload();
+        }
+        finished(&mut m.fetch, r)
+    }
+
+    fn fetch_steps(&mut self, m: &mut Machine<'_>, payload: Payload, want: Want) -> Poll<Result<Got, Error>> {
+        const TRAILER: &[u8] = b"\r\nOK\r\n";
+        loop {
+            match m.fetch {
+                Stage::Start => {
+                    self.tok.expect_payload(payload);
+                    m.moved = 0;
+                    m.fetch = Stage::A;
+                }
+                Stage::A => {
+                    let deferred = self.deferred();
+                    ready!(self.exchange(m, Cmd::Body, deferred, want, Until::Data))?;
+                    m.fetch = Stage::B;
+                }
+                Stage::B => match m.piece.take() {
+                    Some(p) => {
+                        m.fetch = Stage::C;
+                        return m.ask(Act::Sink(p));
+                    }
+                    None => {
+                        m.ok = false;
+                        m.matched = 0;
+                        m.deadline = Instant::now() + self.deferred();
+                        m.fetch = if matches!(payload, Payload::Exact(_)) { Stage::E } else { Stage::G };
+                    }
+                },
+                Stage::C => {
+                    m.moved += m.io()? as u64;
+                    m.deadline = Instant::now() + self.deferred();
+                    m.fetch = Stage::D;
+                }
+                Stage::D => {
+                    ready!(self.wait(m, Until::Data))?;
+                    m.fetch = Stage::B;
+                }
+                Stage::E => {
+                    // After an exact-length payload the module prints
+                    // `\r\nOK\r\n` at once. Anything else means that the line
+                    // lost or doubled a byte inside the payload, whose count
+                    // then still matches the module's: refuse the chunk
+                    // rather than pass corrupt data on.
+                    m.io()?;
+                    while usize::from(m.matched) < TRAILER.len() {
+                        if self.rx_start >= self.rx_end {
+                            let deadline = m.deadline;
+                            return m.ask(Act::Read(deadline));
+                        }
+                        let avail = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
+                        let at = usize::from(m.matched);
+                        let k = avail.len().min(TRAILER.len() - at);
+                        if avail.get(..k) != TRAILER.get(at..at + k) {
+                            warn!("payload not followed by OK: bytes lost or doubled");
+                            return Ready(Err(Error::Protocol));
+                        }
+                        m.matched += k as u8;
+                        self.rx_start += k;
+                    }
+                    m.deadline = Instant::now() + self.deferred();
+                    m.fetch = Stage::F;
+                }
+                Stage::F => {
+                    ready!(self.wait(m, Until::AfterOk))?;
+                    return Ready(counted(m));
+                }
+                _ => {
+                    ready!(self.wait(m, Until::Final(true)))?;
+                    return Ready(counted(m));
+                }
+            }
+        }
+    }
+
+    /// Uploads with `put` or `put_sized`: chunk by chunk, each announced
+    /// with `<uploadlen>,<beof>` so that the module leaves data mode by
+    /// itself.
+    fn put(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        let Op::Put { opts, len, .. } = m.op else {
+            return Ready(Err(Error::Protocol));
+        };
+        // With a length the data streams through the buffer; without, a
+        // chunk is read whole first, one byte more to know if it is the last.
+        let chunk = match len {
+            Some(_) => u64::from(opts.chunk.max(1)),
+            None => (opts.chunk as usize).clamp(1, self.buf.len().saturating_sub(RX_LEN + 1).max(1)) as u64,
+        };
+        loop {
+            match m.pc {
+                0 => {
+                    validate(m)?;
+                    if let Some(len) = len {
+                        opts.start.checked_add(len).ok_or(ArgError::OutOfRange)?;
+                    }
+                    m.pos = opts.start;
+                    m.pc = 1;
+                }
+                1 => {
+                    if let Some(len) = len {
+                        let done = m.pos - opts.start;
+                        m.n = (len - done).min(chunk);
+                        m.last = done + m.n == len;
+                    }
+                    ready!(self.begin(m, true))?;
+                    self.drain();
+                    self.rx_cap = RX_LEN;
+                    m.n = if len.is_some() { m.n } else { 0 };
+                    if let (None, Some(b)) = (len, m.carry.take()) {
+                        if let Some(first) = self.buf.get_mut(RX_LEN) {
+                            *first = b;
+                            m.n = 1;
+                        }
+                    }
+                    m.pc = if len.is_some() { 4 } else { 2 };
+                }
+                2 => {
+                    if m.n < chunk + 1 {
+                        m.pc = 3;
+                        let (a, b) = (RX_LEN + m.n as usize, RX_LEN + chunk as usize + 1);
+                        return m.ask(Act::Source(a, b));
+                    }
+                    m.pc = 4;
+                }
+                3 => match m.io() {
+                    Ok(0) => {
+                        m.last = m.n <= chunk;
+                        if !m.last {
+                            m.carry = self.buf.get(RX_LEN + chunk as usize).copied();
+                            m.n = chunk;
+                        }
+                        m.pc = 4;
+                    }
+                    Ok(k) => {
+                        m.n += k as u64;
+                        m.pc = 2;
+                        if m.n == chunk + 1 {
+                            m.carry = self.buf.get(RX_LEN + chunk as usize).copied();
+                            m.n = chunk;
+                            m.last = false;
+                            m.pc = 4;
+                        }
+                    }
+                    Err(e) => {
+                        self.rx_cap = self.buf.len();
+                        self.dirty = Dirty::Clean;
+                        return Ready(Err(e));
+                    }
+                },
+                _ => {
+                    let r = ready!(self.upload(m));
+                    self.rx_cap = self.buf.len();
+                    self.end(r)?;
+                    m.pos = m.pos.saturating_add(m.n);
+                    m.progress(m.pos - opts.start);
+                    if m.last {
+                        return Ready(Ok(Got::Num(m.pos - opts.start)));
+                    }
+                    m.pc = 1;
+                }
+            }
+        }
+    }
+
+    /// One upload exchange: the command, `CONNECT`, the data (already in
+    /// the buffer for `put`, streamed from the source for `put_sized`, or
+    /// streamed to the source's end and ended by a guarded `+++` for
+    /// `put_escaped`) and the result, whose count must match.
+    fn upload(&mut self, m: &mut Machine<'_>) -> Poll<Result<u64, Error>> {
+        let r = self.upload_steps(m);
+        finished(&mut m.upload, r)
+    }
+
+    fn upload_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<u64, Error>> {
+        let (streamed, escaped) = match m.op {
+            Op::Put { len, .. } => (len.is_some(), false),
+            _ => (true, true),
+        };
+        loop {
+            match m.upload {
+                Stage::Start => {
+                    let deferred = self.deferred();
+                    let want = Want::Num(b"QFTPPUT");
+                    ready!(self.exchange(m, Cmd::Body, deferred, want, Until::Connect))?;
+                    self.dirty = Dirty::DataMode;
+                    m.moved = 0;
+                    m.left = if escaped { u64::MAX } else { m.n };
+                    m.upload = Stage::A;
+                }
+                Stage::A if m.left == 0 => {
+                    self.dirty = Dirty::Stream;
+                    m.deadline = Instant::now() + self.deferred();
+                    m.ok = false;
+                    m.upload = Stage::D;
+                }
+                Stage::A if !streamed => {
+                    // `put`: the chunk is in the buffer.
+                    m.upload = Stage::C;
+                    m.moved = m.left;
+                    m.left = 0;
+                    let end = RX_LEN + m.moved as usize;
+                    let deadline = Instant::now() + self.deferred();
+                    return m.ask(Act::Data(RX_LEN, end, deadline));
+                }
+                Stage::A => {
+                    m.upload = Stage::B;
+                    let room = (self.buf.len() - RX_LEN) as u64;
+                    return m.ask(Act::Source(RX_LEN, RX_LEN + m.left.min(room) as usize));
+                }
+                Stage::B => match m.io()? {
+                    0 if escaped => m.upload = Stage::E,
+                    0 => return Ready(Err(Error::Io(embedded_io::ErrorKind::InvalidInput))),
+                    k => {
+                        m.left -= k as u64;
+                        m.moved += k as u64;
+                        if escaped {
+                            m.progress(m.moved);
+                        }
+                        m.upload = Stage::C;
+                        let deadline = Instant::now() + self.deferred();
+                        return m.ask(Act::Data(RX_LEN, RX_LEN + k, deadline));
+                    }
+                },
+                Stage::C => {
+                    m.io()?;
+                    m.upload = Stage::A;
+                }
+                Stage::D => {
+                    ready!(self.wait(m, Until::Final(true)))?;
+                    return Ready(counted(m).and_then(Got::num));
+                }
+                Stage::E => {
+                    // `escape` takes the `OK`; the result line follows.
+                    ready!(self.escape(m))?;
+                    self.dirty = Dirty::Stream;
+                    m.deadline = Instant::now() + self.deferred();
+                    m.upload = Stage::F;
+                }
+                _ => {
+                    ready!(self.wait(m, Until::AfterOk))?;
+                    return Ready(counted(m).and_then(Got::num));
+                }
+            }
+        }
+    }
+}
+
+/// A transfer's result line, checked against the bytes moved.
+fn counted(m: &Machine<'_>) -> Result<Got, Error> {
+    match m.catch.got {
+        Some(Ok(Got::Num(n))) if n == m.moved => Ok(Got::Num(n)),
+        Some(Ok(Got::Num(n))) => Err(Error::LengthMismatch { moved: sat32(m.moved), reported: sat32(n) }),
+        Some(Err(e)) => Err(e),
+        _ => Err(Error::Protocol),
+    }
+}
+
+/// Checks an operation's arguments by building its commands.
+fn validate(m: &Machine<'_>) -> Result<(), Error> {
+    match m.op {
+        Op::Configure(cfg, ssl) => {
+            cfg.validate()?;
+            if let Some(s) = &ssl {
+                s.validate()?;
+            }
+            for step in 0..CONFIG_STEPS {
+                config_command(cfg, ssl.as_ref(), step)?;
+            }
+        }
+        Op::Activate(pdp) => {
+            command(m, Cmd::Body)?;
+            cmd::qiact(pdp.cid)?;
+        }
+        Op::Get { remote, opts, .. } => {
+            cmd::qftpget(remote, COM, opts.start, Some(opts.chunk))?;
+        }
+        Op::Put { remote, opts, .. } => {
+            cmd::qftpput(remote, COM, opts.start, Some((opts.chunk, true)))?;
+        }
+        _ => {
+            command(m, Cmd::Body)?;
+        }
+    }
+    Ok(())
+}
+
+/// The command `what` at the machine's current step.
+fn command<'a>(m: &Machine<'a>, what: Cmd) -> Result<Command<'a>, ArgError> {
+    Ok(match what {
+        Cmd::At => cmd::at(),
+        Cmd::EchoOff => cmd::echo_off(),
+        Cmd::CmeeNumeric => cmd::cmee_numeric(),
+        Cmd::Cpin => cmd::cpin_query(),
+        // With a CR first: the probe must start a line (see `cmd::probe`).
+        Cmd::Probe => cmd::probe(),
+        Cmd::Close => cmd::qftpclose(),
+        Cmd::Size => match m.op {
+            Op::Get { remote, .. } => cmd::file_cmd(FileOp::Size, Names::One(remote))?,
+            _ => return Err(ArgError::OutOfRange),
+        },
+        Cmd::Body => match m.op {
+            Op::Activate(p) => match m.step {
+                0 => cmd::qicsgp(p.cid, p.ip_type as u8, p.apn, p.user, p.password, p.auth as u8)?,
+                2 => cmd::qiact(p.cid)?,
+                _ => cmd::qiact_query(),
+            },
+            Op::Deactivate(cid) => cmd::qideact(cid)?,
+            Op::Configure(cfg, ssl) => config_command(cfg, ssl.as_ref(), m.step)?.ok_or(ArgError::OutOfRange)?,
+            Op::Setting(s) => cmd::qftpcfg_query(s.name()),
+            Op::Open(host, port) => cmd::qftpopen(host, port)?,
+            Op::Close => cmd::qftpclose(),
+            Op::File(op, names) => cmd::file_cmd(op, names)?,
+            Op::Stat => cmd::qftpstat(),
+            Op::Get { remote, .. } => cmd::qftpget(remote, COM, m.pos, Some(sat32(m.n)))?,
+            Op::List(kind, dir) => cmd::qftplist(kind, dir, COM)?,
+            Op::Put { remote, .. } => cmd::qftpput(remote, COM, m.pos, Some((sat32(m.n), m.last)))?,
+            Op::PutEscaped { remote, start, .. } => cmd::qftpput(remote, COM, start, None)?,
+            Op::Init | Op::Recover => cmd::at(),
+        },
+    })
+}
+
+/// How many `AT+QSSLCFG` commands an FTPS configuration takes at most.
+const SSL_STEPS: u8 = 4;
+
+/// The settings of [`Setting::ALL`], the account, then the SSL commands.
+const CONFIG_STEPS: u8 = SETTINGS + 1 + SSL_STEPS;
+const SETTINGS: u8 = Setting::ALL.len() as u8;
+
+/// The `step`-th command of a configuration, if there is one.
+fn config_command<'a>(
+    cfg: &FtpConfig<'a>,
+    ssl: Option<&SslConfig<'a>>,
+    step: u8,
+) -> Result<Option<Command<'a>>, ArgError> {
+    Ok(match (Setting::ALL.get(usize::from(step)), ssl) {
+        (Some(setting), _) => Some(cmd::qftpcfg_num(setting.name(), setting.value(cfg))),
+        (None, _) if step == SETTINGS => Some(cmd::qftpcfg_account(cfg.user, cfg.password)?),
+        (None, Some(s)) => ssl_command(cfg.ssl_ctx, s, step.saturating_sub(SETTINGS + 1))?,
+        (None, None) => None,
+    })
+}
+
+/// The `step`-th `AT+QSSLCFG` command for SSL context `ctx`, if there is one.
+fn ssl_command<'a>(ctx: u8, s: &SslConfig<'a>, step: u8) -> Result<Option<Command<'a>>, ArgError> {
+    Ok(match step {
+        0 => Some(cmd::qsslcfg_num("sslversion", ctx, s.version.into())?),
+        1 => Some(cmd::qsslcfg_ciphersuite(ctx, s.ciphersuite)?),
+        2 => Some(cmd::qsslcfg_num("seclevel", ctx, s.seclevel.into())?),
+        _ => s.cacert.map(|f| cmd::qsslcfg_cacert(ctx, f)).transpose()?,
+    })
+}
+
+/// A count for [`Error::LengthMismatch`], saturated.
+pub(crate) fn sat32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
