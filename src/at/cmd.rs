@@ -5,9 +5,12 @@
 //! reference's limits before it returns. A refused command therefore never
 //! exists, so not a single byte of it can reach the UART.
 //!
-//! A command is written either piece by piece straight to a UART
-//! ([`Command::write`], [`Command::write_blocking`]) or into a caller-sized
-//! buffer ([`Command::encode`]).
+//! A command is its name and a static *form*: the rest of the line, with
+//! one-byte slots where its arguments go (`="\x01",\x05\r` for
+//! `AT+QFTPOPEN`). Building one stores a few words; one loop writes any of
+//! them, either piece by piece straight to a UART ([`Command::write`],
+//! [`Command::write_blocking`]), into a caller-sized buffer
+//! ([`Command::encode`]) or a window at a time ([`Command::encode_at`]).
 
 use core::fmt;
 
@@ -27,87 +30,58 @@ pub const MAX_APN: usize = 100;
 /// The local name that routes a transfer through the UART in data mode.
 pub const COM: &str = "COM:";
 
-const MAX_ARGS: usize = 6;
-
 /// The staging buffer of [`Command::write`]: most command lines fit.
 pub const WRITE_CHUNK: usize = 64;
 
-/// One argument of a command line.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Arg<'a> {
-    /// A double-quoted string.
-    Quoted(&'a [u8]),
-    /// A double-quoted string that must never be shown (passwords).
-    Secret(&'a [u8]),
-    /// A bare decimal number, as two halves: keeps `Arg` 4-byte aligned,
-    /// so a `Command` is a quarter smaller on 32-bit MCUs.
-    Num([u32; 2]),
-    /// A bare hexadecimal number written as `0X...` (cipher suites).
-    Hex(u32),
-}
+// The slots of a form. A form's own bytes are printable ASCII, so a slot
+// can never be mistaken for text.
+/// `strs[0]`, `strs[1]`, `strs[2]` as they are (the form holds the quotes).
+const S0: u8 = 1;
+/// `strs[2]`, never shown by `Debug` (passwords).
+const SECRET: u8 = 4;
+/// `nums[0]`, `nums[1]`, `nums[2]` in decimal.
+const N0: u8 = 5;
+/// `nums[2]` in hexadecimal, after `0X`.
+const HEX: u8 = 8;
 
 /// A validated AT command line, ready to be written.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Command<'a> {
     /// `AT+QFTPOPEN`, `ATE0`, ...
     head: &'static str,
-    /// `=`, `?` or nothing.
-    suffix: &'static str,
-    args: [Arg<'a>; MAX_ARGS],
-    len: u8,
+    /// The rest of the line, with slots, ending in `\r`.
+    form: &'static [u8],
+    strs: [&'a [u8]; 3],
+    nums: [u64; 3],
 }
 
-/// One piece of a command line as it goes to the UART.
-#[derive(Clone, Copy)]
-pub struct Piece<'a> {
-    kind: PieceKind<'a>,
+/// One piece of a command line: its bytes in a small buffer.
+struct Piece {
+    buf: [u8; 20],
+    start: u8,
 }
 
-#[derive(Clone, Copy)]
-enum PieceKind<'a> {
-    Bytes(&'a [u8]),
-    Digits { buf: [u8; 20], start: u8 },
-}
-
-impl Piece<'_> {
-    /// The bytes of this piece.
-    pub fn as_bytes(&self) -> &[u8] {
-        match &self.kind {
-            PieceKind::Bytes(b) => b,
-            PieceKind::Digits { buf, start } => buf.get(usize::from(*start)..).unwrap_or_default(),
-        }
+impl Piece {
+    fn as_bytes(&self) -> &[u8] {
+        self.buf.get(usize::from(self.start)..).unwrap_or_default()
     }
 }
 
-/// A decimal argument.
-fn num(n: impl Into<u64>) -> Arg<'static> {
-    let n = n.into();
-    Arg::Num([n as u32, (n >> 32) as u32])
-}
-
-fn join([lo, hi]: [u32; 2]) -> u64 {
-    u64::from(hi) << 32 | u64::from(lo)
-}
-
-fn bytes(b: &[u8]) -> Piece<'_> {
-    Piece { kind: PieceKind::Bytes(b) }
-}
-
-fn digits(mut n: u64, radix: u16) -> Piece<'static> {
+/// `n` in base `radix` (10 or 16).
+fn digits(mut n: u64, radix: u16) -> Piece {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut buf = [0u8; 20];
-    let mut start = buf.len();
+    let mut p = Piece { buf: [0u8; 20], start: 20 };
     // 20 digits hold any u64 in base 10 or 16.
-    while let Some(slot) = start.checked_sub(1).and_then(|i| buf.get_mut(i)) {
+    while let Some(slot) = usize::from(p.start).checked_sub(1).and_then(|i| p.buf.get_mut(i)) {
         let (rest, digit) = super::div_rem_small(n, radix);
         *slot = DIGITS.get(usize::from(digit)).copied().unwrap_or(b'?');
-        start -= 1;
+        p.start -= 1;
         n = rest;
         if n == 0 {
             break;
         }
     }
-    Piece { kind: PieceKind::Digits { buf, start: start as u8 } }
+    p
 }
 
 /// Checks one caller-supplied string against a byte limit and the forbidden
@@ -127,22 +101,18 @@ pub fn check_str(s: &str, max: usize, allow_empty: bool) -> Result<&[u8], ArgErr
 }
 
 impl<'a> Command<'a> {
-    const fn new(head: &'static str, suffix: &'static str) -> Self {
-        Command { head, suffix, args: [Arg::Num([0, 0]); MAX_ARGS], len: 0 }
+    const fn new(head: &'static str, form: &'static [u8]) -> Self {
+        Command { head, form, strs: [&[]; 3], nums: [0; 3] }
     }
 
-    /// Appends an argument. The constructors below never pass more than
-    /// `MAX_ARGS`; a surplus argument is ignored rather than panicking.
-    fn arg(mut self, a: Arg<'a>) -> Self {
-        if let Some(slot) = self.args.get_mut(usize::from(self.len)) {
-            *slot = a;
-            self.len += 1;
-        }
+    const fn strs(mut self, strs: [&'a [u8]; 3]) -> Self {
+        self.strs = strs;
         self
     }
 
-    fn args(&self) -> &[Arg<'a>] {
-        self.args.get(..usize::from(self.len)).unwrap_or_default()
+    const fn nums(mut self, nums: [u64; 3]) -> Self {
+        self.nums = nums;
+        self
     }
 
     /// The command's name, e.g. `AT+QFTPOPEN`. Safe to log.
@@ -150,41 +120,36 @@ impl<'a> Command<'a> {
         self.head.trim_start_matches('\r')
     }
 
-    /// The pieces of the command line in order, ending with the `\r`
-    /// terminator.
-    pub fn pieces(&self) -> impl Iterator<Item = Piece<'a>> + '_ {
-        (0..self.piece_count()).map(|i| self.piece(i)).filter(|p| !p.as_bytes().is_empty())
-    }
-
-    /// Head, suffix, four pieces per argument, terminator.
-    fn piece_count(&self) -> usize {
-        3 + 4 * usize::from(self.len)
-    }
-
-    /// Piece `i` of the line (possibly empty): indexed rather than iterated,
-    /// so that a writer keeps a number, not an iterator, across awaits.
-    fn piece(&self, i: usize) -> Piece<'a> {
-        let arg = i.wrapping_sub(2) / 4;
-        match (i, self.args().get(arg)) {
-            (0, _) => bytes(self.head.as_bytes()),
-            (1, _) => bytes(self.suffix.as_bytes()),
-            (_, None) => bytes(b"\r"),
-            (_, Some(a)) => match ((i - 2) % 4, *a) {
-                (0, _) if arg == 0 => bytes(b""),
-                (0, _) => bytes(b","),
-                (1, Arg::Quoted(_) | Arg::Secret(_)) | (3, Arg::Quoted(_) | Arg::Secret(_)) => bytes(b"\""),
-                (2, Arg::Quoted(s) | Arg::Secret(s)) => bytes(s),
-                (1, Arg::Num(n)) => digits(join(n), 10),
-                (1, Arg::Hex(_)) => bytes(b"0X"),
-                (2, Arg::Hex(n)) => digits(u64::from(n), 16),
-                _ => bytes(b""),
-            },
+    /// Calls `f` with each piece of the line in order, the terminator last,
+    /// until it returns false. Secrets are shown as `***` if `hide`.
+    fn pieces(&self, hide: bool, mut f: impl FnMut(&[u8]) -> bool) {
+        if !f(self.head.as_bytes()) {
+            return;
+        }
+        for (i, &b) in self.form.iter().enumerate() {
+            let slot = usize::from(b);
+            let num = |k: usize| self.nums.get(k).copied().unwrap_or(0);
+            let go = match b {
+                SECRET if hide => f(b"***"),
+                S0..=SECRET => f(self.strs.get(slot.wrapping_sub(1).min(2)).copied().unwrap_or_default()),
+                N0..=7 => f(digits(num(slot - usize::from(N0)), 10).as_bytes()),
+                HEX => f(b"0X") && f(digits(num(2), 16).as_bytes()),
+                _ => f(self.form.get(i..=i).unwrap_or_default()),
+            };
+            if !go {
+                return;
+            }
         }
     }
 
     /// Number of bytes the command line takes, terminator included.
     pub fn encoded_len(&self) -> usize {
-        self.pieces().map(|p| p.as_bytes().len()).sum()
+        let mut n = 0;
+        self.pieces(false, |p| {
+            n += p.len();
+            true
+        });
+        n
     }
 
     /// Writes the command line into `buf`; returns the number of bytes used.
@@ -204,12 +169,10 @@ impl<'a> Command<'a> {
     /// small buffer.
     pub fn encode_at(&self, mut offset: usize, out: &mut [u8]) -> usize {
         let mut n = 0;
-        for i in 0..self.piece_count() {
-            let p = self.piece(i);
-            let b = p.as_bytes();
+        self.pieces(false, |b| {
             let Some(b) = b.get(offset..) else {
                 offset -= b.len();
-                continue;
+                return true;
             };
             offset = 0;
             let k = b.len().min(out.len() - n);
@@ -217,10 +180,8 @@ impl<'a> Command<'a> {
                 dst.copy_from_slice(src);
             }
             n += k;
-            if n == out.len() {
-                break;
-            }
-        }
+            n < out.len()
+        });
         n
     }
 
@@ -252,23 +213,17 @@ impl<'a> Command<'a> {
     }
 }
 
-/// Shows the command as it goes on the wire, with secrets replaced by `***`.
+/// Shows the command as it goes on the wire (without the terminator), with
+/// secrets replaced by `***`.
 impl fmt::Debug for Command<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.head)?;
-        f.write_str(self.suffix)?;
-        for (i, a) in self.args().iter().enumerate() {
-            if i > 0 {
-                f.write_str(",")?;
-            }
-            match *a {
-                Arg::Quoted(s) => write!(f, "\"{}\"", core::str::from_utf8(s).unwrap_or("?"))?,
-                Arg::Secret(_) => f.write_str("\"***\"")?,
-                Arg::Num(n) => write!(f, "{}", join(n))?,
-                Arg::Hex(n) => write!(f, "0X{:X}", n)?,
-            }
-        }
-        Ok(())
+        let mut r = Ok(());
+        self.pieces(true, |p| {
+            let text = core::str::from_utf8(p).unwrap_or("?");
+            r = f.write_str(text.trim_end_matches('\r'));
+            r.is_ok()
+        });
+        r
     }
 }
 
@@ -292,11 +247,11 @@ fn local(s: &str) -> Result<&[u8], ArgError> {
 }
 
 fn exec(head: &'static str) -> Command<'static> {
-    Command::new(head, "")
+    Command::new(head, b"\r")
 }
 
-fn write_cmd<'a>(head: &'static str) -> Command<'a> {
-    Command::new(head, "=")
+fn query(head: &'static str) -> Command<'static> {
+    Command::new(head, b"?\r")
 }
 
 /// `AT` — is anybody there?
@@ -309,21 +264,21 @@ pub fn echo_off() -> Command<'static> {
 }
 /// `AT+CMEE=1` — numeric `+CME ERROR` codes.
 pub fn cmee_numeric() -> Command<'static> {
-    write_cmd("AT+CMEE").arg(num(1u8))
+    Command::new("AT+CMEE", b"=1\r")
 }
 /// `AT+CMEE?` — used as a resynchronisation probe.
 pub fn cmee_query() -> Command<'static> {
-    Command::new("AT+CMEE", "?")
+    query("AT+CMEE")
 }
 /// `\rAT+CMEE?` — the resynchronisation probe: the lone CR first ends any
 /// partial command line (a `+++` that reached a module in command mode,
 /// say), so the probe starts a line of its own. One write.
 pub fn probe() -> Command<'static> {
-    Command::new("\rAT+CMEE", "?")
+    query("\rAT+CMEE")
 }
 /// `AT+CPIN?` — SIM status.
 pub fn cpin_query() -> Command<'static> {
-    Command::new("AT+CPIN", "?")
+    query("AT+CPIN")
 }
 /// `ATO` — return to data mode after `+++`.
 pub fn ato() -> Command<'static> {
@@ -342,60 +297,57 @@ pub fn qicsgp<'a>(
     in_range(cid, 1, 16)?;
     in_range(ip_type, 1, 3)?;
     in_range(auth, 0, 3)?;
-    Ok(write_cmd("AT+QICSGP")
-        .arg(num(cid))
-        .arg(num(ip_type))
-        .arg(Arg::Quoted(check_str(apn, MAX_APN, true)?))
-        .arg(Arg::Quoted(check_str(user, MAX_ACCOUNT, true)?))
-        .arg(Arg::Secret(check_str(pass, MAX_ACCOUNT, true)?))
-        .arg(num(auth)))
+    let strs = [check_str(apn, MAX_APN, true)?, check_str(user, MAX_ACCOUNT, true)?, check_str(pass, MAX_ACCOUNT, true)?];
+    Ok(Command::new("AT+QICSGP", b"=\x05,\x06,\"\x01\",\"\x02\",\"\x04\",\x07\r")
+        .strs(strs)
+        .nums([cid.into(), ip_type.into(), auth.into()]))
 }
 
 /// `AT+QIACT=<cid>`.
 pub fn qiact(cid: u8) -> Result<Command<'static>, ArgError> {
     in_range(cid, 1, 16)?;
-    Ok(write_cmd("AT+QIACT").arg(num(cid)))
+    Ok(Command::new("AT+QIACT", b"=\x05\r").nums([cid.into(), 0, 0]))
 }
 /// `AT+QIACT?`.
 pub fn qiact_query() -> Command<'static> {
-    Command::new("AT+QIACT", "?")
+    query("AT+QIACT")
 }
 /// `AT+QIDEACT=<cid>`.
 pub fn qideact(cid: u8) -> Result<Command<'static>, ArgError> {
     in_range(cid, 1, 16)?;
-    Ok(write_cmd("AT+QIDEACT").arg(num(cid)))
+    Ok(Command::new("AT+QIDEACT", b"=\x05\r").nums([cid.into(), 0, 0]))
 }
 
 /// `AT+QFTPCFG="<name>",<value>` for the numeric settings.
 pub fn qftpcfg_num(name: &'static str, value: u32) -> Command<'static> {
-    write_cmd("AT+QFTPCFG").arg(Arg::Quoted(name.as_bytes())).arg(num(value))
+    Command::new("AT+QFTPCFG", b"=\"\x01\",\x05\r").strs([name.as_bytes(), &[], &[]]).nums([value.into(), 0, 0])
 }
 /// `AT+QFTPCFG="account","<user>","<pass>"`.
 pub fn qftpcfg_account<'a>(user: &'a str, pass: &'a str) -> Result<Command<'a>, ArgError> {
-    Ok(write_cmd("AT+QFTPCFG")
-        .arg(Arg::Quoted(b"account"))
-        .arg(Arg::Quoted(check_str(user, MAX_ACCOUNT, true)?))
-        .arg(Arg::Secret(check_str(pass, MAX_ACCOUNT, true)?)))
+    let strs = [check_str(user, MAX_ACCOUNT, true)?, &[][..], check_str(pass, MAX_ACCOUNT, true)?];
+    Ok(Command::new("AT+QFTPCFG", b"=\"account\",\"\x01\",\"\x04\"\r").strs(strs))
 }
 /// `AT+QFTPCFG="<name>"` — query one setting.
 pub fn qftpcfg_query(name: &'static str) -> Command<'static> {
-    write_cmd("AT+QFTPCFG").arg(Arg::Quoted(name.as_bytes()))
+    Command::new("AT+QFTPCFG", b"=\"\x01\"\r").strs([name.as_bytes(), &[], &[]])
 }
 
 /// `AT+QSSLCFG="<param>",<ctx>,<value>` for numeric parameters.
 pub fn qsslcfg_num(param: &'static str, ctx: u8, value: u32) -> Result<Command<'static>, ArgError> {
     in_range(ctx, 0, 5)?;
-    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(param.as_bytes())).arg(num(ctx)).arg(num(value)))
+    let c = Command::new("AT+QSSLCFG", b"=\"\x01\",\x05,\x06\r");
+    Ok(c.strs([param.as_bytes(), &[], &[]]).nums([ctx.into(), value.into(), 0]))
 }
 /// `AT+QSSLCFG="ciphersuite",<ctx>,0X<suite>`.
 pub fn qsslcfg_ciphersuite(ctx: u8, suite: u16) -> Result<Command<'static>, ArgError> {
     in_range(ctx, 0, 5)?;
-    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(b"ciphersuite")).arg(num(ctx)).arg(Arg::Hex(suite.into())))
+    Ok(Command::new("AT+QSSLCFG", b"=\"ciphersuite\",\x05,\x08\r").nums([ctx.into(), 0, suite.into()]))
 }
 /// `AT+QSSLCFG="cacert",<ctx>,"<ufs file>"`.
 pub fn qsslcfg_cacert(ctx: u8, file: &str) -> Result<Command<'_>, ArgError> {
     in_range(ctx, 0, 5)?;
-    Ok(write_cmd("AT+QSSLCFG").arg(Arg::Quoted(b"cacert")).arg(num(ctx)).arg(Arg::Quoted(local(file)?)))
+    let c = Command::new("AT+QSSLCFG", b"=\"cacert\",\x05,\"\x01\"\r");
+    Ok(c.strs([local(file)?, &[], &[]]).nums([ctx.into(), 0, 0]))
 }
 
 /// `AT+QFTPOPEN="<host>",<port>`.
@@ -403,7 +355,8 @@ pub fn qftpopen(host: &str, port: u16) -> Result<Command<'_>, ArgError> {
     if port == 0 {
         return Err(ArgError::OutOfRange);
     }
-    Ok(write_cmd("AT+QFTPOPEN").arg(Arg::Quoted(check_str(host, MAX_HOST, false)?)).arg(num(port)))
+    let host = check_str(host, MAX_HOST, false)?;
+    Ok(Command::new("AT+QFTPOPEN", b"=\"\x01\",\x05\r").strs([host, &[], &[]]).nums([port.into(), 0, 0]))
 }
 
 /// The remote names of a file command.
@@ -454,12 +407,13 @@ impl FileOp {
 
 /// A file command with its quoted, checked remote names.
 pub(crate) fn file_cmd<'a>(op: FileOp, names: Names<'a>) -> Result<Command<'a>, ArgError> {
-    let head = op.head();
-    Ok(match names {
-        Names::None => exec(head),
-        Names::One(path) => write_cmd(head).arg(Arg::Quoted(remote(path)?)),
-        Names::Two(old, new) => write_cmd(head).arg(Arg::Quoted(remote(old)?)).arg(Arg::Quoted(remote(new)?)),
-    })
+    let (form, strs): (&[u8], _) = match names {
+        Names::None => (b"\r", [&[][..], &[]]),
+        Names::One(path) => (b"=\"\x01\"\r", [remote(path)?, &[]]),
+        Names::Two(old, new) => (b"=\"\x01\",\"\x02\"\r", [remote(old)?, remote(new)?]),
+    };
+    let [a, b] = strs;
+    Ok(Command::new(op.head(), form).strs([a, b, &[]]))
 }
 
 /// `AT+QFTPCWD="<path>"`.
@@ -538,7 +492,7 @@ pub fn qftplist<'a>(kind: Listing, dir: &'a str, local_name: &'a str) -> Result<
         Listing::Nlst => "AT+QFTPNLST",
         Listing::Mlsd => "AT+QFTPMLSD",
     };
-    Ok(write_cmd(head).arg(Arg::Quoted(remote(dir)?)).arg(Arg::Quoted(local(local_name)?)))
+    Ok(Command::new(head, b"=\"\x01\",\"\x02\"\r").strs([remote(dir)?, local(local_name)?, &[]]))
 }
 
 /// `AT+QFTPPUT="<remote>","<local>",<startpos>[,<uploadlen>,<beof>]`.
@@ -550,14 +504,12 @@ pub fn qftpput<'a>(
     startpos: u64,
     chunk: Option<(u32, bool)>,
 ) -> Result<Command<'a>, ArgError> {
-    let c = write_cmd("AT+QFTPPUT")
-        .arg(Arg::Quoted(remote(remote_name)?))
-        .arg(Arg::Quoted(local(local_name)?))
-        .arg(num(startpos));
-    Ok(match chunk {
-        Some((len, last)) => c.arg(num(len)).arg(num(u64::from(last))),
-        None => c,
-    })
+    let (form, len, last): (&[u8], _, _) = match chunk {
+        Some((len, last)) => (b"=\"\x01\",\"\x02\",\x05,\x06,\x07\r", len, last),
+        None => (b"=\"\x01\",\"\x02\",\x05\r", 0, false),
+    };
+    let strs = [remote(remote_name)?, local(local_name)?, &[]];
+    Ok(Command::new("AT+QFTPPUT", form).strs(strs).nums([startpos, len.into(), last.into()]))
 }
 
 /// `AT+QFTPGET="<remote>","<local>",<startpos>[,<downloadlen>]`.
@@ -567,19 +519,17 @@ pub fn qftpget<'a>(
     startpos: u64,
     len: Option<u32>,
 ) -> Result<Command<'a>, ArgError> {
-    let c = write_cmd("AT+QFTPGET")
-        .arg(Arg::Quoted(remote(remote_name)?))
-        .arg(Arg::Quoted(local(local_name)?))
-        .arg(num(startpos));
-    Ok(match len {
-        Some(n) => c.arg(num(n)),
-        None => c,
-    })
+    let form: &[u8] = match len {
+        Some(_) => b"=\"\x01\",\"\x02\",\x05,\x06\r",
+        None => b"=\"\x01\",\"\x02\",\x05\r",
+    };
+    let strs = [remote(remote_name)?, local(local_name)?, &[]];
+    Ok(Command::new("AT+QFTPGET", form).strs(strs).nums([startpos, len.unwrap_or(0).into(), 0]))
 }
 
 /// `AT+QFDEL="<ufs name>"` — delete a file from the module's flash.
 pub fn qfdel(name: &str) -> Result<Command<'_>, ArgError> {
-    Ok(write_cmd("AT+QFDEL").arg(Arg::Quoted(local(name)?)))
+    Ok(Command::new("AT+QFDEL", b"=\"\x01\"\r").strs([local(name)?, &[], &[]]))
 }
 
 /// `v` within `lo..=hi`, or [`ArgError::OutOfRange`].
@@ -692,5 +642,6 @@ mod tests {
         let mut small = [0u8; 8];
         assert_eq!(c.encode(&mut small), Err(Error::Overflow));
         assert_eq!(digits(u64::MAX, 10).as_bytes(), b"18446744073709551615");
+        assert_eq!(digits(0xFFFF, 16).as_bytes(), b"FFFF");
     }
 }

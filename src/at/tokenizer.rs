@@ -209,18 +209,18 @@ impl<const N: usize> Tokenizer<N> {
         self.armed = Some(payload);
     }
 
-    /// Drops the first `n` held bytes. Copied through a scratch array, not
-    /// with `copy_within`, so that no `memmove` is linked into firmware (the
-    /// hold is small).
+    /// Drops the first `n` held bytes. Byte by byte, each load opaque to
+    /// LLVM: it turns any copy within one array, even through a scratch
+    /// array, into a call to `memmove`, which firmware would then link (1.5
+    /// KiB) for this alone. The hold is small.
     fn drop_held(&mut self, n: usize) {
         let n = n.min(self.hold_len);
         let k = self.hold_len - n;
-        let mut rest = [0u8; HOLD];
-        if let (Some(dst), Some(src)) = (rest.get_mut(..k), self.hold.get(n..self.hold_len)) {
-            dst.copy_from_slice(src);
-        }
-        if let (Some(dst), Some(src)) = (self.hold.get_mut(..k), rest.get(..k)) {
-            dst.copy_from_slice(src);
+        for i in 0..k {
+            let b = core::hint::black_box(self.hold.get(i + n).copied().unwrap_or(0));
+            if let Some(dst) = self.hold.get_mut(i) {
+                *dst = b;
+            }
         }
         self.hold_len = k;
     }

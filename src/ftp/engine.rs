@@ -21,7 +21,7 @@ use core::task::{ready, Poll};
 use embassy_time::{Duration, Instant};
 
 use super::{LocalAddr, Transfer, GUARD, MARGIN, PDP_ACT, PDP_DEACT, QUICK, RX_LEN};
-use crate::at::cmd::{self, Command, FileOp, Listing, Names, COM};
+use crate::at::cmd::{self, Command, FileOp, Listing, Names, COM, WRITE_CHUNK};
 use crate::at::parse::{self, Field, ModifyTime};
 use crate::at::tokenizer::{Frame, Payload, Tokenizer};
 use crate::at::urc::{Urc, UrcSink};
@@ -34,13 +34,9 @@ use Poll::{Pending, Ready};
 pub const LINE_LEN: usize = 300;
 
 /// What an operation asks of the async edge next.
-pub(crate) enum Act<'a> {
-    /// Write this command line, within [`QUICK`].
-    Command(Command<'a>),
-    /// Write `+++`, within [`QUICK`].
-    Escape,
-    /// Write `buf[a..b]` by the deadline.
-    Data(usize, usize, Instant),
+pub(crate) enum Act {
+    /// Write these bytes by the deadline.
+    Write(Out, Instant),
     /// Read into the (empty) receive buffer, waiting until the deadline for
     /// at least one byte.
     Read(Instant),
@@ -54,6 +50,15 @@ pub(crate) enum Act<'a> {
     Source(usize, usize),
     /// The operation is over.
     Done(Result<Got, Error>),
+}
+
+/// Bytes to write.
+#[derive(Clone, Copy)]
+pub(crate) enum Out {
+    /// `tx[..n]`: a window of a command line, or `+++`.
+    Tx(usize),
+    /// `buf[a..b]`: upload data.
+    Buf(usize, usize),
 }
 
 /// Where a piece of download payload is.
@@ -308,6 +313,8 @@ fn lost(s: Session) -> Session {
 pub(crate) struct Core<'b> {
     tok: Tokenizer<LINE_LEN>,
     pub(crate) buf: &'b mut [u8],
+    /// What goes out next: a window of a command line, or `+++`.
+    tx: [u8; WRITE_CHUNK],
     /// Unread received bytes are `buf[rx_start..rx_end]`, within `buf[..rx_cap]`.
     rx_start: usize,
     rx_end: usize,
@@ -342,12 +349,14 @@ pub(crate) struct Machine<'a> {
     op: Op<'a>,
     /// The outcome of the last act.
     pub(crate) input: Option<Result<usize, Error>>,
-    act: Option<Act<'a>>,
+    act: Option<Act>,
     /// Where `pwd` copies the directory.
     pub(crate) text: &'a mut [u8],
     /// The address `AT+QIACT?` reported.
     pub(crate) ip: Option<LocalAddr>,
     catch: Catch,
+    /// Bytes of the current command line written so far.
+    sent: usize,
     /// The current wait's deadline.
     deadline: Instant,
     /// The current wait has seen `OK`.
@@ -391,6 +400,7 @@ impl<'a> Machine<'a> {
             op,
             input: None,
             act: None,
+            sent: 0,
             text: &mut [],
             ip: None,
             catch: Catch::new(Want::Nothing),
@@ -430,7 +440,7 @@ impl<'a> Machine<'a> {
     }
 
     /// Asks for `act`.
-    fn ask<T>(&mut self, act: Act<'a>) -> Poll<T> {
+    fn ask<T>(&mut self, act: Act) -> Poll<T> {
         self.act = Some(act);
         Pending
     }
@@ -457,6 +467,7 @@ impl<'b> Core<'b> {
         Core {
             tok: Tokenizer::new(),
             buf,
+            tx: [0; WRITE_CHUNK],
             rx_start: 0,
             rx_end: 0,
             rx_cap,
@@ -480,7 +491,7 @@ impl<'b> Core<'b> {
     }
 
     /// The next act of `m`'s operation.
-    pub(crate) fn step<'a>(&mut self, m: &mut Machine<'a>) -> Act<'a> {
+    pub(crate) fn step(&mut self, m: &mut Machine<'_>) -> Act {
         let r = match m.op {
             Op::Init => self.init(m),
             Op::Recover => self.recover(m),
@@ -495,8 +506,16 @@ impl<'b> Core<'b> {
     }
 
     /// The receive buffer's bytes `a..b` (a payload piece or upload data).
-    pub(crate) fn bytes(&self, a: usize, b: usize) -> &[u8] {
+    fn bytes(&self, a: usize, b: usize) -> &[u8] {
         self.buf.get(a..b).unwrap_or_default()
+    }
+
+    /// The bytes an [`Act::Write`] writes.
+    pub(crate) fn out(&self, out: Out) -> &[u8] {
+        match out {
+            Out::Tx(n) => self.tx.get(..n).unwrap_or_default(),
+            Out::Buf(a, b) => self.bytes(a, b),
+        }
     }
 
     /// Room for source data.
@@ -687,13 +706,22 @@ impl<'b> Core<'b> {
                     if until != Until::Probe && what != Cmd::Close {
                         self.pending = want.result_name();
                     }
-                    let c = command(m, what)?;
-                    debug!("> {}", c.name());
+                    m.sent = 0;
                     m.x = Stage::A;
-                    return m.ask(Act::Command(c));
                 }
                 Stage::A => {
+                    // The line goes out a window at a time, built afresh for
+                    // each: the machine holds a count, not the command.
                     m.io()?;
+                    let c = command(m, what)?;
+                    if m.sent == 0 {
+                        debug!("> {}", c.name());
+                    }
+                    let n = c.encode_at(m.sent, &mut self.tx);
+                    if n > 0 {
+                        m.sent += n;
+                        return m.ask(Act::Write(Out::Tx(n), Instant::now() + QUICK));
+                    }
                     m.deadline = Instant::now() + timeout;
                     m.ok = false;
                     m.x = Stage::B;
@@ -893,7 +921,11 @@ impl<'b> Core<'b> {
                 Stage::B => {
                     m.io()?;
                     m.escape = Stage::C;
-                    return m.ask(Act::Escape);
+                    let plus = b"+++";
+                    if let Some(tx) = self.tx.get_mut(..plus.len()) {
+                        tx.copy_from_slice(plus);
+                    }
+                    return m.ask(Act::Write(Out::Tx(plus.len()), Instant::now() + QUICK));
                 }
                 Stage::C => {
                     m.io()?;
@@ -1446,7 +1478,7 @@ impl<'b> Core<'b> {
                     m.left = 0;
                     let end = RX_LEN + m.moved as usize;
                     let deadline = Instant::now() + self.deferred();
-                    return m.ask(Act::Data(RX_LEN, end, deadline));
+                    return m.ask(Act::Write(Out::Buf(RX_LEN, end), deadline));
                 }
                 Stage::A => {
                     m.upload = Stage::B;
@@ -1464,7 +1496,7 @@ impl<'b> Core<'b> {
                         }
                         m.upload = Stage::C;
                         let deadline = Instant::now() + self.deferred();
-                        return m.ask(Act::Data(RX_LEN, RX_LEN + k, deadline));
+                        return m.ask(Act::Write(Out::Buf(RX_LEN, RX_LEN + k), deadline));
                     }
                 },
                 Stage::C => {

@@ -18,7 +18,7 @@
 mod config;
 mod engine;
 
-use embassy_time::{with_deadline, Duration, Instant, Timer};
+use embassy_time::{with_deadline, Duration, Timer};
 use embedded_io_async::{Read, Write};
 
 use crate::at::cmd::{FileOp, Listing, Names};
@@ -175,18 +175,19 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// Performs what `m`'s operation asks until it is over or needs the
     /// caller's source or sink.
-    async fn drive<'a>(&mut self, m: &mut Machine<'a>) -> Act<'a> {
+    async fn drive(&mut self, m: &mut Machine<'_>) -> Act {
         loop {
             let input = match self.core.step(m) {
-                Act::Command(c) => {
+                Act::Write(out, deadline) => {
                     let io = async {
-                        c.write(&mut self.uart).await?;
+                        self.uart.write_all(self.core.out(out)).await?;
                         self.uart.flush().await
                     };
-                    io_result(with_deadline(Instant::now() + QUICK, io).await)
+                    match with_deadline(deadline, io).await {
+                        Err(_) => Err(Error::Timeout),
+                        Ok(r) => r.map(|()| 0).map_err(io_error),
+                    }
                 }
-                Act::Escape => write_all(&mut self.uart, b"+++", Instant::now() + QUICK).await,
-                Act::Data(a, b, deadline) => write_all(&mut self.uart, self.core.bytes(a, b), deadline).await,
                 Act::Read(deadline) => match with_deadline(deadline, self.uart.read(self.core.rx_room())).await {
                     Err(_) => Err(Error::Timeout),
                     Ok(Err(e)) => Err(io_error(e)),
@@ -544,24 +545,6 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             self.activate(pdp).await?;
         }
         Ok(())
-    }
-}
-
-/// Writes and flushes `bytes` within `deadline`.
-async fn write_all<U: Write>(uart: &mut U, bytes: &[u8], deadline: Instant) -> Result<usize, Error> {
-    let io = async {
-        uart.write_all(bytes).await?;
-        uart.flush().await
-    };
-    io_result(with_deadline(deadline, io).await)
-}
-
-/// The outcome of an I/O operation run under a deadline.
-fn io_result<E: embedded_io::Error>(r: Result<Result<(), E>, embassy_time::TimeoutError>) -> Result<usize, Error> {
-    match r {
-        Err(_) => Err(Error::Timeout),
-        Ok(Err(e)) => Err(io_error(e)),
-        Ok(Ok(())) => Ok(0),
     }
 }
 
