@@ -297,10 +297,13 @@ pub fn qicsgp<'a>(
     in_range(cid, 1, 16)?;
     in_range(ip_type, 1, 3)?;
     in_range(auth, 0, 3)?;
-    let strs = [check_str(apn, MAX_APN, true)?, check_str(user, MAX_ACCOUNT, true)?, check_str(pass, MAX_ACCOUNT, true)?];
-    Ok(Command::new("AT+QICSGP", b"=\x05,\x06,\"\x01\",\"\x02\",\"\x04\",\x07\r")
-        .strs(strs)
-        .nums([cid.into(), ip_type.into(), auth.into()]))
+    let strs =
+        [check_str(apn, MAX_APN, true)?, check_str(user, MAX_ACCOUNT, true)?, check_str(pass, MAX_ACCOUNT, true)?];
+    Ok(Command::new("AT+QICSGP", b"=\x05,\x06,\"\x01\",\"\x02\",\"\x04\",\x07\r").strs(strs).nums([
+        cid.into(),
+        ip_type.into(),
+        auth.into(),
+    ]))
 }
 
 /// `AT+QIACT=<cid>`.

@@ -20,7 +20,7 @@ use core::task::{ready, Poll};
 
 use embassy_time::{Duration, Instant};
 
-use super::{LocalAddr, Transfer, GUARD, MARGIN, PDP_ACT, PDP_DEACT, QUICK, RX_LEN};
+use super::{Transfer, GUARD, MARGIN_S, PDP_ACT, PDP_DEACT, QUICK, RX_LEN};
 use crate::at::cmd::{self, Command, FileOp, Listing, Names, COM, WRITE_CHUNK};
 use crate::at::parse::{self, Field, ModifyTime};
 use crate::at::tokenizer::{Frame, Payload, Tokenizer};
@@ -81,11 +81,24 @@ pub(crate) enum Op<'a> {
     Close,
     File(FileOp, Names<'a>),
     Stat,
-    Get { remote: &'a str, opts: Transfer, progress: &'a mut dyn FnMut(u64) },
+    Get {
+        remote: &'a str,
+        opts: Transfer,
+        progress: &'a mut dyn FnMut(u64),
+    },
     List(Listing, &'a str),
     /// `len`: `None` reads the source to its end, chunk by chunk.
-    Put { remote: &'a str, opts: Transfer, len: Option<u64>, progress: &'a mut dyn FnMut(u64) },
-    PutEscaped { remote: &'a str, start: u64, progress: &'a mut dyn FnMut(u64) },
+    Put {
+        remote: &'a str,
+        opts: Transfer,
+        len: Option<u64>,
+        progress: &'a mut dyn FnMut(u64),
+    },
+    PutEscaped {
+        remote: &'a str,
+        start: u64,
+        progress: &'a mut dyn FnMut(u64),
+    },
     Recover,
 }
 
@@ -123,7 +136,7 @@ enum Want {
     /// `+CPIN: <status>`.
     Cpin,
     /// `+QIACT: <cid>,...` (lines of other contexts are consumed too); the
-    /// address goes to [`Machine::ip`].
+    /// address text goes to [`Machine::text`] if it fits.
     QiAct(u8),
     /// `+QFTPCFG: "<name>",<value>`.
     Cfg(&'static str),
@@ -152,20 +165,14 @@ impl Catch {
     }
 
     /// Offers a line; true if it answers the pending command.
-    fn offer(&mut self, line: &[u8], text: &mut [u8], ip: &mut Option<LocalAddr>) -> bool {
+    fn offer(&mut self, line: &[u8], text: &mut [u8]) -> bool {
         let got = match self.want {
             Want::Nothing => return false,
             Want::Num(name) => parse::ftp_result(line, name).map(|r| ftp_value(r, |v| v.num().map(Got::Num))),
             Want::Time => parse::ftp_result(line, FileOp::Mdtm.result())
                 .map(|r| ftp_value(r, |v| parse::mdtm_value(v).map(Got::Time))),
             Want::Text(name) => parse::ftp_result(line, name).map(|r| match r {
-                parse::FtpResult { err: 0, value: Field::Str(s) } => match text.get_mut(..s.len()) {
-                    Some(dst) => {
-                        dst.copy_from_slice(s);
-                        Ok(Got::Text(s.len()))
-                    }
-                    None => Err(Error::Overflow),
-                },
+                parse::FtpResult { err: 0, value: Field::Str(s) } => keep(text, s).ok_or(Error::Overflow),
                 r => ftp_value(r, |_| None),
             }),
             Want::Cmee => match parse::prefixed(line) {
@@ -174,10 +181,7 @@ impl Catch {
             },
             Want::Cpin => parse::cpin(line).map(|s| Ok(Got::Ready(s.eq_ignore_ascii_case(b"READY")))),
             Want::QiAct(cid) => match parse::qiact(line) {
-                Some(a) if a.cid == cid && a.state == 1 => {
-                    *ip = LocalAddr::new(a.ip);
-                    Some(Ok(Got::Ready(true)))
-                }
+                Some(a) if a.cid == cid && a.state == 1 => Some(Ok(keep(text, a.ip).unwrap_or(Got::Ready(true)))),
                 Some(_) => return true,
                 None => None,
             },
@@ -193,6 +197,12 @@ impl Catch {
             None => false,
         }
     }
+}
+
+/// Copies `s` into the front of `text`, if it fits.
+fn keep(text: &mut [u8], s: &[u8]) -> Option<Got> {
+    text.get_mut(..s.len())?.copy_from_slice(s);
+    Some(Got::Text(s.len()))
 }
 
 /// Maps a deferred result: `<err>` 0 gives the value, anything else the
@@ -320,7 +330,9 @@ pub(crate) struct Core<'b> {
     rx_end: usize,
     rx_cap: usize,
     pub(crate) watch: Watch<'b>,
-    rsp_timeout: Duration,
+    /// The deadline of deferred results: the module's `rsptimeout` plus a
+    /// margin.
+    deferred: Duration,
     dirty: Dirty,
     /// An FTP deferred result never came: close before anything else.
     need_close: bool,
@@ -350,10 +362,8 @@ pub(crate) struct Machine<'a> {
     /// The outcome of the last act.
     pub(crate) input: Option<Result<usize, Error>>,
     act: Option<Act>,
-    /// Where `pwd` copies the directory.
-    pub(crate) text: &'a mut [u8],
-    /// The address `AT+QIACT?` reported.
-    pub(crate) ip: Option<LocalAddr>,
+    /// Where `pwd` copies the directory, and `activate` the address.
+    text: &'a mut [u8],
     catch: Catch,
     /// Bytes of the current command line written so far.
     sent: usize,
@@ -394,15 +404,14 @@ pub(crate) struct Machine<'a> {
 impl<'a> Machine<'a> {
     /// A machine at the start of `op`.
     #[inline(never)]
-    pub(crate) fn new(op: Op<'a>) -> Self {
+    pub(crate) fn new(op: Op<'a>, text: &'a mut [u8]) -> Self {
         let now = Instant::from_ticks(0);
         Machine {
             op,
             input: None,
             act: None,
             sent: 0,
-            text: &mut [],
-            ip: None,
+            text,
             catch: Catch::new(Want::Nothing),
             deadline: now,
             ok: false,
@@ -453,6 +462,13 @@ impl<'a> Machine<'a> {
     }
 }
 
+/// The deadline `d` from now. One copy of the clock read and of the
+/// overflow check (saturating here, where `Instant + Duration` would panic).
+#[inline(never)]
+fn after(d: Duration) -> Instant {
+    Instant::now().checked_add(d).unwrap_or(Instant::MAX)
+}
+
 /// Resets a routine's stage once it has finished.
 fn finished<T>(stage: &mut Stage, r: Poll<T>) -> Poll<T> {
     if r.is_ready() {
@@ -478,7 +494,7 @@ impl<'b> Core<'b> {
                 need_init: false,
                 overlong: 0,
             },
-            rsp_timeout: Duration::from_secs(90),
+            deferred: Duration::from_secs(90 + MARGIN_S),
             dirty: Dirty::Clean,
             need_close: false,
             pending: None,
@@ -543,10 +559,6 @@ impl<'b> Core<'b> {
         self.rx_end = n.min(self.rx_cap);
     }
 
-    fn deferred(&self) -> Duration {
-        self.rsp_timeout + MARGIN
-    }
-
     // -----------------------------------------------------------------------
     // The stream.
 
@@ -591,7 +603,7 @@ impl<'b> Core<'b> {
                     if pending {
                         self.pending = None;
                     }
-                    if m.catch.offer(line, m.text, &mut m.ip) || pending {
+                    if m.catch.offer(line, m.text) || pending {
                         Some(Ev::Answer)
                     } else {
                         restarted = self.watch.urc(line);
@@ -670,7 +682,7 @@ impl<'b> Core<'b> {
             }
             if until == Until::Data {
                 // `rsptimeout` bounds the gap between two packets.
-                m.deadline = Instant::now() + self.deferred();
+                m.deadline = after(self.deferred);
             }
         }
     }
@@ -720,9 +732,9 @@ impl<'b> Core<'b> {
                     let n = c.encode_at(m.sent, &mut self.tx);
                     if n > 0 {
                         m.sent += n;
-                        return m.ask(Act::Write(Out::Tx(n), Instant::now() + QUICK));
+                        return m.ask(Act::Write(Out::Tx(n), after(QUICK)));
                     }
-                    m.deadline = Instant::now() + timeout;
+                    m.deadline = after(timeout);
                     m.ok = false;
                     m.x = Stage::B;
                 }
@@ -884,7 +896,7 @@ impl<'b> Core<'b> {
             // already timed out (`need_close` is set).
             if self.pending.is_some() && !m.was_data_mode && !self.need_close {
                 m.catch = Catch::new(Want::Nothing);
-                m.deadline = Instant::now() + self.deferred();
+                m.deadline = after(self.deferred);
                 m.settle = Stage::A;
             }
         }
@@ -916,7 +928,7 @@ impl<'b> Core<'b> {
                 }
                 Stage::A => {
                     m.escape = Stage::B;
-                    return m.ask(Act::Sleep(Instant::now() + GUARD));
+                    return m.ask(Act::Sleep(after(GUARD)));
                 }
                 Stage::B => {
                     m.io()?;
@@ -925,16 +937,16 @@ impl<'b> Core<'b> {
                     if let Some(tx) = self.tx.get_mut(..plus.len()) {
                         tx.copy_from_slice(plus);
                     }
-                    return m.ask(Act::Write(Out::Tx(plus.len()), Instant::now() + QUICK));
+                    return m.ask(Act::Write(Out::Tx(plus.len()), after(QUICK)));
                 }
                 Stage::C => {
                     m.io()?;
                     m.escape = Stage::D;
-                    return m.ask(Act::Sleep(Instant::now() + GUARD));
+                    return m.ask(Act::Sleep(after(GUARD)));
                 }
                 Stage::D => {
                     m.io()?;
-                    m.deadline = Instant::now() + Duration::from_secs(2);
+                    m.deadline = after(Duration::from_secs(2));
                     m.escape = Stage::E;
                 }
                 _ => match ready!(self.wait(m, Until::Escape)) {
@@ -974,7 +986,7 @@ impl<'b> Core<'b> {
 
     fn close_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
         if m.close == Stage::Start {
-            m.close_until = Instant::now() + self.deferred();
+            m.close_until = after(self.deferred);
             m.close = Stage::A;
         }
         loop {
@@ -986,7 +998,7 @@ impl<'b> Core<'b> {
                     Ok(_) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ready(Ok(())),
                     Err(Error::Cme(CmeError::Code(603))) => {
                         // Busy closing: wait a little for the pending result.
-                        m.deadline = (Instant::now() + Duration::from_secs(1)).min(m.close_until);
+                        m.deadline = (after(Duration::from_secs(1))).min(m.close_until);
                         m.close = Stage::B;
                     }
                     Err(Error::Cme(_)) => return Ready(Ok(())),
@@ -1048,7 +1060,7 @@ impl<'b> Core<'b> {
 
     /// The operations of one exchange.
     fn one(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
-        let deferred = self.deferred();
+        let deferred = self.deferred;
         let (timeout, want) = match m.op {
             Op::Deactivate(_) => (PDP_DEACT, Want::Nothing),
             Op::Setting(s) => (QUICK, Want::Cfg(s.name())),
@@ -1090,14 +1102,16 @@ impl<'b> Core<'b> {
     /// shows it active already: QICSGP, QIACT? (done if active), QIACT,
     /// QIACT?.
     fn activate(&mut self, m: &mut Machine<'_>, pdp: &PdpConfig<'_>) -> Poll<Result<Got, Error>> {
+        let mut got = None;
         while m.step < 4 {
             let timeout = if m.step == 2 { PDP_ACT } else { QUICK };
             let want = if m.step % 2 == 1 { Want::QiAct(pdp.cid) } else { Want::Nothing };
-            let got = ready!(self.exchange(m, Cmd::Body, timeout, want, Until::Final(m.step == 3)))?;
+            got = ready!(self.exchange(m, Cmd::Body, timeout, want, Until::Final(m.step == 3)))?;
             m.step = if m.step == 1 && got.is_some() { 4 } else { m.step + 1 };
         }
         self.watch.context_id = pdp.cid;
-        Ready(Ok(Got::Ready(true)))
+        // The address, if the module printed one.
+        Ready(Ok(got.unwrap_or(Got::Ready(true))))
     }
 
     /// Every `AT+QFTPCFG` setting, then the SSL context's settings.
@@ -1108,12 +1122,12 @@ impl<'b> Core<'b> {
         ssl: Option<&SslConfig<'_>>,
     ) -> Poll<Result<Got, Error>> {
         while m.step < CONFIG_STEPS {
-            if config_command(cfg, ssl, m.step)?.is_some() {
+            if has_config_step(ssl, m.step) {
                 ready!(self.exchange(m, Cmd::Body, QUICK, Want::Nothing, Until::Final(false)))?;
             }
             m.step += 1;
         }
-        self.rsp_timeout = Duration::from_secs(cfg.rsp_timeout_s.into());
+        self.deferred = Duration::from_secs(u64::from(cfg.rsp_timeout_s) + MARGIN_S);
         self.watch.context_id = cfg.context_id;
         Ready(Ok(Got::Ready(true)))
     }
@@ -1154,7 +1168,7 @@ impl<'b> Core<'b> {
                 }
                 3 => {
                     ready!(self.init_at(m))?;
-                    m.until = Instant::now() + Duration::from_secs(20);
+                    m.until = after(Duration::from_secs(20));
                     m.pc = 4;
                 }
                 4 => match ready!(self.exchange(m, Cmd::Cpin, QUICK, Want::Cpin, Until::Final(true))) {
@@ -1164,7 +1178,7 @@ impl<'b> Core<'b> {
                     }
                     Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if Instant::now() < m.until => {
                         m.pc = 5;
-                        return m.ask(Act::Sleep(Instant::now() + Duration::from_secs(1)));
+                        return m.ask(Act::Sleep(after(Duration::from_secs(1))));
                     }
                     Ok(_) => return Ready(self.end(Err(Error::Protocol))),
                     Err(e) => return Ready(self.end(Err(e))),
@@ -1218,7 +1232,7 @@ impl<'b> Core<'b> {
                 }
                 2 => {
                     let want = Want::Num(FileOp::Size.result());
-                    let r = ready!(self.exchange(m, Cmd::Size, self.deferred(), want, Until::Final(true)));
+                    let r = ready!(self.exchange(m, Cmd::Size, self.deferred, want, Until::Final(true)));
                     let r = r.and_then(|g| g.ok_or(Error::Protocol)?.num());
                     m.size = match self.end(r) {
                         Ok(size) => Some(size),
@@ -1289,8 +1303,7 @@ impl<'b> Core<'b> {
                     m.fetch = Stage::A;
                 }
                 Stage::A => {
-                    let deferred = self.deferred();
-                    ready!(self.exchange(m, Cmd::Body, deferred, want, Until::Data))?;
+                    ready!(self.exchange(m, Cmd::Body, self.deferred, want, Until::Data))?;
                     m.fetch = Stage::B;
                 }
                 Stage::B => match m.piece.take() {
@@ -1301,13 +1314,13 @@ impl<'b> Core<'b> {
                     None => {
                         m.ok = false;
                         m.matched = 0;
-                        m.deadline = Instant::now() + self.deferred();
+                        m.deadline = after(self.deferred);
                         m.fetch = if matches!(payload, Payload::Exact(_)) { Stage::E } else { Stage::G };
                     }
                 },
                 Stage::C => {
                     m.moved += m.io()? as u64;
-                    m.deadline = Instant::now() + self.deferred();
+                    m.deadline = after(self.deferred);
                     m.fetch = Stage::D;
                 }
                 Stage::D => {
@@ -1336,7 +1349,7 @@ impl<'b> Core<'b> {
                         m.matched += k as u8;
                         self.rx_start += k;
                     }
-                    m.deadline = Instant::now() + self.deferred();
+                    m.deadline = after(self.deferred);
                     m.fetch = Stage::F;
                 }
                 Stage::F => {
@@ -1457,9 +1470,8 @@ impl<'b> Core<'b> {
         loop {
             match m.upload {
                 Stage::Start => {
-                    let deferred = self.deferred();
                     let want = Want::Num(b"QFTPPUT");
-                    ready!(self.exchange(m, Cmd::Body, deferred, want, Until::Connect))?;
+                    ready!(self.exchange(m, Cmd::Body, self.deferred, want, Until::Connect))?;
                     self.dirty = Dirty::DataMode;
                     m.moved = 0;
                     m.left = if escaped { u64::MAX } else { m.n };
@@ -1467,7 +1479,7 @@ impl<'b> Core<'b> {
                 }
                 Stage::A if m.left == 0 => {
                     self.dirty = Dirty::Stream;
-                    m.deadline = Instant::now() + self.deferred();
+                    m.deadline = after(self.deferred);
                     m.ok = false;
                     m.upload = Stage::D;
                 }
@@ -1477,7 +1489,7 @@ impl<'b> Core<'b> {
                     m.moved = m.left;
                     m.left = 0;
                     let end = RX_LEN + m.moved as usize;
-                    let deadline = Instant::now() + self.deferred();
+                    let deadline = after(self.deferred);
                     return m.ask(Act::Write(Out::Buf(RX_LEN, end), deadline));
                 }
                 Stage::A => {
@@ -1495,7 +1507,7 @@ impl<'b> Core<'b> {
                             m.progress(m.moved);
                         }
                         m.upload = Stage::C;
-                        let deadline = Instant::now() + self.deferred();
+                        let deadline = after(self.deferred);
                         return m.ask(Act::Write(Out::Buf(RX_LEN, RX_LEN + k), deadline));
                     }
                 },
@@ -1511,7 +1523,7 @@ impl<'b> Core<'b> {
                     // `escape` takes the `OK`; the result line follows.
                     ready!(self.escape(m))?;
                     self.dirty = Dirty::Stream;
-                    m.deadline = Instant::now() + self.deferred();
+                    m.deadline = after(self.deferred);
                     m.upload = Stage::F;
                 }
                 _ => {
@@ -1541,7 +1553,7 @@ fn validate(m: &Machine<'_>) -> Result<(), Error> {
             if let Some(s) = &ssl {
                 s.validate()?;
             }
-            for step in 0..CONFIG_STEPS {
+            for step in (0..CONFIG_STEPS).filter(|&s| has_config_step(ssl.as_ref(), s)) {
                 config_command(cfg, ssl.as_ref(), step)?;
             }
         }
@@ -1562,40 +1574,41 @@ fn validate(m: &Machine<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// The command `what` at the machine's current step.
+/// The command `what` at the machine's current step. (Each arm gives the
+/// result as it is: a `?` here would copy a whole command.)
 fn command<'a>(m: &Machine<'a>, what: Cmd) -> Result<Command<'a>, ArgError> {
-    Ok(match what {
-        Cmd::At => cmd::at(),
-        Cmd::EchoOff => cmd::echo_off(),
-        Cmd::CmeeNumeric => cmd::cmee_numeric(),
-        Cmd::Cpin => cmd::cpin_query(),
+    match what {
+        Cmd::At => Ok(cmd::at()),
+        Cmd::EchoOff => Ok(cmd::echo_off()),
+        Cmd::CmeeNumeric => Ok(cmd::cmee_numeric()),
+        Cmd::Cpin => Ok(cmd::cpin_query()),
         // With a CR first: the probe must start a line (see `cmd::probe`).
-        Cmd::Probe => cmd::probe(),
-        Cmd::Close => cmd::qftpclose(),
+        Cmd::Probe => Ok(cmd::probe()),
+        Cmd::Close => Ok(cmd::qftpclose()),
         Cmd::Size => match m.op {
-            Op::Get { remote, .. } => cmd::file_cmd(FileOp::Size, Names::One(remote))?,
-            _ => return Err(ArgError::OutOfRange),
+            Op::Get { remote, .. } => cmd::file_cmd(FileOp::Size, Names::One(remote)),
+            _ => Err(ArgError::OutOfRange),
         },
         Cmd::Body => match m.op {
             Op::Activate(p) => match m.step {
-                0 => cmd::qicsgp(p.cid, p.ip_type as u8, p.apn, p.user, p.password, p.auth as u8)?,
-                2 => cmd::qiact(p.cid)?,
-                _ => cmd::qiact_query(),
+                0 => cmd::qicsgp(p.cid, p.ip_type as u8, p.apn, p.user, p.password, p.auth as u8),
+                2 => cmd::qiact(p.cid),
+                _ => Ok(cmd::qiact_query()),
             },
-            Op::Deactivate(cid) => cmd::qideact(cid)?,
-            Op::Configure(cfg, ssl) => config_command(cfg, ssl.as_ref(), m.step)?.ok_or(ArgError::OutOfRange)?,
-            Op::Setting(s) => cmd::qftpcfg_query(s.name()),
-            Op::Open(host, port) => cmd::qftpopen(host, port)?,
-            Op::Close => cmd::qftpclose(),
-            Op::File(op, names) => cmd::file_cmd(op, names)?,
-            Op::Stat => cmd::qftpstat(),
-            Op::Get { remote, .. } => cmd::qftpget(remote, COM, m.pos, Some(sat32(m.n)))?,
-            Op::List(kind, dir) => cmd::qftplist(kind, dir, COM)?,
-            Op::Put { remote, .. } => cmd::qftpput(remote, COM, m.pos, Some((sat32(m.n), m.last)))?,
-            Op::PutEscaped { remote, start, .. } => cmd::qftpput(remote, COM, start, None)?,
-            Op::Init | Op::Recover => cmd::at(),
+            Op::Deactivate(cid) => cmd::qideact(cid),
+            Op::Configure(cfg, ssl) => config_command(cfg, ssl.as_ref(), m.step),
+            Op::Setting(s) => Ok(cmd::qftpcfg_query(s.name())),
+            Op::Open(host, port) => cmd::qftpopen(host, port),
+            Op::Close => Ok(cmd::qftpclose()),
+            Op::File(op, names) => cmd::file_cmd(op, names),
+            Op::Stat => Ok(cmd::qftpstat()),
+            Op::Get { remote, .. } => cmd::qftpget(remote, COM, m.pos, Some(sat32(m.n))),
+            Op::List(kind, dir) => cmd::qftplist(kind, dir, COM),
+            Op::Put { remote, .. } => cmd::qftpput(remote, COM, m.pos, Some((sat32(m.n), m.last))),
+            Op::PutEscaped { remote, start, .. } => cmd::qftpput(remote, COM, start, None),
+            Op::Init | Op::Recover => Ok(cmd::at()),
         },
-    })
+    }
 }
 
 /// How many `AT+QSSLCFG` commands an FTPS configuration takes at most.
@@ -1605,28 +1618,30 @@ const SSL_STEPS: u8 = 4;
 const CONFIG_STEPS: u8 = SETTINGS + 1 + SSL_STEPS;
 const SETTINGS: u8 = Setting::ALL.len() as u8;
 
-/// The `step`-th command of a configuration, if there is one.
-fn config_command<'a>(
-    cfg: &FtpConfig<'a>,
-    ssl: Option<&SslConfig<'a>>,
-    step: u8,
-) -> Result<Option<Command<'a>>, ArgError> {
-    Ok(match (Setting::ALL.get(usize::from(step)), ssl) {
-        (Some(setting), _) => Some(cmd::qftpcfg_num(setting.name(), setting.value(cfg))),
-        (None, _) if step == SETTINGS => Some(cmd::qftpcfg_account(cfg.user, cfg.password)?),
-        (None, Some(s)) => ssl_command(cfg.ssl_ctx, s, step.saturating_sub(SETTINGS + 1))?,
-        (None, None) => None,
-    })
+/// Whether a configuration has a `step`-th command: the settings and
+/// the account always, the SSL commands for FTPS (the CA file if set).
+fn has_config_step(ssl: Option<&SslConfig<'_>>, step: u8) -> bool {
+    match ssl {
+        _ if step <= SETTINGS => true,
+        Some(s) => step < CONFIG_STEPS - 1 || s.cacert.is_some(),
+        None => false,
+    }
 }
 
-/// The `step`-th `AT+QSSLCFG` command for SSL context `ctx`, if there is one.
-fn ssl_command<'a>(ctx: u8, s: &SslConfig<'a>, step: u8) -> Result<Option<Command<'a>>, ArgError> {
-    Ok(match step {
-        0 => Some(cmd::qsslcfg_num("sslversion", ctx, s.version.into())?),
-        1 => Some(cmd::qsslcfg_ciphersuite(ctx, s.ciphersuite)?),
-        2 => Some(cmd::qsslcfg_num("seclevel", ctx, s.seclevel.into())?),
-        _ => s.cacert.map(|f| cmd::qsslcfg_cacert(ctx, f)).transpose()?,
-    })
+/// The `step`-th command of a configuration (see [`has_config_step`]).
+fn config_command<'a>(cfg: &FtpConfig<'a>, ssl: Option<&SslConfig<'a>>, step: u8) -> Result<Command<'a>, ArgError> {
+    let ctx = cfg.ssl_ctx;
+    match (Setting::ALL.get(usize::from(step)), ssl) {
+        (Some(setting), _) => Ok(cmd::qftpcfg_num(setting.name(), setting.value(cfg))),
+        (None, _) if step == SETTINGS => cmd::qftpcfg_account(cfg.user, cfg.password),
+        (None, Some(s)) => match step - SETTINGS - 1 {
+            0 => cmd::qsslcfg_num("sslversion", ctx, s.version.into()),
+            1 => cmd::qsslcfg_ciphersuite(ctx, s.ciphersuite),
+            2 => cmd::qsslcfg_num("seclevel", ctx, s.seclevel.into()),
+            _ => cmd::qsslcfg_cacert(ctx, s.cacert.unwrap_or_default()),
+        },
+        (None, None) => Err(ArgError::OutOfRange),
+    }
 }
 
 /// A count for [`Error::LengthMismatch`], saturated.

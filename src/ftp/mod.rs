@@ -18,6 +18,8 @@
 mod config;
 mod engine;
 
+use core::future::Future;
+
 use embassy_time::{with_deadline, Duration, Timer};
 use embedded_io_async::{Read, Write};
 
@@ -42,8 +44,8 @@ pub const MIN_BUF: usize = RX_LEN + 64;
 pub const GUARD: Duration = Duration::from_millis(1100);
 /// Deadline for commands the module answers at once.
 const QUICK: Duration = Duration::from_secs(5);
-/// Added to the module's `rsptimeout` for the driver's own deadlines.
-const MARGIN: Duration = Duration::from_secs(5);
+/// Added to the module's `rsptimeout` for the driver's own deadlines (s).
+const MARGIN_S: u64 = 5;
 /// `AT+QIACT` may take up to 150 s (TCP/IP application note).
 const PDP_ACT: Duration = Duration::from_secs(150);
 /// `AT+QIDEACT` may take up to 40 s.
@@ -207,16 +209,18 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
     }
 
-    /// Runs an operation that needs no source or sink.
-    async fn run(&mut self, m: &mut Machine<'_>) -> Result<Got, Error> {
-        match self.drive(m).await {
-            Act::Done(r) => r,
+    /// Runs an operation that needs no source or sink; `text` receives
+    /// `pwd`'s directory or `activate`'s address.
+    async fn run<'a, T: Output>(&mut self, op: Op<'a>, text: &'a mut [u8]) -> Result<T, Error> {
+        match self.drive(&mut Machine::new(op, text)).await {
+            Act::Done(r) => T::from_got(r?),
             _ => Err(Error::Protocol),
         }
     }
 
     /// Runs a download-direction operation, writing its payload to `sink`.
-    async fn download<W: Write>(&mut self, mut m: Machine<'_>, sink: &mut W) -> Result<u64, Error> {
+    async fn download<W: Write>(&mut self, op: Op<'_>, sink: &mut W) -> Result<u64, Error> {
+        let mut m = Machine::new(op, &mut []);
         loop {
             m.input = Some(match self.drive(&mut m).await {
                 Act::Sink(piece) => {
@@ -230,7 +234,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Runs an upload, reading its data from `src`.
-    async fn upload<R: Read>(&mut self, mut m: Machine<'_>, src: &mut R) -> Result<u64, Error> {
+    async fn upload<R: Read>(&mut self, op: Op<'_>, src: &mut R) -> Result<u64, Error> {
+        let mut m = Machine::new(op, &mut []);
         loop {
             m.input = Some(match self.drive(&mut m).await {
                 Act::Source(a, b) => src.read(self.core.room(a, b)).await.map_err(io_error),
@@ -238,11 +243,6 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 _ => Err(Error::Protocol),
             });
         }
-    }
-
-    /// Runs an operation whose result is nothing.
-    async fn unit(&mut self, op: Op<'_>) -> Result<(), Error> {
-        self.run(&mut Machine::new(op)).await.map(drop)
     }
 
     // -----------------------------------------------------------------------
@@ -254,8 +254,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub async fn init(&mut self) -> Result<(), Error> {
-        self.unit(Op::Init).await
+    pub fn init<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        self.run(Op::Init, &mut [])
     }
 
     /// Configures PDP context `pdp.cid` and activates it unless `AT+QIACT?`
@@ -265,17 +265,19 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub async fn activate(&mut self, pdp: &PdpConfig<'_>) -> Result<Option<LocalAddr>, Error> {
-        let mut m = Machine::new(Op::Activate(pdp));
-        self.run(&mut m).await?;
-        Ok(m.ip)
+        let mut text = [0; LocalAddr::MAX];
+        Ok(match self.run(Op::Activate(pdp), &mut text).await? {
+            Got::Text(n) => text.get(..n).and_then(LocalAddr::new),
+            _ => None,
+        })
     }
 
     /// `AT+QIDEACT=<cid>`. Any FTP session over it is gone.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub async fn deactivate(&mut self, cid: u8) -> Result<(), Error> {
-        self.unit(Op::Deactivate(cid)).await
+    pub fn deactivate<'s>(&'s mut self, cid: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        self.run(Op::Deactivate(cid), &mut [])
     }
 
     // -----------------------------------------------------------------------
@@ -292,16 +294,15 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             SslType::None => None,
             _ => Some(ssl.copied().unwrap_or_default()),
         };
-        self.unit(Op::Configure(cfg, ssl)).await
+        self.run(Op::Configure(cfg, ssl), &mut []).await
     }
 
     /// Reads one numeric `AT+QFTPCFG` setting back from the module.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub async fn setting(&mut self, setting: Setting) -> Result<u32, Error> {
-        let n = self.run(&mut Machine::new(Op::Setting(setting))).await?.num()?;
-        Ok(n as u32)
+    pub fn setting<'s>(&'s mut self, setting: Setting) -> impl Future<Output = Result<u32, Error>> + use<'s, 'b, U> {
+        self.run(Op::Setting(setting), &mut [])
     }
 
     // -----------------------------------------------------------------------
@@ -312,8 +313,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub async fn open(&mut self, host: &str, port: u16) -> Result<(), Error> {
-        self.unit(Op::Open(host, port)).await
+    pub fn open<'s>(
+        &'s mut self,
+        host: &'s str,
+        port: u16,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        self.run(Op::Open(host, port), &mut [])
     }
 
     /// `AT+QFTPCLOSE`: logs out and disconnects, riding out `+CME ERROR:
@@ -322,13 +327,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub async fn close(&mut self) -> Result<(), Error> {
-        self.unit(Op::Close).await
-    }
-
-    /// A file command and its deferred result.
-    async fn file(&mut self, op: FileOp, names: Names<'_>) -> Result<Got, Error> {
-        self.run(&mut Machine::new(Op::File(op, names))).await
+    pub fn close<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        self.run(Op::Close, &mut [])
     }
 
     /// `AT+QFTPCWD`.
@@ -336,8 +336,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub async fn cwd(&mut self, path: &str) -> Result<(), Error> {
-        self.file(FileOp::Cwd, Names::One(path)).await.map(drop)
+    pub fn cwd<'s>(&'s mut self, path: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        self.run(Op::File(FileOp::Cwd, Names::One(path)), &mut [])
     }
 
     /// `AT+QFTPPWD`: the current directory, copied into `buf`.
@@ -346,9 +346,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
-        let mut m = Machine::new(Op::File(FileOp::Pwd, Names::None));
-        m.text = &mut *buf;
-        let n = match self.run(&mut m).await? {
+        let n = match self.run(Op::File(FileOp::Pwd, Names::None), buf).await? {
             Got::Text(n) => n,
             _ => return Err(Error::Protocol),
         };
@@ -360,8 +358,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub async fn size(&mut self, name: &str) -> Result<u64, Error> {
-        self.file(FileOp::Size, Names::One(name)).await?.num()
+    pub fn size<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
+        self.run(Op::File(FileOp::Size, Names::One(name)), &mut [])
     }
 
     /// `AT+QFTPDEL`.
@@ -369,8 +367,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub async fn delete(&mut self, name: &str) -> Result<(), Error> {
-        self.file(FileOp::Del, Names::One(name)).await.map(drop)
+    pub fn delete<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        self.run(Op::File(FileOp::Del, Names::One(name)), &mut [])
     }
 
     /// `AT+QFTPMKDIR`.
@@ -378,8 +376,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub async fn mkdir(&mut self, dir: &str) -> Result<(), Error> {
-        self.file(FileOp::Mkdir, Names::One(dir)).await.map(drop)
+    pub fn mkdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        self.run(Op::File(FileOp::Mkdir, Names::One(dir)), &mut [])
     }
 
     /// `AT+QFTPRMDIR`.
@@ -387,8 +385,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub async fn rmdir(&mut self, dir: &str) -> Result<(), Error> {
-        self.file(FileOp::Rmdir, Names::One(dir)).await.map(drop)
+    pub fn rmdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        self.run(Op::File(FileOp::Rmdir, Names::One(dir)), &mut [])
     }
 
     /// `AT+QFTPRENAME`.
@@ -396,8 +394,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub async fn rename(&mut self, old: &str, new: &str) -> Result<(), Error> {
-        self.file(FileOp::Rename, Names::Two(old, new)).await.map(drop)
+    pub fn rename<'s>(
+        &'s mut self,
+        old: &'s str,
+        new: &'s str,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        self.run(Op::File(FileOp::Rename, Names::Two(old, new)), &mut [])
     }
 
     /// `AT+QFTPMDTM`: a remote file's modification time.
@@ -405,11 +407,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub async fn mdtm(&mut self, name: &str) -> Result<ModifyTime, Error> {
-        match self.file(FileOp::Mdtm, Names::One(name)).await? {
-            Got::Time(t) => Ok(t),
-            _ => Err(Error::Protocol),
-        }
+    pub fn mdtm<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<ModifyTime, Error>> + use<'s, 'b, U> {
+        self.run(Op::File(FileOp::Mdtm, Names::One(name)), &mut [])
     }
 
     /// `AT+QFTPLEN`: bytes moved by the last transfer.
@@ -418,17 +417,16 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     #[allow(clippy::len_without_is_empty)]
-    pub async fn len(&mut self) -> Result<u64, Error> {
-        self.file(FileOp::Len, Names::None).await?.num()
+    pub fn len<'s>(&'s mut self) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
+        self.run(Op::File(FileOp::Len, Names::None), &mut [])
     }
 
     /// `AT+QFTPSTAT`: the module's FTP state. Works without an open session.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub async fn stat(&mut self) -> Result<FtpState, Error> {
-        let n = self.run(&mut Machine::new(Op::Stat)).await?.num()?;
-        Ok(FtpState::from_code(n))
+    pub fn stat<'s>(&'s mut self) -> impl Future<Output = Result<FtpState, Error>> + use<'s, 'b, U> {
+        self.run(Op::Stat, &mut [])
     }
 
     // -----------------------------------------------------------------------
@@ -453,7 +451,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         opts: Transfer,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        self.download(Machine::new(Op::Get { remote, opts, progress }), sink).await
+        self.download(Op::Get { remote, opts, progress }, sink).await
     }
 
     /// Streams a listing of `dir` (`"."` for the current directory) into
@@ -464,7 +462,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again).
     pub async fn list<W: Write>(&mut self, kind: Listing, dir: &str, sink: &mut W) -> Result<u64, Error> {
-        self.download(Machine::new(Op::List(kind, dir)), sink).await
+        self.download(Op::List(kind, dir), sink).await
     }
 
     /// Uploads everything `src` yields to `remote`, starting at `opts.start`
@@ -485,7 +483,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         opts: Transfer,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        self.upload(Machine::new(Op::Put { remote, opts, len: None, progress }), src).await
+        self.upload(Op::Put { remote, opts, len: None, progress }, src).await
     }
 
     /// Uploads exactly `len` bytes from `src` to `remote`, starting at
@@ -508,7 +506,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         opts: Transfer,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        self.upload(Machine::new(Op::Put { remote, opts, len: Some(len), progress }), src).await
+        self.upload(Op::Put { remote, opts, len: Some(len), progress }, src).await
     }
 
     /// Uploads a stream of unknown length the vendor's way: one
@@ -528,7 +526,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         start: u64,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        self.upload(Machine::new(Op::PutEscaped { remote, start, progress }), src).await
+        self.upload(Op::PutEscaped { remote, start, progress }, src).await
     }
 
     /// Aborts a running transfer and brings the session back to a known
@@ -539,12 +537,57 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next call
     /// resynchronises first, and `recover` can simply be called again.
     pub async fn recover(&mut self, pdp: Option<&PdpConfig<'_>>) -> Result<(), Error> {
-        self.unit(Op::Recover).await?;
+        self.run::<()>(Op::Recover, &mut []).await?;
         if let Some(pdp) = pdp {
             self.deactivate(pdp.cid).await?;
             self.activate(pdp).await?;
         }
         Ok(())
+    }
+}
+
+/// What an operation's value becomes for the caller.
+trait Output: Sized {
+    fn from_got(got: Got) -> Result<Self, Error>;
+}
+
+impl Output for Got {
+    fn from_got(got: Got) -> Result<Self, Error> {
+        Ok(got)
+    }
+}
+
+impl Output for () {
+    fn from_got(_: Got) -> Result<Self, Error> {
+        Ok(())
+    }
+}
+
+impl Output for u64 {
+    fn from_got(got: Got) -> Result<Self, Error> {
+        got.num()
+    }
+}
+
+/// `setting`: the engine checked that it fits.
+impl Output for u32 {
+    fn from_got(got: Got) -> Result<Self, Error> {
+        got.num().map(|n| n as u32)
+    }
+}
+
+impl Output for FtpState {
+    fn from_got(got: Got) -> Result<Self, Error> {
+        got.num().map(FtpState::from_code)
+    }
+}
+
+impl Output for ModifyTime {
+    fn from_got(got: Got) -> Result<Self, Error> {
+        match got {
+            Got::Time(t) => Ok(t),
+            _ => Err(Error::Protocol),
+        }
     }
 }
 
