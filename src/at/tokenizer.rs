@@ -103,6 +103,9 @@ pub enum Frame<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Command,
+    /// Command mode, and the next `CONNECT` starts a payload: of `limit`
+    /// bytes exactly, or, with a result name, confirmed by that result.
+    Armed { result: Option<&'static [u8]>, limit: u64 },
     Exact { left: u64, moved: u64 },
     Confirmed { result: &'static [u8], limit: u64, moved: u64 },
 }
@@ -170,7 +173,6 @@ impl<const N: usize> LineBuf<N> {
 pub struct Tokenizer<const N: usize = 320> {
     line: LineBuf<N>,
     mode: Mode,
-    armed: Option<Payload>,
     /// A CR ended the `CONNECT` line: an LF right after it is framing.
     skip_lf: bool,
     /// Bytes of a possible payload end, pulled from the input but not yet
@@ -193,7 +195,6 @@ impl<const N: usize> Tokenizer<N> {
         Tokenizer {
             line: LineBuf { buf: [0; N], len: 0, skipping: false },
             mode: Mode::Command,
-            armed: None,
             skip_lf: false,
             hold: [0; HOLD],
             hold_len: 0,
@@ -201,12 +202,17 @@ impl<const N: usize> Tokenizer<N> {
         }
     }
 
-    /// Arms data mode: the next `CONNECT` is followed by `payload`.
-    // Not inlined: inlined into an async caller, the store became a
-    // `memmove`, which then had to be linked into firmware.
-    #[inline(never)]
+    /// Arms data mode: the next `CONNECT` is followed by `payload`. (In
+    /// command mode; a payload that is running is not disturbed.)
     pub fn expect_payload(&mut self, payload: Payload) {
-        self.armed = Some(payload);
+        if !self.in_data_mode() {
+            self.mode = match payload {
+                Payload::Exact(n) => Mode::Armed { result: None, limit: n },
+                Payload::Confirmed { result, limit } => {
+                    Mode::Armed { result: Some(result.as_bytes()), limit: limit.unwrap_or(u64::MAX) }
+                }
+            };
+        }
     }
 
     /// Drops the first `n` held bytes. Byte by byte, each load opaque to
@@ -242,18 +248,17 @@ impl<const N: usize> Tokenizer<N> {
     /// Leaves data mode at once (after `+++` aborted a transfer), keeping
     /// nothing of the payload.
     pub fn abort_payload(&mut self) {
-        if self.mode != Mode::Command {
-            self.mode = Mode::Command;
+        if self.in_data_mode() {
             self.hold_len = 0;
             self.hold_taken = 0;
             self.skip_lf = false;
         }
-        self.armed = None;
+        self.mode = Mode::Command;
     }
 
     /// True while payload bytes are expected.
     pub fn in_data_mode(&self) -> bool {
-        self.mode != Mode::Command
+        matches!(self.mode, Mode::Exact { .. } | Mode::Confirmed { .. })
     }
 
     /// Feeds bytes. Returns how many bytes of `input` were consumed and the
@@ -264,7 +269,10 @@ impl<const N: usize> Tokenizer<N> {
             // Fast path, the common case: command mode, nothing held, no line
             // begun, and a whole line in the input, handed out without a copy.
             // (The two lengths or-ed: one test, which the hot loop feels.)
-            if matches!(self.mode, Mode::Command) && (self.hold_len | self.line.len) == 0 && !self.line.skipping {
+            if matches!(self.mode, Mode::Command | Mode::Armed { .. })
+                && (self.hold_len | self.line.len) == 0
+                && !self.line.skipping
+            {
                 let body = skip_blanks(input);
                 let blank = input.len() - body.len();
                 if let Some(end) = line_end(body) {
@@ -283,7 +291,7 @@ impl<const N: usize> Tokenizer<N> {
             loop {
                 let rest = input.get(used..).unwrap_or_default();
                 match self.mode {
-                    Mode::Command => {
+                    Mode::Command | Mode::Armed { .. } => {
                         // Held bytes go first: they came before `rest`.
                         let (n, event) = if self.hold_len > 0 {
                             let held = self.hold.get(..self.hold_len).unwrap_or_default();
@@ -388,22 +396,20 @@ impl<const N: usize> Tokenizer<N> {
         // Classified in one place only, which lets it inline.
         let frame = classify(line);
         if matches!(frame, Frame::Connect) {
-            enter_data_mode(&mut self.armed, &mut self.mode, &mut self.skip_lf);
+            enter_data_mode(&mut self.mode, &mut self.skip_lf);
         }
         (used, Some(frame))
     }
 }
 
 /// After `CONNECT`: switches to data mode if a payload is armed. (A free
-/// function over the three fields, so that a frame borrowing the line buffer
+/// function over the two fields, so that a frame borrowing the line buffer
 /// can stay alive meanwhile.)
-fn enter_data_mode(armed: &mut Option<Payload>, mode: &mut Mode, skip_lf: &mut bool) {
-    if let Some(payload) = armed.take() {
-        *mode = match payload {
-            Payload::Exact(n) => Mode::Exact { left: n, moved: 0 },
-            Payload::Confirmed { result, limit } => {
-                Mode::Confirmed { result: result.as_bytes(), limit: limit.unwrap_or(u64::MAX), moved: 0 }
-            }
+fn enter_data_mode(mode: &mut Mode, skip_lf: &mut bool) {
+    if let Mode::Armed { result, limit } = *mode {
+        *mode = match result {
+            None => Mode::Exact { left: limit, moved: 0 },
+            Some(result) => Mode::Confirmed { result, limit, moved: 0 },
         };
         *skip_lf = true;
     }

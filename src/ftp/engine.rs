@@ -30,8 +30,10 @@ use crate::ftp::config::{FtpConfig, PdpConfig, Setting, SslConfig};
 
 use Poll::{Pending, Ready};
 
-/// Longest line the client's tokenizer keeps: a 255-byte path plus prefix.
-pub const LINE_LEN: usize = 300;
+/// Longest line the client's tokenizer keeps: the longest answer,
+/// `+QFTPPWD: 0,"<255-byte path>"` (269 bytes), rounded up to a word.
+/// Longer lines can only be URCs; they are counted and skipped.
+pub const LINE_LEN: usize = 272;
 
 /// What an operation asks of the async edge next.
 pub(crate) enum Act {
@@ -59,6 +61,15 @@ pub(crate) enum Out {
     Tx(usize),
     /// `buf[a..b]`: upload data.
     Buf(usize, usize),
+}
+
+/// An act and its outcome: never both at once.
+enum Io {
+    Idle,
+    /// Asked for, not yet performed.
+    Ask(Act),
+    /// Performed: an error, or the bytes it moved.
+    Done(Result<usize, Error>),
 }
 
 /// Where a piece of download payload is.
@@ -359,9 +370,8 @@ enum Stage {
 /// One operation in progress.
 pub(crate) struct Machine<'a> {
     op: Op<'a>,
-    /// The outcome of the last act.
-    pub(crate) input: Option<Result<usize, Error>>,
-    act: Option<Act>,
+    /// The act the operation waits for, then its outcome.
+    io: Io,
     /// Where `pwd` copies the directory, and `activate` the address.
     text: &'a mut [u8],
     catch: Catch,
@@ -386,15 +396,14 @@ pub(crate) struct Machine<'a> {
     settle: Stage,
     init_at: u8,
     close: Stage,
-    close_until: Instant,
     fetch: Stage,
     upload: Stage,
+    /// The end of init's wait for the SIM, or of a close's riding out 603.
     until: Instant,
-    /// Transfers: remote position, chunk length, bytes moved, bytes left.
+    /// Transfers: remote position, chunk length, bytes moved.
     pos: u64,
     n: u64,
     moved: u64,
-    left: u64,
     size: Option<u64>,
     carry: Option<u8>,
     last: bool,
@@ -408,8 +417,7 @@ impl<'a> Machine<'a> {
         let now = Instant::from_ticks(0);
         Machine {
             op,
-            input: None,
-            act: None,
+            io: Io::Idle,
             sent: 0,
             text,
             catch: Catch::new(Want::Nothing),
@@ -428,14 +436,12 @@ impl<'a> Machine<'a> {
             settle: Stage::Start,
             init_at: 0,
             close: Stage::Start,
-            close_until: now,
             fetch: Stage::Start,
             upload: Stage::Start,
             until: now,
             pos: 0,
             n: 0,
             moved: 0,
-            left: 0,
             size: None,
             carry: None,
             last: false,
@@ -445,13 +451,21 @@ impl<'a> Machine<'a> {
 
     /// The outcome of the last act: an error, or the count it moved.
     fn io(&mut self) -> Result<usize, Error> {
-        self.input.take().unwrap_or(Ok(0))
+        match core::mem::replace(&mut self.io, Io::Idle) {
+            Io::Done(r) => r,
+            _ => Ok(0),
+        }
     }
 
     /// Asks for `act`.
     fn ask<T>(&mut self, act: Act) -> Poll<T> {
-        self.act = Some(act);
+        self.io = Io::Ask(act);
         Pending
+    }
+
+    /// The edge performed the act: this is its outcome.
+    pub(crate) fn done(&mut self, outcome: Result<usize, Error>) {
+        self.io = Io::Done(outcome);
     }
 
     /// Tells the caller's progress callback.
@@ -517,7 +531,10 @@ impl<'b> Core<'b> {
         };
         match r {
             Ready(r) => Act::Done(r),
-            Pending => m.act.take().unwrap_or(Act::Done(Err(Error::Protocol))),
+            Pending => match core::mem::replace(&mut m.io, Io::Idle) {
+                Io::Ask(act) => act,
+                _ => Act::Done(Err(Error::Protocol)),
+            },
         }
     }
 
@@ -986,19 +1003,19 @@ impl<'b> Core<'b> {
 
     fn close_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
         if m.close == Stage::Start {
-            m.close_until = after(self.deferred);
+            m.until = after(self.deferred);
             m.close = Stage::A;
         }
         loop {
             if m.close == Stage::A {
-                let left = m.close_until.saturating_duration_since(Instant::now());
+                let left = m.until.saturating_duration_since(Instant::now());
                 let want = Want::Num(b"QFTPCLOSE");
                 match ready!(self.exchange(m, Cmd::Close, left, want, Until::Final(true))) {
                     // Closed, or there was nothing to close.
                     Ok(_) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ready(Ok(())),
                     Err(Error::Cme(CmeError::Code(603))) => {
                         // Busy closing: wait a little for the pending result.
-                        m.deadline = (after(Duration::from_secs(1))).min(m.close_until);
+                        m.deadline = (after(Duration::from_secs(1))).min(m.until);
                         m.close = Stage::B;
                     }
                     Err(Error::Cme(_)) => return Ready(Ok(())),
@@ -1007,7 +1024,7 @@ impl<'b> Core<'b> {
             }
             match ready!(self.wait(m, Until::Busy)) {
                 Ok(()) => return Ready(Ok(())),
-                Err(Error::Timeout) if Instant::now() < m.close_until => m.close = Stage::A,
+                Err(Error::Timeout) if Instant::now() < m.until => m.close = Stage::A,
                 Err(e) => return Ready(Err(e)),
             }
         }
@@ -1468,16 +1485,17 @@ impl<'b> Core<'b> {
             _ => (true, true),
         };
         loop {
+            // Bytes still to send: all of the source's for `put_escaped`.
+            let left = if escaped { u64::MAX } else { m.n.saturating_sub(m.moved) };
             match m.upload {
                 Stage::Start => {
                     let want = Want::Num(b"QFTPPUT");
                     ready!(self.exchange(m, Cmd::Body, self.deferred, want, Until::Connect))?;
                     self.dirty = Dirty::DataMode;
                     m.moved = 0;
-                    m.left = if escaped { u64::MAX } else { m.n };
                     m.upload = Stage::A;
                 }
-                Stage::A if m.left == 0 => {
+                Stage::A if left == 0 => {
                     self.dirty = Dirty::Stream;
                     m.deadline = after(self.deferred);
                     m.ok = false;
@@ -1486,22 +1504,20 @@ impl<'b> Core<'b> {
                 Stage::A if !streamed => {
                     // `put`: the chunk is in the buffer.
                     m.upload = Stage::C;
-                    m.moved = m.left;
-                    m.left = 0;
+                    m.moved = left;
                     let end = RX_LEN + m.moved as usize;
                     let deadline = after(self.deferred);
                     return m.ask(Act::Write(Out::Buf(RX_LEN, end), deadline));
                 }
                 Stage::A => {
                     m.upload = Stage::B;
-                    let room = (self.buf.len() - RX_LEN) as u64;
-                    return m.ask(Act::Source(RX_LEN, RX_LEN + m.left.min(room) as usize));
+                    let room = self.buf.len().saturating_sub(RX_LEN) as u64;
+                    return m.ask(Act::Source(RX_LEN, RX_LEN + left.min(room) as usize));
                 }
                 Stage::B => match m.io()? {
                     0 if escaped => m.upload = Stage::E,
                     0 => return Ready(Err(Error::Io(embedded_io::ErrorKind::InvalidInput))),
                     k => {
-                        m.left -= k as u64;
                         m.moved += k as u64;
                         if escaped {
                             m.progress(m.moved);

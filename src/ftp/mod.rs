@@ -205,7 +205,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 }
                 outside => return outside,
             };
-            m.input = Some(input);
+            m.done(input);
         }
     }
 
@@ -222,14 +222,15 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     async fn download<W: Write>(&mut self, op: Op<'_>, sink: &mut W) -> Result<u64, Error> {
         let mut m = Machine::new(op, &mut []);
         loop {
-            m.input = Some(match self.drive(&mut m).await {
+            let outcome = match self.drive(&mut m).await {
                 Act::Sink(piece) => {
                     let data = self.core.piece(piece);
                     sink.write_all(data).await.map(|()| data.len()).map_err(io_error)
                 }
                 Act::Done(r) => return r.and_then(Got::num),
                 _ => Err(Error::Protocol),
-            });
+            };
+            m.done(outcome);
         }
     }
 
@@ -237,11 +238,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     async fn upload<R: Read>(&mut self, op: Op<'_>, src: &mut R) -> Result<u64, Error> {
         let mut m = Machine::new(op, &mut []);
         loop {
-            m.input = Some(match self.drive(&mut m).await {
+            let outcome = match self.drive(&mut m).await {
                 Act::Source(a, b) => src.read(self.core.room(a, b)).await.map_err(io_error),
                 Act::Done(r) => return r.and_then(Got::num),
                 _ => Err(Error::Protocol),
-            });
+            };
+            m.done(outcome);
         }
     }
 
