@@ -105,9 +105,19 @@ enum Mode {
     Command,
     /// Command mode, and the next `CONNECT` starts a payload: of `limit`
     /// bytes exactly, or, with a result name, confirmed by that result.
-    Armed { result: Option<&'static [u8]>, limit: u64 },
-    Exact { left: u64, moved: u64 },
-    Confirmed { result: &'static [u8], limit: u64, moved: u64 },
+    Armed {
+        result: Option<&'static [u8]>,
+        limit: u64,
+    },
+    Exact {
+        left: u64,
+        moved: u64,
+    },
+    Confirmed {
+        result: &'static [u8],
+        limit: u64,
+        moved: u64,
+    },
 }
 
 /// What a partial line buffer push produced.

@@ -1561,32 +1561,20 @@ fn counted(m: &Machine<'_>) -> Result<Got, Error> {
     }
 }
 
-/// Checks an operation's arguments by building its commands.
+/// Checks an operation's arguments by building its commands (the numbers
+/// of a transfer's later commands cannot be refused; `AT+QIACT` checks the
+/// same context id as `AT+QICSGP`).
 fn validate(m: &Machine<'_>) -> Result<(), Error> {
-    match m.op {
-        Op::Configure(cfg, ssl) => {
-            cfg.validate()?;
-            if let Some(s) = &ssl {
-                s.validate()?;
-            }
-            for step in (0..CONFIG_STEPS).filter(|&s| has_config_step(ssl.as_ref(), s)) {
-                config_command(cfg, ssl.as_ref(), step)?;
-            }
+    if let Op::Configure(cfg, ssl) = m.op {
+        cfg.validate()?;
+        if let Some(s) = &ssl {
+            s.validate()?;
         }
-        Op::Activate(pdp) => {
-            command(m, Cmd::Body)?;
-            cmd::qiact(pdp.cid)?;
-        }
-        Op::Get { remote, opts, .. } => {
-            cmd::qftpget(remote, COM, opts.start, Some(opts.chunk))?;
-        }
-        Op::Put { remote, opts, .. } => {
-            cmd::qftpput(remote, COM, opts.start, Some((opts.chunk, true)))?;
-        }
-        _ => {
-            command(m, Cmd::Body)?;
+        for step in (0..CONFIG_STEPS).filter(|&s| has_config_step(ssl.as_ref(), s)) {
+            config_command(cfg, ssl.as_ref(), step)?;
         }
     }
+    command(m, Cmd::Body)?;
     Ok(())
 }
 

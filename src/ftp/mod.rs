@@ -1,9 +1,20 @@
 //! The typed FTP(S) client.
 //!
-//! [`Ftp`] owns the UART, a [`Tokenizer`] and the caller's chunk buffer. Each
+//! [`Ftp`] owns the UART, a tokenizer and the caller's chunk buffer. Each
 //! method sends one command (or one short sequence), waits for the final
 //! result and the deferred `+QFTPxxx:` line with a deadline derived from the
 //! module's `rsptimeout`, and returns a typed value.
+//!
+//! # How it is built
+//!
+//! The protocol is written once, as synchronous code without I/O (the
+//! private `engine` module): every operation, the bookkeeping around it and
+//! the resynchronisation are small coroutines that say what they need next
+//! (write these bytes, read until this deadline, sleep until then, hand
+//! this payload to the caller). The methods here only perform that, in one
+//! loop with four awaits shared by every operation. A firmware therefore
+//! holds one copy of the protocol whatever it calls, and no operation's
+//! await points are compiled into its tasks.
 //!
 //! # Cancel safety
 //!
