@@ -225,18 +225,20 @@ impl<const N: usize> Tokenizer<N> {
         }
     }
 
-    /// Drops the first `n` held bytes. Byte by byte, each load opaque to
-    /// LLVM: it turns any copy within one array, even through a scratch
-    /// array, into a call to `memmove`, which firmware would then link (1.5
-    /// KiB) for this alone. The hold is small.
+    /// Drops the first `n` held bytes: the rest goes to a scratch array
+    /// and back, two `memcpy`s. The scratch array passes through
+    /// `black_box` in between; otherwise LLVM fuses the two copies into a
+    /// `memmove`, which firmware would then link (1.5 KiB) for this alone.
     fn drop_held(&mut self, n: usize) {
         let n = n.min(self.hold_len);
         let k = self.hold_len - n;
-        for i in 0..k {
-            let b = core::hint::black_box(self.hold.get(i + n).copied().unwrap_or(0));
-            if let Some(dst) = self.hold.get_mut(i) {
-                *dst = b;
-            }
+        let mut rest = [0u8; HOLD];
+        if let (Some(dst), Some(src)) = (rest.get_mut(..k), self.hold.get(n..self.hold_len)) {
+            dst.copy_from_slice(src);
+        }
+        core::hint::black_box(&mut rest);
+        if let (Some(dst), Some(src)) = (self.hold.get_mut(..k), rest.get(..k)) {
+            dst.copy_from_slice(src);
         }
         self.hold_len = k;
     }
