@@ -95,7 +95,6 @@ pub(crate) enum Op<'a> {
     Get {
         remote: &'a str,
         opts: Transfer,
-        progress: &'a mut dyn FnMut(u64),
     },
     List(Listing, &'a str),
     /// `len`: `None` reads the source to its end, chunk by chunk.
@@ -103,12 +102,10 @@ pub(crate) enum Op<'a> {
         remote: &'a str,
         opts: Transfer,
         len: Option<u64>,
-        progress: &'a mut dyn FnMut(u64),
     },
     PutEscaped {
         remote: &'a str,
         start: u64,
-        progress: &'a mut dyn FnMut(u64),
     },
     Recover,
 }
@@ -374,6 +371,8 @@ pub(crate) struct Machine<'a> {
     io: Io,
     /// Where `pwd` copies the directory, and `activate` the address.
     text: &'a mut [u8],
+    /// A transfer's progress callback.
+    progress: Option<&'a mut dyn FnMut(u64)>,
     catch: Catch,
     /// Bytes of the current command line written so far.
     sent: usize,
@@ -420,6 +419,7 @@ impl<'a> Machine<'a> {
             io: Io::Idle,
             sent: 0,
             text,
+            progress: None,
             catch: Catch::new(Want::Nothing),
             deadline: now,
             ok: false,
@@ -468,9 +468,15 @@ impl<'a> Machine<'a> {
         self.io = Io::Done(outcome);
     }
 
+    /// With a progress callback for a transfer.
+    pub(crate) fn with_progress(mut self, progress: &'a mut dyn FnMut(u64)) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
     /// Tells the caller's progress callback.
     fn progress(&mut self, n: u64) {
-        if let Op::Get { progress, .. } | Op::Put { progress, .. } | Op::PutEscaped { progress, .. } = &mut self.op {
+        if let Some(progress) = &mut self.progress {
             progress(n)
         }
     }

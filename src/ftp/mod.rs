@@ -230,8 +230,15 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Runs a download-direction operation, writing its payload to `sink`.
-    async fn download<W: Write>(&mut self, op: Op<'_>, sink: &mut W) -> Result<u64, Error> {
-        let mut m = Machine::new(op, &mut []);
+    async fn download<W: Write>(
+        &mut self,
+        op: Op<'_>,
+        sink: &mut W,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        // Built here, not passed in: an argument would be kept twice in
+        // the future.
+        let mut m = Machine::new(op, &mut []).with_progress(progress);
         loop {
             let outcome = match self.drive(&mut m).await {
                 Act::Sink(piece) => {
@@ -246,8 +253,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Runs an upload, reading its data from `src`.
-    async fn upload<R: Read>(&mut self, op: Op<'_>, src: &mut R) -> Result<u64, Error> {
-        let mut m = Machine::new(op, &mut []);
+    async fn upload<R: Read>(&mut self, op: Op<'_>, src: &mut R, progress: &mut dyn FnMut(u64)) -> Result<u64, Error> {
+        let mut m = Machine::new(op, &mut []).with_progress(progress);
         loop {
             let outcome = match self.drive(&mut m).await {
                 Act::Source(a, b) => src.read(self.core.room(a, b)).await.map_err(io_error),
@@ -464,7 +471,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         opts: Transfer,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        self.download(Op::Get { remote, opts, progress }, sink).await
+        self.download(Op::Get { remote, opts }, sink, progress).await
     }
 
     /// Streams a listing of `dir` (`"."` for the current directory) into
@@ -475,7 +482,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again).
     pub async fn list<W: Write>(&mut self, kind: Listing, dir: &str, sink: &mut W) -> Result<u64, Error> {
-        self.download(Op::List(kind, dir), sink).await
+        self.download(Op::List(kind, dir), sink, &mut |_| ()).await
     }
 
     /// Uploads everything `src` yields to `remote`, starting at `opts.start`
@@ -496,7 +503,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         opts: Transfer,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        self.upload(Op::Put { remote, opts, len: None, progress }, src).await
+        let op = Op::Put { remote, opts, len: None };
+        self.upload(op, src, progress).await
     }
 
     /// Uploads exactly `len` bytes from `src` to `remote`, starting at
@@ -519,7 +527,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         opts: Transfer,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        self.upload(Op::Put { remote, opts, len: Some(len), progress }, src).await
+        let op = Op::Put { remote, opts, len: Some(len) };
+        self.upload(op, src, progress).await
     }
 
     /// Uploads a stream of unknown length the vendor's way: one
@@ -539,7 +548,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         start: u64,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        self.upload(Op::PutEscaped { remote, start, progress }, src).await
+        let op = Op::PutEscaped { remote, start };
+        self.upload(op, src, progress).await
     }
 
     /// Aborts a running transfer and brings the session back to a known
