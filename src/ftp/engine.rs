@@ -20,7 +20,7 @@ use core::task::{ready, Poll};
 
 use embassy_time::{Duration, Instant};
 
-use super::{Transfer, GUARD, MARGIN_S, PDP_ACT, PDP_DEACT, QUICK, RX_LEN};
+use super::{GUARD, MARGIN_S, PDP_ACT, PDP_DEACT, QUICK, RX_LEN};
 use crate::at::cmd::{self, Command, FileOp, Listing, Names, COM, WRITE_CHUNK};
 use crate::at::parse::{self, Field, ModifyTime};
 use crate::at::tokenizer::{Frame, Payload, Tokenizer};
@@ -37,13 +37,13 @@ pub const LINE_LEN: usize = 272;
 
 /// What an operation asks of the async edge next.
 pub(crate) enum Act {
-    /// Write these bytes by the deadline.
-    Write(Out, Instant),
-    /// Read into the (empty) receive buffer, waiting until the deadline for
-    /// at least one byte.
-    Read(Instant),
-    /// Wait until then.
-    Sleep(Instant),
+    /// Write these bytes by [`Machine::deadline`].
+    Write(Out),
+    /// Read into the (empty) receive buffer, waiting until
+    /// [`Machine::deadline`] for at least one byte.
+    Read,
+    /// Wait until [`Machine::deadline`].
+    Sleep,
     /// Write this download payload to the caller's sink; the input is the
     /// number of bytes written.
     Sink(Piece),
@@ -92,16 +92,25 @@ pub(crate) enum Op<'a> {
     Close,
     File(FileOp, Names<'a>),
     Stat,
+    // The transfers' `Transfer` options are flattened: a smaller `Op`.
     Get {
         remote: &'a str,
-        opts: Transfer,
+        start: u64,
+        chunk: u32,
     },
     List(Listing, &'a str),
-    /// `len`: `None` reads the source to its end, chunk by chunk.
+    /// Reads the source to its end, chunk by chunk.
     Put {
         remote: &'a str,
-        opts: Transfer,
-        len: Option<u64>,
+        start: u64,
+        chunk: u32,
+    },
+    /// Streams exactly `len` bytes.
+    PutSized {
+        remote: &'a str,
+        start: u64,
+        chunk: u32,
+        len: u64,
     },
     PutEscaped {
         remote: &'a str,
@@ -376,7 +385,7 @@ pub(crate) struct Machine<'a> {
     catch: Catch,
     /// Bytes of the current command line written so far.
     sent: usize,
-    /// The current wait's deadline.
+    /// The deadline of the current wait or act.
     deadline: Instant,
     /// The current wait has seen `OK`.
     ok: bool,
@@ -463,6 +472,17 @@ impl<'a> Machine<'a> {
         Pending
     }
 
+    /// Asks for `act`, to be done by `deadline`.
+    fn ask_by<T>(&mut self, act: Act, deadline: Instant) -> Poll<T> {
+        self.deadline = deadline;
+        self.ask(act)
+    }
+
+    /// The deadline of the act asked for.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// The edge performed the act: this is its outcome.
     pub(crate) fn done(&mut self, outcome: Result<usize, Error>) {
         self.io = Io::Done(outcome);
@@ -532,7 +552,7 @@ impl<'b> Core<'b> {
             Op::Init => self.init(m),
             Op::Recover => self.recover(m),
             Op::Get { .. } => self.get(m),
-            Op::Put { .. } => self.put(m),
+            Op::Put { .. } | Op::PutSized { .. } => self.put(m),
             _ => self.simple(m),
         };
         match r {
@@ -675,8 +695,7 @@ impl<'b> Core<'b> {
                 return Ready(Err(e));
             }
             let Some(ev) = self.event(m) else {
-                let deadline = m.deadline;
-                return m.ask(Act::Read(deadline));
+                return m.ask(Act::Read);
             };
             match (ev?, until) {
                 (Ev::Error, _) if strict => return Ready(Err(Error::AtError)),
@@ -755,7 +774,7 @@ impl<'b> Core<'b> {
                     let n = c.encode_at(m.sent, &mut self.tx);
                     if n > 0 {
                         m.sent += n;
-                        return m.ask(Act::Write(Out::Tx(n), after(QUICK)));
+                        return m.ask_by(Act::Write(Out::Tx(n)), after(QUICK));
                     }
                     m.deadline = after(timeout);
                     m.ok = false;
@@ -951,7 +970,7 @@ impl<'b> Core<'b> {
                 }
                 Stage::A => {
                     m.escape = Stage::B;
-                    return m.ask(Act::Sleep(after(GUARD)));
+                    return m.ask_by(Act::Sleep, after(GUARD));
                 }
                 Stage::B => {
                     m.io()?;
@@ -960,12 +979,12 @@ impl<'b> Core<'b> {
                     if let Some(tx) = self.tx.get_mut(..plus.len()) {
                         tx.copy_from_slice(plus);
                     }
-                    return m.ask(Act::Write(Out::Tx(plus.len()), after(QUICK)));
+                    return m.ask_by(Act::Write(Out::Tx(plus.len())), after(QUICK));
                 }
                 Stage::C => {
                     m.io()?;
                     m.escape = Stage::D;
-                    return m.ask(Act::Sleep(after(GUARD)));
+                    return m.ask_by(Act::Sleep, after(GUARD));
                 }
                 Stage::D => {
                     m.io()?;
@@ -1201,7 +1220,7 @@ impl<'b> Core<'b> {
                     }
                     Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if Instant::now() < m.until => {
                         m.pc = 5;
-                        return m.ask(Act::Sleep(after(Duration::from_secs(1))));
+                        return m.ask_by(Act::Sleep, after(Duration::from_secs(1)));
                     }
                     Ok(_) => return Ready(self.end(Err(Error::Protocol))),
                     Err(e) => return Ready(self.end(Err(e))),
@@ -1240,7 +1259,7 @@ impl<'b> Core<'b> {
     /// Downloads a file in chunks of known length: the size first (servers
     /// that cannot tell get chunks whose end the modem's count confirms).
     fn get(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
-        let Op::Get { opts, .. } = m.op else {
+        let Op::Get { start, chunk, .. } = m.op else {
             return Ready(Err(Error::Protocol));
         };
         loop {
@@ -1262,17 +1281,17 @@ impl<'b> Core<'b> {
                         Err(Error::Ftp { reply: Some(FtpReply::NotImplemented | FtpReply::SyntaxError), .. }) => None,
                         Err(e) => return Ready(Err(e)),
                     };
-                    m.pos = opts.start;
+                    m.pos = start;
                     m.pc = 3;
                 }
                 3 => {
-                    let chunk = u64::from(opts.chunk.max(1));
+                    let chunk = u64::from(chunk.max(1));
                     m.n = match m.size {
                         Some(size) => size.saturating_sub(m.pos).min(chunk),
                         None => chunk,
                     };
                     if m.n == 0 {
-                        return Ready(Ok(Got::Num(m.pos - opts.start)));
+                        return Ready(Ok(Got::Num(m.pos - start)));
                     }
                     m.pc = 4;
                 }
@@ -1288,7 +1307,7 @@ impl<'b> Core<'b> {
                     let r = ready!(self.fetch(m, payload, Want::Num(b"QFTPGET")));
                     let n = self.end(r)?.num()?;
                     m.pos = m.pos.saturating_add(n);
-                    let done = m.pos - opts.start;
+                    let done = m.pos - start;
                     m.progress(done);
                     if n < m.n {
                         if m.size.is_some() {
@@ -1359,8 +1378,7 @@ impl<'b> Core<'b> {
                     m.io()?;
                     while usize::from(m.matched) < TRAILER.len() {
                         if self.rx_start >= self.rx_end {
-                            let deadline = m.deadline;
-                            return m.ask(Act::Read(deadline));
+                            return m.ask(Act::Read);
                         }
                         let avail = self.buf.get(self.rx_start..self.rx_end).unwrap_or_default();
                         let at = usize::from(m.matched);
@@ -1391,28 +1409,30 @@ impl<'b> Core<'b> {
     /// with `<uploadlen>,<beof>` so that the module leaves data mode by
     /// itself.
     fn put(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
-        let Op::Put { opts, len, .. } = m.op else {
-            return Ready(Err(Error::Protocol));
+        let (start, chunk, len) = match m.op {
+            Op::Put { start, chunk, .. } => (start, chunk, None),
+            Op::PutSized { start, chunk, len, .. } => (start, chunk, Some(len)),
+            _ => return Ready(Err(Error::Protocol)),
         };
         // With a length the data streams through the buffer; without, a
         // chunk is read whole first, one byte more to know if it is the last.
         let chunk = match len {
-            Some(_) => u64::from(opts.chunk.max(1)),
-            None => (opts.chunk as usize).clamp(1, self.buf.len().saturating_sub(RX_LEN + 1).max(1)) as u64,
+            Some(_) => u64::from(chunk.max(1)),
+            None => (chunk as usize).clamp(1, self.buf.len().saturating_sub(RX_LEN + 1).max(1)) as u64,
         };
         loop {
             match m.pc {
                 0 => {
                     validate(m)?;
                     if let Some(len) = len {
-                        opts.start.checked_add(len).ok_or(ArgError::OutOfRange)?;
+                        start.checked_add(len).ok_or(ArgError::OutOfRange)?;
                     }
-                    m.pos = opts.start;
+                    m.pos = start;
                     m.pc = 1;
                 }
                 1 => {
                     if let Some(len) = len {
-                        let done = m.pos - opts.start;
+                        let done = m.pos - start;
                         m.n = (len - done).min(chunk);
                         m.last = done + m.n == len;
                     }
@@ -1466,9 +1486,9 @@ impl<'b> Core<'b> {
                     self.rx_cap = self.buf.len();
                     self.end(r)?;
                     m.pos = m.pos.saturating_add(m.n);
-                    m.progress(m.pos - opts.start);
+                    m.progress(m.pos - start);
                     if m.last {
-                        return Ready(Ok(Got::Num(m.pos - opts.start)));
+                        return Ready(Ok(Got::Num(m.pos - start)));
                     }
                     m.pc = 1;
                 }
@@ -1487,7 +1507,8 @@ impl<'b> Core<'b> {
 
     fn upload_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<u64, Error>> {
         let (streamed, escaped) = match m.op {
-            Op::Put { len, .. } => (len.is_some(), false),
+            Op::Put { .. } => (false, false),
+            Op::PutSized { .. } => (true, false),
             _ => (true, true),
         };
         loop {
@@ -1513,7 +1534,7 @@ impl<'b> Core<'b> {
                     m.moved = left;
                     let end = RX_LEN + m.moved as usize;
                     let deadline = after(self.deferred);
-                    return m.ask(Act::Write(Out::Buf(RX_LEN, end), deadline));
+                    return m.ask_by(Act::Write(Out::Buf(RX_LEN, end)), deadline);
                 }
                 Stage::A => {
                     m.upload = Stage::B;
@@ -1530,7 +1551,7 @@ impl<'b> Core<'b> {
                         }
                         m.upload = Stage::C;
                         let deadline = after(self.deferred);
-                        return m.ask(Act::Write(Out::Buf(RX_LEN, RX_LEN + k), deadline));
+                        return m.ask_by(Act::Write(Out::Buf(RX_LEN, RX_LEN + k)), deadline);
                     }
                 },
                 Stage::C => {
@@ -1614,7 +1635,9 @@ fn command<'a>(m: &Machine<'a>, what: Cmd) -> Result<Command<'a>, ArgError> {
             Op::Stat => Ok(cmd::qftpstat()),
             Op::Get { remote, .. } => cmd::qftpget(remote, COM, m.pos, Some(sat32(m.n))),
             Op::List(kind, dir) => cmd::qftplist(kind, dir, COM),
-            Op::Put { remote, .. } => cmd::qftpput(remote, COM, m.pos, Some((sat32(m.n), m.last))),
+            Op::Put { remote, .. } | Op::PutSized { remote, .. } => {
+                cmd::qftpput(remote, COM, m.pos, Some((sat32(m.n), m.last)))
+            }
             Op::PutEscaped { remote, start, .. } => cmd::qftpput(remote, COM, start, None),
             Op::Init | Op::Recover => Ok(cmd::at()),
         },

@@ -191,17 +191,17 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     async fn drive(&mut self, m: &mut Machine<'_>) -> Act {
         loop {
             let input = match self.core.step(m) {
-                Act::Write(out, deadline) => {
+                Act::Write(out) => {
                     let io = async {
                         self.uart.write_all(self.core.out(out)).await?;
                         self.uart.flush().await
                     };
-                    match with_deadline(deadline, io).await {
+                    match with_deadline(m.deadline(), io).await {
                         Err(_) => Err(Error::Timeout),
                         Ok(r) => r.map(|()| 0).map_err(io_error),
                     }
                 }
-                Act::Read(deadline) => match with_deadline(deadline, self.uart.read(self.core.rx_room())).await {
+                Act::Read => match with_deadline(m.deadline(), self.uart.read(self.core.rx_room())).await {
                     Err(_) => Err(Error::Timeout),
                     Ok(Err(e)) => Err(io_error(e)),
                     Ok(Ok(0)) => Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
@@ -210,8 +210,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                         Ok(n)
                     }
                 },
-                Act::Sleep(until) => {
-                    Timer::at(until).await;
+                Act::Sleep => {
+                    Timer::at(m.deadline()).await;
                     Ok(0)
                 }
                 outside => return outside,
@@ -221,12 +221,18 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Runs an operation that needs no source or sink; `text` receives
-    /// `pwd`'s directory or `activate`'s address.
-    async fn run<'a, T: Output>(&mut self, op: Op<'a>, text: &'a mut [u8]) -> Result<T, Error> {
+    /// `pwd`'s directory or `activate`'s address. Not generic: one copy
+    /// serves every such operation.
+    async fn exec<'a>(&mut self, op: Op<'a>, text: &'a mut [u8]) -> Result<Got, Error> {
         match self.drive(&mut Machine::new(op, text)).await {
-            Act::Done(r) => T::from_got(r?),
+            Act::Done(r) => r,
             _ => Err(Error::Protocol),
         }
+    }
+
+    /// [`Ftp::exec`], its value converted for the caller.
+    async fn run<'a, T: Output>(&mut self, op: Op<'a>, text: &'a mut [u8]) -> Result<T, Error> {
+        T::from_got(self.exec(op, text).await?)
     }
 
     /// Runs a download-direction operation, writing its payload to `sink`.
@@ -471,7 +477,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         opts: Transfer,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        self.download(Op::Get { remote, opts }, sink, progress).await
+        self.download(Op::Get { remote, start: opts.start, chunk: opts.chunk }, sink, progress).await
     }
 
     /// Streams a listing of `dir` (`"."` for the current directory) into
@@ -503,7 +509,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         opts: Transfer,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        let op = Op::Put { remote, opts, len: None };
+        let op = Op::Put { remote, start: opts.start, chunk: opts.chunk };
         self.upload(op, src, progress).await
     }
 
@@ -527,7 +533,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         opts: Transfer,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        let op = Op::Put { remote, opts, len: Some(len) };
+        let op = Op::PutSized { remote, start: opts.start, chunk: opts.chunk, len };
         self.upload(op, src, progress).await
     }
 
