@@ -1115,28 +1115,16 @@ impl<'b> Core<'b> {
         };
         let need = want != Want::Nothing;
         let r = ready!(self.exchange(m, Cmd::Body, timeout, want, Until::Final(need)));
-        Ready(match m.op {
-            Op::Deactivate(cid) => {
-                if cid == self.watch.context_id {
-                    self.watch.session = Session::Closed;
-                }
-                r.map(|_| Got::Ready(true))
-            }
-            Op::Setting(_) => match r {
-                Ok(Some(Got::Num(n))) if u32::try_from(n).is_ok() => Ok(Got::Num(n)),
-                Ok(_) => Err(Error::Protocol),
-                Err(e) => Err(e),
-            },
-            Op::Open(..) => {
-                match r {
-                    Ok(_) => self.watch.session = Session::Open,
-                    // The module may still finish opening: close it next time.
-                    Err(Error::Timeout) => self.need_close = true,
-                    Err(_) => {}
-                }
-                r.map(|_| Got::Ready(true))
-            }
-            _ => r.and_then(|g| g.ok_or(Error::Protocol)),
+        match (&m.op, &r) {
+            (Op::Deactivate(cid), _) if *cid == self.watch.context_id => self.watch.session = Session::Closed,
+            (Op::Open(..), Ok(_)) => self.watch.session = Session::Open,
+            // The module may still finish opening: close it next time.
+            (Op::Open(..), Err(Error::Timeout)) => self.need_close = true,
+            _ => {}
+        }
+        Ready(match need {
+            true => r.and_then(|g| g.ok_or(Error::Protocol)),
+            false => r.map(|_| Got::Ready(true)),
         })
     }
 

@@ -598,10 +598,9 @@ impl Output for u64 {
     }
 }
 
-/// `setting`: the engine checked that it fits.
 impl Output for u32 {
     fn from_got(got: Got) -> Result<Self, Error> {
-        got.num().map(|n| n as u32)
+        u32::try_from(got.num()?).map_err(|_| Error::Protocol)
     }
 }
 
