@@ -246,7 +246,15 @@ impl<const N: usize> Tokenizer<N> {
     /// Forgets all state: partial lines, held bytes, data mode, arming.
     /// For resynchronisation after a timeout or a dropped future.
     pub fn reset(&mut self) {
-        *self = Self::new();
+        // Field by field: the buffers' contents are never read beyond their
+        // lengths, and building a whole new tokenizer would cost a
+        // buffer-sized temporary on the stack.
+        self.line.len = 0;
+        self.line.skipping = false;
+        self.mode = Mode::Command;
+        self.skip_lf = false;
+        self.hold_len = 0;
+        self.hold_taken = 0;
     }
 
     /// The payload bytes of the last [`Frame::Data`] if they came from the
