@@ -1567,6 +1567,7 @@ impl<'b> Core<'b> {
 }
 
 /// A transfer's result line, checked against the bytes moved.
+#[inline(never)]
 fn counted(m: &Machine<'_>) -> Result<Got, Error> {
     match m.catch.got {
         Some(Ok(Got::Num(n))) if n == m.moved => Ok(Got::Num(n)),
