@@ -359,18 +359,89 @@ pub(crate) struct Core<'b> {
     pending: Option<&'static [u8]>,
 }
 
-/// The routines' positions.
+// The routines' positions, each routine's own.
+
+/// [`Core::exchange`]: the line goes out a window at a time, then the wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Stage {
+enum Xch {
     #[default]
     Start,
-    A,
-    B,
-    C,
-    D,
-    E,
-    F,
-    G,
+    Send,
+    Wait,
+}
+
+/// [`Core::begin`]: past the resynchronisation or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Begin {
+    #[default]
+    Start,
+    Resynced,
+}
+
+/// [`Core::resync`]: escape (if needed), probe, wait out what is pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Resync {
+    #[default]
+    Start,
+    Escape,
+    Probe,
+    Settle,
+}
+
+/// [`Core::settle`]: waiting for a pending result or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Settle {
+    #[default]
+    Start,
+    Wait,
+}
+
+/// [`Core::escape`]: silence, `+++`, silence, then the module's `OK`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Escape {
+    #[default]
+    Start,
+    GuardBefore,
+    Plus,
+    GuardAfter,
+    Listen,
+    Wait,
+}
+
+/// [`Core::close_session`]: the command, or riding out `603`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Close {
+    #[default]
+    Start,
+    Command,
+    Busy,
+}
+
+/// [`Core::fetch`]: command, payload pieces to the sink, the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Fetch {
+    #[default]
+    Start,
+    Command,
+    Piece,
+    Sunk,
+    Data,
+    Trailer,
+    AfterOk,
+    Final,
+}
+
+/// [`Core::upload`]: command and `CONNECT`, data, the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Upload {
+    #[default]
+    Start,
+    Data,
+    Read,
+    Written,
+    Final,
+    Escape,
+    AfterOk,
 }
 
 /// One operation in progress.
@@ -394,18 +465,18 @@ pub(crate) struct Machine<'a> {
     // The routines' positions and registers.
     pc: u8,
     step: u8,
-    x: Stage,
-    begin: Stage,
-    resync: Stage,
+    x: Xch,
+    begin: Begin,
+    resync: Resync,
     attempt: u8,
     was_data_mode: bool,
-    escape: Stage,
+    escape: Escape,
     tries: u8,
-    settle: Stage,
+    settle: Settle,
     init_at: u8,
-    close: Stage,
-    fetch: Stage,
-    upload: Stage,
+    close: Close,
+    fetch: Fetch,
+    upload: Upload,
     /// The end of init's wait for the SIM, or of a close's riding out 603.
     until: Instant,
     /// Transfers: remote position, chunk length, bytes moved.
@@ -435,18 +506,18 @@ impl<'a> Machine<'a> {
             piece: None,
             pc: 0,
             step: 0,
-            x: Stage::Start,
-            begin: Stage::Start,
-            resync: Stage::Start,
+            x: Xch::Start,
+            begin: Begin::Start,
+            resync: Resync::Start,
             attempt: 0,
             was_data_mode: false,
-            escape: Stage::Start,
+            escape: Escape::Start,
             tries: 0,
-            settle: Stage::Start,
+            settle: Settle::Start,
             init_at: 0,
-            close: Stage::Start,
-            fetch: Stage::Start,
-            upload: Stage::Start,
+            close: Close::Start,
+            fetch: Fetch::Start,
+            upload: Upload::Start,
             until: now,
             pos: 0,
             n: 0,
@@ -510,9 +581,9 @@ fn after(d: Duration) -> Instant {
 }
 
 /// Resets a routine's stage once it has finished.
-fn finished<T>(stage: &mut Stage, r: Poll<T>) -> Poll<T> {
+fn finished<S: Default, T>(stage: &mut S, r: Poll<T>) -> Poll<T> {
     if r.is_ready() {
-        *stage = Stage::Start;
+        *stage = S::default();
     }
     r
 }
@@ -753,7 +824,7 @@ impl<'b> Core<'b> {
     ) -> Poll<Result<Option<Got>, Error>> {
         loop {
             match m.x {
-                Stage::Start => {
+                Xch::Start => {
                     m.catch = Catch::new(want);
                     // The probe must not forget what an abandoned command
                     // left pending; a close is not waited out later.
@@ -761,9 +832,9 @@ impl<'b> Core<'b> {
                         self.pending = want.result_name();
                     }
                     m.sent = 0;
-                    m.x = Stage::A;
+                    m.x = Xch::Send;
                 }
-                Stage::A => {
+                Xch::Send => {
                     // The line goes out a window at a time, built afresh for
                     // each: the machine holds a count, not the command.
                     m.io()?;
@@ -778,9 +849,9 @@ impl<'b> Core<'b> {
                     }
                     m.deadline = after(timeout);
                     m.ok = false;
-                    m.x = Stage::B;
+                    m.x = Xch::Wait;
                 }
-                _ => {
+                Xch::Wait => {
                     ready!(self.wait(m, until))?;
                     return Ready(m.catch.got.transpose());
                 }
@@ -822,10 +893,10 @@ impl<'b> Core<'b> {
     fn begin_steps(&mut self, m: &mut Machine<'_>, needs_session: bool) -> Poll<Result<(), Error>> {
         // Each condition holds until its step is done, so re-entering a
         // step finds it again.
-        if m.begin == Stage::Start && self.dirty != Dirty::Clean {
+        if m.begin == Begin::Start && self.dirty != Dirty::Clean {
             ready!(self.resync(m))?;
         }
-        m.begin = Stage::A;
+        m.begin = Begin::Resynced;
         if self.watch.need_init {
             ready!(self.init_at(m))?;
         }
@@ -888,14 +959,14 @@ impl<'b> Core<'b> {
     fn resync_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
         loop {
             match m.resync {
-                Stage::Start => {
+                Resync::Start => {
                     debug!("resynchronising");
                     m.was_data_mode = self.dirty == Dirty::DataMode;
                     m.attempt = 0;
                     m.catch = Catch::new(Want::Nothing);
-                    m.resync = Stage::A;
+                    m.resync = Resync::Escape;
                 }
-                Stage::A => {
+                Resync::Escape => {
                     if self.dirty == Dirty::DataMode || m.attempt > 0 {
                         // Errors here are fine: the probe decides.
                         let _ = ready!(self.escape(m));
@@ -904,22 +975,22 @@ impl<'b> Core<'b> {
                     self.rx_start = 0;
                     self.rx_end = 0;
                     self.rx_cap = self.buf.len();
-                    m.resync = Stage::B;
+                    m.resync = Resync::Probe;
                 }
-                Stage::B => {
+                Resync::Probe => {
                     // Only an `OK` after `+CMEE:` counts, so a late `OK` of
                     // an abandoned command cannot pass for the probe's.
                     let two = Duration::from_secs(2);
                     match ready!(self.exchange(m, Cmd::Probe, two, Want::Cmee, Until::Probe)) {
-                        Ok(_) => m.resync = Stage::C,
+                        Ok(_) => m.resync = Resync::Settle,
                         Err(_) if m.attempt < 2 => {
                             m.attempt += 1;
-                            m.resync = Stage::A;
+                            m.resync = Resync::Escape;
                         }
                         Err(_) => return Ready(Err(Error::Timeout)),
                     }
                 }
-                _ => {
+                Resync::Settle => {
                     ready!(self.settle(m));
                     self.dirty = Dirty::Clean;
                     return Ready(Ok(()));
@@ -932,20 +1003,20 @@ impl<'b> Core<'b> {
     /// abandoned command, or, when it does not come (or the command was a
     /// transfer), has the session closed before anything else.
     fn settle(&mut self, m: &mut Machine<'_>) -> Poll<()> {
-        if m.settle == Stage::Start {
+        if m.settle == Settle::Start {
             // A transfer broken off in data mode leaves the module's state
             // unknown: close, as the vendor advises. So does a command that
             // already timed out (`need_close` is set).
             if self.pending.is_some() && !m.was_data_mode && !self.need_close {
                 m.catch = Catch::new(Want::Nothing);
                 m.deadline = after(self.deferred);
-                m.settle = Stage::A;
+                m.settle = Settle::Wait;
             }
         }
-        if m.settle == Stage::A {
+        if m.settle == Settle::Wait {
             // An error (a timeout) ends the wait.
             let _ = ready!(self.wait(m, Until::Settle));
-            m.settle = Stage::Start;
+            m.settle = Settle::Start;
         }
         if self.pending.take().is_some() && self.watch.session == Session::Open {
             self.need_close = true;
@@ -963,39 +1034,39 @@ impl<'b> Core<'b> {
     fn escape_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
         loop {
             match m.escape {
-                Stage::Start => {
+                Escape::Start => {
                     self.tok.abort_payload();
                     m.tries = 0;
-                    m.escape = Stage::A;
+                    m.escape = Escape::GuardBefore;
                 }
-                Stage::A => {
-                    m.escape = Stage::B;
+                Escape::GuardBefore => {
+                    m.escape = Escape::Plus;
                     return m.ask_by(Act::Sleep, after(GUARD));
                 }
-                Stage::B => {
+                Escape::Plus => {
                     m.io()?;
-                    m.escape = Stage::C;
+                    m.escape = Escape::GuardAfter;
                     let plus = b"+++";
                     if let Some(tx) = self.tx.get_mut(..plus.len()) {
                         tx.copy_from_slice(plus);
                     }
                     return m.ask_by(Act::Write(Out::Tx(plus.len())), after(QUICK));
                 }
-                Stage::C => {
+                Escape::GuardAfter => {
                     m.io()?;
-                    m.escape = Stage::D;
+                    m.escape = Escape::Listen;
                     return m.ask_by(Act::Sleep, after(GUARD));
                 }
-                Stage::D => {
+                Escape::Listen => {
                     m.io()?;
                     m.deadline = after(Duration::from_secs(2));
-                    m.escape = Stage::E;
+                    m.escape = Escape::Wait;
                 }
-                _ => match ready!(self.wait(m, Until::Escape)) {
+                Escape::Wait => match ready!(self.wait(m, Until::Escape)) {
                     Ok(()) => return Ready(Ok(())),
                     Err(Error::Timeout) if m.tries < 2 => {
                         m.tries += 1;
-                        m.escape = Stage::A;
+                        m.escape = Escape::GuardBefore;
                     }
                     Err(e) => return Ready(Err(e)),
                 },
@@ -1027,12 +1098,12 @@ impl<'b> Core<'b> {
     }
 
     fn close_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
-        if m.close == Stage::Start {
+        if m.close == Close::Start {
             m.until = after(self.deferred);
-            m.close = Stage::A;
+            m.close = Close::Command;
         }
         loop {
-            if m.close == Stage::A {
+            if m.close == Close::Command {
                 let left = m.until.saturating_duration_since(Instant::now());
                 let want = Want::Num(b"QFTPCLOSE");
                 match ready!(self.exchange(m, Cmd::Close, left, want, Until::Final(true))) {
@@ -1041,7 +1112,7 @@ impl<'b> Core<'b> {
                     Err(Error::Cme(CmeError::Code(603))) => {
                         // Busy closing: wait a little for the pending result.
                         m.deadline = (after(Duration::from_secs(1))).min(m.until);
-                        m.close = Stage::B;
+                        m.close = Close::Busy;
                     }
                     Err(Error::Cme(_)) => return Ready(Ok(())),
                     Err(e) => return Ready(Err(e)),
@@ -1049,7 +1120,7 @@ impl<'b> Core<'b> {
             }
             match ready!(self.wait(m, Until::Busy)) {
                 Ok(()) => return Ready(Ok(())),
-                Err(Error::Timeout) if Instant::now() < m.until => m.close = Stage::A,
+                Err(Error::Timeout) if Instant::now() < m.until => m.close = Close::Command,
                 Err(e) => return Ready(Err(e)),
             }
         }
@@ -1059,6 +1130,8 @@ impl<'b> Core<'b> {
     // The operations.
 
     /// Every operation made of one `begin` and one or a few exchanges.
+    ///
+    /// `m.pc`: 0 check, 1 begin, 2 the operation.
     fn simple(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         if m.pc == 0 {
             // Everything is checked before the first byte is sent.
@@ -1164,6 +1237,10 @@ impl<'b> Core<'b> {
 
     /// Brings the module up: waits until it answers `AT` (up to 10 s), turns
     /// echo off, selects numeric errors and waits up to 20 s for the SIM.
+    ///
+    /// `m.pc`: 0 forget the stream, 1 `AT` until answered (`m.step` counts
+    /// the tries), 2 resynchronise, 3 echo and error mode, 4 `AT+CPIN?`,
+    /// 5 a second's pause before asking again.
     fn init(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         loop {
             match m.pc {
@@ -1222,6 +1299,9 @@ impl<'b> Core<'b> {
     }
 
     /// Leaves data mode, closes the FTP session, riding out `603`.
+    ///
+    /// `m.pc`: 0 start, 1 resynchronise (escaping first), 2 re-initialise
+    /// a restarted module, 3 close.
     fn recover(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         if m.pc == 0 {
             self.dirty = Dirty::DataMode;
@@ -1246,6 +1326,9 @@ impl<'b> Core<'b> {
 
     /// Downloads a file in chunks of known length: the size first (servers
     /// that cannot tell get chunks whose end the modem's count confirms).
+    ///
+    /// `m.pc`: 0 check, 1 begin, 2 `AT+QFTPSIZE`, 3 the next chunk's length
+    /// (or done), 4 begin, 5 the chunk.
     fn get(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         let Op::Get { start, chunk, .. } = m.op else {
             return Ready(Err(Error::Protocol));
@@ -1327,37 +1410,37 @@ impl<'b> Core<'b> {
         const TRAILER: &[u8] = b"\r\nOK\r\n";
         loop {
             match m.fetch {
-                Stage::Start => {
+                Fetch::Start => {
                     self.tok.expect_payload(payload);
                     m.moved = 0;
-                    m.fetch = Stage::A;
+                    m.fetch = Fetch::Command;
                 }
-                Stage::A => {
+                Fetch::Command => {
                     ready!(self.exchange(m, Cmd::Body, self.deferred, want, Until::Data))?;
-                    m.fetch = Stage::B;
+                    m.fetch = Fetch::Piece;
                 }
-                Stage::B => match m.piece.take() {
+                Fetch::Piece => match m.piece.take() {
                     Some(p) => {
-                        m.fetch = Stage::C;
+                        m.fetch = Fetch::Sunk;
                         return m.ask(Act::Sink(p));
                     }
                     None => {
                         m.ok = false;
                         m.matched = 0;
                         m.deadline = after(self.deferred);
-                        m.fetch = if matches!(payload, Payload::Exact(_)) { Stage::E } else { Stage::G };
+                        m.fetch = if matches!(payload, Payload::Exact(_)) { Fetch::Trailer } else { Fetch::Final };
                     }
                 },
-                Stage::C => {
+                Fetch::Sunk => {
                     m.moved += m.io()? as u64;
                     m.deadline = after(self.deferred);
-                    m.fetch = Stage::D;
+                    m.fetch = Fetch::Data;
                 }
-                Stage::D => {
+                Fetch::Data => {
                     ready!(self.wait(m, Until::Data))?;
-                    m.fetch = Stage::B;
+                    m.fetch = Fetch::Piece;
                 }
-                Stage::E => {
+                Fetch::Trailer => {
                     // After an exact-length payload the module prints
                     // `\r\nOK\r\n` at once. Anything else means that the line
                     // lost or doubled a byte inside the payload, whose count
@@ -1379,13 +1462,13 @@ impl<'b> Core<'b> {
                         self.rx_start += k;
                     }
                     m.deadline = after(self.deferred);
-                    m.fetch = Stage::F;
+                    m.fetch = Fetch::AfterOk;
                 }
-                Stage::F => {
+                Fetch::AfterOk => {
                     ready!(self.wait(m, Until::AfterOk))?;
                     return Ready(counted(m));
                 }
-                _ => {
+                Fetch::Final => {
                     ready!(self.wait(m, Until::Final(true)))?;
                     return Ready(counted(m));
                 }
@@ -1396,6 +1479,10 @@ impl<'b> Core<'b> {
     /// Uploads with `put` or `put_sized`: chunk by chunk, each announced
     /// with `<uploadlen>,<beof>` so that the module leaves data mode by
     /// itself.
+    ///
+    /// `m.pc`: 0 check, 1 begin (and the chunk's length for `put_sized`),
+    /// 2 read more of the chunk (`put`: one byte more than a chunk, to know
+    /// if it is the last), 3 what the read gave, 4 upload the chunk.
     fn put(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         let (start, chunk, len) = match m.op {
             Op::Put { start, chunk, .. } => (start, chunk, None),
@@ -1503,61 +1590,61 @@ impl<'b> Core<'b> {
             // Bytes still to send: all of the source's for `put_escaped`.
             let left = if escaped { u64::MAX } else { m.n.saturating_sub(m.moved) };
             match m.upload {
-                Stage::Start => {
+                Upload::Start => {
                     let want = Want::Num(b"QFTPPUT");
                     ready!(self.exchange(m, Cmd::Body, self.deferred, want, Until::Connect))?;
                     self.dirty = Dirty::DataMode;
                     m.moved = 0;
-                    m.upload = Stage::A;
+                    m.upload = Upload::Data;
                 }
-                Stage::A if left == 0 => {
+                Upload::Data if left == 0 => {
                     self.dirty = Dirty::Stream;
                     m.deadline = after(self.deferred);
                     m.ok = false;
-                    m.upload = Stage::D;
+                    m.upload = Upload::Final;
                 }
-                Stage::A if !streamed => {
+                Upload::Data if !streamed => {
                     // `put`: the chunk is in the buffer.
-                    m.upload = Stage::C;
+                    m.upload = Upload::Written;
                     m.moved = left;
                     let end = RX_LEN + m.moved as usize;
                     let deadline = after(self.deferred);
                     return m.ask_by(Act::Write(Out::Buf(RX_LEN, end)), deadline);
                 }
-                Stage::A => {
-                    m.upload = Stage::B;
+                Upload::Data => {
+                    m.upload = Upload::Read;
                     let room = self.buf.len().saturating_sub(RX_LEN) as u64;
                     return m.ask(Act::Source(RX_LEN, RX_LEN + left.min(room) as usize));
                 }
-                Stage::B => match m.io()? {
-                    0 if escaped => m.upload = Stage::E,
+                Upload::Read => match m.io()? {
+                    0 if escaped => m.upload = Upload::Escape,
                     0 => return Ready(Err(Error::Io(embedded_io::ErrorKind::InvalidInput))),
                     k => {
                         m.moved += k as u64;
                         if escaped {
                             m.progress(m.moved);
                         }
-                        m.upload = Stage::C;
+                        m.upload = Upload::Written;
                         let deadline = after(self.deferred);
                         return m.ask_by(Act::Write(Out::Buf(RX_LEN, RX_LEN + k)), deadline);
                     }
                 },
-                Stage::C => {
+                Upload::Written => {
                     m.io()?;
-                    m.upload = Stage::A;
+                    m.upload = Upload::Data;
                 }
-                Stage::D => {
+                Upload::Final => {
                     ready!(self.wait(m, Until::Final(true)))?;
                     return Ready(counted(m).and_then(Got::num));
                 }
-                Stage::E => {
+                Upload::Escape => {
                     // `escape` takes the `OK`; the result line follows.
                     ready!(self.escape(m))?;
                     self.dirty = Dirty::Stream;
                     m.deadline = after(self.deferred);
-                    m.upload = Stage::F;
+                    m.upload = Upload::AfterOk;
                 }
-                _ => {
+                Upload::AfterOk => {
                     ready!(self.wait(m, Until::AfterOk))?;
                     return Ready(counted(m).and_then(Got::num));
                 }
