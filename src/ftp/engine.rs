@@ -336,6 +336,10 @@ fn lost(s: Session) -> Session {
     }
 }
 
+/// An operation's body, chosen by the public method that starts it: a
+/// firmware links only the operations it calls.
+pub(crate) type Body<'b> = fn(&mut Core<'b>, &mut Machine<'_>) -> Poll<Result<Got, Error>>;
+
 /// The client's state between operations.
 pub(crate) struct Core<'b> {
     tok: Tokenizer<LINE_LEN>,
@@ -618,15 +622,8 @@ impl<'b> Core<'b> {
     }
 
     /// The next act of `m`'s operation.
-    pub(crate) fn step(&mut self, m: &mut Machine<'_>) -> Act {
-        let r = match m.op {
-            Op::Init => self.init(m),
-            Op::Recover => self.recover(m),
-            Op::Get { .. } => self.get(m),
-            Op::Put { .. } | Op::PutSized { .. } => self.put(m),
-            _ => self.simple(m),
-        };
-        match r {
+    pub(crate) fn step(&mut self, m: &mut Machine<'_>, body: Body<'b>) -> Act {
+        match body(self, m) {
             Ready(r) => Act::Done(r),
             Pending => match core::mem::replace(&mut m.io, Io::Idle) {
                 Io::Ask(act) => act,
@@ -1129,52 +1126,81 @@ impl<'b> Core<'b> {
     // -----------------------------------------------------------------------
     // The operations.
 
-    /// Every operation made of one `begin` and one or a few exchanges.
+    /// The operations of one exchange: open, deactivate, setting, stat
+    /// and the file commands.
+    pub(crate) fn one(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        let needs_session = matches!(m.op, Op::File(..));
+        self.simple(m, needs_session, Core::one_steps)
+    }
+
+    /// `activate`: see [`Core::activate_steps`].
+    pub(crate) fn activate(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        self.simple(m, false, Core::activate_steps)
+    }
+
+    /// `configure`: see [`Core::configure_steps`].
+    pub(crate) fn configure(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        self.simple(m, false, Core::configure_steps)
+    }
+
+    /// `close`: `AT+QFTPCLOSE`, riding out `603`; the session is closed
+    /// whatever the answer.
+    pub(crate) fn close(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        self.simple(m, false, |core, m| {
+            let r = ready!(core.close_session(m));
+            core.watch.session = Session::Closed;
+            core.need_close = false;
+            Ready(r.map(|()| Got::Ready(true)))
+        })
+    }
+
+    /// `list`: one confirmed-length payload.
+    pub(crate) fn list(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        self.simple(m, true, |core, m| {
+            let Op::List(kind, _) = m.op else {
+                return Ready(Err(Error::Protocol));
+            };
+            let name = kind.result_name();
+            let payload = Payload::Confirmed { result: name, limit: None };
+            core.fetch(m, payload, Want::Num(name.as_bytes()))
+        })
+    }
+
+    /// `put_escaped`: one upload ended by a guarded `+++`.
+    pub(crate) fn put_escaped(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        self.simple(m, true, |core, m| {
+            if m.step == 0 {
+                // The first `RX_LEN` bytes receive answers, the rest carries data.
+                core.drain();
+                core.rx_cap = RX_LEN;
+                m.step = 1;
+            }
+            let r = ready!(core.upload(m));
+            core.rx_cap = core.buf.len();
+            Ready(r.map(Got::Num))
+        })
+    }
+
+    /// An operation made of one `begin` and `inner`: its arguments are
+    /// checked first, and how it ended is recorded.
     ///
     /// `m.pc`: 0 check, 1 begin, 2 the operation.
-    fn simple(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    fn simple(&mut self, m: &mut Machine<'_>, needs_session: bool, inner: Body<'b>) -> Poll<Result<Got, Error>> {
         if m.pc == 0 {
             // Everything is checked before the first byte is sent.
             validate(m)?;
             m.pc = 1;
         }
-        let needs_session = matches!(m.op, Op::File(..) | Op::List(..) | Op::PutEscaped { .. });
         if m.pc == 1 {
             ready!(self.begin(m, needs_session))?;
-            if let Op::PutEscaped { .. } = m.op {
-                // The first `RX_LEN` bytes receive answers, the rest carries data.
-                self.drain();
-                self.rx_cap = RX_LEN;
-            }
             m.pc = 2;
         }
-        let r = match m.op {
-            Op::Activate(pdp) => self.activate(m, pdp),
-            Op::Configure(cfg, ssl) => self.configure(m, cfg, ssl.as_ref()),
-            Op::Close => {
-                let r = ready!(self.close_session(m));
-                self.watch.session = Session::Closed;
-                self.need_close = false;
-                Ready(r.map(|()| Got::Ready(true)))
-            }
-            Op::List(kind, _) => {
-                let name = kind.result_name();
-                let payload = Payload::Confirmed { result: name, limit: None };
-                self.fetch(m, payload, Want::Num(name.as_bytes()))
-            }
-            Op::PutEscaped { .. } => {
-                let r = ready!(self.upload(m));
-                self.rx_cap = self.buf.len();
-                Ready(r.map(Got::Num))
-            }
-            _ => self.one(m),
-        };
-        let r = ready!(r);
+        let r = ready!(inner(self, m));
         Ready(self.end(r))
     }
 
-    /// The operations of one exchange.
-    fn one(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    /// The exchange of [`Core::one`].
+    fn one_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         let deferred = self.deferred;
         let (timeout, want) = match m.op {
             Op::Deactivate(_) => (PDP_DEACT, Want::Nothing),
@@ -1204,7 +1230,10 @@ impl<'b> Core<'b> {
     /// Configures PDP context `pdp.cid` and activates it unless `AT+QIACT?`
     /// shows it active already: QICSGP, QIACT? (done if active), QIACT,
     /// QIACT?.
-    fn activate(&mut self, m: &mut Machine<'_>, pdp: &PdpConfig<'_>) -> Poll<Result<Got, Error>> {
+    fn activate_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        let Op::Activate(pdp) = m.op else {
+            return Ready(Err(Error::Protocol));
+        };
         let mut got = None;
         while m.step < 4 {
             let timeout = if m.step == 2 { PDP_ACT } else { QUICK };
@@ -1218,12 +1247,11 @@ impl<'b> Core<'b> {
     }
 
     /// Every `AT+QFTPCFG` setting, then the SSL context's settings.
-    fn configure(
-        &mut self,
-        m: &mut Machine<'_>,
-        cfg: &FtpConfig<'_>,
-        ssl: Option<&SslConfig<'_>>,
-    ) -> Poll<Result<Got, Error>> {
+    fn configure_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+        let Op::Configure(cfg, ssl) = m.op else {
+            return Ready(Err(Error::Protocol));
+        };
+        let ssl = ssl.as_ref();
         while m.step < CONFIG_STEPS {
             if has_config_step(ssl, m.step) {
                 ready!(self.exchange(m, Cmd::Body, QUICK, Want::Nothing, Until::Final(false)))?;
@@ -1241,7 +1269,7 @@ impl<'b> Core<'b> {
     /// `m.pc`: 0 forget the stream, 1 `AT` until answered (`m.step` counts
     /// the tries), 2 resynchronise, 3 echo and error mode, 4 `AT+CPIN?`,
     /// 5 a second's pause before asking again.
-    fn init(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn init(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         loop {
             match m.pc {
                 0 => {
@@ -1302,7 +1330,7 @@ impl<'b> Core<'b> {
     ///
     /// `m.pc`: 0 start, 1 resynchronise (escaping first), 2 re-initialise
     /// a restarted module, 3 close.
-    fn recover(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn recover(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         if m.pc == 0 {
             self.dirty = Dirty::DataMode;
             m.pc = 1;
@@ -1329,7 +1357,7 @@ impl<'b> Core<'b> {
     ///
     /// `m.pc`: 0 check, 1 begin, 2 `AT+QFTPSIZE`, 3 the next chunk's length
     /// (or done), 4 begin, 5 the chunk.
-    fn get(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn get(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         let Op::Get { start, chunk, .. } = m.op else {
             return Ready(Err(Error::Protocol));
         };
@@ -1483,7 +1511,7 @@ impl<'b> Core<'b> {
     /// `m.pc`: 0 check, 1 begin (and the chunk's length for `put_sized`),
     /// 2 read more of the chunk (`put`: one byte more than a chunk, to know
     /// if it is the last), 3 what the read gave, 4 upload the chunk.
-    fn put(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn put(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         let (start, chunk, len) = match m.op {
             Op::Put { start, chunk, .. } => (start, chunk, None),
             Op::PutSized { start, chunk, len, .. } => (start, chunk, Some(len)),

@@ -38,7 +38,7 @@ use crate::at::cmd::{FileOp, Listing, Names};
 use crate::at::parse::{FtpState, ModifyTime};
 use crate::at::urc::{UrcSink, UrcStats};
 use crate::error::Error;
-use engine::{Act, Core, Got, Machine, Op};
+use engine::{Act, Body, Core, Got, Machine, Op};
 
 pub use config::{
     Auth, DataAddress, FileType, FtpConfig, IpType, PdpConfig, Setting, SslConfig, SslType, TransferMode,
@@ -188,9 +188,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// Performs what `m`'s operation asks until it is over or needs the
     /// caller's source or sink.
-    async fn drive(&mut self, m: &mut Machine<'_>) -> Act {
+    async fn drive(&mut self, m: &mut Machine<'_>, body: Body<'b>) -> Act {
         loop {
-            let input = match self.core.step(m) {
+            let input = match self.core.step(m, body) {
                 Act::Write(out) => {
                     let io = async {
                         self.uart.write_all(self.core.out(out)).await?;
@@ -223,22 +223,23 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Runs an operation that needs no source or sink; `text` receives
     /// `pwd`'s directory or `activate`'s address. Not generic: one copy
     /// serves every such operation.
-    async fn exec<'a>(&mut self, op: Op<'a>, text: &'a mut [u8]) -> Result<Got, Error> {
-        match self.drive(&mut Machine::new(op, text)).await {
+    async fn exec<'a>(&mut self, op: Op<'a>, text: &'a mut [u8], body: Body<'b>) -> Result<Got, Error> {
+        match self.drive(&mut Machine::new(op, text), body).await {
             Act::Done(r) => r,
             _ => Err(Error::Protocol),
         }
     }
 
     /// [`Ftp::exec`], its value converted for the caller.
-    async fn run<'a, T: Output>(&mut self, op: Op<'a>, text: &'a mut [u8]) -> Result<T, Error> {
-        T::from_got(self.exec(op, text).await?)
+    async fn run<'a, T: Output>(&mut self, op: Op<'a>, text: &'a mut [u8], body: Body<'b>) -> Result<T, Error> {
+        T::from_got(self.exec(op, text, body).await?)
     }
 
     /// Runs a download-direction operation, writing its payload to `sink`.
     async fn download<W: Write>(
         &mut self,
         op: Op<'_>,
+        body: Body<'b>,
         sink: &mut W,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
@@ -246,7 +247,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         // the future.
         let mut m = Machine::new(op, &mut []).with_progress(progress);
         loop {
-            let outcome = match self.drive(&mut m).await {
+            let outcome = match self.drive(&mut m, body).await {
                 Act::Sink(piece) => {
                     let data = self.core.piece(piece);
                     sink.write_all(data).await.map(|()| data.len()).map_err(io_error)
@@ -259,10 +260,16 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Runs an upload, reading its data from `src`.
-    async fn upload<R: Read>(&mut self, op: Op<'_>, src: &mut R, progress: &mut dyn FnMut(u64)) -> Result<u64, Error> {
+    async fn upload<R: Read>(
+        &mut self,
+        op: Op<'_>,
+        body: Body<'b>,
+        src: &mut R,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
         let mut m = Machine::new(op, &mut []).with_progress(progress);
         loop {
-            let outcome = match self.drive(&mut m).await {
+            let outcome = match self.drive(&mut m, body).await {
                 Act::Source(a, b) => src.read(self.core.room(a, b)).await.map_err(io_error),
                 Act::Done(r) => return r.and_then(Got::num),
                 _ => Err(Error::Protocol),
@@ -281,7 +288,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub fn init<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.run(Op::Init, &mut [])
+        self.run(Op::Init, &mut [], Core::init)
     }
 
     /// Configures PDP context `pdp.cid` and activates it unless `AT+QIACT?`
@@ -292,7 +299,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call resynchronises first.
     pub async fn activate(&mut self, pdp: &PdpConfig<'_>) -> Result<Option<LocalAddr>, Error> {
         let mut text = [0; LocalAddr::MAX];
-        Ok(match self.run(Op::Activate(pdp), &mut text).await? {
+        Ok(match self.exec(Op::Activate(pdp), &mut text, Core::activate).await? {
             Got::Text(n) => text.get(..n).and_then(LocalAddr::new),
             _ => None,
         })
@@ -303,7 +310,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub fn deactivate<'s>(&'s mut self, cid: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.run(Op::Deactivate(cid), &mut [])
+        self.run(Op::Deactivate(cid), &mut [], Core::one)
     }
 
     // -----------------------------------------------------------------------
@@ -320,7 +327,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             SslType::None => None,
             _ => Some(ssl.copied().unwrap_or_default()),
         };
-        self.run(Op::Configure(cfg, ssl), &mut []).await
+        self.run(Op::Configure(cfg, ssl), &mut [], Core::configure).await
     }
 
     /// Reads one numeric `AT+QFTPCFG` setting back from the module.
@@ -328,7 +335,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub fn setting<'s>(&'s mut self, setting: Setting) -> impl Future<Output = Result<u32, Error>> + use<'s, 'b, U> {
-        self.run(Op::Setting(setting), &mut [])
+        self.run(Op::Setting(setting), &mut [], Core::one)
     }
 
     // -----------------------------------------------------------------------
@@ -344,7 +351,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         host: &'s str,
         port: u16,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.run(Op::Open(host, port), &mut [])
+        self.run(Op::Open(host, port), &mut [], Core::one)
     }
 
     /// `AT+QFTPCLOSE`: logs out and disconnects, riding out `+CME ERROR:
@@ -354,7 +361,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub fn close<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.run(Op::Close, &mut [])
+        self.run(Op::Close, &mut [], Core::close)
     }
 
     /// `AT+QFTPCWD`.
@@ -363,7 +370,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn cwd<'s>(&'s mut self, path: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.run(Op::File(FileOp::Cwd, Names::One(path)), &mut [])
+        self.run(Op::File(FileOp::Cwd, Names::One(path)), &mut [], Core::one)
     }
 
     /// `AT+QFTPPWD`: the current directory, copied into `buf`.
@@ -372,7 +379,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
-        let n = match self.run(Op::File(FileOp::Pwd, Names::None), buf).await? {
+        let n = match self.exec(Op::File(FileOp::Pwd, Names::None), buf, Core::one).await? {
             Got::Text(n) => n,
             _ => return Err(Error::Protocol),
         };
@@ -385,7 +392,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn size<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
-        self.run(Op::File(FileOp::Size, Names::One(name)), &mut [])
+        self.run(Op::File(FileOp::Size, Names::One(name)), &mut [], Core::one)
     }
 
     /// `AT+QFTPDEL`.
@@ -394,7 +401,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn delete<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.run(Op::File(FileOp::Del, Names::One(name)), &mut [])
+        self.run(Op::File(FileOp::Del, Names::One(name)), &mut [], Core::one)
     }
 
     /// `AT+QFTPMKDIR`.
@@ -403,7 +410,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn mkdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.run(Op::File(FileOp::Mkdir, Names::One(dir)), &mut [])
+        self.run(Op::File(FileOp::Mkdir, Names::One(dir)), &mut [], Core::one)
     }
 
     /// `AT+QFTPRMDIR`.
@@ -412,7 +419,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn rmdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.run(Op::File(FileOp::Rmdir, Names::One(dir)), &mut [])
+        self.run(Op::File(FileOp::Rmdir, Names::One(dir)), &mut [], Core::one)
     }
 
     /// `AT+QFTPRENAME`.
@@ -425,7 +432,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         old: &'s str,
         new: &'s str,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.run(Op::File(FileOp::Rename, Names::Two(old, new)), &mut [])
+        self.run(Op::File(FileOp::Rename, Names::Two(old, new)), &mut [], Core::one)
     }
 
     /// `AT+QFTPMDTM`: a remote file's modification time.
@@ -434,7 +441,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn mdtm<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<ModifyTime, Error>> + use<'s, 'b, U> {
-        self.run(Op::File(FileOp::Mdtm, Names::One(name)), &mut [])
+        self.run(Op::File(FileOp::Mdtm, Names::One(name)), &mut [], Core::one)
     }
 
     /// `AT+QFTPLEN`: bytes moved by the last transfer.
@@ -444,7 +451,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// session if it never comes), so it can never pass for a later answer.
     #[allow(clippy::len_without_is_empty)]
     pub fn len<'s>(&'s mut self) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
-        self.run(Op::File(FileOp::Len, Names::None), &mut [])
+        self.run(Op::File(FileOp::Len, Names::None), &mut [], Core::one)
     }
 
     /// `AT+QFTPSTAT`: the module's FTP state. Works without an open session.
@@ -452,7 +459,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub fn stat<'s>(&'s mut self) -> impl Future<Output = Result<FtpState, Error>> + use<'s, 'b, U> {
-        self.run(Op::Stat, &mut [])
+        self.run(Op::Stat, &mut [], Core::one)
     }
 
     // -----------------------------------------------------------------------
@@ -477,7 +484,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         opts: Transfer,
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
-        self.download(Op::Get { remote, start: opts.start, chunk: opts.chunk }, sink, progress).await
+        let op = Op::Get { remote, start: opts.start, chunk: opts.chunk };
+        self.download(op, Core::get, sink, progress).await
     }
 
     /// Streams a listing of `dir` (`"."` for the current directory) into
@@ -488,7 +496,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again).
     pub async fn list<W: Write>(&mut self, kind: Listing, dir: &str, sink: &mut W) -> Result<u64, Error> {
-        self.download(Op::List(kind, dir), sink, &mut |_| ()).await
+        self.download(Op::List(kind, dir), Core::list, sink, &mut |_| ()).await
     }
 
     /// Uploads everything `src` yields to `remote`, starting at `opts.start`
@@ -510,7 +518,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
         let op = Op::Put { remote, start: opts.start, chunk: opts.chunk };
-        self.upload(op, src, progress).await
+        self.upload(op, Core::put, src, progress).await
     }
 
     /// Uploads exactly `len` bytes from `src` to `remote`, starting at
@@ -534,7 +542,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
         let op = Op::PutSized { remote, start: opts.start, chunk: opts.chunk, len };
-        self.upload(op, src, progress).await
+        self.upload(op, Core::put, src, progress).await
     }
 
     /// Uploads a stream of unknown length the vendor's way: one
@@ -555,7 +563,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, Error> {
         let op = Op::PutEscaped { remote, start };
-        self.upload(op, src, progress).await
+        self.upload(op, Core::put_escaped, src, progress).await
     }
 
     /// Aborts a running transfer and brings the session back to a known
@@ -566,7 +574,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next call
     /// resynchronises first, and `recover` can simply be called again.
     pub async fn recover(&mut self, pdp: Option<&PdpConfig<'_>>) -> Result<(), Error> {
-        self.run::<()>(Op::Recover, &mut []).await?;
+        self.run::<()>(Op::Recover, &mut [], Core::recover).await?;
         if let Some(pdp) = pdp {
             self.deactivate(pdp.cid).await?;
             self.activate(pdp).await?;
@@ -578,12 +586,6 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 /// What an operation's value becomes for the caller.
 trait Output: Sized {
     fn from_got(got: Got) -> Result<Self, Error>;
-}
-
-impl Output for Got {
-    fn from_got(got: Got) -> Result<Self, Error> {
-        Ok(got)
-    }
 }
 
 impl Output for () {
