@@ -144,6 +144,9 @@ enum Want {
     Nothing,
     /// `+<name>: <err>,<number>`.
     Num(&'static [u8]),
+    /// `+QFTPCLOSE: <err>,<number>`, which is not waited out later if it
+    /// does not come.
+    Close,
     /// `+<name>: <err>,"<text>"`, copied into [`Machine::text`].
     Text(&'static [u8]),
     /// `+QFTPMDTM: <err>,"<time>"`.
@@ -186,6 +189,7 @@ impl Catch {
         let got = match self.want {
             Want::Nothing => return false,
             Want::Num(name) => parse::ftp_result(line, name).map(|r| ftp_value(r, |v| v.num().map(Got::Num))),
+            Want::Close => parse::ftp_result(line, b"QFTPCLOSE").map(|r| ftp_value(r, |v| v.num().map(Got::Num))),
             Want::Time => parse::ftp_result(line, FileOp::Mdtm.result())
                 .map(|r| ftp_value(r, |v| parse::mdtm_value(v).map(Got::Time))),
             Want::Text(name) => parse::ftp_result(line, name).map(|r| match r {
@@ -267,20 +271,13 @@ enum Until {
     Settle,
 }
 
-/// A command other than the operation's own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cmd {
-    At,
-    EchoOff,
-    CmeeNumeric,
-    Cpin,
-    Probe,
-    Close,
-    /// `AT+QFTPSIZE` of a download's remote file.
-    Size,
-    /// The operation's command at its current step.
-    Body,
-}
+/// Builds the command an exchange sends, from the machine's operation and
+/// step. Each operation's body names its own builders, so a firmware links
+/// only the command constructors of the operations it calls.
+type Build = for<'m> fn(&Machine<'m>) -> Result<Command<'m>, ArgError>;
+
+/// Checks an operation's arguments before anything is sent.
+type Check = for<'m> fn(&Machine<'m>) -> Result<(), Error>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Session {
@@ -802,19 +799,19 @@ impl<'b> Core<'b> {
     fn exchange<'a>(
         &mut self,
         m: &mut Machine<'a>,
-        what: Cmd,
+        build: Build,
         timeout: Duration,
         want: Want,
         until: Until,
     ) -> Poll<Result<Option<Got>, Error>> {
-        let r = self.exchange_steps(m, what, timeout, want, until);
+        let r = self.exchange_steps(m, build, timeout, want, until);
         finished(&mut m.x, r)
     }
 
     fn exchange_steps<'a>(
         &mut self,
         m: &mut Machine<'a>,
-        what: Cmd,
+        build: Build,
         timeout: Duration,
         want: Want,
         until: Until,
@@ -824,8 +821,8 @@ impl<'b> Core<'b> {
                 Xch::Start => {
                     m.catch = Catch::new(want);
                     // The probe must not forget what an abandoned command
-                    // left pending; a close is not waited out later.
-                    if until != Until::Probe && what != Cmd::Close {
+                    // left pending.
+                    if until != Until::Probe {
                         self.pending = want.result_name();
                     }
                     m.sent = 0;
@@ -835,7 +832,7 @@ impl<'b> Core<'b> {
                     // The line goes out a window at a time, built afresh for
                     // each: the machine holds a count, not the command.
                     m.io()?;
-                    let c = command(m, what)?;
+                    let c = build(m)?;
                     if m.sent == 0 {
                         debug!("> {}", c.name());
                     }
@@ -978,7 +975,7 @@ impl<'b> Core<'b> {
                     // Only an `OK` after `+CMEE:` counts, so a late `OK` of
                     // an abandoned command cannot pass for the probe's.
                     let two = Duration::from_secs(2);
-                    match ready!(self.exchange(m, Cmd::Probe, two, Want::Cmee, Until::Probe)) {
+                    match ready!(self.exchange(m, |_| Ok(cmd::probe()), two, Want::Cmee, Until::Probe)) {
                         Ok(_) => m.resync = Resync::Settle,
                         Err(_) if m.attempt < 2 => {
                             m.attempt += 1;
@@ -1074,8 +1071,11 @@ impl<'b> Core<'b> {
     /// `ATE0` and `AT+CMEE=1`.
     fn init_at(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
         while m.init_at < 2 {
-            let what = if m.init_at == 0 { Cmd::EchoOff } else { Cmd::CmeeNumeric };
-            let r = ready!(self.exchange(m, what, QUICK, Want::Nothing, Until::Final(false)));
+            let build: Build = match m.init_at {
+                0 => |_| Ok(cmd::echo_off()),
+                _ => |_| Ok(cmd::cmee_numeric()),
+            };
+            let r = ready!(self.exchange(m, build, QUICK, Want::Nothing, Until::Final(false)));
             m.init_at += 1;
             if let Err(e) = r {
                 m.init_at = 0;
@@ -1102,8 +1102,8 @@ impl<'b> Core<'b> {
         loop {
             if m.close == Close::Command {
                 let left = m.until.saturating_duration_since(Instant::now());
-                let want = Want::Num(b"QFTPCLOSE");
-                match ready!(self.exchange(m, Cmd::Close, left, want, Until::Final(true))) {
+                let close: Build = |_| Ok(cmd::qftpclose());
+                match ready!(self.exchange(m, close, left, Want::Close, Until::Final(true))) {
                     // Closed, or there was nothing to close.
                     Ok(_) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ready(Ok(())),
                     Err(Error::Cme(CmeError::Code(603))) => {
@@ -1130,65 +1130,86 @@ impl<'b> Core<'b> {
     /// and the file commands.
     pub(crate) fn one(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
         let needs_session = matches!(m.op, Op::File(..));
-        self.simple(m, needs_session, Core::one_steps)
+        self.simple(m, needs_session, |m| checked(one_command(m)), Core::one_steps)
     }
 
     /// `activate`: see [`Core::activate_steps`].
     pub(crate) fn activate(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
-        self.simple(m, false, Core::activate_steps)
+        self.simple(m, false, |m| checked(activate_command(m)), Core::activate_steps)
     }
 
     /// `configure`: see [`Core::configure_steps`].
     pub(crate) fn configure(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
-        self.simple(m, false, Core::configure_steps)
+        self.simple(m, false, check_configure, Core::configure_steps)
     }
 
     /// `close`: `AT+QFTPCLOSE`, riding out `603`; the session is closed
     /// whatever the answer.
     pub(crate) fn close(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
-        self.simple(m, false, |core, m| {
-            let r = ready!(core.close_session(m));
-            core.watch.session = Session::Closed;
-            core.need_close = false;
-            Ready(r.map(|()| Got::Ready(true)))
-        })
+        self.simple(
+            m,
+            false,
+            |_| Ok(()),
+            |core, m| {
+                let r = ready!(core.close_session(m));
+                core.watch.session = Session::Closed;
+                core.need_close = false;
+                Ready(r.map(|()| Got::Ready(true)))
+            },
+        )
     }
 
     /// `list`: one confirmed-length payload.
     pub(crate) fn list(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
-        self.simple(m, true, |core, m| {
-            let Op::List(kind, _) = m.op else {
-                return Ready(Err(Error::Protocol));
-            };
-            let name = kind.result_name();
-            let payload = Payload::Confirmed { result: name, limit: None };
-            core.fetch(m, payload, Want::Num(name.as_bytes()))
-        })
+        self.simple(
+            m,
+            true,
+            |m| checked(list_command(m)),
+            |core, m| {
+                let Op::List(kind, _) = m.op else {
+                    return Ready(Err(Error::Protocol));
+                };
+                let name = kind.result_name();
+                let payload = Payload::Confirmed { result: name, limit: None };
+                core.fetch(m, payload, Want::Num(name.as_bytes()), list_command)
+            },
+        )
     }
 
     /// `put_escaped`: one upload ended by a guarded `+++`.
     pub(crate) fn put_escaped(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
-        self.simple(m, true, |core, m| {
-            if m.step == 0 {
-                // The first `RX_LEN` bytes receive answers, the rest carries data.
-                core.drain();
-                core.rx_cap = RX_LEN;
-                m.step = 1;
-            }
-            let r = ready!(core.upload(m));
-            core.rx_cap = core.buf.len();
-            Ready(r.map(Got::Num))
-        })
+        self.simple(
+            m,
+            true,
+            |m| checked(put_command(m)),
+            |core, m| {
+                if m.step == 0 {
+                    // The first `RX_LEN` bytes receive answers, the rest carries data.
+                    core.drain();
+                    core.rx_cap = RX_LEN;
+                    m.step = 1;
+                }
+                let r = ready!(core.upload(m));
+                core.rx_cap = core.buf.len();
+                Ready(r.map(Got::Num))
+            },
+        )
     }
 
     /// An operation made of one `begin` and `inner`: its arguments are
     /// checked first, and how it ended is recorded.
     ///
     /// `m.pc`: 0 check, 1 begin, 2 the operation.
-    fn simple(&mut self, m: &mut Machine<'_>, needs_session: bool, inner: Body<'b>) -> Poll<Result<Got, Error>> {
+    fn simple(
+        &mut self,
+        m: &mut Machine<'_>,
+        needs_session: bool,
+        check: Check,
+        inner: Body<'b>,
+    ) -> Poll<Result<Got, Error>> {
         if m.pc == 0 {
             // Everything is checked before the first byte is sent.
-            validate(m)?;
+            check(m)?;
             m.pc = 1;
         }
         if m.pc == 1 {
@@ -1213,7 +1234,7 @@ impl<'b> Core<'b> {
             _ => (QUICK, Want::Nothing),
         };
         let need = want != Want::Nothing;
-        let r = ready!(self.exchange(m, Cmd::Body, timeout, want, Until::Final(need)));
+        let r = ready!(self.exchange(m, one_command, timeout, want, Until::Final(need)));
         match (&m.op, &r) {
             (Op::Deactivate(cid), _) if *cid == self.watch.context_id => self.watch.session = Session::Closed,
             (Op::Open(..), Ok(_)) => self.watch.session = Session::Open,
@@ -1238,7 +1259,7 @@ impl<'b> Core<'b> {
         while m.step < 4 {
             let timeout = if m.step == 2 { PDP_ACT } else { QUICK };
             let want = if m.step % 2 == 1 { Want::QiAct(pdp.cid) } else { Want::Nothing };
-            got = ready!(self.exchange(m, Cmd::Body, timeout, want, Until::Final(m.step == 3)))?;
+            got = ready!(self.exchange(m, activate_command, timeout, want, Until::Final(m.step == 3)))?;
             m.step = if m.step == 1 && got.is_some() { 4 } else { m.step + 1 };
         }
         self.watch.context_id = pdp.cid;
@@ -1254,7 +1275,7 @@ impl<'b> Core<'b> {
         let ssl = ssl.as_ref();
         while m.step < CONFIG_STEPS {
             if has_config_step(ssl, m.step) {
-                ready!(self.exchange(m, Cmd::Body, QUICK, Want::Nothing, Until::Final(false)))?;
+                ready!(self.exchange(m, configure_command, QUICK, Want::Nothing, Until::Final(false)))?;
             }
             m.step += 1;
         }
@@ -1282,7 +1303,7 @@ impl<'b> Core<'b> {
                 1 => {
                     self.dirty = Dirty::Stream;
                     let second = Duration::from_secs(1);
-                    match ready!(self.exchange(m, Cmd::At, second, Want::Nothing, Until::Final(false))) {
+                    match ready!(self.exchange(m, |_| Ok(cmd::at()), second, Want::Nothing, Until::Final(false))) {
                         Ok(_) => m.pc = 2,
                         Err(e) => {
                             if e == Error::Timeout {
@@ -1306,7 +1327,7 @@ impl<'b> Core<'b> {
                     m.until = after(Duration::from_secs(20));
                     m.pc = 4;
                 }
-                4 => match ready!(self.exchange(m, Cmd::Cpin, QUICK, Want::Cpin, Until::Final(true))) {
+                4 => match ready!(self.exchange(m, |_| Ok(cmd::cpin_query()), QUICK, Want::Cpin, Until::Final(true))) {
                     Ok(Some(Got::Ready(true))) => {
                         self.watch.session = Session::Closed;
                         return Ready(self.end(Ok(Got::Ready(true))));
@@ -1364,7 +1385,7 @@ impl<'b> Core<'b> {
         loop {
             match m.pc {
                 0 => {
-                    validate(m)?;
+                    get_command(m)?;
                     m.pc = 1;
                 }
                 1 => {
@@ -1373,7 +1394,7 @@ impl<'b> Core<'b> {
                 }
                 2 => {
                     let want = Want::Num(FileOp::Size.result());
-                    let r = ready!(self.exchange(m, Cmd::Size, self.deferred, want, Until::Final(true)));
+                    let r = ready!(self.exchange(m, size_command, self.deferred, want, Until::Final(true)));
                     let r = r.and_then(|g| g.ok_or(Error::Protocol)?.num());
                     m.size = match self.end(r) {
                         Ok(size) => Some(size),
@@ -1403,7 +1424,7 @@ impl<'b> Core<'b> {
                         Some(_) => Payload::Exact(m.n),
                         None => Payload::Confirmed { result: "QFTPGET", limit: Some(m.n) },
                     };
-                    let r = ready!(self.fetch(m, payload, Want::Num(b"QFTPGET")));
+                    let r = ready!(self.fetch(m, payload, Want::Num(b"QFTPGET"), get_command));
                     let n = self.end(r)?.num()?;
                     m.pos = m.pos.saturating_add(n);
                     let done = m.pos - start;
@@ -1423,8 +1444,8 @@ impl<'b> Core<'b> {
     /// One download-direction exchange (a chunk of a file, or a listing):
     /// command, `CONNECT`, payload to the caller's sink, `OK`, and the
     /// result line whose count must match.
-    fn fetch(&mut self, m: &mut Machine<'_>, payload: Payload, want: Want) -> Poll<Result<Got, Error>> {
-        let r = self.fetch_steps(m, payload, want);
+    fn fetch(&mut self, m: &mut Machine<'_>, payload: Payload, want: Want, build: Build) -> Poll<Result<Got, Error>> {
+        let r = self.fetch_steps(m, payload, want, build);
         if r.is_ready() {
             if matches!(r, Ready(Err(_))) && self.tok.in_data_mode() {
                 self.dirty = Dirty::DataMode;
@@ -1434,7 +1455,13 @@ impl<'b> Core<'b> {
         finished(&mut m.fetch, r)
     }
 
-    fn fetch_steps(&mut self, m: &mut Machine<'_>, payload: Payload, want: Want) -> Poll<Result<Got, Error>> {
+    fn fetch_steps(
+        &mut self,
+        m: &mut Machine<'_>,
+        payload: Payload,
+        want: Want,
+        build: Build,
+    ) -> Poll<Result<Got, Error>> {
         const TRAILER: &[u8] = b"\r\nOK\r\n";
         loop {
             match m.fetch {
@@ -1444,7 +1471,7 @@ impl<'b> Core<'b> {
                     m.fetch = Fetch::Command;
                 }
                 Fetch::Command => {
-                    ready!(self.exchange(m, Cmd::Body, self.deferred, want, Until::Data))?;
+                    ready!(self.exchange(m, build, self.deferred, want, Until::Data))?;
                     m.fetch = Fetch::Piece;
                 }
                 Fetch::Piece => match m.piece.take() {
@@ -1526,7 +1553,7 @@ impl<'b> Core<'b> {
         loop {
             match m.pc {
                 0 => {
-                    validate(m)?;
+                    put_command(m)?;
                     if let Some(len) = len {
                         start.checked_add(len).ok_or(ArgError::OutOfRange)?;
                     }
@@ -1620,7 +1647,7 @@ impl<'b> Core<'b> {
             match m.upload {
                 Upload::Start => {
                     let want = Want::Num(b"QFTPPUT");
-                    ready!(self.exchange(m, Cmd::Body, self.deferred, want, Until::Connect))?;
+                    ready!(self.exchange(m, put_command, self.deferred, want, Until::Connect))?;
                     self.dirty = Dirty::DataMode;
                     m.moved = 0;
                     m.upload = Upload::Data;
@@ -1692,59 +1719,89 @@ fn counted(m: &Machine<'_>) -> Result<Got, Error> {
     }
 }
 
-/// Checks an operation's arguments by building its commands (the numbers
-/// of a transfer's later commands cannot be refused; `AT+QIACT` checks the
-/// same context id as `AT+QICSGP`).
-fn validate(m: &Machine<'_>) -> Result<(), Error> {
-    if let Op::Configure(cfg, ssl) = m.op {
-        cfg.validate()?;
-        if let Some(s) = &ssl {
-            s.validate()?;
-        }
-        for step in (0..CONFIG_STEPS).filter(|&s| has_config_step(ssl.as_ref(), s)) {
-            config_command(cfg, ssl.as_ref(), step)?;
-        }
+/// An argument check by building a command.
+fn checked(c: Result<Command<'_>, ArgError>) -> Result<(), Error> {
+    c.map(drop).map_err(Error::from)
+}
+
+/// `configure` checks every setting and every command it will send.
+fn check_configure(m: &Machine<'_>) -> Result<(), Error> {
+    let Op::Configure(cfg, ssl) = m.op else {
+        return Err(Error::Protocol);
+    };
+    cfg.validate()?;
+    if let Some(s) = &ssl {
+        s.validate()?;
     }
-    command(m, Cmd::Body)?;
+    for step in (0..CONFIG_STEPS).filter(|&s| has_config_step(ssl.as_ref(), s)) {
+        config_command(cfg, ssl.as_ref(), step)?;
+    }
     Ok(())
 }
 
-/// The command `what` at the machine's current step. (Each arm gives the
-/// result as it is: a `?` here would copy a whole command.)
-fn command<'a>(m: &Machine<'a>, what: Cmd) -> Result<Command<'a>, ArgError> {
-    match what {
-        Cmd::At => Ok(cmd::at()),
-        Cmd::EchoOff => Ok(cmd::echo_off()),
-        Cmd::CmeeNumeric => Ok(cmd::cmee_numeric()),
-        Cmd::Cpin => Ok(cmd::cpin_query()),
-        // With a CR first: the probe must start a line (see `cmd::probe`).
-        Cmd::Probe => Ok(cmd::probe()),
-        Cmd::Close => Ok(cmd::qftpclose()),
-        Cmd::Size => match m.op {
-            Op::Get { remote, .. } => cmd::file_cmd(FileOp::Size, Names::One(remote)),
-            _ => Err(ArgError::OutOfRange),
-        },
-        Cmd::Body => match m.op {
-            Op::Activate(p) => match m.step {
-                0 => cmd::qicsgp(p.cid, p.ip_type as u8, p.apn, p.user, p.password, p.auth as u8),
-                2 => cmd::qiact(p.cid),
-                _ => Ok(cmd::qiact_query()),
-            },
-            Op::Deactivate(cid) => cmd::qideact(cid),
-            Op::Configure(cfg, ssl) => config_command(cfg, ssl.as_ref(), m.step),
-            Op::Setting(s) => Ok(cmd::qftpcfg_query(s.name())),
-            Op::Open(host, port) => cmd::qftpopen(host, port),
-            Op::Close => Ok(cmd::qftpclose()),
-            Op::File(op, names) => cmd::file_cmd(op, names),
-            Op::Stat => Ok(cmd::qftpstat()),
-            Op::Get { remote, .. } => cmd::qftpget(remote, COM, m.pos, Some(sat32(m.n))),
-            Op::List(kind, dir) => cmd::qftplist(kind, dir, COM),
-            Op::Put { remote, .. } | Op::PutSized { remote, .. } => {
-                cmd::qftpput(remote, COM, m.pos, Some((sat32(m.n), m.last)))
-            }
-            Op::PutEscaped { remote, start, .. } => cmd::qftpput(remote, COM, start, None),
-            Op::Init | Op::Recover => Ok(cmd::at()),
-        },
+// The operations' commands, built from their arguments and the machine's
+// step. (Each arm gives the result as it is: a `?` would copy a command.)
+
+/// The one-exchange operations' commands.
+fn one_command<'m>(m: &Machine<'m>) -> Result<Command<'m>, ArgError> {
+    match m.op {
+        Op::Deactivate(cid) => cmd::qideact(cid),
+        Op::Setting(s) => Ok(cmd::qftpcfg_query(s.name())),
+        Op::Open(host, port) => cmd::qftpopen(host, port),
+        Op::File(op, names) => cmd::file_cmd(op, names),
+        Op::Stat => Ok(cmd::qftpstat()),
+        _ => Err(ArgError::OutOfRange),
+    }
+}
+
+/// QICSGP, QIACT?, QIACT, QIACT?.
+fn activate_command<'m>(m: &Machine<'m>) -> Result<Command<'m>, ArgError> {
+    match (&m.op, m.step) {
+        (Op::Activate(p), 0) => cmd::qicsgp(p.cid, p.ip_type as u8, p.apn, p.user, p.password, p.auth as u8),
+        (Op::Activate(p), 2) => cmd::qiact(p.cid),
+        _ => Ok(cmd::qiact_query()),
+    }
+}
+
+fn configure_command<'m>(m: &Machine<'m>) -> Result<Command<'m>, ArgError> {
+    match m.op {
+        Op::Configure(cfg, ssl) => config_command(cfg, ssl.as_ref(), m.step),
+        _ => Err(ArgError::OutOfRange),
+    }
+}
+
+/// `AT+QFTPSIZE` of a download's remote file.
+fn size_command<'m>(m: &Machine<'m>) -> Result<Command<'m>, ArgError> {
+    match m.op {
+        Op::Get { remote, .. } => cmd::file_cmd(FileOp::Size, Names::One(remote)),
+        _ => Err(ArgError::OutOfRange),
+    }
+}
+
+/// A download's chunk at `m.pos`, `m.n` bytes.
+fn get_command<'m>(m: &Machine<'m>) -> Result<Command<'m>, ArgError> {
+    match m.op {
+        Op::Get { remote, .. } => cmd::qftpget(remote, COM, m.pos, Some(sat32(m.n))),
+        _ => Err(ArgError::OutOfRange),
+    }
+}
+
+fn list_command<'m>(m: &Machine<'m>) -> Result<Command<'m>, ArgError> {
+    match m.op {
+        Op::List(kind, dir) => cmd::qftplist(kind, dir, COM),
+        _ => Err(ArgError::OutOfRange),
+    }
+}
+
+/// An upload's chunk at `m.pos`, `m.n` bytes (the last if `m.last`), or
+/// the whole `+++`-ended stream.
+fn put_command<'m>(m: &Machine<'m>) -> Result<Command<'m>, ArgError> {
+    match m.op {
+        Op::Put { remote, .. } | Op::PutSized { remote, .. } => {
+            cmd::qftpput(remote, COM, m.pos, Some((sat32(m.n), m.last)))
+        }
+        Op::PutEscaped { remote, start } => cmd::qftpput(remote, COM, start, None),
+        _ => Err(ArgError::OutOfRange),
     }
 }
 
