@@ -14,7 +14,8 @@
 //! that act has been performed. A routine resets its state field when it
 //! finishes, so it can be entered again. Written this way, no await point
 //! of any operation is compiled into the firmware's task: the whole
-//! protocol is one copy of plain code, and the async part is four awaits.
+//! protocol is one copy of plain code, and the async part is three awaits
+//! (write, read with a deadline, sleep) plus the caller's sink or source.
 
 use core::task::{ready, Poll};
 

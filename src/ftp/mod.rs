@@ -11,10 +11,12 @@
 //! private `engine` module): every operation, the bookkeeping around it and
 //! the resynchronisation are small coroutines that say what they need next
 //! (write these bytes, read until this deadline, sleep until then, hand
-//! this payload to the caller). The methods here only perform that, in one
-//! loop with four awaits shared by every operation. A firmware therefore
-//! holds one copy of the protocol whatever it calls, and no operation's
-//! await points are compiled into its tasks.
+//! this payload to the caller). The methods here only perform that: one
+//! loop with three awaits (write, read with a deadline, sleep) shared by
+//! every operation, plus the await on the caller's sink or source in
+//! transfers. A firmware holds one copy of the protocol, only the
+//! operations it calls are linked, and no operation's await points are
+//! compiled into its tasks.
 //!
 //! # Cancel safety
 //!
