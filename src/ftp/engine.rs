@@ -1570,41 +1570,40 @@ impl<'b> Core<'b> {
                     ready!(self.begin(m, true))?;
                     self.drain();
                     self.rx_cap = RX_LEN;
-                    m.n = if len.is_some() { m.n } else { 0 };
-                    if let (None, Some(b)) = (len, m.carry.take()) {
-                        if let Some(first) = self.buf.get_mut(RX_LEN) {
-                            *first = b;
-                            m.n = 1;
-                        }
+                    if len.is_some() {
+                        m.pc = 4;
+                        continue;
                     }
-                    m.pc = if len.is_some() { 4 } else { 2 };
+                    // `put`: the chunk starts with the byte read beyond the
+                    // last one.
+                    m.n = 0;
+                    if let (Some(b), Some(first)) = (m.carry.take(), self.buf.get_mut(RX_LEN)) {
+                        *first = b;
+                        m.n = 1;
+                    }
+                    m.pc = 2;
                 }
                 2 => {
-                    if m.n < chunk + 1 {
-                        m.pc = 3;
-                        let (a, b) = (RX_LEN + m.n as usize, RX_LEN + chunk as usize + 1);
-                        return m.ask(Act::Source(a, b));
-                    }
-                    m.pc = 4;
+                    m.pc = 3;
+                    let (a, b) = (RX_LEN + m.n as usize, RX_LEN + chunk as usize + 1);
+                    return m.ask(Act::Source(a, b));
                 }
                 3 => match m.io() {
-                    Ok(0) => {
+                    // More to read.
+                    Ok(k) if k > 0 && m.n + k as u64 <= chunk => {
+                        m.n += k as u64;
+                        m.pc = 2;
+                    }
+                    // The source ended, or gave the byte beyond the chunk,
+                    // which goes with the next one.
+                    Ok(k) => {
+                        m.n += k as u64;
                         m.last = m.n <= chunk;
                         if !m.last {
                             m.carry = self.buf.get(RX_LEN + chunk as usize).copied();
                             m.n = chunk;
                         }
                         m.pc = 4;
-                    }
-                    Ok(k) => {
-                        m.n += k as u64;
-                        m.pc = 2;
-                        if m.n == chunk + 1 {
-                            m.carry = self.buf.get(RX_LEN + chunk as usize).copied();
-                            m.n = chunk;
-                            m.last = false;
-                            m.pc = 4;
-                        }
                     }
                     Err(e) => {
                         self.rx_cap = self.buf.len();
