@@ -145,9 +145,9 @@ enum Want {
     Nothing,
     /// `+<name>: <err>,<number>`.
     Num(&'static [u8]),
-    /// `+QFTPCLOSE: <err>,<number>`, which is not waited out later if it
-    /// does not come.
-    Close,
+    /// `+<name>: <err>,<number>`, not waited out by a later call if it
+    /// never comes (`+QFTPCLOSE:`).
+    Unawaited(&'static [u8]),
     /// `+<name>: <err>,"<text>"`, copied into [`Machine::text`].
     Text(&'static [u8]),
     /// `+QFTPMDTM: <err>,"<time>"`.
@@ -189,8 +189,9 @@ impl Catch {
     fn offer(&mut self, line: &[u8], text: &mut [u8]) -> bool {
         let got = match self.want {
             Want::Nothing => return false,
-            Want::Num(name) => parse::ftp_result(line, name).map(|r| ftp_value(r, |v| v.num().map(Got::Num))),
-            Want::Close => parse::ftp_result(line, b"QFTPCLOSE").map(|r| ftp_value(r, |v| v.num().map(Got::Num))),
+            Want::Num(name) | Want::Unawaited(name) => {
+                parse::ftp_result(line, name).map(|r| ftp_value(r, |v| v.num().map(Got::Num)))
+            }
             Want::Time => parse::ftp_result(line, FileOp::Mdtm.result())
                 .map(|r| ftp_value(r, |v| parse::mdtm_value(v).map(Got::Time))),
             Want::Text(name) => parse::ftp_result(line, name).map(|r| match r {
@@ -1104,7 +1105,7 @@ impl<'b> Core<'b> {
             if m.close == Close::Command {
                 let left = m.until.saturating_duration_since(Instant::now());
                 let close: Build = |_| Ok(cmd::qftpclose());
-                match ready!(self.exchange(m, close, left, Want::Close, Until::Final(true))) {
+                match ready!(self.exchange(m, close, left, Want::Unawaited(b"QFTPCLOSE"), Until::Final(true))) {
                     // Closed, or there was nothing to close.
                     Ok(_) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ready(Ok(())),
                     Err(Error::Cme(CmeError::Code(603))) => {
