@@ -135,7 +135,7 @@ impl<'a> Command<'a> {
             let go = match b {
                 SECRET if hide => f(b"***"),
                 S0..=SECRET => f(self.strs.get(slot.wrapping_sub(1).min(2)).copied().unwrap_or_default()),
-                N0..=7 => f(digits(num(slot - usize::from(N0)), 10).as_bytes()),
+                N0..HEX => f(digits(num(slot - usize::from(N0)), 10).as_bytes()),
                 HEX => f(b"0X") && f(digits(num(2), 16).as_bytes()),
                 _ => f(self.form.get(i..=i).unwrap_or_default()),
             };
