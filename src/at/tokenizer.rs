@@ -248,13 +248,15 @@ impl<const N: usize> Tokenizer<N> {
     pub fn reset(&mut self) {
         // Field by field: the buffers' contents are never read beyond their
         // lengths, and building a whole new tokenizer would cost a
-        // buffer-sized temporary on the stack.
-        self.line.len = 0;
-        self.line.skipping = false;
-        self.mode = Mode::Command;
-        self.skip_lf = false;
-        self.hold_len = 0;
-        self.hold_taken = 0;
+        // buffer-sized temporary on the stack. (Destructured in full, so
+        // that a new field cannot be forgotten here.)
+        let Tokenizer { line: LineBuf { buf: _, len, skipping }, mode, skip_lf, hold: _, hold_len, hold_taken } = self;
+        *len = 0;
+        *skipping = false;
+        *mode = Mode::Command;
+        *skip_lf = false;
+        *hold_len = 0;
+        *hold_taken = 0;
     }
 
     /// The payload bytes of the last [`Frame::Data`] if they came from the
