@@ -210,11 +210,14 @@ pub struct SslConfig<'a> {
 
 impl Default for SslConfig<'_> {
     fn default() -> Self {
-        SslConfig { version: 4, ciphersuite: 0xFFFF, seclevel: 0, cacert: None }
+        SslConfig::DEFAULT
     }
 }
 
 impl SslConfig<'_> {
+    /// All versions and cipher suites, no authentication, no CA certificate.
+    pub const DEFAULT: SslConfig<'static> = SslConfig { version: 4, ciphersuite: 0xFFFF, seclevel: 0, cacert: None };
+
     /// Checks the ranges.
     pub fn validate(&self) -> Result<(), ArgError> {
         range(self.version, 0, 4)?;

@@ -87,7 +87,7 @@ pub(crate) enum Op<'a> {
     Init,
     Activate(&'a PdpConfig<'a>),
     Deactivate(u8),
-    Configure(&'a FtpConfig<'a>, Option<SslConfig<'a>>),
+    Configure(&'a FtpConfig<'a>, Option<&'a SslConfig<'a>>),
     Setting(Setting),
     Open(&'a str, u16),
     Close,
@@ -563,8 +563,8 @@ impl<'a> Machine<'a> {
     }
 
     /// With a progress callback for a transfer.
-    pub(crate) fn with_progress(mut self, progress: &'a mut dyn FnMut(u64)) -> Self {
-        self.progress = Some(progress);
+    pub(crate) fn with_progress(mut self, progress: Option<&'a mut dyn FnMut(u64)>) -> Self {
+        self.progress = progress;
         self
     }
 
@@ -1274,7 +1274,6 @@ impl<'b> Core<'b> {
         let Op::Configure(cfg, ssl) = m.op else {
             return Ready(Err(Error::Protocol));
         };
-        let ssl = ssl.as_ref();
         while m.step < CONFIG_STEPS {
             if has_config_step(ssl, m.step) {
                 ready!(self.exchange(m, configure_command, QUICK, Want::Nothing, Until::Final(false)))?;
@@ -1731,11 +1730,11 @@ fn check_configure(m: &Machine<'_>) -> Result<(), Error> {
         return Err(Error::Protocol);
     };
     cfg.validate()?;
-    if let Some(s) = &ssl {
+    if let Some(s) = ssl {
         s.validate()?;
     }
-    for step in (0..CONFIG_STEPS).filter(|&s| has_config_step(ssl.as_ref(), s)) {
-        config_command(cfg, ssl.as_ref(), step)?;
+    for step in (0..CONFIG_STEPS).filter(|&s| has_config_step(ssl, s)) {
+        config_command(cfg, ssl, step)?;
     }
     Ok(())
 }
@@ -1766,7 +1765,7 @@ fn activate_command<'m>(m: &Machine<'m>) -> Result<Command<'m>, ArgError> {
 
 fn configure_command<'m>(m: &Machine<'m>) -> Result<Command<'m>, ArgError> {
     match m.op {
-        Op::Configure(cfg, ssl) => config_command(cfg, ssl.as_ref(), m.step),
+        Op::Configure(cfg, ssl) => config_command(cfg, ssl, m.step),
         _ => Err(ArgError::OutOfRange),
     }
 }

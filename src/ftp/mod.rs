@@ -238,12 +238,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Runs a download-direction operation, writing its payload to `sink`.
-    async fn download<W: Write>(
+    async fn download<'a, W: Write>(
         &mut self,
-        op: Op<'_>,
+        op: Op<'a>,
         body: Body<'b>,
         sink: &mut W,
-        progress: &mut dyn FnMut(u64),
+        progress: Option<&'a mut dyn FnMut(u64)>,
     ) -> Result<u64, Error> {
         // Built here, not passed in: an argument would be kept twice in
         // the future.
@@ -262,12 +262,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Runs an upload, reading its data from `src`.
-    async fn upload<R: Read>(
+    async fn upload<'a, R: Read>(
         &mut self,
-        op: Op<'_>,
+        op: Op<'a>,
         body: Body<'b>,
         src: &mut R,
-        progress: &mut dyn FnMut(u64),
+        progress: Option<&'a mut dyn FnMut(u64)>,
     ) -> Result<u64, Error> {
         let mut m = Machine::new(op, &mut []).with_progress(progress);
         loop {
@@ -324,12 +324,16 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub async fn configure(&mut self, cfg: &FtpConfig<'_>, ssl: Option<&SslConfig<'_>>) -> Result<(), Error> {
+    pub fn configure<'s>(
+        &'s mut self,
+        cfg: &'s FtpConfig<'_>,
+        ssl: Option<&'s SslConfig<'_>>,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         let ssl = match cfg.ssl {
             SslType::None => None,
-            _ => Some(ssl.copied().unwrap_or_default()),
+            _ => Some(ssl.unwrap_or(&SslConfig::DEFAULT)),
         };
-        self.run(Op::Configure(cfg, ssl), &mut [], Core::configure).await
+        self.run(Op::Configure(cfg, ssl), &mut [], Core::configure)
     }
 
     /// Reads one numeric `AT+QFTPCFG` setting back from the module.
@@ -479,15 +483,15 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub async fn get<W: Write>(
-        &mut self,
-        remote: &str,
-        sink: &mut W,
+    pub fn get<'s, W: Write>(
+        &'s mut self,
+        remote: &'s str,
+        sink: &'s mut W,
         opts: Transfer,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64, Error> {
+        progress: &'s mut dyn FnMut(u64),
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, W> {
         let op = Op::Get { remote, start: opts.start, chunk: opts.chunk };
-        self.download(op, Core::get, sink, progress).await
+        self.download(op, Core::get, sink, Some(progress))
     }
 
     /// Streams a listing of `dir` (`"."` for the current directory) into
@@ -497,8 +501,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again).
-    pub async fn list<W: Write>(&mut self, kind: Listing, dir: &str, sink: &mut W) -> Result<u64, Error> {
-        self.download(Op::List(kind, dir), Core::list, sink, &mut |_| ()).await
+    pub fn list<'s, W: Write>(
+        &'s mut self,
+        kind: Listing,
+        dir: &'s str,
+        sink: &'s mut W,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, W> {
+        self.download(Op::List(kind, dir), Core::list, sink, None)
     }
 
     /// Uploads everything `src` yields to `remote`, starting at `opts.start`
@@ -512,15 +521,15 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub async fn put<R: Read>(
-        &mut self,
-        remote: &str,
-        src: &mut R,
+    pub fn put<'s, R: Read>(
+        &'s mut self,
+        remote: &'s str,
+        src: &'s mut R,
         opts: Transfer,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64, Error> {
+        progress: &'s mut dyn FnMut(u64),
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
         let op = Op::Put { remote, start: opts.start, chunk: opts.chunk };
-        self.upload(op, Core::put, src, progress).await
+        self.upload(op, Core::put, src, Some(progress))
     }
 
     /// Uploads exactly `len` bytes from `src` to `remote`, starting at
@@ -535,16 +544,16 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub async fn put_sized<R: Read>(
-        &mut self,
-        remote: &str,
-        src: &mut R,
+    pub fn put_sized<'s, R: Read>(
+        &'s mut self,
+        remote: &'s str,
+        src: &'s mut R,
         len: u64,
         opts: Transfer,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64, Error> {
+        progress: &'s mut dyn FnMut(u64),
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
         let op = Op::PutSized { remote, start: opts.start, chunk: opts.chunk, len };
-        self.upload(op, Core::put, src, progress).await
+        self.upload(op, Core::put, src, Some(progress))
     }
 
     /// Uploads a stream of unknown length the vendor's way: one
@@ -557,15 +566,15 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub async fn put_escaped<R: Read>(
-        &mut self,
-        remote: &str,
-        src: &mut R,
+    pub fn put_escaped<'s, R: Read>(
+        &'s mut self,
+        remote: &'s str,
+        src: &'s mut R,
         start: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64, Error> {
+        progress: &'s mut dyn FnMut(u64),
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
         let op = Op::PutEscaped { remote, start };
-        self.upload(op, Core::put_escaped, src, progress).await
+        self.upload(op, Core::put_escaped, src, Some(progress))
     }
 
     /// Aborts a running transfer and brings the session back to a known
