@@ -86,6 +86,7 @@ fn digits(mut n: u64, radix: u16) -> Piece {
 
 /// Checks one caller-supplied string against a byte limit and the forbidden
 /// bytes: `"`, CR, LF, any other byte below 0x20, and DEL.
+#[inline(never)]
 pub fn check_str(s: &str, max: usize, allow_empty: bool) -> Result<&[u8], ArgError> {
     let b = s.as_bytes();
     if b.len() > max {

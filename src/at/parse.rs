@@ -316,14 +316,20 @@ fn run<'a, O>(parser: impl Parser<&'a [u8], Output = O, Error = ()>, input: &'a 
 
 /// The value of a non-empty run of ASCII digits, if it fits `T`.
 fn number<T: TryFrom<u64>>(digits: &[u8]) -> Option<T> {
+    T::try_from(decimal(digits)?).ok()
+}
+
+/// The value of a non-empty run of ASCII digits, if it fits `u64`. One
+/// copy for every [`number`] type.
+#[inline(never)]
+fn decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }
-    let n = digits.iter().try_fold(0u64, |n, &b| {
+    digits.iter().try_fold(0u64, |n, &b| {
         let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
         n.checked_mul(10)?.checked_add(u64::from(digit))
-    })?;
-    T::try_from(n).ok()
+    })
 }
 
 /// An unsigned decimal that fits `T`.

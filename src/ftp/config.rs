@@ -157,6 +157,7 @@ pub enum Setting {
 
 impl Setting {
     /// The name as `AT+QFTPCFG` spells it.
+    #[inline(never)]
     pub fn name(self) -> &'static str {
         match self {
             Setting::FileType => "filetype",

@@ -533,6 +533,7 @@ impl<'a> Machine<'a> {
     }
 
     /// The outcome of the last act: an error, or the count it moved.
+    #[inline(never)]
     fn io(&mut self) -> Result<usize, Error> {
         match core::mem::replace(&mut self.io, Io::Idle) {
             Io::Done(r) => r,
@@ -927,6 +928,7 @@ impl<'b> Core<'b> {
     }
 
     /// Records how an operation failed; the error to report.
+    #[inline(never)]
     fn failed(&mut self, e: Error) -> Error {
         match e {
             Error::Timeout | Error::Io(_) | Error::Protocol => {
@@ -1202,6 +1204,7 @@ impl<'b> Core<'b> {
     /// checked first, and how it ended is recorded.
     ///
     /// `m.pc`: 0 check, 1 begin, 2 the operation.
+    #[inline(never)]
     fn simple(
         &mut self,
         m: &mut Machine<'_>,
