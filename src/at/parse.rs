@@ -205,26 +205,32 @@ pub fn prefixed(line: &[u8]) -> Option<(&[u8], &[u8])> {
 /// line (a bare path may hold spaces and commas); if it is all digits it is
 /// a [`Field::Num`].
 pub fn ftp_result<'a>(line: &'a [u8], name: &[u8]) -> Option<FtpResult<'a>> {
-    let full = (int, comma, field(never)).map(|(err, _, value)| FtpResult { err, value });
-    let value_only = int.map(|n| FtpResult { err: 0, value: Field::Num(n) });
-    run(alt((full, value_only)), body(line, name)?)
+    match fields(body(line, name)?, 1)?.as_slice() {
+        [value] => Some(FtpResult { err: 0, value: Field::Num(value.num()?) }),
+        [err, value] => Some(FtpResult { err: err.num()?, value: value.field()? }),
+        _ => None,
+    }
 }
 
 /// Parses `+QIACT: <cid>,<state>,<type>,"<ip>"` (the address quoted or bare,
 /// or left out).
 pub fn qiact(line: &[u8]) -> Option<QiAct<'_>> {
-    let ip = opt(preceded(comma, text(is_comma))).map(Option::unwrap_or_default);
-    let qiact =
-        (int, comma, int, comma, int, ip).map(|(cid, _, state, _, ctx_type, ip)| QiAct { cid, state, ctx_type, ip });
-    run(qiact, body(line, b"QIACT")?)
+    let (cid, state, ctx_type, ip) = match fields(body(line, b"QIACT")?, NO_REST)?.as_slice() {
+        [cid, state, ctx_type] => (cid.num()?, state.num()?, ctx_type.num()?, &[][..]),
+        [cid, state, ctx_type, ip] => (cid.num()?, state.num()?, ctx_type.num()?, ip.text),
+        _ => return None,
+    };
+    Some(QiAct { cid, state, ctx_type, ip })
 }
 
 /// Parses `+QFTPCFG: "<name>",<value>[,<value>]`.
 pub fn qftpcfg(line: &[u8]) -> Option<CfgLine<'_>> {
-    let name = terminated(text(is_comma), comma);
-    let second = opt(preceded(comma, field(is_comma)));
-    let cfg = (name, field(is_comma), second).map(|(name, first, second)| CfgLine { name, first, second });
-    run(cfg, body(line, b"QFTPCFG")?)
+    let (name, first, second) = match fields(body(line, b"QFTPCFG")?, NO_REST)?.as_slice() {
+        [name, first] => (name.text, first.field()?, None),
+        [name, first, second] => (name.text, first.field()?, Some(second.field()?)),
+        _ => return None,
+    };
+    Some(CfgLine { name, first, second })
 }
 
 /// Parses a `+QFTPMDTM` time, `YYYYMMDDHHMMSS` or `YYYYMMDDHHMMSS.NNN` (the
@@ -284,23 +290,100 @@ pub fn cme_error(line: &[u8]) -> Option<CmeError> {
     if let Some(code) = line.strip_prefix(b"+CME ERROR: ").and_then(number::<u16>) {
         return Some(CmeError::Code(code));
     }
-    match run(field(never), body(line, b"CME ERROR")?)? {
-        Field::Num(n) => u16::try_from(n).ok().map(CmeError::Code),
-        Field::Str(text) => Some(verbose_cme(text)),
+    match fields(body(line, b"CME ERROR")?, 0)?.as_slice() {
+        [item] => match item.field()? {
+            Field::Num(n) => u16::try_from(n).ok().map(CmeError::Code),
+            Field::Str(text) => Some(verbose_cme(text)),
+        },
+        _ => None,
     }
 }
 
 /// Parses `+CPIN: <status>` and returns the status (e.g. `b"READY"`).
 pub fn cpin(line: &[u8]) -> Option<&[u8]> {
-    run(text(never), body(line, b"CPIN")?)
+    match fields(body(line, b"CPIN")?, 0)?.as_slice() {
+        [status] => Some(status.text),
+        _ => None,
+    }
 }
 
 /// Parses `+QFLST: "<name>",<size>` or `+QFLST: <name>,<size>`.
 pub fn qflst(line: &[u8]) -> Option<(&[u8], u64)> {
-    run((text(is_comma), comma, int).map(|(name, _, size)| (name, size)), body(line, b"QFLST")?)
+    match fields(body(line, b"QFLST")?, NO_REST)?.as_slice() {
+        [name, size] => Some((name.text, size.num()?)),
+        _ => None,
+    }
 }
 
 type Res<'a, T> = IResult<&'a [u8], T, ()>;
+
+/// One comma-separated item of a result line: a quoted string's contents,
+/// or a bare token with its trailing spaces trimmed.
+#[derive(Clone, Copy)]
+struct Item<'a> {
+    text: &'a [u8],
+    quoted: bool,
+}
+
+impl<'a> Item<'a> {
+    /// A bare decimal number that fits `T`.
+    fn num<T: TryFrom<u64>>(self) -> Option<T> {
+        if self.quoted {
+            return None;
+        }
+        number(self.text)
+    }
+
+    /// As a [`Field`]: a quoted string, or a bare token, which is a number
+    /// if it is all digits (`None` if that overflows).
+    fn field(self) -> Option<Field<'a>> {
+        match self.quoted {
+            true => Some(Field::Str(self.text)),
+            false => Field::from_bare(self.text),
+        }
+    }
+}
+
+/// The items of one line, at most [`Items::MAX`].
+struct Items<'a> {
+    items: [Item<'a>; Items::MAX],
+    len: usize,
+}
+
+impl<'a> Items<'a> {
+    const MAX: usize = 4;
+
+    fn as_slice(&self) -> &[Item<'a>] {
+        self.items.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// For [`fields`]: no item takes the rest of the line.
+const NO_REST: usize = usize::MAX;
+
+/// Splits a result line's body into its items: quoted strings or bare
+/// tokens, separated by commas with optional spaces around them. The item
+/// at index `rest` is the rest of the line (a bare path may hold commas).
+/// `None` if an item is empty or malformed, or there are more than
+/// [`Items::MAX`]. One parser serves every result line.
+#[inline(never)]
+fn fields(body: &[u8], rest: usize) -> Option<Items<'_>> {
+    let mut out = Items { items: [Item { text: &[], quoted: false }; Items::MAX], len: 0 };
+    let mut input = body;
+    loop {
+        let stop = if out.len == rest { never } else { is_comma };
+        let mut item =
+            alt((quoted.map(|text| Item { text, quoted: true }), bare(stop).map(|text| Item { text, quoted: false })));
+        let (after, item): (&[u8], Item<'_>) = item.parse(input).ok()?;
+        *out.items.get_mut(out.len)? = item;
+        out.len += 1;
+        match after.trim_ascii_start() {
+            [] => return Some(out),
+            [b',', next @ ..] => input = next.trim_ascii_start(),
+            _ => return None,
+        }
+    }
+}
 
 /// The text after `+<name>:`, if the line has that prefix.
 fn body<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
@@ -373,12 +456,6 @@ fn bare<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Er
 /// A string: quoted contents or a bare token up to `stop`.
 fn text<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
     alt((quoted, bare(stop)))
-}
-
-/// A field: a quoted string, or a bare token up to `stop` that is a number
-/// when it is all digits.
-fn field<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = Field<'a>, Error = ()> {
-    alt((quoted.map(Field::Str), map_opt(bare(stop), Field::from_bare)))
 }
 
 /// Maps a verbose `+CME ERROR` text to its 3GPP TS 27.007 number.
