@@ -10,9 +10,9 @@
 use core::fmt;
 
 use nom::branch::alt;
-use nom::bytes::complete::{take_till, take_while1, take_while_m_n};
+use nom::bytes::complete::{take_till, take_while1};
 use nom::character::complete::{char, digit1, space0};
-use nom::combinator::{all_consuming, eof, map_opt, opt, verify};
+use nom::combinator::{all_consuming, eof, map_opt, verify};
 use nom::sequence::{delimited, preceded, terminated};
 use nom::{IResult, Parser};
 
@@ -236,19 +236,26 @@ pub fn qftpcfg(line: &[u8]) -> Option<CfgLine<'_>> {
 /// Parses a `+QFTPMDTM` time, `YYYYMMDDHHMMSS` or `YYYYMMDDHHMMSS.NNN` (the
 /// unquoted string field), checking each part's range.
 pub fn mdtm_time(s: &[u8]) -> Option<ModifyTime> {
-    let date = (digits(4), digits(2), digits(2));
-    let clock = (digits(2), digits(2), digits(2));
-    let millis = opt(preceded(char('.'), digits(3)));
-    let time = (date, clock, millis).map(|((year, month, day), (hour, minute, second), millis)| ModifyTime {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
+    let s = s.trim_ascii_end();
+    let (clock, millis) = match s {
+        [clock @ .., b'.', a, b, c] => (clock, Some(number([*a, *b, *c].as_slice())?)),
+        _ => (s, None),
+    };
+    if clock.len() != 14 {
+        return None;
+    }
+    // Fixed-width runs of digits: year, then two digits each.
+    let two = |at: usize| clock.get(at..at + 2).and_then(number::<u8>);
+    let time = ModifyTime {
+        year: clock.get(..4).and_then(number)?,
+        month: two(4)?,
+        day: two(6)?,
+        hour: two(8)?,
+        minute: two(10)?,
+        second: two(12)?,
         millis,
-    });
-    run(verify(time, ModifyTime::is_valid), s)
+    };
+    time.is_valid().then_some(time)
 }
 
 /// Parses the value of `+QFTPMDTM: 0,<time>`, quoted or bare (a bare time
@@ -418,11 +425,6 @@ fn decimal(digits: &[u8]) -> Option<u64> {
 /// An unsigned decimal that fits `T`.
 fn int<T: TryFrom<u64>>(i: &[u8]) -> Res<'_, T> {
     map_opt(digit1, number).parse(i)
-}
-
-/// Exactly `width` decimal digits.
-fn digits<'a, T: TryFrom<u64>>(width: usize) -> impl Parser<&'a [u8], Output = T, Error = ()> {
-    map_opt(take_while_m_n(width, width, |b: u8| b.is_ascii_digit()), number)
 }
 
 /// A comma, with optional spaces around it.
