@@ -190,13 +190,13 @@ impl Catch {
         let got = match self.want {
             Want::Nothing => return false,
             Want::Num(name) | Want::Unawaited(name) => {
-                parse::ftp_result(line, name).map(|r| ftp_value(r, |v| v.num().map(Got::Num)))
+                parse::ftp_result(line, name).map(|r| ftp_value(r, r.value.num().map(Got::Num)))
             }
             Want::Time => parse::ftp_result(line, FileOp::Mdtm.result())
-                .map(|r| ftp_value(r, |v| parse::mdtm_value(v).map(Got::Time))),
+                .map(|r| ftp_value(r, parse::mdtm_value(r.value).map(Got::Time))),
             Want::Text(name) => parse::ftp_result(line, name).map(|r| match r {
                 parse::FtpResult { err: 0, value: Field::Str(s) } => keep(text, s).ok_or(Error::Overflow),
-                r => ftp_value(r, |_| None),
+                r => ftp_value(r, None),
             }),
             Want::Cmee => match parse::prefixed(line) {
                 Some((b"CMEE", _)) => Some(Ok(Got::Ready(true))),
@@ -228,11 +228,13 @@ fn keep(text: &mut [u8], s: &[u8]) -> Option<Got> {
     Some(Got::Text(s.len()))
 }
 
-/// Maps a deferred result: `<err>` 0 gives the value, anything else the
-/// typed error with the server's reply code.
-fn ftp_value(r: parse::FtpResult<'_>, value: impl FnOnce(Field<'_>) -> Option<Got>) -> Result<Got, Error> {
+/// Maps a deferred result: `<err>` 0 gives `value` (the line's value as the
+/// command's type, `None` if it is not), anything else the typed error with
+/// the server's reply code.
+#[inline(never)]
+fn ftp_value(r: parse::FtpResult<'_>, value: Option<Got>) -> Result<Got, Error> {
     if r.err == 0 {
-        value(r.value).ok_or(Error::Protocol)
+        value.ok_or(Error::Protocol)
     } else {
         let reply = r.value.num().and_then(|n| u16::try_from(n).ok()).unwrap_or(0);
         Err(Error::ftp(r.err, reply))
