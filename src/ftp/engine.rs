@@ -497,14 +497,14 @@ pub(crate) struct Machine<'a> {
 impl<'a> Machine<'a> {
     /// A machine at the start of `op`.
     #[inline(never)]
-    pub(crate) fn new(op: Op<'a>, text: &'a mut [u8]) -> Self {
+    pub(crate) fn new(op: Op<'a>, text: &'a mut [u8], progress: Option<&'a mut dyn FnMut(u64)>) -> Self {
         let now = Instant::from_ticks(0);
         Machine {
             op,
             io: Io::Idle,
             sent: 0,
             text,
-            progress: None,
+            progress,
             catch: Catch::new(Want::Nothing),
             deadline: now,
             ok: false,
@@ -563,12 +563,6 @@ impl<'a> Machine<'a> {
     /// The edge performed the act: this is its outcome.
     pub(crate) fn done(&mut self, outcome: Result<usize, Error>) {
         self.io = Io::Done(outcome);
-    }
-
-    /// With a progress callback for a transfer.
-    pub(crate) fn with_progress(mut self, progress: Option<&'a mut dyn FnMut(u64)>) -> Self {
-        self.progress = progress;
-        self
     }
 
     /// Tells the caller's progress callback.
@@ -648,11 +642,13 @@ impl<'b> Core<'b> {
     }
 
     /// Room for source data.
+    #[inline(never)]
     pub(crate) fn room(&mut self, a: usize, b: usize) -> &mut [u8] {
         self.buf.get_mut(a..b).unwrap_or_default()
     }
 
     /// The bytes of a payload piece.
+    #[inline(never)]
     pub(crate) fn piece(&self, p: Piece) -> &[u8] {
         match p {
             Piece::Buf(a, b) => self.bytes(a, b),

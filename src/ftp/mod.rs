@@ -226,7 +226,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `pwd`'s directory or `activate`'s address. Not generic: one copy
     /// serves every such operation.
     async fn exec<'a>(&mut self, op: Op<'a>, text: &'a mut [u8], body: Body<'b>) -> Result<Got, Error> {
-        match self.drive(&mut Machine::new(op, text), body).await {
+        match self.drive(&mut Machine::new(op, text, None), body).await {
             Act::Done(r) => r,
             _ => Err(Error::Protocol),
         }
@@ -247,7 +247,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ) -> Result<u64, Error> {
         // Built here, not passed in: an argument would be kept twice in
         // the future.
-        let mut m = Machine::new(op, &mut []).with_progress(progress);
+        let mut m = Machine::new(op, &mut [], progress);
         loop {
             let outcome = match self.drive(&mut m, body).await {
                 Act::Sink(piece) => {
@@ -269,7 +269,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         src: &mut R,
         progress: Option<&'a mut dyn FnMut(u64)>,
     ) -> Result<u64, Error> {
-        let mut m = Machine::new(op, &mut []).with_progress(progress);
+        let mut m = Machine::new(op, &mut [], progress);
         loop {
             let outcome = match self.drive(&mut m, body).await {
                 Act::Source(a, b) => src.read(self.core.room(a, b)).await.map_err(io_error),
