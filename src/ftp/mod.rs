@@ -32,6 +32,9 @@ mod config;
 mod engine;
 
 use core::future::Future;
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::task::{Context, Poll};
 
 use embassy_time::{with_deadline, Duration, Timer};
 use embedded_io_async::{Read, Write};
@@ -233,8 +236,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// [`Ftp::exec`], its value converted for the caller.
-    async fn run<'a, T: Output>(&mut self, op: Op<'a>, text: &'a mut [u8], body: Body<'b>) -> Result<T, Error> {
-        T::from_got(self.exec(op, text, body).await?)
+    fn run<'s, 'a, T: Output>(
+        &'s mut self,
+        op: Op<'a>,
+        text: &'a mut [u8],
+        body: Body<'b>,
+    ) -> Typed<impl Future<Output = Result<Got, Error>> + use<'s, 'a, 'b, U, T>, T> {
+        Typed { fut: self.exec(op, text, body), out: PhantomData }
     }
 
     /// Runs a download-direction operation, writing its payload to `sink`.
@@ -592,6 +600,33 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
         Ok(())
     }
+}
+
+/// The future of [`Ftp::exec`], its value converted to `T`. Every
+/// one-exchange operation's future is one of these: their common part is
+/// polled by one out-of-line function, not compiled into each caller's
+/// state machine.
+struct Typed<F, T> {
+    fut: F,
+    out: PhantomData<fn() -> T>,
+}
+
+impl<F: Future<Output = Result<Got, Error>>, T: Output> Future for Typed<F, T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `fut` is structurally pinned: it is never moved out of
+        // `self`, `Typed` has no `Drop`, and it is `Unpin` only if `F` is.
+        #[allow(unsafe_code)]
+        let fut = unsafe { self.map_unchecked_mut(|t| &mut t.fut) };
+        poll_shared(fut, cx).map(|r| r.and_then(T::from_got))
+    }
+}
+
+/// Polls `f`: one copy for every caller of a future type.
+#[inline(never)]
+fn poll_shared<F: Future>(f: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    f.poll(cx)
 }
 
 /// What an operation's value becomes for the caller.
