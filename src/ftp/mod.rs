@@ -309,7 +309,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call resynchronises first.
     pub async fn activate(&mut self, pdp: &PdpConfig<'_>) -> Result<Option<LocalAddr>, Error> {
         let mut text = [0; LocalAddr::MAX];
-        Ok(match self.exec(Op::Activate(pdp), &mut text, Core::activate).await? {
+        Ok(match self.run::<Got>(Op::Activate(pdp), &mut text, Core::activate).await? {
             Got::Text(n) => text.get(..n).and_then(LocalAddr::new),
             _ => None,
         })
@@ -393,7 +393,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (and closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
-        let n = match self.exec(Op::File(FileOp::Pwd, Names::None), buf, Core::one).await? {
+        let n = match self.run::<Got>(Op::File(FileOp::Pwd, Names::None), buf, Core::one).await? {
             Got::Text(n) => n,
             _ => return Err(Error::Protocol),
         };
@@ -632,6 +632,12 @@ fn poll_shared<F: Future>(f: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Outpu
 /// What an operation's value becomes for the caller.
 trait Output: Sized {
     fn from_got(got: Got) -> Result<Self, Error>;
+}
+
+impl Output for Got {
+    fn from_got(got: Got) -> Result<Self, Error> {
+        Ok(got)
+    }
 }
 
 impl Output for () {
