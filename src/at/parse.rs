@@ -11,9 +11,9 @@ use core::fmt;
 
 use nom::branch::alt;
 use nom::bytes::complete::{take_till, take_while1};
-use nom::character::complete::{char, digit1, space0};
-use nom::combinator::{all_consuming, eof, map_opt, verify};
-use nom::sequence::{delimited, preceded, terminated};
+use nom::character::complete::{char, space0};
+use nom::combinator::verify;
+use nom::sequence::delimited;
 use nom::{IResult, Parser};
 
 use crate::error::CmeError;
@@ -280,11 +280,17 @@ pub fn mdtm_value(value: Field<'_>) -> Option<ModifyTime> {
 /// Parses `+QIURC: "pdpdeact",<cid>` and keeps other kinds as
 /// [`Qiurc::Other`].
 pub fn qiurc(line: &[u8]) -> Option<Qiurc<'_>> {
-    let (args, kind) = text(is_comma).parse(body(line, b"QIURC")?).ok()?;
-    if kind.eq_ignore_ascii_case(b"pdpdeact") {
-        run(preceded(comma, int).map(|cid| Qiurc::PdpDeact { cid }), args)
+    let (kind, after) = item(body(line, b"QIURC")?, is_comma)?;
+    // The rest is kept as the module printed it, quotes and all.
+    let rest = match after.trim_ascii() {
+        [] => &[][..],
+        [b',', rest @ ..] => rest.trim_ascii(),
+        _ => return None,
+    };
+    if kind.text.eq_ignore_ascii_case(b"pdpdeact") {
+        Some(Qiurc::PdpDeact { cid: number(rest)? })
     } else {
-        run(alt((preceded(comma, until(never)), eof)).map(|rest| Qiurc::Other { kind, rest }), args)
+        Some(Qiurc::Other { kind: kind.text, rest })
     }
 }
 
@@ -378,10 +384,7 @@ fn fields(body: &[u8], rest: usize) -> Option<Items<'_>> {
     let mut out = Items { items: [Item { text: &[], quoted: false }; Items::MAX], len: 0 };
     let mut input = body;
     loop {
-        let stop = if out.len == rest { never } else { is_comma };
-        let mut item =
-            alt((quoted.map(|text| Item { text, quoted: true }), bare(stop).map(|text| Item { text, quoted: false })));
-        let (after, item): (&[u8], Item<'_>) = item.parse(input).ok()?;
+        let (item, after) = item(input, if out.len == rest { never } else { is_comma })?;
         *out.items.get_mut(out.len)? = item;
         out.len += 1;
         match after.trim_ascii_start() {
@@ -392,16 +395,18 @@ fn fields(body: &[u8], rest: usize) -> Option<Items<'_>> {
     }
 }
 
+/// The item at the start of `input`, and what follows it; a bare item ends
+/// where `stop` matches.
+fn item(input: &[u8], stop: fn(u8) -> bool) -> Option<(Item<'_>, &[u8])> {
+    let quoted = quoted.map(|text| Item { text, quoted: true });
+    let (after, item) = alt((quoted, bare(stop).map(|text| Item { text, quoted: false }))).parse(input).ok()?;
+    Some((item, after))
+}
+
 /// The text after `+<name>:`, if the line has that prefix.
 fn body<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let (found, rest) = prefixed(line)?;
     (found == name).then_some(rest)
-}
-
-/// Runs `parser` over all of `input`, allowing trailing spaces.
-fn run<'a, O>(parser: impl Parser<&'a [u8], Output = O, Error = ()>, input: &'a [u8]) -> Option<O> {
-    let (_, out) = all_consuming(terminated(parser, space0)).parse(input).ok()?;
-    Some(out)
 }
 
 /// The value of a non-empty run of ASCII digits, if it fits `T`.
@@ -420,16 +425,6 @@ fn decimal(digits: &[u8]) -> Option<u64> {
         let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
         n.checked_mul(10)?.checked_add(u64::from(digit))
     })
-}
-
-/// An unsigned decimal that fits `T`.
-fn int<T: TryFrom<u64>>(i: &[u8]) -> Res<'_, T> {
-    map_opt(digit1, number).parse(i)
-}
-
-/// A comma, with optional spaces around it.
-fn comma(i: &[u8]) -> Res<'_, char> {
-    delimited(space0, char(','), space0).parse(i)
 }
 
 /// A double-quoted string's contents (AT strings have no escapes).
@@ -453,11 +448,6 @@ fn until<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], E
 /// A bare token up to `stop`: never empty, never starting with a quote.
 fn bare<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
     verify(until(stop), |t: &[u8]| !t.is_empty() && !t.starts_with(b"\""))
-}
-
-/// A string: quoted contents or a bare token up to `stop`.
-fn text<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
-    alt((quoted, bare(stop)))
 }
 
 /// Maps a verbose `+CME ERROR` text to its 3GPP TS 27.007 number.
