@@ -915,6 +915,7 @@ impl<'b> Core<'b> {
     }
 
     /// Records how an operation ended.
+    #[inline(never)]
     fn end<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
         match r {
             Ok(v) => {
