@@ -5,7 +5,7 @@
 //! up. A [`Machine`] is one operation in progress. The async edge in
 //! `super` calls [`Core::step`], performs the [`Act`] it gets (write a
 //! command, read with a deadline, sleep, hand payload to the caller's sink,
-//! ...), stores the outcome in [`Machine::input`] and steps again, until
+//! ...), hands the outcome to [`Machine::done`] and steps again, until
 //! [`Act::Done`].
 //!
 //! Each routine here is a hand-written coroutine: it keeps its position in
@@ -16,6 +16,11 @@
 //! of any operation is compiled into the firmware's task: the whole
 //! protocol is one copy of plain code, and the async part is three awaits
 //! (write, read with a deadline, sleep) plus the caller's sink or source.
+//!
+//! A routine that fails stores its error in the machine ([`Machine::fail`])
+//! and returns the zero-sized [`Failed`]; the edge reads the error once the
+//! operation is over. Where a routine decides by the kind of error (a
+//! timeout retried, `603` ridden out) it matches on [`Machine::explain`].
 
 use core::task::{ready, Poll};
 
@@ -30,6 +35,17 @@ use crate::error::{ArgError, CmeError, Error, FtpReply};
 use crate::ftp::config::{FtpConfig, PdpConfig, Setting, SslConfig};
 
 use Poll::{Pending, Ready};
+
+/// A routine stopped on an error, which it stored in [`Machine::error`].
+/// Zero-sized, so that a routine's result is its value and a byte: the
+/// `?` and `ready!` that carry a failure out through the routines are a
+/// compare and a branch, not a copy of a 12-byte error at every level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Failed;
+
+/// What a routine gives: `Pending` (it asked for an act), its value, or
+/// [`Failed`].
+pub(crate) type Step<T = ()> = Poll<Result<T, Failed>>;
 
 /// Longest line the client's tokenizer keeps: the longest answer,
 /// `+QFTPPWD: 0,"<255-byte path>"` (269 bytes), rounded up to a word.
@@ -339,7 +355,7 @@ fn lost(s: Session) -> Session {
 
 /// An operation's body, chosen by the public method that starts it: a
 /// firmware links only the operations it calls.
-pub(crate) type Body<'b> = fn(&mut Core<'b>, &mut Machine<'_>) -> Poll<Result<Got, Error>>;
+pub(crate) type Body<'b> = fn(&mut Core<'b>, &mut Machine<'_>) -> Step<Got>;
 
 /// The client's state between operations.
 pub(crate) struct Core<'b> {
@@ -454,6 +470,8 @@ pub(crate) struct Machine<'a> {
     op: Op<'a>,
     /// The act the operation waits for, then its outcome.
     io: Io,
+    /// Why the operation failed, once a routine returned [`Failed`].
+    error: Error,
     /// Where `pwd` copies the directory, and `activate` the address.
     text: &'a mut [u8],
     /// A transfer's progress callback.
@@ -502,6 +520,7 @@ impl<'a> Machine<'a> {
         Machine {
             op,
             io: Io::Idle,
+            error: Error::Protocol,
             sent: 0,
             text,
             progress,
@@ -534,13 +553,30 @@ impl<'a> Machine<'a> {
         }
     }
 
-    /// The outcome of the last act: an error, or the count it moved.
+    /// The outcome of the last act: the count it moved, or [`Failed`].
     #[inline(never)]
-    fn io(&mut self) -> Result<usize, Error> {
+    fn io(&mut self) -> Result<usize, Failed> {
         match core::mem::replace(&mut self.io, Io::Idle) {
-            Io::Done(r) => r,
+            Io::Done(r) => self.ok(r),
             _ => Ok(0),
         }
+    }
+
+    /// Stores `e` as the operation's error.
+    #[inline(never)]
+    fn fail(&mut self, e: Error) -> Failed {
+        self.error = e;
+        Failed
+    }
+
+    /// `r`, its error (if any) stored as the operation's.
+    fn ok<T, E: Into<Error>>(&mut self, r: Result<T, E>) -> Result<T, Failed> {
+        r.map_err(|e| self.fail(e.into()))
+    }
+
+    /// `r`, a failure explained by the stored error: to match on.
+    fn explain<T>(&self, r: Result<T, Failed>) -> Result<T, Error> {
+        r.map_err(|Failed| self.error)
     }
 
     /// Asks for `act`.
@@ -620,7 +656,7 @@ impl<'b> Core<'b> {
     /// The next act of `m`'s operation.
     pub(crate) fn step(&mut self, m: &mut Machine<'_>, body: Body<'b>) -> Act {
         match body(self, m) {
-            Ready(r) => Act::Done(r),
+            Ready(r) => Act::Done(m.explain(r)),
             Pending => match core::mem::replace(&mut m.io, Io::Idle) {
                 Io::Ask(act) => act,
                 _ => Act::Done(Err(Error::Protocol)),
@@ -741,7 +777,7 @@ impl<'b> Core<'b> {
     }
 
     /// Reads events (until `m.deadline`) until `until` is met.
-    fn wait(&mut self, m: &mut Machine<'_>, until: Until) -> Poll<Result<(), Error>> {
+    fn wait(&mut self, m: &mut Machine<'_>, until: Until) -> Step {
         m.io()?;
         // Waits for a command's own answers stop at a failed result.
         let answers = matches!(until, Until::Final(_) | Until::Connect | Until::Data);
@@ -758,14 +794,14 @@ impl<'b> Core<'b> {
                 return Ready(Ok(()));
             }
             if let (true, Some(Err(e))) = (answers, m.catch.got) {
-                return Ready(Err(e));
+                return Ready(Err(m.fail(e)));
             }
             let Some(ev) = self.event(m) else {
                 return m.ask(Act::Read);
             };
-            match (ev?, until) {
-                (Ev::Error, _) if strict => return Ready(Err(Error::AtError)),
-                (Ev::Cme(e), _) if strict => return Ready(Err(Error::Cme(e))),
+            match (m.ok(ev)?, until) {
+                (Ev::Error, _) if strict => return Ready(Err(m.fail(Error::AtError))),
+                (Ev::Cme(e), _) if strict => return Ready(Err(m.fail(Error::Cme(e)))),
                 (Ev::Ok, Until::Final(_)) => m.ok = true,
                 (Ev::Ok, Until::Escape) | (Ev::Answer, Until::Busy) | (Ev::Connect, Until::Connect) => {
                     return Ready(Ok(()))
@@ -784,7 +820,7 @@ impl<'b> Core<'b> {
                     return Ready(Ok(()));
                 }
                 (Ev::Connect | Ev::Data(_) | Ev::DataEnd, Until::Final(_) | Until::Connect) => {
-                    return Ready(Err(Error::Protocol))
+                    return Ready(Err(m.fail(Error::Protocol)))
                 }
                 _ => {}
             }
@@ -804,7 +840,7 @@ impl<'b> Core<'b> {
         timeout: Duration,
         want: Want,
         until: Until,
-    ) -> Poll<Result<Option<Got>, Error>> {
+    ) -> Step<Option<Got>> {
         let r = self.exchange_steps(m, build, timeout, want, until);
         finished(&mut m.x, r)
     }
@@ -816,7 +852,7 @@ impl<'b> Core<'b> {
         timeout: Duration,
         want: Want,
         until: Until,
-    ) -> Poll<Result<Option<Got>, Error>> {
+    ) -> Step<Option<Got>> {
         loop {
             match m.x {
                 Xch::Start => {
@@ -833,7 +869,7 @@ impl<'b> Core<'b> {
                     // The line goes out a window at a time, built afresh for
                     // each: the machine holds a count, not the command.
                     m.io()?;
-                    let c = build(m)?;
+                    let c = m.ok(build(m))?;
                     if m.sent == 0 {
                         debug!("> {}", c.name());
                     }
@@ -848,7 +884,8 @@ impl<'b> Core<'b> {
                 }
                 Xch::Wait => {
                     ready!(self.wait(m, until))?;
-                    return Ready(m.catch.got.transpose());
+                    let got = m.catch.got.transpose();
+                    return Ready(m.ok(got));
                 }
             }
         }
@@ -880,12 +917,12 @@ impl<'b> Core<'b> {
     /// Brings the stream to a known state before a command: resynchronises,
     /// re-initialises a restarted module, closes a session left in doubt,
     /// and checks that a session is open if `needs_session`.
-    fn begin(&mut self, m: &mut Machine<'_>, needs_session: bool) -> Poll<Result<(), Error>> {
+    fn begin(&mut self, m: &mut Machine<'_>, needs_session: bool) -> Step {
         let r = self.begin_steps(m, needs_session);
         finished(&mut m.begin, r)
     }
 
-    fn begin_steps(&mut self, m: &mut Machine<'_>, needs_session: bool) -> Poll<Result<(), Error>> {
+    fn begin_steps(&mut self, m: &mut Machine<'_>, needs_session: bool) -> Step {
         // Each condition holds until its step is done, so re-entering a
         // step finds it again.
         if m.begin == Begin::Start && self.dirty != Dirty::Clean {
@@ -903,10 +940,10 @@ impl<'b> Core<'b> {
         if needs_session {
             match self.watch.session {
                 Session::Open => {}
-                Session::Closed => return Ready(Err(Error::NotOpen)),
+                Session::Closed => return Ready(Err(m.fail(Error::NotOpen))),
                 Session::Lost => {
                     self.watch.session = Session::Closed;
-                    return Ready(Err(Error::SessionClosed));
+                    return Ready(Err(m.fail(Error::SessionClosed)));
                 }
             }
         }
@@ -914,22 +951,21 @@ impl<'b> Core<'b> {
         Ready(Ok(()))
     }
 
-    /// Records how an operation ended.
-    #[inline(never)]
-    fn end<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
-        match r {
-            Ok(v) => {
-                self.dirty = Dirty::Clean;
-                Ok(v)
-            }
-            Err(e) => Err(self.failed(e)),
-        }
+    /// Records how an operation ended; `r` as it was.
+    fn end<T>(&mut self, m: &mut Machine<'_>, r: Result<T, Failed>) -> Result<T, Failed> {
+        self.ended(m, r.is_ok());
+        r
     }
 
-    /// Records how an operation failed; the error to report.
+    /// Records how an operation ended: well, or with `m.error`, which
+    /// becomes the error to report.
     #[inline(never)]
-    fn failed(&mut self, e: Error) -> Error {
-        match e {
+    fn ended(&mut self, m: &mut Machine<'_>, ok: bool) {
+        if ok {
+            self.dirty = Dirty::Clean;
+            return;
+        }
+        match m.error {
             Error::Timeout | Error::Io(_) | Error::Protocol => {
                 if self.watch.session == Session::Open {
                     self.need_close = true;
@@ -940,20 +976,19 @@ impl<'b> Core<'b> {
         if self.watch.session == Session::Lost {
             // Reported once: the next call finds the session closed.
             self.watch.session = Session::Closed;
-            return Error::SessionClosed;
+            m.error = Error::SessionClosed;
         }
-        e
     }
 
     /// Discards buffered bytes and late answers: leaves data mode if needed,
     /// then probes with `AT+CMEE?` (up to three times, escaping before each
     /// retry) and waits out what an abandoned command left pending.
-    fn resync(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+    fn resync(&mut self, m: &mut Machine<'_>) -> Step {
         let r = self.resync_steps(m);
         finished(&mut m.resync, r)
     }
 
-    fn resync_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+    fn resync_steps(&mut self, m: &mut Machine<'_>) -> Step {
         loop {
             match m.resync {
                 Resync::Start => {
@@ -984,7 +1019,7 @@ impl<'b> Core<'b> {
                             m.attempt += 1;
                             m.resync = Resync::Escape;
                         }
-                        Err(_) => return Ready(Err(Error::Timeout)),
+                        Err(_) => return Ready(Err(m.fail(Error::Timeout))),
                     }
                 }
                 Resync::Settle => {
@@ -1023,12 +1058,12 @@ impl<'b> Core<'b> {
 
     /// Sends a guarded `+++` (retried up to three times) and waits for the
     /// module's `OK`. The tokenizer leaves data mode at once.
-    fn escape(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+    fn escape(&mut self, m: &mut Machine<'_>) -> Step {
         let r = self.escape_steps(m);
         finished(&mut m.escape, r)
     }
 
-    fn escape_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+    fn escape_steps(&mut self, m: &mut Machine<'_>) -> Step {
         loop {
             match m.escape {
                 Escape::Start => {
@@ -1061,18 +1096,18 @@ impl<'b> Core<'b> {
                 }
                 Escape::Wait => match ready!(self.wait(m, Until::Escape)) {
                     Ok(()) => return Ready(Ok(())),
-                    Err(Error::Timeout) if m.tries < 2 => {
+                    Err(_) if m.error == Error::Timeout && m.tries < 2 => {
                         m.tries += 1;
                         m.escape = Escape::GuardBefore;
                     }
-                    Err(e) => return Ready(Err(e)),
+                    Err(failed) => return Ready(Err(failed)),
                 },
             }
         }
     }
 
     /// `ATE0` and `AT+CMEE=1`.
-    fn init_at(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+    fn init_at(&mut self, m: &mut Machine<'_>) -> Step {
         while m.init_at < 2 {
             let build: Build = match m.init_at {
                 0 => |_| Ok(cmd::echo_off()),
@@ -1092,12 +1127,12 @@ impl<'b> Core<'b> {
 
     /// `AT+QFTPCLOSE`, riding out `+CME ERROR: 603` (a close already
     /// pending) until `+QFTPCLOSE:` arrives.
-    fn close_session(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+    fn close_session(&mut self, m: &mut Machine<'_>) -> Step {
         let r = self.close_steps(m);
         finished(&mut m.close, r)
     }
 
-    fn close_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<(), Error>> {
+    fn close_steps(&mut self, m: &mut Machine<'_>) -> Step {
         if m.close == Close::Start {
             m.until = after(self.deferred);
             m.close = Close::Command;
@@ -1106,7 +1141,8 @@ impl<'b> Core<'b> {
             if m.close == Close::Command {
                 let left = m.until.saturating_duration_since(Instant::now());
                 let close: Build = |_| Ok(cmd::qftpclose());
-                match ready!(self.exchange(m, close, left, Want::Unawaited(b"QFTPCLOSE"), Until::Final(true))) {
+                let r = ready!(self.exchange(m, close, left, Want::Unawaited(b"QFTPCLOSE"), Until::Final(true)));
+                match m.explain(r) {
                     // Closed, or there was nothing to close.
                     Ok(_) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ready(Ok(())),
                     Err(Error::Cme(CmeError::Code(603))) => {
@@ -1115,13 +1151,14 @@ impl<'b> Core<'b> {
                         m.close = Close::Busy;
                     }
                     Err(Error::Cme(_)) => return Ready(Ok(())),
-                    Err(e) => return Ready(Err(e)),
+                    Err(_) => return Ready(Err(Failed)),
                 }
             }
-            match ready!(self.wait(m, Until::Busy)) {
+            let r = ready!(self.wait(m, Until::Busy));
+            match m.explain(r) {
                 Ok(()) => return Ready(Ok(())),
                 Err(Error::Timeout) if Instant::now() < m.until => m.close = Close::Command,
-                Err(e) => return Ready(Err(e)),
+                Err(_) => return Ready(Err(Failed)),
             }
         }
     }
@@ -1131,24 +1168,24 @@ impl<'b> Core<'b> {
 
     /// The operations of one exchange: open, deactivate, setting, stat
     /// and the file commands.
-    pub(crate) fn one(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn one(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         let needs_session = matches!(m.op, Op::File(..));
         self.simple(m, needs_session, |m| checked(one_command(m)), Core::one_steps)
     }
 
     /// `activate`: see [`Core::activate_steps`].
-    pub(crate) fn activate(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn activate(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         self.simple(m, false, |m| checked(activate_command(m)), Core::activate_steps)
     }
 
     /// `configure`: see [`Core::configure_steps`].
-    pub(crate) fn configure(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn configure(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         self.simple(m, false, check_configure, Core::configure_steps)
     }
 
     /// `close`: `AT+QFTPCLOSE`, riding out `603`; the session is closed
     /// whatever the answer.
-    pub(crate) fn close(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn close(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         self.simple(
             m,
             false,
@@ -1163,14 +1200,14 @@ impl<'b> Core<'b> {
     }
 
     /// `list`: one confirmed-length payload.
-    pub(crate) fn list(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn list(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         self.simple(
             m,
             true,
             |m| checked(list_command(m)),
             |core, m| {
                 let Op::List(kind, _) = m.op else {
-                    return Ready(Err(Error::Protocol));
+                    return Ready(Err(m.fail(Error::Protocol)));
                 };
                 let name = kind.result_name();
                 let payload = Payload::Confirmed { result: name, limit: None };
@@ -1180,7 +1217,7 @@ impl<'b> Core<'b> {
     }
 
     /// `put_escaped`: one upload ended by a guarded `+++`.
-    pub(crate) fn put_escaped(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn put_escaped(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         self.simple(
             m,
             true,
@@ -1204,16 +1241,10 @@ impl<'b> Core<'b> {
     ///
     /// `m.pc`: 0 check, 1 begin, 2 the operation.
     #[inline(never)]
-    fn simple(
-        &mut self,
-        m: &mut Machine<'_>,
-        needs_session: bool,
-        check: Check,
-        inner: Body<'b>,
-    ) -> Poll<Result<Got, Error>> {
+    fn simple(&mut self, m: &mut Machine<'_>, needs_session: bool, check: Check, inner: Body<'b>) -> Step<Got> {
         if m.pc == 0 {
             // Everything is checked before the first byte is sent.
-            check(m)?;
+            m.ok(check(m))?;
             m.pc = 1;
         }
         if m.pc == 1 {
@@ -1221,11 +1252,11 @@ impl<'b> Core<'b> {
             m.pc = 2;
         }
         let r = ready!(inner(self, m));
-        Ready(self.end(r))
+        Ready(self.end(m, r))
     }
 
     /// The exchange of [`Core::one`].
-    fn one_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    fn one_steps(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         let deferred = self.deferred;
         let (timeout, want) = match m.op {
             Op::Deactivate(_) => (PDP_DEACT, Want::Nothing),
@@ -1243,11 +1274,11 @@ impl<'b> Core<'b> {
             (Op::Deactivate(cid), _) if *cid == self.watch.context_id => self.watch.session = Session::Closed,
             (Op::Open(..), Ok(_)) => self.watch.session = Session::Open,
             // The module may still finish opening: close it next time.
-            (Op::Open(..), Err(Error::Timeout)) => self.need_close = true,
+            (Op::Open(..), Err(_)) if m.error == Error::Timeout => self.need_close = true,
             _ => {}
         }
         Ready(match need {
-            true => r.and_then(|g| g.ok_or(Error::Protocol)),
+            true => r.and_then(|g| g.ok_or_else(|| m.fail(Error::Protocol))),
             false => r.map(|_| Got::Ready(true)),
         })
     }
@@ -1255,9 +1286,9 @@ impl<'b> Core<'b> {
     /// Configures PDP context `pdp.cid` and activates it unless `AT+QIACT?`
     /// shows it active already: QICSGP, QIACT? (done if active), QIACT,
     /// QIACT?.
-    fn activate_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    fn activate_steps(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         let Op::Activate(pdp) = m.op else {
-            return Ready(Err(Error::Protocol));
+            return Ready(Err(m.fail(Error::Protocol)));
         };
         let mut got = None;
         while m.step < 4 {
@@ -1272,9 +1303,9 @@ impl<'b> Core<'b> {
     }
 
     /// Every `AT+QFTPCFG` setting, then the SSL context's settings.
-    fn configure_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    fn configure_steps(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         let Op::Configure(cfg, ssl) = m.op else {
-            return Ready(Err(Error::Protocol));
+            return Ready(Err(m.fail(Error::Protocol)));
         };
         while m.step < CONFIG_STEPS {
             if has_config_step(ssl, m.step) {
@@ -1293,7 +1324,7 @@ impl<'b> Core<'b> {
     /// `m.pc`: 0 forget the stream, 1 `AT` until answered (`m.step` counts
     /// the tries), 2 resynchronise, 3 echo and error mode, 4 `AT+CPIN?`,
     /// 5 a second's pause before asking again.
-    pub(crate) fn init(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn init(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         loop {
             match m.pc {
                 0 => {
@@ -1308,13 +1339,13 @@ impl<'b> Core<'b> {
                     let second = Duration::from_secs(1);
                     match ready!(self.exchange(m, |_| Ok(cmd::at()), second, Want::Nothing, Until::Final(false))) {
                         Ok(_) => m.pc = 2,
-                        Err(e) => {
-                            if e == Error::Timeout {
+                        Err(_) => {
+                            if m.error == Error::Timeout {
                                 self.tok.reset();
                             }
                             m.step += 1;
                             if m.step == 10 {
-                                return Ready(Err(Error::Timeout));
+                                return Ready(Err(m.fail(Error::Timeout)));
                             }
                         }
                     }
@@ -1330,18 +1361,24 @@ impl<'b> Core<'b> {
                     m.until = after(Duration::from_secs(20));
                     m.pc = 4;
                 }
-                4 => match ready!(self.exchange(m, |_| Ok(cmd::cpin_query()), QUICK, Want::Cpin, Until::Final(true))) {
-                    Ok(Some(Got::Ready(true))) => {
-                        self.watch.session = Session::Closed;
-                        return Ready(self.end(Ok(Got::Ready(true))));
+                4 => {
+                    let r = ready!(self.exchange(m, |_| Ok(cmd::cpin_query()), QUICK, Want::Cpin, Until::Final(true)));
+                    match m.explain(r) {
+                        Ok(Some(Got::Ready(true))) => {
+                            self.watch.session = Session::Closed;
+                            return Ready(self.end(m, Ok(Got::Ready(true))));
+                        }
+                        Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if Instant::now() < m.until => {
+                            m.pc = 5;
+                            return m.ask_by(Act::Sleep, after(Duration::from_secs(1)));
+                        }
+                        Ok(_) => {
+                            let failed = m.fail(Error::Protocol);
+                            return Ready(self.end(m, Err(failed)));
+                        }
+                        Err(_) => return Ready(self.end(m, Err(Failed))),
                     }
-                    Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if Instant::now() < m.until => {
-                        m.pc = 5;
-                        return m.ask_by(Act::Sleep, after(Duration::from_secs(1)));
-                    }
-                    Ok(_) => return Ready(self.end(Err(Error::Protocol))),
-                    Err(e) => return Ready(self.end(Err(e))),
-                },
+                }
                 _ => {
                     m.io()?;
                     m.pc = 4;
@@ -1354,7 +1391,7 @@ impl<'b> Core<'b> {
     ///
     /// `m.pc`: 0 start, 1 resynchronise (escaping first), 2 re-initialise
     /// a restarted module, 3 close.
-    pub(crate) fn recover(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn recover(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         if m.pc == 0 {
             self.dirty = Dirty::DataMode;
             m.pc = 1;
@@ -1373,7 +1410,7 @@ impl<'b> Core<'b> {
         let r = ready!(self.close_session(m));
         self.watch.session = Session::Closed;
         self.need_close = false;
-        Ready(self.end(r.map(|()| Got::Ready(true))))
+        Ready(self.end(m, r.map(|()| Got::Ready(true))))
     }
 
     /// Downloads a file in chunks of known length: the size first (servers
@@ -1381,14 +1418,14 @@ impl<'b> Core<'b> {
     ///
     /// `m.pc`: 0 check, 1 begin, 2 `AT+QFTPSIZE`, 3 the next chunk's length
     /// (or done), 4 begin, 5 the chunk.
-    pub(crate) fn get(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn get(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         let Op::Get { start, chunk, .. } = m.op else {
-            return Ready(Err(Error::Protocol));
+            return Ready(Err(m.fail(Error::Protocol)));
         };
         loop {
             match m.pc {
                 0 => {
-                    get_command(m)?;
+                    m.ok(get_command(m))?;
                     m.pc = 1;
                 }
                 1 => {
@@ -1398,11 +1435,12 @@ impl<'b> Core<'b> {
                 2 => {
                     let want = Want::Num(FileOp::Size.result());
                     let r = ready!(self.exchange(m, size_command, self.deferred, want, Until::Final(true)));
-                    let r = r.and_then(|g| g.ok_or(Error::Protocol)?.num());
-                    m.size = match self.end(r) {
+                    let r = r.and_then(|g| m.ok(g.ok_or(Error::Protocol).and_then(Got::num)));
+                    let r = self.end(m, r);
+                    m.size = match m.explain(r) {
                         Ok(size) => Some(size),
                         Err(Error::Ftp { reply: Some(FtpReply::NotImplemented | FtpReply::SyntaxError), .. }) => None,
-                        Err(e) => return Ready(Err(e)),
+                        Err(_) => return Ready(Err(Failed)),
                     };
                     m.pos = start;
                     m.pc = 3;
@@ -1428,13 +1466,14 @@ impl<'b> Core<'b> {
                         None => Payload::Confirmed { result: "QFTPGET", limit: Some(m.n) },
                     };
                     let r = ready!(self.fetch(m, payload, Want::Num(b"QFTPGET"), get_command));
-                    let n = self.end(r)?.num()?;
+                    let got = self.end(m, r)?;
+                    let n = m.ok(got.num())?;
                     m.pos = m.pos.saturating_add(n);
                     let done = m.pos - start;
                     m.progress(done);
                     if n < m.n {
                         if m.size.is_some() {
-                            return Ready(Err(Error::LengthMismatch { moved: sat32(n), reported: sat32(m.n) }));
+                            return Ready(Err(m.fail(Error::LengthMismatch { moved: sat32(n), reported: sat32(m.n) })));
                         }
                         return Ready(Ok(Got::Num(done)));
                     }
@@ -1447,7 +1486,7 @@ impl<'b> Core<'b> {
     /// One download-direction exchange (a chunk of a file, or a listing):
     /// command, `CONNECT`, payload to the caller's sink, `OK`, and the
     /// result line whose count must match.
-    fn fetch(&mut self, m: &mut Machine<'_>, payload: Payload, want: Want, build: Build) -> Poll<Result<Got, Error>> {
+    fn fetch(&mut self, m: &mut Machine<'_>, payload: Payload, want: Want, build: Build) -> Step<Got> {
         let r = self.fetch_steps(m, payload, want, build);
         if r.is_ready() {
             if matches!(r, Ready(Err(_))) && self.tok.in_data_mode() {
@@ -1458,13 +1497,7 @@ impl<'b> Core<'b> {
         finished(&mut m.fetch, r)
     }
 
-    fn fetch_steps(
-        &mut self,
-        m: &mut Machine<'_>,
-        payload: Payload,
-        want: Want,
-        build: Build,
-    ) -> Poll<Result<Got, Error>> {
+    fn fetch_steps(&mut self, m: &mut Machine<'_>, payload: Payload, want: Want, build: Build) -> Step<Got> {
         const TRAILER: &[u8] = b"\r\nOK\r\n";
         loop {
             match m.fetch {
@@ -1514,7 +1547,7 @@ impl<'b> Core<'b> {
                         let k = avail.len().min(TRAILER.len() - at);
                         if avail.get(..k) != TRAILER.get(at..at + k) {
                             warn!("payload not followed by OK: bytes lost or doubled");
-                            return Ready(Err(Error::Protocol));
+                            return Ready(Err(m.fail(Error::Protocol)));
                         }
                         m.matched += k as u8;
                         self.rx_start += k;
@@ -1524,11 +1557,11 @@ impl<'b> Core<'b> {
                 }
                 Fetch::AfterOk => {
                     ready!(self.wait(m, Until::AfterOk))?;
-                    return Ready(counted(m));
+                    return Ready(m.ok(counted(m)));
                 }
                 Fetch::Final => {
                     ready!(self.wait(m, Until::Final(true)))?;
-                    return Ready(counted(m));
+                    return Ready(m.ok(counted(m)));
                 }
             }
         }
@@ -1541,11 +1574,11 @@ impl<'b> Core<'b> {
     /// `m.pc`: 0 check, 1 begin (and the chunk's length for `put_sized`),
     /// 2 read more of the chunk (`put`: one byte more than a chunk, to know
     /// if it is the last), 3 what the read gave, 4 upload the chunk.
-    pub(crate) fn put(&mut self, m: &mut Machine<'_>) -> Poll<Result<Got, Error>> {
+    pub(crate) fn put(&mut self, m: &mut Machine<'_>) -> Step<Got> {
         let (start, chunk, len) = match m.op {
             Op::Put { start, chunk, .. } => (start, chunk, None),
             Op::PutSized { start, chunk, len, .. } => (start, chunk, Some(len)),
-            _ => return Ready(Err(Error::Protocol)),
+            _ => return Ready(Err(m.fail(Error::Protocol))),
         };
         // With a length the data streams through the buffer; without, a
         // chunk is read whole first, one byte more to know if it is the last.
@@ -1556,9 +1589,9 @@ impl<'b> Core<'b> {
         loop {
             match m.pc {
                 0 => {
-                    put_command(m)?;
+                    m.ok(put_command(m))?;
                     if let Some(len) = len {
-                        start.checked_add(len).ok_or(ArgError::OutOfRange)?;
+                        m.ok(start.checked_add(len).ok_or(ArgError::OutOfRange))?;
                     }
                     m.pos = start;
                     m.pc = 1;
@@ -1616,7 +1649,7 @@ impl<'b> Core<'b> {
                 _ => {
                     let r = ready!(self.upload(m));
                     self.rx_cap = self.buf.len();
-                    self.end(r)?;
+                    self.end(m, r)?;
                     m.pos = m.pos.saturating_add(m.n);
                     m.progress(m.pos - start);
                     if m.last {
@@ -1632,12 +1665,12 @@ impl<'b> Core<'b> {
     /// the buffer for `put`, streamed from the source for `put_sized`, or
     /// streamed to the source's end and ended by a guarded `+++` for
     /// `put_escaped`) and the result, whose count must match.
-    fn upload(&mut self, m: &mut Machine<'_>) -> Poll<Result<u64, Error>> {
+    fn upload(&mut self, m: &mut Machine<'_>) -> Step<u64> {
         let r = self.upload_steps(m);
         finished(&mut m.upload, r)
     }
 
-    fn upload_steps(&mut self, m: &mut Machine<'_>) -> Poll<Result<u64, Error>> {
+    fn upload_steps(&mut self, m: &mut Machine<'_>) -> Step<u64> {
         let (streamed, escaped) = match m.op {
             Op::Put { .. } => (false, false),
             Op::PutSized { .. } => (true, false),
@@ -1675,7 +1708,7 @@ impl<'b> Core<'b> {
                 }
                 Upload::Read => match m.io()? {
                     0 if escaped => m.upload = Upload::Escape,
-                    0 => return Ready(Err(Error::Io(embedded_io::ErrorKind::InvalidInput))),
+                    0 => return Ready(Err(m.fail(Error::Io(embedded_io::ErrorKind::InvalidInput)))),
                     k => {
                         m.moved += k as u64;
                         if escaped {
@@ -1692,7 +1725,7 @@ impl<'b> Core<'b> {
                 }
                 Upload::Final => {
                     ready!(self.wait(m, Until::Final(true)))?;
-                    return Ready(counted(m).and_then(Got::num));
+                    return Ready(m.ok(counted(m).and_then(Got::num)));
                 }
                 Upload::Escape => {
                     // `escape` takes the `OK`; the result line follows.
@@ -1703,7 +1736,7 @@ impl<'b> Core<'b> {
                 }
                 Upload::AfterOk => {
                     ready!(self.wait(m, Until::AfterOk))?;
-                    return Ready(counted(m).and_then(Got::num));
+                    return Ready(m.ok(counted(m).and_then(Got::num)));
                 }
             }
         }
