@@ -574,6 +574,14 @@ impl<'a> Machine<'a> {
         r.map_err(|e| self.fail(e.into()))
     }
 
+    /// The value of the last exchange's answer line, if one came.
+    fn answer(&self) -> Option<Got> {
+        match self.catch.got {
+            Some(Ok(got)) => Some(got),
+            _ => None,
+        }
+    }
+
     /// `r`, a failure explained by the stored error: to match on.
     fn explain<T>(&self, r: Result<T, Failed>) -> Result<T, Error> {
         r.map_err(|Failed| self.error)
@@ -832,7 +840,7 @@ impl<'b> Core<'b> {
     }
 
     /// Sends a command and waits (for `timeout`) until `until`; the answer
-    /// line's value, if one came.
+    /// line's value, if one came, is then [`Machine::answer`].
     fn exchange<'a>(
         &mut self,
         m: &mut Machine<'a>,
@@ -840,7 +848,7 @@ impl<'b> Core<'b> {
         timeout: Duration,
         want: Want,
         until: Until,
-    ) -> Step<Option<Got>> {
+    ) -> Step {
         let r = self.exchange_steps(m, build, timeout, want, until);
         finished(&mut m.x, r)
     }
@@ -852,7 +860,7 @@ impl<'b> Core<'b> {
         timeout: Duration,
         want: Want,
         until: Until,
-    ) -> Step<Option<Got>> {
+    ) -> Step {
         loop {
             match m.x {
                 Xch::Start => {
@@ -884,8 +892,10 @@ impl<'b> Core<'b> {
                 }
                 Xch::Wait => {
                     ready!(self.wait(m, until))?;
-                    let got = m.catch.got.transpose();
-                    return Ready(m.ok(got));
+                    return match m.catch.got {
+                        Some(Err(e)) => Ready(Err(m.fail(e))),
+                        _ => Ready(Ok(())),
+                    };
                 }
             }
         }
@@ -1278,7 +1288,10 @@ impl<'b> Core<'b> {
             _ => {}
         }
         Ready(match need {
-            true => r.and_then(|g| g.ok_or_else(|| m.fail(Error::Protocol))),
+            true => r.and_then(|()| match m.answer() {
+                Some(got) => Ok(got),
+                None => Err(m.fail(Error::Protocol)),
+            }),
             false => r.map(|_| Got::Ready(true)),
         })
     }
@@ -1294,7 +1307,8 @@ impl<'b> Core<'b> {
         while m.step < 4 {
             let timeout = if m.step == 2 { PDP_ACT } else { QUICK };
             let want = if m.step % 2 == 1 { Want::QiAct(pdp.cid) } else { Want::Nothing };
-            got = ready!(self.exchange(m, activate_command, timeout, want, Until::Final(m.step == 3)))?;
+            ready!(self.exchange(m, activate_command, timeout, want, Until::Final(m.step == 3)))?;
+            got = m.answer();
             m.step = if m.step == 1 && got.is_some() { 4 } else { m.step + 1 };
         }
         self.watch.context_id = pdp.cid;
@@ -1363,6 +1377,7 @@ impl<'b> Core<'b> {
                 }
                 4 => {
                     let r = ready!(self.exchange(m, |_| Ok(cmd::cpin_query()), QUICK, Want::Cpin, Until::Final(true)));
+                    let r = r.map(|()| m.answer());
                     match m.explain(r) {
                         Ok(Some(Got::Ready(true))) => {
                             self.watch.session = Session::Closed;
@@ -1435,7 +1450,10 @@ impl<'b> Core<'b> {
                 2 => {
                     let want = Want::Num(FileOp::Size.result());
                     let r = ready!(self.exchange(m, size_command, self.deferred, want, Until::Final(true)));
-                    let r = r.and_then(|g| m.ok(g.ok_or(Error::Protocol).and_then(Got::num)));
+                    let r = r.and_then(|()| {
+                        let size = m.answer().ok_or(Error::Protocol).and_then(Got::num);
+                        m.ok(size)
+                    });
                     let r = self.end(m, r);
                     m.size = match m.explain(r) {
                         Ok(size) => Some(size),
