@@ -714,6 +714,7 @@ mod tests {
         (br#"+QIURC: "recv",0,4"#,       other(b"recv", b"0,4")),
         (br#"+QIURC: "closed", 0"#,      other(b"closed", b"0")),
         (br#"+QIURC: "incoming full""#,  other(b"incoming full", b"")),
+        (br#"+QIURC: "incoming full"  "#, other(b"incoming full", b"")),
         (br#"+QIURC: "pdpdeact""#,       None),
         (br#"+QIURC: "pdpdeact","#,      None),
         (br#"+QIURC: "pdpdeact",x"#,     None),

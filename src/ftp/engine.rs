@@ -841,14 +841,7 @@ impl<'b> Core<'b> {
 
     /// Sends a command and waits (for `timeout`) until `until`; the answer
     /// line's value, if one came, is then [`Machine::answer`].
-    fn exchange<'a>(
-        &mut self,
-        m: &mut Machine<'a>,
-        build: Build,
-        timeout: Duration,
-        want: Want,
-        until: Until,
-    ) -> Step {
+    fn exchange<'a>(&mut self, m: &mut Machine<'a>, build: Build, timeout: Duration, want: Want, until: Until) -> Step {
         let r = self.exchange_steps(m, build, timeout, want, until);
         finished(&mut m.x, r)
     }
