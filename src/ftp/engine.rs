@@ -1568,11 +1568,11 @@ impl<'b> Core<'b> {
                 }
                 Fetch::AfterOk => {
                     ready!(self.wait(m, Until::AfterOk))?;
-                    return Ready(m.ok(counted(m)));
+                    return Ready(counted(m).map(Got::Num));
                 }
                 Fetch::Final => {
                     ready!(self.wait(m, Until::Final(true)))?;
-                    return Ready(m.ok(counted(m)));
+                    return Ready(counted(m).map(Got::Num));
                 }
             }
         }
@@ -1736,7 +1736,7 @@ impl<'b> Core<'b> {
                 }
                 Upload::Final => {
                     ready!(self.wait(m, Until::Final(true)))?;
-                    return Ready(m.ok(counted(m).and_then(Got::num)));
+                    return Ready(counted(m));
                 }
                 Upload::Escape => {
                     // `escape` takes the `OK`; the result line follows.
@@ -1747,7 +1747,7 @@ impl<'b> Core<'b> {
                 }
                 Upload::AfterOk => {
                     ready!(self.wait(m, Until::AfterOk))?;
-                    return Ready(m.ok(counted(m).and_then(Got::num)));
+                    return Ready(counted(m));
                 }
             }
         }
@@ -1756,13 +1756,14 @@ impl<'b> Core<'b> {
 
 /// A transfer's result line, checked against the bytes moved.
 #[inline(never)]
-fn counted(m: &Machine<'_>) -> Result<Got, Error> {
-    match m.catch.got {
-        Some(Ok(Got::Num(n))) if n == m.moved => Ok(Got::Num(n)),
-        Some(Ok(Got::Num(n))) => Err(Error::LengthMismatch { moved: sat32(m.moved), reported: sat32(n) }),
-        Some(Err(e)) => Err(e),
-        _ => Err(Error::Protocol),
-    }
+fn counted(m: &mut Machine<'_>) -> Result<u64, Failed> {
+    let e = match m.catch.got {
+        Some(Ok(Got::Num(n))) if n == m.moved => return Ok(n),
+        Some(Ok(Got::Num(n))) => Error::LengthMismatch { moved: sat32(m.moved), reported: sat32(n) },
+        Some(Err(e)) => e,
+        _ => Error::Protocol,
+    };
+    Err(m.fail(e))
 }
 
 /// An argument check by building a command.
