@@ -205,7 +205,7 @@ pub fn prefixed(line: &[u8]) -> Option<(&[u8], &[u8])> {
 /// line (a bare path may hold spaces and commas); if it is all digits it is
 /// a [`Field::Num`].
 pub fn ftp_result<'a>(line: &'a [u8], name: &[u8]) -> Option<FtpResult<'a>> {
-    match fields(body(line, name)?, 1)?.as_slice() {
+    match fields(body(line, name)?, 1).as_slice() {
         [value] => Some(FtpResult { err: 0, value: Field::Num(value.num()?) }),
         [err, value] => Some(FtpResult { err: err.num()?, value: value.field()? }),
         _ => None,
@@ -215,7 +215,7 @@ pub fn ftp_result<'a>(line: &'a [u8], name: &[u8]) -> Option<FtpResult<'a>> {
 /// Parses `+QIACT: <cid>,<state>,<type>,"<ip>"` (the address quoted or bare,
 /// or left out).
 pub fn qiact(line: &[u8]) -> Option<QiAct<'_>> {
-    let (cid, state, ctx_type, ip) = match fields(body(line, b"QIACT")?, NO_REST)?.as_slice() {
+    let (cid, state, ctx_type, ip) = match fields(body(line, b"QIACT")?, NO_REST).as_slice() {
         [cid, state, ctx_type] => (cid.num()?, state.num()?, ctx_type.num()?, &[][..]),
         [cid, state, ctx_type, ip] => (cid.num()?, state.num()?, ctx_type.num()?, ip.text),
         _ => return None,
@@ -225,7 +225,7 @@ pub fn qiact(line: &[u8]) -> Option<QiAct<'_>> {
 
 /// Parses `+QFTPCFG: "<name>",<value>[,<value>]`.
 pub fn qftpcfg(line: &[u8]) -> Option<CfgLine<'_>> {
-    let (name, first, second) = match fields(body(line, b"QFTPCFG")?, NO_REST)?.as_slice() {
+    let (name, first, second) = match fields(body(line, b"QFTPCFG")?, NO_REST).as_slice() {
         [name, first] => (name.text, first.field()?, None),
         [name, first, second] => (name.text, first.field()?, Some(second.field()?)),
         _ => return None,
@@ -303,7 +303,7 @@ pub fn cme_error(line: &[u8]) -> Option<CmeError> {
     if let Some(code) = line.strip_prefix(b"+CME ERROR: ").and_then(number::<u16>) {
         return Some(CmeError::Code(code));
     }
-    match fields(body(line, b"CME ERROR")?, 0)?.as_slice() {
+    match fields(body(line, b"CME ERROR")?, 0).as_slice() {
         [item] => match item.field()? {
             Field::Num(n) => u16::try_from(n).ok().map(CmeError::Code),
             Field::Str(text) => Some(verbose_cme(text)),
@@ -314,7 +314,7 @@ pub fn cme_error(line: &[u8]) -> Option<CmeError> {
 
 /// Parses `+CPIN: <status>` and returns the status (e.g. `b"READY"`).
 pub fn cpin(line: &[u8]) -> Option<&[u8]> {
-    match fields(body(line, b"CPIN")?, 0)?.as_slice() {
+    match fields(body(line, b"CPIN")?, 0).as_slice() {
         [status] => Some(status.text),
         _ => None,
     }
@@ -322,7 +322,7 @@ pub fn cpin(line: &[u8]) -> Option<&[u8]> {
 
 /// Parses `+QFLST: "<name>",<size>` or `+QFLST: <name>,<size>`.
 pub fn qflst(line: &[u8]) -> Option<(&[u8], u64)> {
-    match fields(body(line, b"QFLST")?, NO_REST)?.as_slice() {
+    match fields(body(line, b"QFLST")?, NO_REST).as_slice() {
         [name, size] => Some((name.text, size.num()?)),
         _ => None,
     }
@@ -377,18 +377,28 @@ const NO_REST: usize = usize::MAX;
 /// Splits a result line's body into its items: quoted strings or bare
 /// tokens, separated by commas with optional spaces around them. The item
 /// at index `rest` is the rest of the line (a bare path may hold commas).
-/// `None` if an item is empty or malformed, or there are more than
-/// [`Items::MAX`]. One parser serves every result line.
+/// No items at all if one is empty or malformed, or there are more than
+/// [`Items::MAX`] (every line has at least one). Returned as it is, not in
+/// an `Option`: each caller would copy it out. One parser serves every
+/// result line.
 #[inline(never)]
-fn fields(body: &[u8], rest: usize) -> Option<Items<'_>> {
+fn fields(body: &[u8], rest: usize) -> Items<'_> {
     let mut out = Items { items: [Item { text: &[], quoted: false }; Items::MAX], len: 0 };
+    if split(body, rest, &mut out).is_none() {
+        out.len = 0;
+    }
+    out
+}
+
+/// [`fields`]' loop; `None` if the line is malformed.
+fn split<'a>(body: &'a [u8], rest: usize, out: &mut Items<'a>) -> Option<()> {
     let mut input = body;
     loop {
         let (item, after) = item(input, if out.len == rest { never } else { is_comma })?;
         *out.items.get_mut(out.len)? = item;
         out.len += 1;
         match after.trim_ascii_start() {
-            [] => return Some(out),
+            [] => return Some(()),
             [b',', next @ ..] => input = next.trim_ascii_start(),
             _ => return None,
         }
