@@ -67,7 +67,7 @@ impl Piece {
     }
 }
 
-/// `n` in base `radix` (10 or 16).
+/// `n` in base `radix`: 10, or 16 after `0X`.
 fn digits(mut n: u64, radix: u16) -> Piece {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     let mut p = Piece { buf: [0u8; 20], start: 20 };
@@ -79,6 +79,15 @@ fn digits(mut n: u64, radix: u16) -> Piece {
         n = rest;
         if n == 0 {
             break;
+        }
+    }
+    // At most 16 hex digits: the prefix fits.
+    if radix == 16 {
+        for b in [b'X', b'0'] {
+            p.start -= 1;
+            if let Some(slot) = p.buf.get_mut(usize::from(p.start)) {
+                *slot = b;
+            }
         }
     }
     p
@@ -133,14 +142,21 @@ impl<'a> Command<'a> {
         for (i, &b) in self.form.iter().enumerate() {
             let slot = usize::from(b);
             let num = |k: usize| self.nums.get(k).copied().unwrap_or(0);
-            let go = match b {
-                SECRET if hide => f(b"***"),
-                S0..=SECRET => f(self.strs.get(slot.wrapping_sub(1).min(2)).copied().unwrap_or_default()),
-                N0..HEX => f(digits(num(slot - usize::from(N0)), 10).as_bytes()),
-                HEX => f(b"0X") && f(digits(num(2), 16).as_bytes()),
-                _ => f(self.form.get(i..=i).unwrap_or_default()),
+            // One call of `f` below, so that it is inlined once.
+            let number;
+            let piece = match b {
+                SECRET if hide => b"***",
+                S0..=SECRET => self.strs.get(slot.wrapping_sub(1).min(2)).copied().unwrap_or_default(),
+                N0..=HEX => {
+                    number = match b {
+                        HEX => digits(num(2), 16),
+                        _ => digits(num(slot - usize::from(N0)), 10),
+                    };
+                    number.as_bytes()
+                }
+                _ => self.form.get(i..=i).unwrap_or_default(),
             };
-            if !go {
+            if !f(piece) {
                 return;
             }
         }
@@ -649,6 +665,7 @@ mod tests {
         let mut small = [0u8; 8];
         assert_eq!(c.encode(&mut small), Err(Error::Overflow));
         assert_eq!(digits(u64::MAX, 10).as_bytes(), b"18446744073709551615");
-        assert_eq!(digits(0xFFFF, 16).as_bytes(), b"FFFF");
+        assert_eq!(digits(0xFFFF, 16).as_bytes(), b"0XFFFF");
+        assert_eq!(digits(u64::MAX, 16).as_bytes(), b"0XFFFFFFFFFFFFFFFF");
     }
 }
