@@ -36,7 +36,7 @@ use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use embassy_time::{with_deadline, Duration, Timer};
+use embassy_time::{with_deadline, Duration};
 use embedded_io_async::{Read, Write};
 
 use crate::at::cmd::{FileOp, Listing, Names};
@@ -195,31 +195,42 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// caller's source or sink.
     async fn drive(&mut self, m: &mut Machine<'_>, body: Body<'b>) -> Act {
         loop {
-            let input = match self.core.step(m, body) {
-                Act::Write(out) => {
-                    let io = async {
-                        self.uart.write_all(self.core.out(out)).await?;
-                        self.uart.flush().await
-                    };
-                    match with_deadline(m.deadline(), io).await {
-                        Err(_) => Err(Error::Timeout),
-                        Ok(r) => r.map(|()| 0).map_err(io_error),
-                    }
-                }
-                Act::Read => match with_deadline(m.deadline(), self.uart.read(self.core.rx_room())).await {
-                    Err(_) => Err(Error::Timeout),
-                    Ok(Err(e)) => Err(io_error(e)),
-                    Ok(Ok(0)) => Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
-                    Ok(Ok(n)) => {
-                        self.core.received(n);
-                        Ok(n)
-                    }
-                },
-                Act::Sleep => {
-                    Timer::at(m.deadline()).await;
-                    Ok(0)
-                }
+            let act = self.core.step(m, body);
+            let sleep = match act {
+                Act::Write(_) | Act::Read => false,
+                Act::Sleep => true,
                 outside => return outside,
+            };
+            // One deadline future for every act: a sleep is an act that
+            // never finishes by itself.
+            let io = async {
+                match act {
+                    Act::Write(out) => {
+                        // `write_all`, without a future of its own.
+                        let mut rest = self.core.out(out);
+                        while !rest.is_empty() {
+                            match self.uart.write(rest).await.map_err(io_error)? {
+                                0 => return Err(Error::Io(embedded_io::ErrorKind::WriteZero)),
+                                n => rest = rest.get(n..).unwrap_or_default(),
+                            }
+                        }
+                        self.uart.flush().await.map(|()| 0).map_err(io_error)
+                    }
+                    Act::Read => match self.uart.read(self.core.rx_room()).await {
+                        Err(e) => Err(io_error(e)),
+                        Ok(0) => Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
+                        Ok(n) => {
+                            self.core.received(n);
+                            Ok(n)
+                        }
+                    },
+                    _ => core::future::pending().await,
+                }
+            };
+            let input = match with_deadline(m.deadline(), io).await {
+                Err(_) if sleep => Ok(0),
+                Err(_) => Err(Error::Timeout),
+                Ok(r) => r,
             };
             m.done(input);
         }
