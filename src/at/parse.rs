@@ -9,10 +9,8 @@
 
 use core::fmt;
 
-use nom::branch::alt;
-use nom::bytes::complete::{take_till, take_while1};
+use nom::bytes::complete::take_while1;
 use nom::character::complete::{char, space0};
-use nom::combinator::verify;
 use nom::sequence::delimited;
 use nom::{IResult, Parser};
 
@@ -407,10 +405,17 @@ fn split<'a>(body: &'a [u8], rest: usize, out: &mut Items<'a>) -> Option<()> {
 
 /// The item at the start of `input`, and what follows it; a bare item ends
 /// where `stop` matches.
+/// A quoted item is a double-quoted string's contents (AT strings have no
+/// escapes); a bare one is never empty, never starts with a quote, and has
+/// its trailing spaces trimmed.
 fn item(input: &[u8], stop: fn(u8) -> bool) -> Option<(Item<'_>, &[u8])> {
-    let quoted = quoted.map(|text| Item { text, quoted: true });
-    let (after, item) = alt((quoted, bare(stop).map(|text| Item { text, quoted: false }))).parse(input).ok()?;
-    Some((item, after))
+    if let [b'"', rest @ ..] = input {
+        let (text, after) = rest.split_at_checked(rest.iter().position(|&b| b == b'"')?)?;
+        return Some((Item { text, quoted: true }, after.get(1..)?));
+    }
+    let (text, after) = input.split_at_checked(input.iter().position(|&b| stop(b)).unwrap_or(input.len()))?;
+    let text = text.trim_ascii_end();
+    (!text.is_empty()).then_some((Item { text, quoted: false }, after))
 }
 
 /// The text after `+<name>:`, if the line has that prefix.
@@ -437,27 +442,12 @@ fn decimal(digits: &[u8]) -> Option<u64> {
     })
 }
 
-/// A double-quoted string's contents (AT strings have no escapes).
-fn quoted(i: &[u8]) -> Res<'_, &[u8]> {
-    delimited(char('"'), take_till(|b| b == b'"'), char('"')).parse(i)
-}
-
 fn is_comma(b: u8) -> bool {
     b == b','
 }
 
 fn never(_: u8) -> bool {
     false
-}
-
-/// Everything up to `stop` (or the end), trailing spaces trimmed.
-fn until<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
-    take_till(stop).map(<[u8]>::trim_ascii_end)
-}
-
-/// A bare token up to `stop`: never empty, never starting with a quote.
-fn bare<'a>(stop: fn(u8) -> bool) -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
-    verify(until(stop), |t: &[u8]| !t.is_empty() && !t.starts_with(b"\""))
 }
 
 /// Maps a verbose `+CME ERROR` text to its 3GPP TS 27.007 number.
