@@ -407,7 +407,8 @@ fn split<'a>(body: &'a [u8], rest: usize, out: &mut Items<'a>) -> Option<()> {
 /// where `stop` matches.
 /// A quoted item is a double-quoted string's contents (AT strings have no
 /// escapes); a bare one is never empty, never starts with a quote, and has
-/// its trailing spaces trimmed.
+/// its trailing spaces trimmed. Not inlined: `fields` and `qiurc` share it.
+#[inline(never)]
 fn item(input: &[u8], stop: fn(u8) -> bool) -> Option<(Item<'_>, &[u8])> {
     if let [b'"', rest @ ..] = input {
         let (text, after) = rest.split_at_checked(rest.iter().position(|&b| b == b'"')?)?;

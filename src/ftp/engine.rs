@@ -617,11 +617,17 @@ impl<'a> Machine<'a> {
     }
 }
 
-/// The deadline `d` from now. One copy of the clock read and of the
-/// overflow check (saturating here, where `Instant + Duration` would panic).
+/// The deadline `d` from now. One copy of the overflow check (saturating
+/// here, where `Instant + Duration` would panic).
 #[inline(never)]
 fn after(d: Duration) -> Instant {
-    Instant::now().checked_add(d).unwrap_or(Instant::MAX)
+    now().checked_add(d).unwrap_or(Instant::MAX)
+}
+
+/// The clock: one copy of the time driver's read.
+#[inline(never)]
+fn now() -> Instant {
+    Instant::now()
 }
 
 /// Resets a routine's stage once it has finished.
@@ -1142,7 +1148,7 @@ impl<'b> Core<'b> {
         }
         loop {
             if m.close == Close::Command {
-                let left = m.until.saturating_duration_since(Instant::now());
+                let left = m.until.saturating_duration_since(now());
                 let close: Build = |_| Ok(cmd::qftpclose());
                 let r = ready!(self.exchange(m, close, left, Want::Unawaited(b"QFTPCLOSE"), Until::Final(true)));
                 match m.explain(r) {
@@ -1160,7 +1166,7 @@ impl<'b> Core<'b> {
             let r = ready!(self.wait(m, Until::Busy));
             match m.explain(r) {
                 Ok(()) => return Ready(Ok(())),
-                Err(Error::Timeout) if Instant::now() < m.until => m.close = Close::Command,
+                Err(Error::Timeout) if now() < m.until => m.close = Close::Command,
                 Err(_) => return Ready(Err(Failed)),
             }
         }
@@ -1376,7 +1382,7 @@ impl<'b> Core<'b> {
                             self.watch.session = Session::Closed;
                             return Ready(self.end(m, Ok(Got::Ready(true))));
                         }
-                        Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if Instant::now() < m.until => {
+                        Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if now() < m.until => {
                             m.pc = 5;
                             return m.ask_by(Act::Sleep, after(Duration::from_secs(1)));
                         }
