@@ -280,7 +280,7 @@ pub fn mdtm_value(value: Field<'_>) -> Option<ModifyTime> {
 pub fn qiurc(line: &[u8]) -> Option<Qiurc<'_>> {
     let (kind, after) = item(body(line, b"QIURC")?, is_comma)?;
     // The rest is kept as the module printed it, quotes and all.
-    let rest = match after.trim_ascii() {
+    let rest = match after.trim_ascii_start() {
         [] => &[][..],
         [b',', rest @ ..] => rest.trim_ascii(),
         _ => return None,
