@@ -285,7 +285,7 @@ pub fn qiurc(line: &[u8]) -> Option<Qiurc<'_>> {
         [b',', rest @ ..] => rest.trim_ascii(),
         _ => return None,
     };
-    if kind.text.eq_ignore_ascii_case(b"pdpdeact") {
+    if same_text(kind.text, b"pdpdeact") {
         Some(Qiurc::PdpDeact { cid: number(rest)? })
     } else {
         Some(Qiurc::Other { kind: kind.text, rest })
@@ -419,6 +419,12 @@ fn item(input: &[u8], stop: fn(u8) -> bool) -> Option<(Item<'_>, &[u8])> {
     (!text.is_empty()).then_some((Item { text, quoted: false }, after))
 }
 
+/// ASCII text compared case-insensitively. One copy for every parser.
+#[inline(never)]
+pub(crate) fn same_text(a: &[u8], b: &[u8]) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
 /// The text after `+<name>:`, if the line has that prefix.
 fn body<'a>(line: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
     let (found, rest) = prefixed(line)?;
@@ -470,7 +476,7 @@ fn verbose_cme(text: &[u8]) -> CmeError {
         (b"network timeout", 31),
         (b"unknown", 100),
     ];
-    match KNOWN.iter().find(|(known, _)| known.eq_ignore_ascii_case(text)) {
+    match KNOWN.iter().find(|(known, _)| same_text(known, text)) {
         Some(&(_, code)) => CmeError::Code(code),
         None => CmeError::Text { hash: fnv1a(text) },
     }

@@ -218,7 +218,7 @@ impl Catch {
                 Some((b"CMEE", _)) => Some(Ok(Got::Ready(true))),
                 _ => None,
             },
-            Want::Cpin => parse::cpin(line).map(|s| Ok(Got::Ready(s.eq_ignore_ascii_case(b"READY")))),
+            Want::Cpin => parse::cpin(line).map(|s| Ok(Got::Ready(parse::same_text(s, b"READY")))),
             Want::QiAct(cid) => match parse::qiact(line) {
                 Some(a) if a.cid == cid && a.state == 1 => Some(Ok(keep(text, a.ip).unwrap_or(Got::Ready(true)))),
                 Some(_) => return true,
