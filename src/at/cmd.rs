@@ -123,6 +123,18 @@ impl<'a> Command<'a> {
         self
     }
 
+    /// Sets `strs[0]` only; the others stay empty.
+    const fn str0(mut self, s: &'a [u8]) -> Self {
+        self.strs[0] = s;
+        self
+    }
+
+    /// Sets `nums[0]` only; the others stay 0.
+    const fn num0(mut self, n: u64) -> Self {
+        self.nums[0] = n;
+        self
+    }
+
     const fn nums(mut self, nums: [u64; 3]) -> Self {
         self.nums = nums;
         self
@@ -329,7 +341,7 @@ pub fn qicsgp<'a>(
 /// `AT+QIACT=<cid>`.
 pub fn qiact(cid: u8) -> Result<Command<'static>, ArgError> {
     in_range(cid, 1, 16)?;
-    Ok(Command::new("AT+QIACT", b"=\x05\r").nums([cid.into(), 0, 0]))
+    Ok(Command::new("AT+QIACT", b"=\x05\r").num0(cid.into()))
 }
 /// `AT+QIACT?`.
 pub fn qiact_query() -> Command<'static> {
@@ -338,12 +350,12 @@ pub fn qiact_query() -> Command<'static> {
 /// `AT+QIDEACT=<cid>`.
 pub fn qideact(cid: u8) -> Result<Command<'static>, ArgError> {
     in_range(cid, 1, 16)?;
-    Ok(Command::new("AT+QIDEACT", b"=\x05\r").nums([cid.into(), 0, 0]))
+    Ok(Command::new("AT+QIDEACT", b"=\x05\r").num0(cid.into()))
 }
 
 /// `AT+QFTPCFG="<name>",<value>` for the numeric settings.
 pub fn qftpcfg_num(name: &'static str, value: u32) -> Command<'static> {
-    Command::new("AT+QFTPCFG", b"=\"\x01\",\x05\r").strs([name.as_bytes(), &[], &[]]).nums([value.into(), 0, 0])
+    Command::new("AT+QFTPCFG", b"=\"\x01\",\x05\r").str0(name.as_bytes()).num0(value.into())
 }
 /// `AT+QFTPCFG="account","<user>","<pass>"`.
 pub fn qftpcfg_account<'a>(user: &'a str, pass: &'a str) -> Result<Command<'a>, ArgError> {
@@ -352,14 +364,14 @@ pub fn qftpcfg_account<'a>(user: &'a str, pass: &'a str) -> Result<Command<'a>, 
 }
 /// `AT+QFTPCFG="<name>"` — query one setting.
 pub fn qftpcfg_query(name: &'static str) -> Command<'static> {
-    Command::new("AT+QFTPCFG", b"=\"\x01\"\r").strs([name.as_bytes(), &[], &[]])
+    Command::new("AT+QFTPCFG", b"=\"\x01\"\r").str0(name.as_bytes())
 }
 
 /// `AT+QSSLCFG="<param>",<ctx>,<value>` for numeric parameters.
 pub fn qsslcfg_num(param: &'static str, ctx: u8, value: u32) -> Result<Command<'static>, ArgError> {
     in_range(ctx, 0, 5)?;
     let c = Command::new("AT+QSSLCFG", b"=\"\x01\",\x05,\x06\r");
-    Ok(c.strs([param.as_bytes(), &[], &[]]).nums([ctx.into(), value.into(), 0]))
+    Ok(c.str0(param.as_bytes()).nums([ctx.into(), value.into(), 0]))
 }
 /// `AT+QSSLCFG="ciphersuite",<ctx>,0X<suite>`.
 pub fn qsslcfg_ciphersuite(ctx: u8, suite: u16) -> Result<Command<'static>, ArgError> {
@@ -370,7 +382,7 @@ pub fn qsslcfg_ciphersuite(ctx: u8, suite: u16) -> Result<Command<'static>, ArgE
 pub fn qsslcfg_cacert(ctx: u8, file: &str) -> Result<Command<'_>, ArgError> {
     in_range(ctx, 0, 5)?;
     let c = Command::new("AT+QSSLCFG", b"=\"cacert\",\x05,\"\x01\"\r");
-    Ok(c.strs([local(file)?, &[], &[]]).nums([ctx.into(), 0, 0]))
+    Ok(c.str0(local(file)?).num0(ctx.into()))
 }
 
 /// `AT+QFTPOPEN="<host>",<port>`.
@@ -379,7 +391,7 @@ pub fn qftpopen(host: &str, port: u16) -> Result<Command<'_>, ArgError> {
         return Err(ArgError::OutOfRange);
     }
     let host = check_str(host, MAX_HOST, false)?;
-    Ok(Command::new("AT+QFTPOPEN", b"=\"\x01\",\x05\r").strs([host, &[], &[]]).nums([port.into(), 0, 0]))
+    Ok(Command::new("AT+QFTPOPEN", b"=\"\x01\",\x05\r").str0(host).num0(port.into()))
 }
 
 /// The remote names of a file command.
@@ -552,7 +564,7 @@ pub fn qftpget<'a>(
 
 /// `AT+QFDEL="<ufs name>"` — delete a file from the module's flash.
 pub fn qfdel(name: &str) -> Result<Command<'_>, ArgError> {
-    Ok(Command::new("AT+QFDEL", b"=\"\x01\"\r").strs([local(name)?, &[], &[]]))
+    Ok(Command::new("AT+QFDEL", b"=\"\x01\"\r").str0(local(name)?))
 }
 
 /// `v` within `lo..=hi`, or [`ArgError::OutOfRange`].
