@@ -297,6 +297,10 @@ pub fn qiurc(line: &[u8]) -> Option<Qiurc<'_>> {
 /// other texts become [`CmeError::Text`] with an FNV-1a hash of the trimmed
 /// text.
 pub fn cme_error(line: &[u8]) -> Option<CmeError> {
+    // The common numeric form, without the general field grammar.
+    if let Some(code) = line.strip_prefix(b"+CME ERROR: ").and_then(number::<u16>) {
+        return Some(CmeError::Code(code));
+    }
     match fields(body(line, b"CME ERROR")?, 0).as_slice() {
         [item] => match item.field()? {
             Field::Num(n) => u16::try_from(n).ok().map(CmeError::Code),
