@@ -403,11 +403,11 @@ fn split<'a>(body: &'a [u8], rest: usize, out: &mut Items<'a>) -> Option<()> {
     }
 }
 
-/// The item at the start of `input`, and what follows it; a bare item ends
-/// where `stop` matches.
-/// A quoted item is a double-quoted string's contents (AT strings have no
-/// escapes); a bare one is never empty, never starts with a quote, and has
-/// its trailing spaces trimmed. Not inlined: `fields` and `qiurc` share it.
+/// The item at the start of `input`, and what follows it. A quoted item is
+/// a double-quoted string's contents (AT strings have no escapes); a bare
+/// one ends where `stop` matches, is never empty, never starts with a
+/// quote, and has its trailing spaces trimmed. Not inlined: `fields` and
+/// `qiurc` share it.
 #[inline(never)]
 fn item(input: &[u8], stop: fn(u8) -> bool) -> Option<(Item<'_>, &[u8])> {
     if let [b'"', rest @ ..] = input {
