@@ -452,18 +452,20 @@ fn classify(line: &[u8]) -> Frame<'_> {
 /// [`classify`] for the rarer lines.
 #[inline(never)]
 fn classify_other(line: &[u8]) -> Frame<'_> {
-    let trimmed = line.trim_ascii_end();
     match line {
         [b'+', b'C', b'M', b'E', b' ', b'E', b'R', b'R', b'O', b'R', b':', ..] => {
             parse::cme_error(line).map_or(Frame::Line(line), Frame::Cme)
         }
         [b'+', ..] => Frame::Line(line),
-        _ if trimmed == b"OK" => Frame::Ok,
-        _ if trimmed == b"ERROR" => Frame::Error,
-        _ if trimmed == b"NO CARRIER" => Frame::NoCarrier,
-        [b'C', ..] if line.starts_with(b"CONNECT") => Frame::Connect,
-        [a, t, ..] if a.eq_ignore_ascii_case(&b'A') && t.eq_ignore_ascii_case(&b'T') => Frame::Echo(line),
-        _ => Frame::Line(line),
+        // Trimmed once, and only for the lines that are not results.
+        _ => match line.trim_ascii_end() {
+            b"OK" => Frame::Ok,
+            b"ERROR" => Frame::Error,
+            b"NO CARRIER" => Frame::NoCarrier,
+            [b'C', ..] if line.starts_with(b"CONNECT") => Frame::Connect,
+            [a, t, ..] if a.eq_ignore_ascii_case(&b'A') && t.eq_ignore_ascii_case(&b'T') => Frame::Echo(line),
+            _ => Frame::Line(line),
+        },
     }
 }
 
