@@ -14,9 +14,11 @@
 //! this payload to the caller). The methods here only perform that: one
 //! loop with three awaits (write, read with a deadline, sleep) shared by
 //! every operation, plus the await on the caller's sink or source in
-//! transfers. A firmware holds one copy of the protocol, only the
-//! operations it calls are linked, and no operation's await points are
-//! compiled into its tasks.
+//! transfers. A firmware holds one copy of the protocol, the transfers,
+//! `init`, `activate`, `configure`, `close` and `recover` are linked only
+//! if called (the one-exchange operations share one body, and the answer
+//! parsers are shared by all), and no operation's await points are compiled
+//! into its tasks.
 //!
 //! # Cancel safety
 //!
