@@ -900,6 +900,16 @@ impl<'b> Core<'b> {
         }
     }
 
+    /// Forgets every byte received and the tokenizer's state, and gives
+    /// reads the whole buffer again (an upload dropped midway leaves them
+    /// only its first `RX_LEN` bytes).
+    fn forget_input(&mut self) {
+        self.tok.reset();
+        self.rx_start = 0;
+        self.rx_end = 0;
+        self.rx_cap = self.buf.len();
+    }
+
     /// Feeds what is left in the receive buffer to the tokenizer so that
     /// the buffer can be reused; lines go to the URC dispatcher.
     fn drain(&mut self) {
@@ -1012,10 +1022,7 @@ impl<'b> Core<'b> {
                         // Errors here are fine: the probe decides.
                         let _ = ready!(self.escape(m));
                     }
-                    self.tok.reset();
-                    self.rx_start = 0;
-                    self.rx_end = 0;
-                    self.rx_cap = self.buf.len();
+                    self.forget_input();
                     m.resync = Resync::Probe;
                 }
                 Resync::Probe => {
@@ -1195,17 +1202,16 @@ impl<'b> Core<'b> {
     /// `close`: `AT+QFTPCLOSE`, riding out `603`; the session is closed
     /// whatever the answer.
     pub(crate) fn close(&mut self, m: &mut Machine<'_>) -> Step<Got> {
-        self.simple(
-            m,
-            false,
-            |_| Ok(()),
-            |core, m| {
-                let r = ready!(core.close_session(m));
-                core.watch.session = Session::Closed;
-                core.need_close = false;
-                Ready(r.map(|()| Got::Ready(true)))
-            },
-        )
+        self.simple(m, false, |_| Ok(()), Core::logout)
+    }
+
+    /// [`Core::close_session`], after which the session is closed whatever
+    /// the answer: the end of `close` and of `recover`.
+    fn logout(&mut self, m: &mut Machine<'_>) -> Step<Got> {
+        let r = ready!(self.close_session(m));
+        self.watch.session = Session::Closed;
+        self.need_close = false;
+        Ready(r.map(|()| Got::Ready(true)))
     }
 
     /// `list`: one confirmed-length payload.
@@ -1341,9 +1347,7 @@ impl<'b> Core<'b> {
         loop {
             match m.pc {
                 0 => {
-                    self.tok.reset();
-                    self.rx_start = 0;
-                    self.rx_end = 0;
+                    self.forget_input();
                     self.dirty = Dirty::Clean;
                     m.pc = 1;
                 }
@@ -1421,10 +1425,8 @@ impl<'b> Core<'b> {
             self.dirty = Dirty::Stream;
             m.pc = 3;
         }
-        let r = ready!(self.close_session(m));
-        self.watch.session = Session::Closed;
-        self.need_close = false;
-        Ready(self.end(m, r.map(|()| Got::Ready(true))))
+        let r = ready!(self.logout(m));
+        Ready(self.end(m, r))
     }
 
     /// Downloads a file in chunks of known length: the size first (servers
