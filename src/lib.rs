@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![cfg_attr(not(test), no_std)]
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 // The logging shim comes first so every module can use its macros.
@@ -10,12 +10,12 @@ mod fmt;
 pub mod at;
 pub mod blocking;
 pub mod error;
-pub mod ftp;
+pub mod client;
 
 pub use at::cmd::Listing;
 pub use at::parse::{FtpState, ModifyTime};
 pub use error::{ArgError, CmeError, Error, FtpReply, ModuleError};
-pub use ftp::{
+pub use client::{
     Auth, DataAddress, FileType, Ftp, FtpConfig, IpType, LocalAddr, PdpConfig, Setting, SslConfig, SslType, Transfer,
-    TransferMode,
+    TransferMode, GUARD, MIN_BUF, RX_LEN,
 };

@@ -17,12 +17,12 @@ use quectel_ftp::{
 
 /// Bring-up of a module that just booted: echo is on until `ATE0`.
 fn boot_echo() -> Script {
-    Script::new()
-        .cmd("AT")
-        .send(b"AT\r")
-        .lines(&["OK"])
+    // The escape and the probe come back, and the CR that ends the `+++`
+    // line makes it an `ERROR`.
+    escape_at_init()
+        .send(b"+++")
         .then(probe_cmd())
-        .send(b"AT+CMEE?\r")
+        .send(b"\r\r\nERROR\r\nAT+CMEE?\r")
         .lines(&["+CMEE: 0", "OK"])
         .cmd("ATE0")
         .send(b"ATE0\r")

@@ -190,7 +190,7 @@ fn stalled_download_times_out_then_next_call_escapes_data_mode() {
     assert_eq!(sink.0, part);
     run(LONG, async { assert_eq!(ftp.cwd("/").await, Err(Error::NotOpen)) });
     let w = writes(&modem);
-    let esc = find_write(&w, 0, b"+++").expect("no +++");
+    let esc = find_write(&w, after_init(&w), b"+++").expect("no +++");
     assert!(w[esc].0 - t0 >= S(1));
     assert!(w[esc + 1].0 - w[esc].0 >= S(1), "probe sent within the guard time");
     run(LONG, async { ftp.open("h", 21).await.unwrap() });
@@ -253,7 +253,7 @@ fn unanswered_probe_is_retried_after_an_escape() {
     assert_eq!(r, Err(Error::NotOpen));
     assert!(took < S(10), "resync took {took:?}");
     let w = writes(&modem);
-    let esc = find_write(&w, 0, b"+++").unwrap();
+    let esc = find_write(&w, after_init(&w), b"+++").unwrap();
     assert!(w[esc].0 - w[esc - 1].0 >= S(1));
     assert!(w[esc + 1].0 - w[esc].0 >= S(1));
     modem.finished();
@@ -288,8 +288,8 @@ fn put_escaped_guards_the_escape_by_a_second_each_side() {
     assert_eq!(seen, 1000);
     modem.finished();
     let w = writes(&modem);
-    let esc = find_write(&w, 0, b"+++").expect("+++ not sent in one write call");
-    assert_eq!(w.iter().filter(|(_, b)| b == b"+++").count(), 1);
+    let esc = find_write(&w, after_init(&w), b"+++").expect("+++ not sent in one write call");
+    assert_eq!(w[after_init(&w)..].iter().filter(|(_, b)| b == b"+++").count(), 1);
     assert!(!w.iter().any(|(_, b)| b == b"+" || b == b"++"), "+++ split over write calls");
     // The write before is the last piece of data, the one after the next command.
     assert!(data.ends_with(&w[esc - 1].1));
@@ -323,7 +323,7 @@ fn put_escaped_repeats_a_guarded_escape_while_the_module_stays_in_data_mode() {
     });
     modem.finished();
     let w = writes(&modem);
-    let first = find_write(&w, 0, b"+++").unwrap();
+    let first = find_write(&w, after_init(&w), b"+++").unwrap();
     let second = find_write(&w, first + 1, b"+++").expect("no second +++");
     assert_eq!(second, first + 1, "something was written between the two escapes");
     assert_eq!(w[first - 1].1, b"payload");
@@ -374,7 +374,7 @@ fn dropped_download_is_escaped_and_probed_by_the_next_call() {
     assert_eq!(run(LONG, ftp.size("g")), Ok(9));
     modem.finished();
     let w = writes(&modem);
-    let esc = find_write(&w, 0, b"+++").unwrap();
+    let esc = find_write(&w, after_init(&w), b"+++").unwrap();
     assert!(w[esc].0 - t_drop >= S(1));
     assert!(w[esc + 1].0 - w[esc].0 >= S(1));
 }
@@ -406,7 +406,7 @@ fn dropped_escaped_upload_is_escaped_and_probed_by_the_next_call() {
     });
     modem.finished();
     let w = writes(&modem);
-    let esc = find_write(&w, 0, b"+++").unwrap();
+    let esc = find_write(&w, after_init(&w), b"+++").unwrap();
     assert_eq!(w[esc - 1].1, b"abc");
     assert!(w[esc].0 - w[esc - 1].0 >= S(1));
     assert!(w[esc + 1].0 - w[esc].0 >= S(1));

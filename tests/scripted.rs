@@ -11,12 +11,12 @@ const LIMIT: Duration = Duration::from_secs(600);
 
 /// Script of a client that is open: what `opened()` below consumes.
 fn bring_up() -> Script {
-    Script::new()
-        .cmd("AT")
-        // Echo is on after boot: the command comes back first.
-        .send(b"AT\r")
-        .lines(&["OK"])
+    // Echo is on after boot: the escape and the probe come back, and the
+    // CR that ends the `+++` line makes it an `ERROR`.
+    escape_at_init()
+        .send(b"+++")
         .then(probe_cmd())
+        .send(b"\r\r\nERROR\r\nAT+CMEE?\r")
         .lines(&["+CMEE: 0", "OK"])
         .ok("ATE0")
         .ok("AT+CMEE=1")

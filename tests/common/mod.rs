@@ -324,12 +324,18 @@ pub fn hostile(len: usize) -> Vec<u8> {
 /// A generous bound of simulated time for one `run`.
 pub const LONG: Duration = Duration::from_secs(1200);
 
+/// What `Ftp::init` sends first: after a guard time of silence, a guarded
+/// `+++` (which a module in command mode takes as the start of a command
+/// line: the probe's CR ends it, and it answers `ERROR`).
+pub fn escape_at_init() -> Script {
+    Script::new().expect(b"+++")
+}
+
 /// Bring-up of a module with echo off: what `Ftp::init` sends.
 pub fn boot() -> Script {
-    Script::new()
-        .ok("AT")
+    escape_at_init()
         .then(probe_cmd())
-        .lines(&["+CMEE: 1", "OK"])
+        .lines(&["ERROR", "+CMEE: 1", "OK"])
         .ok("ATE0")
         .ok("AT+CMEE=1")
         .cmd("AT+CPIN?")
@@ -390,6 +396,12 @@ pub fn writes(modem: &Modem) -> Vec<(Instant, Vec<u8>)> {
 /// Index of the first write call equal to `bytes` at or after `from`.
 pub fn find_write(w: &[(Instant, Vec<u8>)], from: usize, bytes: &[u8]) -> Option<usize> {
     w.iter().skip(from).position(|(_, b)| b == bytes).map(|i| i + from)
+}
+
+/// Index of the first write call after `init`'s escape: where the writes
+/// of the operations under test begin.
+pub fn after_init(w: &[(Instant, Vec<u8>)]) -> usize {
+    find_write(w, 0, b"+++").map_or(0, |i| i + 1)
 }
 
 /// Runs `fut` and returns its output and the simulated time it took.

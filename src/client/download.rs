@@ -1,0 +1,172 @@
+//! Downloads to the COM port: `get` and the listings (reference sections
+//! 2 and 5: `AT+QFTPGET`, `AT+QFTPLIST`, `AT+QFTPNLST`, `AT+QFTPMLSD`).
+//!
+//! On the wire: `CONNECT`, the payload, `\r\nOK\r\n`, then the deferred
+//! `+QFTPGET: 0,<n>`. The payload may contain any of those bytes, so its
+//! end is found by length: a file chunk asks for `<downloadlen>` bytes of a
+//! file whose size is known, and a payload of unknown length (a listing, a
+//! server that cannot tell the size) ends only where the result line's
+//! count confirms it.
+
+use embedded_io_async::{Read, Write};
+
+use super::answer::{Got, Until, Verdict, Waiting, Want};
+use super::edge::after;
+use super::session::Dirty;
+use super::{io_error, sat32, Ftp, Transfer};
+use crate::at::cmd::{self, Command, FileOp, Listing, Names, COM};
+use crate::at::tokenizer::Payload;
+use crate::error::{Error, FtpReply};
+
+/// The name of `+QFTPGET:`.
+const GET: &[u8] = b"QFTPGET";
+
+/// What follows an exact-length payload at once.
+const TRAILER: &[u8] = b"\r\nOK\r\n";
+
+impl<U: Read + Write> Ftp<'_, U> {
+    /// Downloads `remote` from `opts.start` into `sink`, in chunks of
+    /// `opts.chunk` bytes, each requested with `<startpos>,<downloadlen>` so
+    /// the number of payload bytes is always known. The size is asked first
+    /// (`AT+QFTPSIZE`); servers that cannot tell (reply 500 or 502) get
+    /// chunks whose end is confirmed by the modem's count. Every chunk's
+    /// `+QFTPGET: 0,<n>` is checked against the bytes received, and an
+    /// exact chunk must be followed by `\r\nOK\r\n` at once. `progress`
+    /// sees the bytes moved so far. Returns the number of bytes written to
+    /// `sink`.
+    ///
+    /// Each wait is bounded by the deferred-result deadline (`rsptimeout`
+    /// + 5 s), between two pieces of payload too.
+    ///
+    /// # Errors
+    ///
+    /// `Ftp { .. }` as the module reports; [`Error::LengthMismatch`] if a
+    /// chunk's count disagrees; [`Error::Protocol`] if a byte was lost or
+    /// doubled inside a chunk; [`Error::Io`] from the sink.
+    ///
+    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
+    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// session (open it again). Bytes already moved stay moved: resume with
+    /// [`Transfer::start`].
+    pub async fn get<W: Write>(
+        &mut self,
+        remote: &str,
+        sink: &mut W,
+        opts: Transfer,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        let start = opts.start;
+        cmd::qftpget(remote, COM, start, Some(0))?;
+        let size_cmd = cmd::file_cmd(FileOp::Size, Names::One(remote))?;
+        self.prepare(true).await?;
+        let r = self.command(&size_cmd, Want::Num(FileOp::Size.result()), self.st.deferred, &mut []).await;
+        let size = match self.st.ended(r).and_then(Got::num) {
+            Ok(size) => Some(size),
+            Err(Error::Ftp { reply: Some(FtpReply::NotImplemented | FtpReply::SyntaxError), .. }) => None,
+            Err(e) => return Err(e),
+        };
+        let chunk = u64::from(opts.chunk.max(1));
+        let mut pos = start;
+        loop {
+            let n = match size {
+                Some(size) => size.saturating_sub(pos).min(chunk),
+                None => chunk,
+            };
+            if n == 0 {
+                return Ok(pos - start);
+            }
+            let payload = match size {
+                Some(_) => Payload::Exact(n),
+                None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
+            };
+            self.prepare(true).await?;
+            let r = self.fetch(&cmd::qftpget(remote, COM, pos, Some(sat32(n)))?, payload, GET, sink).await;
+            let got = self.st.ended(r)?;
+            pos = pos.saturating_add(got);
+            progress(pos - start);
+            if got < n {
+                if size.is_some() {
+                    return Err(Error::LengthMismatch { moved: sat32(got), reported: sat32(n) });
+                }
+                return Ok(pos - start);
+            }
+        }
+    }
+
+    /// Streams a listing of `dir` (`"."` for the current directory) into
+    /// `sink`; returns its length in bytes. [`Listing::Nlst`] gives names
+    /// only, [`Listing::Mlsd`] RFC 3659 facts. The listing's end is
+    /// confirmed by the result line's count.
+    ///
+    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
+    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// session (open it again).
+    pub async fn list<W: Write>(&mut self, kind: Listing, dir: &str, sink: &mut W) -> Result<u64, Error> {
+        let command = cmd::qftplist(kind, dir, COM)?;
+        let result = kind.result_name();
+        self.prepare(true).await?;
+        let payload = Payload::Confirmed { result, limit: None };
+        let r = self.fetch(&command, payload, result.as_bytes(), sink).await;
+        self.st.ended(r)
+    }
+
+    /// One download-direction exchange: command, `CONNECT`, payload to
+    /// `sink`, `OK`, and the result line `+<result>: 0,<n>` whose count
+    /// must match the bytes received. Returns that count.
+    async fn fetch<W: Write>(
+        &mut self,
+        command: &Command<'_>,
+        payload: Payload,
+        result: &'static [u8],
+        sink: &mut W,
+    ) -> Result<u64, Error> {
+        self.rx.tok().expect_payload(payload);
+        let r = self.fetch_payload(command, payload, result, sink).await;
+        if r.is_err() && self.rx.tok().in_data_mode() {
+            // Broken off inside the payload: the next call escapes.
+            self.st.dirty = Dirty::DataMode;
+        }
+        self.rx.tok().abort_payload();
+        r
+    }
+
+    async fn fetch_payload<W: Write>(
+        &mut self,
+        command: &Command<'_>,
+        payload: Payload,
+        result: &'static [u8],
+        sink: &mut W,
+    ) -> Result<u64, Error> {
+        let want = Want::Num(result);
+        self.send(command, want).await?;
+        let mut w = Waiting::new(want, Until::Data, &mut []);
+        let mut moved = 0u64;
+        while let Verdict::Piece(piece) = self.wait(&mut w, after(self.st.deferred)).await? {
+            let data = self.rx.piece(piece);
+            sink.write_all(data).await.map_err(io_error)?;
+            moved += data.len() as u64;
+        }
+        let deadline = after(self.st.deferred);
+        if let Payload::Exact(_) = payload {
+            if let Err(e) = self.expect_raw(TRAILER, deadline).await {
+                if e == Error::Protocol {
+                    warn!("payload not followed by OK: bytes lost or doubled");
+                }
+                return Err(e);
+            }
+            w.until = Until::Answer;
+        } else {
+            w.until = Until::Final(true);
+        }
+        self.wait(&mut w, deadline).await?;
+        counted(w.value()?, moved)
+    }
+}
+
+/// A transfer's result count, checked against the bytes moved.
+pub(crate) fn counted(reported: Got, moved: u64) -> Result<u64, Error> {
+    match reported.num()? {
+        n if n == moved => Ok(n),
+        n => Err(Error::LengthMismatch { moved: sat32(moved), reported: sat32(n) }),
+    }
+}

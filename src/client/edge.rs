@@ -1,0 +1,365 @@
+//! The I/O edge every operation goes through: write a command, read
+//! events with a deadline, wait until an answer, write raw bytes.
+//!
+//! The bytes read land in the caller's chunk buffer and go through the
+//! tokenizer here; each frame becomes an [`Event`] for the wait in
+//! progress, and each line that answers nothing goes to the URC dispatcher
+//! (and to `State::unanswered`).
+
+use embassy_time::{with_deadline, Duration, Instant};
+use embedded_io_async::{Read, Write};
+
+use super::answer::{Event, Got, Match, Piece, Until, Verdict, Waiting, Want};
+use super::limits::QUICK;
+use super::session::Dirty;
+use super::{io_error, Ftp};
+use crate::at::cmd::{self, Command, WRITE_CHUNK};
+use crate::at::tokenizer::{Frame, Tokenizer};
+use crate::error::Error;
+
+/// Longest line the client's tokenizer keeps: the longest answer,
+/// `+QFTPPWD: 0,"<255-byte path>"` (269 bytes), rounded up to a word.
+/// Longer lines can only be URCs; they are counted and skipped.
+pub const LINE_LEN: usize = 272;
+
+/// During uploads the first `RX_LEN` bytes of the chunk buffer receive the
+/// modem's answers; the rest carries the payload.
+pub const RX_LEN: usize = 64;
+
+/// The smallest chunk buffer [`Ftp::new`] accepts.
+pub const MIN_BUF: usize = RX_LEN + 64;
+
+/// The receive side: the tokenizer and the caller's buffer.
+pub(crate) struct Rx<'b> {
+    tok: Tokenizer<LINE_LEN>,
+    buf: &'b mut [u8],
+    /// Unread received bytes are `buf[start..end]`, within `buf[..cap]`.
+    start: usize,
+    end: usize,
+    cap: usize,
+}
+
+impl<'b> Rx<'b> {
+    pub(crate) fn new(buf: &'b mut [u8]) -> Self {
+        let cap = buf.len();
+        Rx { tok: Tokenizer::new(), buf, start: 0, end: 0, cap }
+    }
+
+    /// The bytes of a payload piece.
+    pub(crate) fn piece(&self, p: Piece) -> &[u8] {
+        match p {
+            Piece::Buf(a, b) => self.buf.get(a..b).unwrap_or_default(),
+            Piece::Held => self.tok.held_payload(),
+        }
+    }
+
+    /// The tokenizer, to arm or leave data mode.
+    pub(crate) fn tok(&mut self) -> &mut Tokenizer<LINE_LEN> {
+        &mut self.tok
+    }
+
+    /// The whole buffer.
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// The upload area, `buf[a..b]` (both from [`RX_LEN`] on).
+    pub(crate) fn upload_room(&mut self, a: usize, b: usize) -> &mut [u8] {
+        self.buf.get_mut(a..b).unwrap_or_default()
+    }
+}
+
+/// The deadline `d` from now, saturating (where `Instant + Duration` would
+/// panic).
+pub(crate) fn after(d: Duration) -> Instant {
+    Instant::now().checked_add(d).unwrap_or(Instant::MAX)
+}
+
+/// Writes all of `bytes` by `deadline`, then flushes.
+pub(crate) async fn write_all<U: Write>(uart: &mut U, mut bytes: &[u8], deadline: Instant) -> Result<(), Error> {
+    let io = async {
+        while !bytes.is_empty() {
+            match uart.write(bytes).await.map_err(io_error)? {
+                0 => return Err(Error::Io(embedded_io::ErrorKind::WriteZero)),
+                n => bytes = bytes.get(n..).unwrap_or_default(),
+            }
+        }
+        uart.flush().await.map_err(io_error)
+    };
+    with_deadline(deadline, io).await.unwrap_or(Err(Error::Timeout))
+}
+
+impl<U: Read + Write> Ftp<'_, U> {
+    /// Sends `cmd`, whose deferred result (if `want` names one) is pending
+    /// from now on.
+    pub(crate) async fn send(&mut self, cmd: &Command<'_>, want: Want) -> Result<(), Error> {
+        self.st.pending = want.deferred();
+        self.write_line(cmd).await
+    }
+
+    /// Writes a command line, a window at a time.
+    pub(crate) async fn write_line(&mut self, cmd: &Command<'_>) -> Result<(), Error> {
+        debug!("> {}", cmd.name());
+        let mut window = [0u8; WRITE_CHUNK];
+        let mut at = 0;
+        loop {
+            let n = cmd.encode_at(at, &mut window);
+            if n == 0 {
+                return Ok(());
+            }
+            at += n;
+            write_all(&mut self.uart, window.get(..n).unwrap_or_default(), after(QUICK)).await?;
+        }
+    }
+
+    /// Writes raw bytes (`+++`, upload data from `buf[a..b]` when `data`).
+    pub(crate) async fn write_upload(&mut self, a: usize, b: usize, deadline: Instant) -> Result<(), Error> {
+        write_all(&mut self.uart, self.rx.buf.get(a..b).unwrap_or_default(), deadline).await
+    }
+
+    /// Writes `+++` in one write.
+    pub(crate) async fn write_escape(&mut self) -> Result<(), Error> {
+        write_all(&mut self.uart, b"+++", after(QUICK)).await
+    }
+
+    /// Sends `cmd` and waits (for `timeout`) for its final result and, with
+    /// `until` = `Final(true)`, its answer line; returns the answer's value
+    /// if one came. Text answers go to `text`.
+    pub(crate) async fn exchange(
+        &mut self,
+        cmd: &Command<'_>,
+        want: Want,
+        until: Until,
+        timeout: Duration,
+        text: &mut [u8],
+    ) -> Result<Option<Got>, Error> {
+        self.send(cmd, want).await?;
+        let mut w = Waiting::new(want, until, text);
+        self.wait(&mut w, after(timeout)).await?;
+        w.answer.transpose()
+    }
+
+    /// [`Ftp::exchange`] of a command that waits for its answer line if it
+    /// has one: the line's value (or [`Got::Flag`] for `Want::Nothing`).
+    pub(crate) async fn command(
+        &mut self,
+        cmd: &Command<'_>,
+        want: Want,
+        timeout: Duration,
+        text: &mut [u8],
+    ) -> Result<Got, Error> {
+        let need = want != Want::Nothing;
+        let got = self.exchange(cmd, want, Until::Final(need), timeout, text).await?;
+        match (need, got) {
+            (false, _) => Ok(Got::Flag(true)),
+            (true, Some(got)) => Ok(got),
+            (true, None) => Err(Error::Protocol),
+        }
+    }
+
+    /// The resynchronisation probe: a lone CR ends any partial command line,
+    /// then `AT+CMEE?`, whose `OK` only counts after its own `+CMEE:` line,
+    /// so that a late `OK` of an abandoned command cannot pass for it. What
+    /// is pending stays pending.
+    pub(crate) async fn probe(&mut self, timeout: Duration) -> Result<(), Error> {
+        self.write_line(&cmd::probe()).await?;
+        let mut w = Waiting::new(Want::Cmee, Until::Probe, &mut []);
+        self.wait(&mut w, after(timeout)).await.map(drop)
+    }
+
+    /// Reads until `deadline`, the lines going to the URC dispatcher. A
+    /// timeout is the normal end.
+    pub(crate) async fn listen(&mut self, deadline: Instant) -> Result<(), Error> {
+        let mut w = Waiting::new(Want::Nothing, Until::Busy, &mut []);
+        match self.wait(&mut w, deadline).await {
+            Ok(_) | Err(Error::Timeout) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads events until the wait `w` is over, or `deadline`. While
+    /// waiting for payload, each event moves the deadline on by the
+    /// deferred-result deadline (`rsptimeout` bounds the gap between two
+    /// packets). Returns what ended the wait: [`Verdict::Done`], a payload
+    /// piece or the payload's end.
+    pub(crate) async fn wait(&mut self, w: &mut Waiting<'_>, mut deadline: Instant) -> Result<Verdict, Error> {
+        loop {
+            if let Some(v) = w.over(self.st.pending.is_none()) {
+                return match v {
+                    Verdict::Fail(e) => Err(e),
+                    v => Ok(v),
+                };
+            }
+            let event = match self.event(w) {
+                Some(event) => event?,
+                None => {
+                    self.fill(deadline).await?;
+                    continue;
+                }
+            };
+            match w.take(event) {
+                Verdict::More => {}
+                // If the operation is dropped in data mode, the next call must escape.
+                Verdict::Entered => self.st.dirty = Dirty::DataMode,
+                Verdict::End => {
+                    self.st.dirty = Dirty::Stream;
+                    return Ok(Verdict::End);
+                }
+                Verdict::Fail(e) => return Err(e),
+                v => return Ok(v),
+            }
+            if w.until == Until::Data {
+                deadline = after(self.st.deferred);
+            }
+        }
+    }
+
+    /// Reads what the UART has into the emptied receive buffer, waiting
+    /// until `deadline` for at least one byte.
+    pub(crate) async fn fill(&mut self, deadline: Instant) -> Result<(), Error> {
+        self.rx.start = 0;
+        self.rx.end = 0;
+        let room = self.rx.buf.get_mut(..self.rx.cap).unwrap_or_default();
+        match with_deadline(deadline, self.uart.read(room)).await {
+            Err(_) => Err(Error::Timeout),
+            Ok(Err(e)) => Err(io_error(e)),
+            Ok(Ok(0)) => Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
+            Ok(Ok(n)) => {
+                self.rx.end = n.min(self.rx.cap);
+                Ok(())
+            }
+        }
+    }
+
+    /// The next event from the buffered input, `None` once it is used up.
+    /// Lines that answer nothing go to the URC dispatcher.
+    fn event(&mut self, w: &mut Waiting<'_>) -> Option<Result<Event, Error>> {
+        loop {
+            let base = self.rx.buf.as_ptr() as usize;
+            let input = self.rx.buf.get(self.rx.start..self.rx.end).unwrap_or_default();
+            // The tokenizer may hold bytes (the `\r\nOK\r\n` after a listing)
+            // that it replays only when fed, even with nothing new.
+            let (used, frame) = self.rx.tok.feed(input);
+            if used == 0 && frame.is_none() {
+                return None;
+            }
+            let mut restarted = false;
+            let event = match frame {
+                None | Some(Frame::Echo(_)) | Some(Frame::NoCarrier) => None,
+                Some(Frame::Overflow) => {
+                    warn!("overlong line skipped");
+                    self.overlong = self.overlong.wrapping_add(1);
+                    None
+                }
+                Some(Frame::Ok) => Some(Event::Ok),
+                // A command refused outright has no deferred result to come.
+                Some(Frame::Error) => {
+                    self.st.pending = None;
+                    Some(Event::Error)
+                }
+                Some(Frame::Cme(e)) => {
+                    self.st.pending = None;
+                    Some(Event::Cme(e))
+                }
+                Some(Frame::Connect) => Some(Event::Connect),
+                Some(Frame::DataEnd { .. }) => Some(Event::DataEnd),
+                Some(Frame::Line(line)) => {
+                    // The deferred result of the command in flight (or of an
+                    // abandoned one) has come: nothing is pending any more.
+                    let settles = self.st.settles(line);
+                    match w.want.offer(line, w.text) {
+                        Match::Answer(answer) => {
+                            w.answer = Some(answer);
+                            Some(Event::Answer)
+                        }
+                        _ if settles => Some(Event::Answer),
+                        // The echo of our own escape (echo on): not a URC.
+                        Match::Consumed => None,
+                        Match::No if line == b"+++" => None,
+                        Match::No => {
+                            let urc = self.urcs.dispatch(line);
+                            restarted = self.st.unanswered(line, urc);
+                            None
+                        }
+                    }
+                }
+                Some(Frame::Data(d)) => {
+                    let start = (d.as_ptr() as usize).wrapping_sub(base);
+                    if start < self.rx.end && start + d.len() <= self.rx.end {
+                        Some(Event::Data(Piece::Buf(start, start + d.len())))
+                    } else {
+                        Some(Event::Data(Piece::Held))
+                    }
+                }
+            };
+            self.rx.start += used;
+            if restarted {
+                // `RDY`: the module restarted, no answer will come.
+                return Some(Err(Error::SessionClosed));
+            }
+            if let Some(event) = event {
+                return Some(Ok(event));
+            }
+        }
+    }
+
+    /// Reads the exact bytes `expected` off the stream, by `deadline`.
+    /// After an exact-length payload the module prints `\r\nOK\r\n` at
+    /// once; anything else means that the line lost or doubled a byte
+    /// inside the payload, whose count then still matches the module's.
+    pub(crate) async fn expect_raw(&mut self, expected: &[u8], deadline: Instant) -> Result<(), Error> {
+        let mut matched = 0;
+        while matched < expected.len() {
+            if self.rx.start >= self.rx.end {
+                self.fill(deadline).await?;
+                continue;
+            }
+            let avail = self.rx.buf.get(self.rx.start..self.rx.end).unwrap_or_default();
+            let k = avail.len().min(expected.len() - matched);
+            if avail.get(..k) != expected.get(matched..matched + k) {
+                return Err(Error::Protocol);
+            }
+            matched += k;
+            self.rx.start += k;
+        }
+        Ok(())
+    }
+
+    /// Forgets every byte received and the tokenizer's state, and gives
+    /// reads the whole buffer again (an upload dropped midway leaves them
+    /// only its first [`RX_LEN`] bytes).
+    pub(crate) fn forget_input(&mut self) {
+        self.rx.tok.reset();
+        self.rx.start = 0;
+        self.rx.end = 0;
+        self.rx.cap = self.rx.buf.len();
+    }
+
+    /// Gives reads only the first [`RX_LEN`] bytes of the buffer, after
+    /// feeding what is left to the tokenizer (lines go to the URC
+    /// dispatcher): the rest carries upload data.
+    pub(crate) fn reserve_upload_area(&mut self) {
+        while self.rx.start < self.rx.end {
+            let input = self.rx.buf.get(self.rx.start..self.rx.end).unwrap_or_default();
+            let (used, frame) = self.rx.tok.feed(input);
+            match frame {
+                Some(Frame::Line(line)) => {
+                    let urc = self.urcs.dispatch(line);
+                    self.st.unanswered(line, urc);
+                }
+                Some(Frame::Overflow) => self.overlong = self.overlong.wrapping_add(1),
+                Some(_) => warn!("stray frame dropped"),
+                None => {}
+            }
+            self.rx.start += used;
+        }
+        self.rx.start = 0;
+        self.rx.end = 0;
+        self.rx.cap = RX_LEN;
+    }
+
+    /// Gives reads the whole buffer again after an upload.
+    pub(crate) fn release_upload_area(&mut self) {
+        self.rx.cap = self.rx.buf.len();
+    }
+}

@@ -1,0 +1,156 @@
+//! The session and the file commands: `open`, `close`, `cwd`, `pwd`,
+//! `size`, `delete`, `mkdir`, `rmdir`, `rename`, `mdtm`, `len`, `stat`
+//! (reference section 5). Each is one command, answered `OK` and then by
+//! its deferred `+QFTP<name>: <err>,<value>` within `rsptimeout`.
+//!
+//! **Cancel safety** of every method here: the future may be dropped at
+//! any point; the next call waits out the dropped command's deferred
+//! result first (and closes the session if it never comes), so that it can
+//! never pass for a later answer.
+
+use embedded_io_async::{Read, Write};
+
+use super::answer::{Got, Want};
+use super::limits::{OPEN_RETRIES, QUICK};
+use super::session::Session;
+use super::Ftp;
+use crate::at::cmd::{self, Command, FileOp, Names};
+use crate::at::parse::{FtpState, ModifyTime};
+use crate::error::{CmeError, Error, ModuleError};
+
+impl<U: Read + Write> Ftp<'_, U> {
+    /// `AT+QFTPOPEN="<host>",<port>`: connects and logs in with the
+    /// account of [`Ftp::configure`]. Waits up to the deferred-result
+    /// deadline for `+QFTPOPEN: 0,0`.
+    ///
+    /// A session left open by a run that died (`+CME ERROR: 603`, or module
+    /// error 603 in the result) is closed and the open tried again, once.
+    ///
+    /// # Errors
+    ///
+    /// `Ftp { module, reply }` as the module reports (`604` DNS, `606`
+    /// port closed, reply `530` login refused, ...); [`Error::Timeout`]
+    /// (the next call closes what may still open).
+    pub async fn open(&mut self, host: &str, port: u16) -> Result<(), Error> {
+        let open = cmd::qftpopen(host, port)?;
+        let mut retries = 0;
+        loop {
+            self.prepare(false).await?;
+            let r = self.command(&open, Want::Num(b"QFTPOPEN"), self.st.deferred, &mut []).await;
+            match r {
+                Ok(_) => self.st.session = Session::Open,
+                Err(e) if busy(e) && retries < OPEN_RETRIES => {
+                    warn!("a session is still open: closing it");
+                    retries += 1;
+                    let _ = self.st.ended(r);
+                    self.st.need_close = true;
+                    continue;
+                }
+                // The module may still finish opening: close it next time.
+                Err(Error::Timeout) => self.st.need_close = true,
+                Err(_) => {}
+            }
+            return self.st.ended(r).map(drop);
+        }
+    }
+
+    /// `AT+QFTPCLOSE`: logs out and disconnects, riding out `+CME ERROR:
+    /// 603` (a close already pending). Closing a session that is not open
+    /// is not an error. The client takes the session as closed whatever
+    /// the answer.
+    pub async fn close(&mut self) -> Result<(), Error> {
+        self.prepare(false).await?;
+        let r = self.close_session().await;
+        self.st.closed();
+        self.st.ended(r)
+    }
+
+    /// `AT+QFTPCWD="<path>"`.
+    pub async fn cwd(&mut self, path: &str) -> Result<(), Error> {
+        self.file_op(FileOp::Cwd, Names::One(path), &mut []).await.map(drop)
+    }
+
+    /// `AT+QFTPPWD`: the current directory, copied into `buf`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Overflow`] if the path is longer than `buf`.
+    pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
+        let n = match self.file_op(FileOp::Pwd, Names::None, buf).await? {
+            Got::Text(n) => n,
+            _ => return Err(Error::Protocol),
+        };
+        buf.get(..n).and_then(|b| core::str::from_utf8(b).ok()).ok_or(Error::Protocol)
+    }
+
+    /// `AT+QFTPSIZE`: the size of a remote file in bytes.
+    pub async fn size(&mut self, name: &str) -> Result<u64, Error> {
+        self.file_op(FileOp::Size, Names::One(name), &mut []).await?.num()
+    }
+
+    /// `AT+QFTPDEL`.
+    pub async fn delete(&mut self, name: &str) -> Result<(), Error> {
+        self.file_op(FileOp::Del, Names::One(name), &mut []).await.map(drop)
+    }
+
+    /// `AT+QFTPMKDIR`.
+    pub async fn mkdir(&mut self, dir: &str) -> Result<(), Error> {
+        self.file_op(FileOp::Mkdir, Names::One(dir), &mut []).await.map(drop)
+    }
+
+    /// `AT+QFTPRMDIR`.
+    pub async fn rmdir(&mut self, dir: &str) -> Result<(), Error> {
+        self.file_op(FileOp::Rmdir, Names::One(dir), &mut []).await.map(drop)
+    }
+
+    /// `AT+QFTPRENAME="<old>","<new>"`.
+    pub async fn rename(&mut self, old: &str, new: &str) -> Result<(), Error> {
+        self.file_op(FileOp::Rename, Names::Two(old, new), &mut []).await.map(drop)
+    }
+
+    /// `AT+QFTPMDTM`: a remote file's modification time.
+    pub async fn mdtm(&mut self, name: &str) -> Result<ModifyTime, Error> {
+        match self.file_op(FileOp::Mdtm, Names::One(name), &mut []).await? {
+            Got::Time(t) => Ok(t),
+            _ => Err(Error::Protocol),
+        }
+    }
+
+    /// `AT+QFTPLEN`: bytes moved by the last transfer.
+    #[allow(clippy::len_without_is_empty)]
+    pub async fn len(&mut self) -> Result<u64, Error> {
+        self.file_op(FileOp::Len, Names::None, &mut []).await?.num()
+    }
+
+    /// `AT+QFTPSTAT`: the module's FTP state, answered at once. Works
+    /// without an open session.
+    pub async fn stat(&mut self) -> Result<FtpState, Error> {
+        self.prepare(false).await?;
+        let r = self.command(&cmd::qftpstat(), Want::Num(b"QFTPSTAT"), QUICK, &mut []).await;
+        self.st.ended(r)?.num().map(FtpState::from_code)
+    }
+
+    /// One file command of an open session, its answer's value. Text
+    /// answers go to `text`.
+    async fn file_op(&mut self, op: FileOp, names: Names<'_>, text: &mut [u8]) -> Result<Got, Error> {
+        let command: Command<'_> = cmd::file_cmd(op, names)?;
+        let want = match op {
+            FileOp::Pwd => Want::Text(op.result()),
+            FileOp::Mdtm => Want::Time,
+            _ => Want::Num(op.result()),
+        };
+        self.prepare(true).await?;
+        let r = self.command(&command, want, self.st.deferred, text).await;
+        self.st.ended(r)
+    }
+}
+
+/// The module is busy with a session still open: `+CME ERROR: 603` at
+/// once, or module error 603 in the deferred result.
+fn busy(e: Error) -> bool {
+    match e {
+        Error::Cme(CmeError::Code(603)) => true,
+        Error::Ftp { module, .. } => module == ModuleError::from(603),
+        _ => false,
+    }
+}

@@ -1,0 +1,71 @@
+//! Every timeout and retry count of the client, with its source.
+//!
+//! Deadlines of commands that wait for a deferred `+QFTPxxx:` result follow
+//! the module's own `rsptimeout` (`AT+QFTPCFG="rsptimeout"`, 90 s by
+//! default, reference section 1) plus [`MARGIN`]: the module always answers
+//! within its `rsptimeout`, so a driver deadline below it would abandon
+//! answers that are still coming.
+
+use embassy_time::Duration;
+
+/// The `+++` guard time: the silence needed before and after the escape
+/// (at least 1 s each, reference section 2), with 10 % to spare for UART
+/// FIFOs and clock drift.
+pub const GUARD: Duration = Duration::from_millis(1100);
+
+/// How long the module may take to answer `+++` with `OK` once the trailing
+/// guard is over (measured on BG95: well under 100 ms; 2 s is generous).
+pub(crate) const ESCAPE_ANSWER: Duration = Duration::from_secs(2);
+
+/// Guarded `+++` attempts before giving up: "retries are sometimes needed"
+/// (reference section 6b).
+pub(crate) const ESCAPE_TRIES: u8 = 3;
+
+/// Deadline of commands the module answers at once (`ATE0`, `AT+QFTPCFG`,
+/// `AT+QFTPSTAT`, `AT+QIACT?`, ...). The manuals give 300 ms; 5 s leaves room
+/// for a busy module.
+pub(crate) const QUICK: Duration = Duration::from_secs(5);
+
+/// Added to the module's `rsptimeout` for the driver's own deadlines.
+pub(crate) const MARGIN: Duration = Duration::from_secs(5);
+
+/// The module's `rsptimeout` until `configure` sets another (reference
+/// section 4, `AT+QFTPCFG="rsptimeout"` default).
+pub(crate) const RSPTIMEOUT_DEFAULT_S: u64 = 90;
+
+/// `AT+QIACT` may take up to 150 s (TCP/IP application note, maximum
+/// response time).
+pub(crate) const PDP_ACT: Duration = Duration::from_secs(150);
+
+/// `AT+QIDEACT` may take up to 40 s (TCP/IP application note).
+pub(crate) const PDP_DEACT: Duration = Duration::from_secs(40);
+
+/// `init`: each `AT+CMEE?` probe waits this long for its answer ...
+pub(crate) const BOOT_PROBE: Duration = Duration::from_secs(1);
+
+/// ... and is sent up to this many times: a module still booting answers
+/// within about 10 s of power-up (hardware design guide: `RDY` after 5–10 s).
+pub(crate) const BOOT_PROBES: u8 = 10;
+
+/// `init` waits this long for `+CPIN: READY` (SIM initialisation after boot)
+/// ...
+pub(crate) const SIM_READY: Duration = Duration::from_secs(20);
+
+/// ... asking again after this pause.
+pub(crate) const SIM_POLL: Duration = Duration::from_secs(1);
+
+/// The resynchronisation probe (`AT+CMEE?`) waits this long for its answer
+/// ...
+pub(crate) const PROBE: Duration = Duration::from_secs(2);
+
+/// ... and is sent up to this many times, escaping before each retry.
+pub(crate) const PROBE_TRIES: u8 = 3;
+
+/// While `AT+QFTPCLOSE` answers `+CME ERROR: 603` (a close is pending,
+/// reference section 6b), the client waits this long for `+QFTPCLOSE:`
+/// before asking again, until the deferred-result deadline.
+pub(crate) const CLOSE_BUSY_POLL: Duration = Duration::from_secs(1);
+
+/// `open` that finds a dead predecessor's session (`+CME ERROR: 603`)
+/// closes it and tries again this many times.
+pub(crate) const OPEN_RETRIES: u8 = 1;

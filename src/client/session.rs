@@ -1,0 +1,281 @@
+//! What the client knows of the module between calls, and what the next
+//! call must clean up first.
+//!
+//! Pure transitions, no I/O. An operation marks the stream dirty before its
+//! first byte goes out and clean when it ends well; a future dropped (or a
+//! wait timed out) in between leaves the mark, and the next call's
+//! preparation (`recovery.rs`) reads it: resynchronise, leave data mode,
+//! wait out or close what an abandoned command left pending.
+
+use embassy_time::Duration;
+
+use super::limits::{MARGIN, RSPTIMEOUT_DEFAULT_S};
+use crate::at::parse;
+use crate::at::urc::Urc;
+use crate::error::Error;
+
+/// The FTP session as far as the client knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Session {
+    Closed,
+    Open,
+    /// The network dropped the context or the module restarted; reported
+    /// once as [`Error::SessionClosed`], then closed.
+    Lost,
+}
+
+/// The state of the byte stream between calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dirty {
+    /// Every answer was read: the next command can go at once.
+    Clean,
+    /// A wait was abandoned: buffered bytes and late answers must go.
+    Stream,
+    /// ... and the module may be in data mode: escape first.
+    DataMode,
+}
+
+/// The client's state between calls.
+pub(crate) struct State {
+    pub(crate) session: Session,
+    pub(crate) dirty: Dirty,
+    /// An FTP deferred result never came, or a dead predecessor's session
+    /// may be open: `AT+QFTPCLOSE` before anything else.
+    pub(crate) need_close: bool,
+    /// The module restarted: echo is on again, `ATE0` and `AT+CMEE=1` first.
+    pub(crate) need_init: bool,
+    /// The deferred result (`QFTPSIZE`, ...) of the command in flight. If
+    /// its operation is dropped, the next call waits for that line (or
+    /// closes the session) so that it can never pass for a later answer.
+    pub(crate) pending: Option<&'static [u8]>,
+    /// A transfer result (`+QFTPPUT:`, `+QFTPGET:`) came that no command of
+    /// this client asked for: a predecessor's transfer ended.
+    pub(crate) stale_result: bool,
+    /// The PDP context of the FTP session (`+QIURC: "pdpdeact"` of it ends
+    /// the session).
+    pub(crate) context_id: u8,
+    /// The deadline of deferred results: the module's `rsptimeout` plus a
+    /// margin.
+    pub(crate) deferred: Duration,
+}
+
+impl State {
+    pub(crate) fn new() -> Self {
+        State {
+            session: Session::Closed,
+            dirty: Dirty::Clean,
+            need_close: false,
+            need_init: false,
+            pending: None,
+            stale_result: false,
+            context_id: 1,
+            deferred: Self::rsptimeout(RSPTIMEOUT_DEFAULT_S),
+        }
+    }
+
+    /// The deadline of deferred results for a module `rsptimeout` of `s`
+    /// seconds.
+    pub(crate) fn rsptimeout(s: u64) -> Duration {
+        Duration::from_secs(s) + MARGIN
+    }
+
+    /// A line that answered no command. Returns true if it says the module
+    /// restarted under an open session (nothing in flight will be answered
+    /// then).
+    pub(crate) fn unanswered(&mut self, line: &[u8], urc: Option<Urc>) -> bool {
+        if let Some((b"QFTPPUT" | b"QFTPGET", _)) = parse::prefixed(line) {
+            self.stale_result = true;
+        }
+        match urc {
+            Some(Urc::PdpDeactivated { cid }) if cid == self.context_id => self.lose(),
+            Some(Urc::Ready) => {
+                let was_open = self.session == Session::Open;
+                self.lose();
+                self.need_init = true;
+                // Nothing of the old module's is pending any more.
+                self.pending = None;
+                return was_open;
+            }
+            _ => {}
+        }
+        false
+    }
+
+    fn lose(&mut self) {
+        if self.session == Session::Open {
+            self.session = Session::Lost;
+        }
+    }
+
+    /// A line of the stream: if it is the pending deferred result, nothing
+    /// is pending any more. True if it was.
+    pub(crate) fn settles(&mut self, line: &[u8]) -> bool {
+        let settles = self.pending.is_some_and(|name| parse::prefixed(line).is_some_and(|(n, _)| n == name));
+        if settles {
+            self.pending = None;
+        }
+        settles
+    }
+
+    /// An operation that needs a session may start, or the error to report.
+    pub(crate) fn require_session(&mut self) -> Result<(), Error> {
+        match self.session {
+            Session::Open => Ok(()),
+            Session::Closed => Err(Error::NotOpen),
+            Session::Lost => {
+                self.session = Session::Closed;
+                Err(Error::SessionClosed)
+            }
+        }
+    }
+
+    /// How an operation ended: `r` as the caller sees it.
+    ///
+    /// Success leaves a clean stream. A timeout, a UART error or nonsense
+    /// from the modem leaves the stream dirty and an open session in doubt
+    /// (closed by the next call). Other failures are answers: the stream is
+    /// clean. A session lost meanwhile is reported once.
+    pub(crate) fn ended<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
+        let e = match r {
+            Ok(v) => {
+                self.dirty = Dirty::Clean;
+                return Ok(v);
+            }
+            Err(e) => e,
+        };
+        match e {
+            Error::Timeout | Error::Io(_) | Error::Protocol => {
+                if self.session == Session::Open {
+                    self.need_close = true;
+                }
+            }
+            _ => self.dirty = Dirty::Clean,
+        }
+        if self.session == Session::Lost {
+            self.session = Session::Closed;
+            return Err(Error::SessionClosed);
+        }
+        Err(e)
+    }
+
+    /// After a resynchronisation: whether to wait for the deferred result
+    /// an abandoned command left pending. Not after a transfer broken off
+    /// in data mode (the module's state is unknown: close, as the vendor
+    /// advises), nor when a close is due anyway.
+    pub(crate) fn wait_for_pending(&self, was_data_mode: bool) -> bool {
+        self.pending.is_some() && !was_data_mode && !self.need_close
+    }
+
+    /// The pending result did not come (or was not waited for): an open
+    /// session is in doubt.
+    pub(crate) fn give_up_pending(&mut self) {
+        if self.pending.take().is_some() && self.session == Session::Open {
+            self.need_close = true;
+        }
+    }
+
+    /// The session was closed (or there was none to close).
+    pub(crate) fn closed(&mut self) {
+        self.session = Session::Closed;
+        self.need_close = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::CmeError;
+
+    fn open() -> State {
+        let mut s = State::new();
+        s.session = Session::Open;
+        s.dirty = Dirty::Stream;
+        s
+    }
+
+    #[test]
+    fn a_timeout_puts_an_open_session_in_doubt_and_leaves_the_stream_dirty() {
+        for e in [Error::Timeout, Error::Io(embedded_io::ErrorKind::Other), Error::Protocol] {
+            let mut s = open();
+            assert_eq!(s.ended::<()>(Err(e)), Err(e));
+            assert!(s.need_close);
+            assert_eq!(s.dirty, Dirty::Stream);
+        }
+        // Without a session there is nothing to close.
+        let mut s = State::new();
+        s.dirty = Dirty::Stream;
+        let _ = s.ended::<()>(Err(Error::Timeout));
+        assert!(!s.need_close);
+    }
+
+    #[test]
+    fn an_answer_leaves_a_clean_stream() {
+        for e in [Error::AtError, Error::Cme(CmeError::Code(603)), Error::ftp(627, 550), Error::NotOpen] {
+            let mut s = open();
+            assert_eq!(s.ended::<()>(Err(e)), Err(e));
+            assert_eq!((s.dirty, s.need_close), (Dirty::Clean, false));
+        }
+        let mut s = open();
+        assert_eq!(s.ended(Ok(7)), Ok(7));
+        assert_eq!(s.dirty, Dirty::Clean);
+    }
+
+    #[test]
+    fn a_lost_session_is_reported_once() {
+        let mut s = open();
+        s.unanswered(b"+QIURC: \"pdpdeact\",1", Some(Urc::PdpDeactivated { cid: 1 }));
+        assert_eq!(s.ended(Ok(1)), Ok(1), "the operation itself succeeded");
+        assert_eq!(s.require_session(), Err(Error::SessionClosed));
+        assert_eq!(s.require_session(), Err(Error::NotOpen));
+        let mut s = open();
+        s.unanswered(b"+QIURC: \"pdpdeact\",1", Some(Urc::PdpDeactivated { cid: 1 }));
+        assert_eq!(s.ended::<()>(Err(Error::Timeout)), Err(Error::SessionClosed));
+        // Another context's loss is not ours.
+        let mut s = open();
+        s.unanswered(b"+QIURC: \"pdpdeact\",2", Some(Urc::PdpDeactivated { cid: 2 }));
+        assert_eq!(s.require_session(), Ok(()));
+    }
+
+    #[test]
+    fn a_restart_needs_init_and_forgets_what_was_pending() {
+        let mut s = open();
+        s.pending = Some(b"QFTPSIZE");
+        assert!(s.unanswered(b"RDY", Some(Urc::Ready)));
+        assert!(s.need_init);
+        assert_eq!(s.pending, None);
+        assert_eq!(s.session, Session::Lost);
+        // Without a session the restart interrupts nothing.
+        let mut s = State::new();
+        assert!(!s.unanswered(b"RDY", Some(Urc::Ready)));
+    }
+
+    #[test]
+    fn only_the_pending_result_settles() {
+        let mut s = open();
+        s.pending = Some(b"QFTPSIZE");
+        assert!(!s.settles(b"+QFTPGET: 0,1"));
+        assert!(!s.settles(b"+QFTPSIZEX: 0,1"));
+        assert!(s.settles(b"+QFTPSIZE: 0,1"));
+        assert_eq!(s.pending, None);
+    }
+
+    #[test]
+    fn a_pending_result_is_waited_for_unless_a_close_is_due() {
+        let mut s = open();
+        s.pending = Some(b"QFTPSIZE");
+        assert!(s.wait_for_pending(false));
+        assert!(!s.wait_for_pending(true), "a transfer broken off in data mode");
+        s.give_up_pending();
+        assert!(s.need_close);
+        assert!(!s.wait_for_pending(false));
+    }
+
+    #[test]
+    fn a_predecessors_transfer_result_is_noticed() {
+        let mut s = State::new();
+        s.unanswered(b"+CEREG: 5", None);
+        assert!(!s.stale_result);
+        s.unanswered(b"+QFTPPUT: 0,1000", None);
+        assert!(s.stale_result);
+    }
+}

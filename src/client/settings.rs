@@ -1,0 +1,96 @@
+//! Settings: `configure` (`AT+QFTPCFG`, `AT+QSSLCFG`) and `setting`.
+
+use embedded_io_async::{Read, Write};
+
+use super::answer::Want;
+use super::limits::QUICK;
+use super::session::State;
+use super::{Ftp, FtpConfig, Setting, SslConfig, SslType};
+use crate::at::cmd::{self, Command};
+use crate::error::{ArgError, Error};
+
+impl<U: Read + Write> Ftp<'_, U> {
+    /// Applies every `AT+QFTPCFG` setting of `cfg` (reference section 4)
+    /// and, for FTPS, the `AT+QSSLCFG` settings of its SSL context (`ssl`,
+    /// or [`SslConfig::DEFAULT`]). Everything is validated before the first
+    /// byte is sent. From here on the client's deadlines for deferred
+    /// results follow `cfg.rsp_timeout_s`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] before anything is sent; `Cme`/`AtError`
+    /// as the module answers.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
+    pub async fn configure(&mut self, cfg: &FtpConfig<'_>, ssl: Option<&SslConfig<'_>>) -> Result<(), Error> {
+        let ssl = match cfg.ssl {
+            SslType::None => None,
+            _ => Some(ssl.unwrap_or(&SslConfig::DEFAULT)),
+        };
+        cfg.validate()?;
+        if let Some(s) = ssl {
+            s.validate()?;
+        }
+        for step in steps(ssl) {
+            config_command(cfg, ssl, step)?;
+        }
+        self.prepare(false).await?;
+        let r = async {
+            for step in steps(ssl) {
+                self.command(&config_command(cfg, ssl, step)?, Want::Nothing, QUICK, &mut []).await?;
+            }
+            Ok(())
+        }
+        .await;
+        self.st.ended(r)?;
+        self.st.deferred = State::rsptimeout(u64::from(cfg.rsp_timeout_s));
+        self.st.context_id = cfg.context_id;
+        Ok(())
+    }
+
+    /// Reads one numeric `AT+QFTPCFG` setting back from the module.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
+    pub async fn setting(&mut self, setting: Setting) -> Result<u32, Error> {
+        self.prepare(false).await?;
+        let query = cmd::qftpcfg_query(setting.name());
+        let r = self.command(&query, Want::Cfg(setting.name()), QUICK, &mut []).await;
+        let n = self.st.ended(r)?.num()?;
+        u32::try_from(n).map_err(|_| Error::Protocol)
+    }
+}
+
+/// How many `AT+QSSLCFG` commands an FTPS configuration takes at most.
+const SSL_STEPS: u8 = 4;
+
+/// The settings of [`Setting::ALL`], the account, then the SSL commands.
+const CONFIG_STEPS: u8 = SETTINGS + 1 + SSL_STEPS;
+const SETTINGS: u8 = Setting::ALL.len() as u8;
+
+/// The steps of a configuration: the settings and the account always, the
+/// SSL commands for FTPS (the CA file only if set).
+fn steps<'s>(ssl: Option<&'s SslConfig<'_>>) -> impl Iterator<Item = u8> + 's {
+    (0..CONFIG_STEPS).filter(move |&step| match ssl {
+        _ if step <= SETTINGS => true,
+        Some(s) => step < CONFIG_STEPS - 1 || s.cacert.is_some(),
+        None => false,
+    })
+}
+
+/// The `step`-th command of a configuration (see [`steps`]).
+fn config_command<'a>(cfg: &FtpConfig<'a>, ssl: Option<&SslConfig<'a>>, step: u8) -> Result<Command<'a>, ArgError> {
+    let ctx = cfg.ssl_ctx;
+    match (Setting::ALL.get(usize::from(step)), ssl) {
+        (Some(setting), _) => Ok(cmd::qftpcfg_num(setting.name(), setting.value(cfg))),
+        (None, _) if step == SETTINGS => cmd::qftpcfg_account(cfg.user, cfg.password),
+        (None, Some(s)) => match step - SETTINGS - 1 {
+            0 => cmd::qsslcfg_num("sslversion", ctx, s.version.into()),
+            1 => cmd::qsslcfg_ciphersuite(ctx, s.ciphersuite),
+            2 => cmd::qsslcfg_num("seclevel", ctx, s.seclevel.into()),
+            _ => cmd::qsslcfg_cacert(ctx, s.cacert.unwrap_or_default()),
+        },
+        (None, None) => Err(ArgError::OutOfRange),
+    }
+}

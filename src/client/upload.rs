@@ -1,0 +1,258 @@
+//! Uploads from the COM port: `put`, `put_sized` and `put_escaped`
+//! (reference sections 2 and 5: `AT+QFTPPUT`).
+//!
+//! `AT+QFTPPUT="<remote>","COM:",<startpos>,<uploadlen>,<beof>` announces
+//! how many bytes follow `CONNECT`, so the module leaves data mode by itself
+//! after them: no `+++`, no guard time. Without `<uploadlen>` the data ends
+//! with a guarded `+++` (the vendor's way, `put_escaped`). Either way the
+//! module then answers `OK` and `+QFTPPUT: 0,<n>`, whose count is checked.
+//!
+//! While an upload runs, the first [`RX_LEN`] bytes of the chunk buffer
+//! receive the module's answers and the rest carries the data.
+
+use embedded_io_async::{Read, Write};
+
+use super::answer::{Until, Waiting, Want};
+use super::download::counted;
+use super::edge::{after, RX_LEN};
+use super::session::Dirty;
+use super::{io_error, sat32, Ftp, Transfer};
+use crate::at::cmd::{self, Command, COM};
+use crate::error::{ArgError, Error};
+
+/// The name of `+QFTPPUT:`.
+const PUT: &[u8] = b"QFTPPUT";
+
+/// Where an upload exchange's data comes from.
+#[derive(Clone, Copy)]
+enum Data {
+    /// This many bytes, already in the upload area.
+    Buffered(usize),
+    /// This many bytes, read from the source through the upload area.
+    Streamed(u64),
+    /// Everything the source yields, then a guarded `+++`.
+    Escaped,
+}
+
+impl<U: Read + Write> Ftp<'_, U> {
+    /// Uploads everything `src` yields to `remote`, starting at `opts.start`
+    /// (non-zero resumes/appends). Each chunk goes with
+    /// `<uploadlen>,<beof>`, so the module leaves data mode by itself: no
+    /// `+++`, no guard time. A chunk is at most `opts.chunk` bytes and at
+    /// most the chunk buffer less [`RX_LEN`] + 1: it is read whole first,
+    /// with one byte more to know whether it is the last. Every chunk's
+    /// `+QFTPPUT: 0,<n>` is checked. `progress` sees the bytes moved so
+    /// far. Returns the bytes uploaded.
+    ///
+    /// # Errors
+    ///
+    /// `Ftp { .. }` as the module reports; [`Error::LengthMismatch`] if a
+    /// chunk's count disagrees; [`Error::Io`] from the source (nothing of
+    /// that chunk was sent).
+    ///
+    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
+    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// session (open it again). Bytes already moved stay moved: resume with
+    /// [`Transfer::start`].
+    pub async fn put<R: Read>(
+        &mut self,
+        remote: &str,
+        src: &mut R,
+        opts: Transfer,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        let start = opts.start;
+        cmd::qftpput(remote, COM, start, Some((0, false)))?;
+        let room = self.rx.len().saturating_sub(RX_LEN + 1).max(1);
+        let chunk = (opts.chunk as usize).clamp(1, room);
+        let mut pos = start;
+        let mut carry = None;
+        loop {
+            self.prepare(true).await?;
+            self.reserve_upload_area();
+            let (n, last) = match self.read_chunk(src, chunk, &mut carry).await {
+                Ok(read) => read,
+                Err(e) => {
+                    // Nothing of this chunk went out.
+                    self.release_upload_area();
+                    self.st.dirty = Dirty::Clean;
+                    return Err(e);
+                }
+            };
+            let command = cmd::qftpput(remote, COM, pos, Some((sat32(n as u64), last)))?;
+            let r = self.upload(&command, Data::Buffered(n), src, None).await;
+            self.release_upload_area();
+            self.st.ended(r)?;
+            pos = pos.saturating_add(n as u64);
+            progress(pos - start);
+            if last {
+                return Ok(pos - start);
+            }
+        }
+    }
+
+    /// Uploads exactly `len` bytes from `src` to `remote`, starting at
+    /// `opts.start`. Knowing the length, each `AT+QFTPPUT` can announce a
+    /// chunk of `opts.chunk` bytes however small the chunk buffer is: the
+    /// data streams through it. Fewer round trips than [`Ftp::put`], which
+    /// matters on a slow network. Returns the bytes uploaded.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ftp::put`]; a source that ends before `len` bytes gives
+    /// `Error::Io(InvalidInput)` and the session is closed at the next call.
+    ///
+    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
+    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// session (open it again). Bytes already moved stay moved: resume with
+    /// [`Transfer::start`].
+    pub async fn put_sized<R: Read>(
+        &mut self,
+        remote: &str,
+        src: &mut R,
+        len: u64,
+        opts: Transfer,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        let start = opts.start;
+        cmd::qftpput(remote, COM, start, Some((0, false)))?;
+        start.checked_add(len).ok_or(ArgError::OutOfRange)?;
+        let chunk = u64::from(opts.chunk.max(1));
+        let mut done = 0;
+        loop {
+            let n = (len - done).min(chunk);
+            let last = done + n == len;
+            self.prepare(true).await?;
+            self.reserve_upload_area();
+            let command = cmd::qftpput(remote, COM, start + done, Some((sat32(n), last)))?;
+            let r = self.upload(&command, Data::Streamed(n), src, None).await;
+            self.release_upload_area();
+            self.st.ended(r)?;
+            done += n;
+            progress(done);
+            if last {
+                return Ok(done);
+            }
+        }
+    }
+
+    /// Uploads a stream of unknown length the vendor's way: one
+    /// `AT+QFTPPUT` without `<uploadlen>`, all data, then a guarded `+++`
+    /// (1.1 s of silence before and after, sent in one write, retried if the
+    /// module stays in data mode). Slower than [`Ftp::put`] by the guard
+    /// times. `progress` sees the bytes sent so far. Returns the bytes
+    /// uploaded.
+    ///
+    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
+    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// session (open it again). Bytes already moved stay moved: resume with
+    /// [`Transfer::start`].
+    pub async fn put_escaped<R: Read>(
+        &mut self,
+        remote: &str,
+        src: &mut R,
+        start: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, Error> {
+        let command = cmd::qftpput(remote, COM, start, None)?;
+        self.prepare(true).await?;
+        self.reserve_upload_area();
+        let r = self.upload(&command, Data::Escaped, src, Some(progress)).await;
+        self.release_upload_area();
+        self.st.ended(r)
+    }
+
+    /// Reads up to `chunk` bytes of `src` into the upload area, and one
+    /// byte more to know whether the source ends there; that byte is kept
+    /// in `carry` for the next chunk. Returns the chunk's length and
+    /// whether it is the last.
+    async fn read_chunk<R: Read>(
+        &mut self,
+        src: &mut R,
+        chunk: usize,
+        carry: &mut Option<u8>,
+    ) -> Result<(usize, bool), Error> {
+        let mut n = 0;
+        if let (Some(b), Some(first)) = (carry.take(), self.rx.upload_room(RX_LEN, RX_LEN + 1).first_mut()) {
+            *first = b;
+            n = 1;
+        }
+        loop {
+            let k = src.read(self.rx.upload_room(RX_LEN + n, RX_LEN + chunk + 1)).await.map_err(io_error)?;
+            n += k;
+            match k {
+                // More to read.
+                1.. if n <= chunk => {}
+                // The source ended.
+                _ if n <= chunk => return Ok((n, true)),
+                // The byte beyond the chunk goes with the next one.
+                _ => {
+                    *carry = self.rx.upload_room(RX_LEN + chunk, RX_LEN + chunk + 1).first().copied();
+                    return Ok((chunk, false));
+                }
+            }
+        }
+    }
+
+    /// One upload exchange: the command, `CONNECT`, the data, and the
+    /// result, whose count must match the bytes sent.
+    async fn upload<R: Read>(
+        &mut self,
+        command: &Command<'_>,
+        data: Data,
+        src: &mut R,
+        mut progress: Option<&mut dyn FnMut(u64)>,
+    ) -> Result<u64, Error> {
+        let want = Want::Num(PUT);
+        self.send(command, want).await?;
+        let mut w = Waiting::new(want, Until::Connect, &mut []);
+        self.wait(&mut w, after(self.st.deferred)).await?;
+        self.st.dirty = Dirty::DataMode;
+        let moved = match data {
+            Data::Buffered(n) => {
+                if n > 0 {
+                    self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
+                }
+                n as u64
+            }
+            Data::Streamed(_) | Data::Escaped => {
+                let room = self.rx.len().saturating_sub(RX_LEN) as u64;
+                let mut moved = 0u64;
+                loop {
+                    let left = match data {
+                        Data::Streamed(n) => n - moved,
+                        _ => u64::MAX,
+                    };
+                    if left == 0 {
+                        break moved;
+                    }
+                    let area = self.rx.upload_room(RX_LEN, RX_LEN + left.min(room) as usize);
+                    let k = src.read(area).await.map_err(io_error)?;
+                    if k == 0 {
+                        if let Data::Escaped = data {
+                            break moved;
+                        }
+                        return Err(Error::Io(embedded_io::ErrorKind::InvalidInput));
+                    }
+                    moved += k as u64;
+                    if let Some(progress) = progress.as_mut() {
+                        progress(moved);
+                    }
+                    self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
+                }
+            }
+        };
+        if let Data::Escaped = data {
+            // `escape` takes the `OK`; the result line follows. Until the
+            // escape is through, the module is in data mode.
+            self.escape().await?;
+            w.until = Until::Answer;
+        } else {
+            w.until = Until::Final(true);
+            w.ok = false;
+        }
+        self.st.dirty = Dirty::Stream;
+        self.wait(&mut w, after(self.st.deferred)).await?;
+        counted(w.value()?, moved)
+    }
+}
