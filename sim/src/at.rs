@@ -49,10 +49,19 @@ pub(crate) enum Line {
 }
 
 /// Parses one command line (without its terminating CR). Returns `None`
-/// for a line that does not start with `AT` (the module ignores it).
+/// for an empty line (the module ignores it); anything else that does not
+/// start with `AT`, such as a `+++` sent in command mode, is `Invalid`.
 pub(crate) fn parse_line(line: &[u8]) -> Option<Line> {
-    let text = std::str::from_utf8(line).ok()?.trim();
-    let body = text.get(..2).filter(|p| p.eq_ignore_ascii_case("AT"))?;
+    let Ok(text) = std::str::from_utf8(line) else {
+        return Some(Line::Invalid);
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let Some(body) = text.get(..2).filter(|p| p.eq_ignore_ascii_case("AT")) else {
+        return Some(Line::Invalid);
+    };
     let body = &text[body.len()..];
     let Some(ext) = body.strip_prefix('+') else {
         return Some(Line::Basic(body.to_ascii_uppercase()));
@@ -116,6 +125,9 @@ mod tests {
         assert_eq!(args[1].string(10), Some("a,b"));
         assert_eq!(args[2].int(0..=20), Some(12));
         assert_eq!(parse_line(br#"AT+X="open"#), Some(Line::Invalid));
-        assert_eq!(parse_line(b"hello"), None);
+        assert_eq!(parse_line(b"hello"), Some(Line::Invalid));
+        assert_eq!(parse_line(b"+++"), Some(Line::Invalid));
+        assert_eq!(parse_line(b" \t"), None);
+        assert_eq!(parse_line(b""), None);
     }
 }

@@ -75,6 +75,9 @@ pub struct Variants {
     /// `+++` during a download aborts it: a following `ATO` answers
     /// `NO CARRIER` instead of resuming.
     pub escape_aborts_download: bool,
+    /// `AT+QFTPOPEN` while a session is already open answers `OK` and then
+    /// `+QFTPOPEN: 603,0`, instead of `+CME ERROR: 603` at once.
+    pub open_busy_deferred: bool,
 }
 
 impl Default for Variants {
@@ -89,6 +92,7 @@ impl Default for Variants {
             mdtm_millis: false,
             stray_contextid_line: false,
             escape_aborts_download: false,
+            open_busy_deferred: false,
         }
     }
 }
@@ -121,6 +125,18 @@ pub struct Faults {
     /// The next FTP operation fails with this `(<err>, <protocol_error>)`
     /// instead of reaching the server (one shot).
     pub fail_next: Option<(u16, u16)>,
+    /// Leaves the module in the middle of a counted upload (one shot): of
+    /// the counted uploads (`AT+QFTPPUT=...,<uploadlen>,<beof>`) from now
+    /// on, the module receives this many payload bytes, counting every
+    /// chunk's `<uploadlen>`, and then loses the rest of the chunk in which
+    /// that offset falls. It stays in data mode waiting for the bytes it
+    /// lost, as if the host had died part-way through writing the chunk:
+    /// whatever the host sends next is payload, until a guarded `+++` ends
+    /// the chunk early (`OK`, then `+QFTPPUT: 0,<bytes received>`; the
+    /// bytes are kept) or `rsptimeout` passes without a byte.
+    /// [`SimControl::stalled_uploads`](crate::SimControl::stalled_uploads)
+    /// counts the chunks this has happened to.
+    pub stall_upload_after: Option<u64>,
 }
 
 impl Default for Faults {
@@ -136,6 +152,7 @@ impl Default for Faults {
             duplicate_at: None,
             reset_after_data_bytes: None,
             fail_next: None,
+            stall_upload_after: None,
         }
     }
 }

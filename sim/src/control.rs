@@ -26,9 +26,10 @@ impl SimControl {
     /// `faults.seed`.
     pub fn set_faults(&self, faults: Faults) {
         let mut state = lock(&self.shared.faults);
-        let sent = state.sent;
+        let (sent, stalled) = (state.sent, state.stalled_uploads);
         *state = FaultState::new(faults);
         state.sent = sent;
+        state.stalled_uploads = stalled;
     }
 
     /// Changes some fault switches, keeping the generator's state.
@@ -52,6 +53,14 @@ impl SimControl {
     /// (counting dropped ones, counting duplicates once).
     pub fn bytes_sent(&self) -> u64 {
         lock(&self.shared.faults).sent
+    }
+
+    /// Number of counted uploads that [`Faults::stall_upload_after`] has
+    /// left waiting for bytes they lost: it goes up once the module has
+    /// thrown away the last byte of the chunk's tail, so the host has sent
+    /// the whole chunk and now waits for a result that will not come.
+    pub fn stalled_uploads(&self) -> u64 {
+        lock(&self.shared.faults).stalled_uploads
     }
 
     /// The response-shape variants now in force.

@@ -45,11 +45,14 @@ pub(crate) struct FaultState {
     pub rng: SplitMix64,
     /// Bytes the module has put on the line since power-on.
     pub sent: u64,
+    /// Counted uploads left waiting for bytes they lost
+    /// ([`Faults::stall_upload_after`]).
+    pub stalled_uploads: u64,
 }
 
 impl FaultState {
     pub fn new(faults: Faults) -> Self {
-        FaultState { rng: SplitMix64(faults.seed), faults, sent: 0 }
+        FaultState { rng: SplitMix64(faults.seed), faults, sent: 0, stalled_uploads: 0 }
     }
 
     /// How many copies (0, 1 or 2) of the next outgoing byte reach the host.

@@ -705,6 +705,10 @@ impl Modem {
         if host.len() > 200 {
             return self.cme(610);
         }
+        if self.st.session.is_some() && !self.variants().open_busy_deferred {
+            // A session is open already (perhaps a dead host's): busy.
+            return self.cme(603);
+        }
         self.ok();
         let result = self.connect(host, port as u16);
         match result {
@@ -922,7 +926,8 @@ impl Modem {
             return Ok(());
         }
         self.send(b"\r\nCONNECT\r\n");
-        let (payload, end) = self.receive_upload(len)?;
+        let lost = len.and_then(|len| self.stall_point(len));
+        let (payload, end) = self.receive_upload(len, lost)?;
         self.ok();
         let result = if end == Received::TimedOut {
             Err(FtpFail::module(609))
@@ -941,15 +946,32 @@ impl Modem {
         Ok(())
     }
 
+    /// Where the "stall" fault bites in a counted upload of `len` bytes:
+    /// the offset from which the rest of the chunk is lost.
+    fn stall_point(&self, len: u64) -> Option<u64> {
+        let mut state = lock(&self.line.shared().faults);
+        let budget = state.faults.stall_upload_after?;
+        if budget < len {
+            state.faults.stall_upload_after = None;
+            Some(budget)
+        } else {
+            state.faults.stall_upload_after = Some(budget - len);
+            None
+        }
+    }
+
     /// Collects upload payload until `limit` bytes, a guarded `+++`, or
-    /// `rsptimeout` without a byte.
-    fn receive_upload(&mut self, limit: Option<u64>) -> Result<(Vec<u8>, Received), Stop> {
+    /// `rsptimeout` without a byte. With `lost`, the bytes the host sends
+    /// from that offset up to `limit` never reach the module.
+    fn receive_upload(&mut self, limit: Option<u64>, lost: Option<u64>) -> Result<(Vec<u8>, Received), Stop> {
         let reset_budget = self.take_reset_budget();
         let gap = Duration::from_secs(self.st.ftp.rsptimeout.into());
         let start = Instant::now();
         let mut detector = EscapeDetector::new(self.config.guard_time, start);
         let mut payload = Vec::new();
         let mut last_byte = start;
+        // Bytes the host has sent in this data mode, lost ones included.
+        let mut arrived: u64 = 0;
         loop {
             if let Some(limit) = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)) {
                 if payload.len() >= limit {
@@ -964,6 +986,15 @@ impl Modem {
             let deadline = detector.deadline().map_or(idle_deadline, |d| d.min(idle_deadline));
             match self.line.recv(Some(deadline)) {
                 Input::Byte(byte, at) => {
+                    arrived += 1;
+                    if let (Some(from), Some(to)) = (lost, limit) {
+                        if (from + 1..=to).contains(&arrived) {
+                            if arrived == to {
+                                lock(&self.line.shared().faults).stalled_uploads += 1;
+                            }
+                            continue;
+                        }
+                    }
                     last_byte = at;
                     detector.feed(byte, at, &mut payload);
                 }

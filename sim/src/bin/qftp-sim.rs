@@ -2,12 +2,15 @@
 //! that any program that opens a serial port can talk to it.
 //!
 //! ```text
-//! qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N]
+//! qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N] [--stall-upload-after N]
 //! ```
 //!
 //! Without `--tcp` it opens a pty and prints its `/dev/pts/N` path as the
 //! only line on stdout. With `--with-server` it also starts the in-process
-//! FTP server and describes it on stderr. Runs until killed.
+//! FTP server and describes it on stderr. `--stall-upload-after N` arms the
+//! fault that leaves the module in the middle of a counted upload after N
+//! payload bytes (`Faults::stall_upload_after`); when it has bitten,
+//! `qftp-sim: upload stalled` goes to stderr. Runs until killed.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -16,9 +19,9 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use embedded_io::{Read as _, ReadReady as _, Write as _};
-use quectel_ftp_sim::{pair, Faults, SimConfig, SimPort, TestServer};
+use quectel_ftp_sim::{pair, Faults, SimConfig, SimControl, SimPort, TestServer};
 
-const USAGE: &str = "usage: qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N]";
+const USAGE: &str = "usage: qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N] [--stall-upload-after BYTES]";
 /// Polling period of the bridge when neither side has data.
 const IDLE: Duration = Duration::from_millis(2);
 
@@ -26,10 +29,11 @@ struct Options {
     tcp: Option<String>,
     with_server: bool,
     baud: Option<u32>,
+    stall_upload_after: Option<u64>,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options { tcp: None, with_server: false, baud: None };
+    let mut options = Options { tcp: None, with_server: false, baud: None, stall_upload_after: None };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -38,6 +42,10 @@ fn parse_args() -> Result<Options, String> {
             "--baud" => {
                 let baud = args.next().ok_or(USAGE)?;
                 options.baud = Some(baud.parse().map_err(|_| USAGE)?);
+            }
+            "--stall-upload-after" => {
+                let bytes = args.next().ok_or(USAGE)?;
+                options.stall_upload_after = Some(bytes.parse().map_err(|_| USAGE)?);
             }
             _ => return Err(USAGE.to_owned()),
         }
@@ -71,30 +79,50 @@ fn run(options: Options) -> io::Result<()> {
     } else {
         None
     };
-    let config = SimConfig { faults: Faults { baud: options.baud, ..Faults::default() }, ..SimConfig::default() };
-    let (mut port, _control) = pair(config);
+    let faults = Faults { baud: options.baud, stall_upload_after: options.stall_upload_after, ..Faults::default() };
+    let (port, control) = pair(SimConfig { faults, ..SimConfig::default() });
+    let mut module = Module { port, control, stalls: 0 };
     match options.tcp {
-        Some(addr) => serve_tcp(&mut port, &addr),
-        None => serve_pty(&mut port),
+        Some(addr) => serve_tcp(&mut module, &addr),
+        None => serve_pty(&mut module),
+    }
+}
+
+/// The simulated module's line, and what the bridge reports about it.
+struct Module {
+    port: SimPort,
+    control: SimControl,
+    /// Stalled uploads already reported.
+    stalls: u64,
+}
+
+impl Module {
+    /// Says on stderr when the stall fault has bitten.
+    fn report(&mut self) {
+        let stalls = self.control.stalled_uploads();
+        if stalls > self.stalls {
+            self.stalls = stalls;
+            eprintln!("qftp-sim: upload stalled (the module waits for the rest of the chunk)");
+        }
     }
 }
 
 /// Serves one TCP client at a time; the module keeps its state between them.
-fn serve_tcp(port: &mut SimPort, addr: &str) -> io::Result<()> {
+fn serve_tcp(module: &mut Module, addr: &str) -> io::Result<()> {
     let listener = TcpListener::bind(addr)?;
     println!("{}", listener.local_addr()?);
     io::stdout().flush()?;
     loop {
         let (mut stream, _) = listener.accept()?;
         stream.set_nonblocking(true)?;
-        if let Err(error) = bridge(port, &mut stream) {
+        if let Err(error) = bridge(module, &mut stream) {
             eprintln!("qftp-sim: connection ended: {error}");
         }
     }
 }
 
 /// Opens a raw pseudo-terminal, prints the slave's path and serves it.
-fn serve_pty(port: &mut SimPort) -> io::Result<()> {
+fn serve_pty(module: &mut Module) -> io::Result<()> {
     let (master, slave, path) = open_pty()?;
     println!("{path}");
     io::stdout().flush()?;
@@ -102,7 +130,7 @@ fn serve_pty(port: &mut SimPort) -> io::Result<()> {
     // The slave stays open here so the master never sees a hang-up when a
     // client closes it: the "device" outlives its users.
     let _slave = slave;
-    bridge(port, &mut master)
+    bridge(module, &mut master)
 }
 
 fn open_pty() -> io::Result<(OwnedFd, OwnedFd, String)> {
@@ -144,9 +172,10 @@ fn open_pty() -> io::Result<(OwnedFd, OwnedFd, String)> {
 
 /// Copies bytes both ways between the module and a non-blocking link until
 /// the link reaches end of file.
-fn bridge(port: &mut SimPort, link: &mut (impl Read + Write)) -> io::Result<()> {
+fn bridge(module: &mut Module, link: &mut (impl Read + Write)) -> io::Result<()> {
     let mut buf = [0u8; 4096];
     loop {
+        let port = &mut module.port;
         let mut idle = true;
         match link.read(&mut buf) {
             Ok(0) => return Ok(()),
@@ -166,6 +195,7 @@ fn bridge(port: &mut SimPort, link: &mut (impl Read + Write)) -> io::Result<()> 
             idle = false;
         }
         if idle {
+            module.report();
             std::thread::sleep(IDLE);
         }
     }
