@@ -40,6 +40,13 @@ pub(crate) enum Want {
 pub(crate) const MDTM: &[u8] = b"QFTPMDTM";
 
 impl Want {
+    /// Whether the command must give this line before its wait can end:
+    /// every answer but `+QIACT:`, which the module leaves out for an
+    /// inactive context.
+    pub(crate) fn required(self) -> bool {
+        !matches!(self, Want::Nothing | Want::QiAct(_))
+    }
+
     /// The deferred FTP result this waits for, if any: if the wait is
     /// abandoned, the next call must wait that line out (see `session.rs`).
     pub(crate) fn deferred(self) -> Option<&'static [u8]> {
@@ -164,8 +171,9 @@ pub(crate) enum Piece {
 /// What a wait waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Until {
-    /// The final result and, if true, the answer line (before or after it).
-    Final(bool),
+    /// The final result and the answer line (before or after it), if the
+    /// command has one it must give (see [`Want::required`]).
+    Final,
     /// `CONNECT`; a failed result or a final error can come instead.
     Connect,
     /// The next payload piece or the payload's end.
@@ -213,6 +221,7 @@ pub(crate) struct Waiting<'t> {
 }
 
 impl<'t> Waiting<'t> {
+    #[inline(never)]
     pub(crate) fn new(want: Want, until: Until, text: &'t mut [u8]) -> Self {
         Waiting { want, until, ok: false, answer: None, text }
     }
@@ -221,7 +230,7 @@ impl<'t> Waiting<'t> {
     /// nothing is pending any more (for [`Until::Settle`]).
     pub(crate) fn over(&self, settled: bool) -> Option<Verdict> {
         let done = match self.until {
-            Until::Final(need) => self.ok && (!need || self.answer.is_some()),
+            Until::Final => self.ok && (self.answer.is_some() || !self.want.required()),
             Until::Answer => self.answer.is_some(),
             Until::Settle => settled,
             _ => false,
@@ -237,7 +246,7 @@ impl<'t> Waiting<'t> {
 
     /// The waits for a command's own answers, which stop at a failure.
     fn answers(&self) -> bool {
-        matches!(self.until, Until::Final(_) | Until::Connect | Until::Data)
+        matches!(self.until, Until::Final | Until::Connect | Until::Data)
     }
 
     /// What `event` means to this wait.
@@ -247,7 +256,7 @@ impl<'t> Waiting<'t> {
         match (event, self.until) {
             (Event::Error, _) if strict => Verdict::Fail(Error::AtError),
             (Event::Cme(e), _) if strict => Verdict::Fail(Error::Cme(e)),
-            (Event::Ok, Until::Final(_)) => {
+            (Event::Ok, Until::Final) => {
                 self.ok = true;
                 Verdict::More
             }
@@ -263,16 +272,21 @@ impl<'t> Waiting<'t> {
             (Event::Connect, Until::Data) => Verdict::Entered,
             (Event::Data(p), Until::Data) => Verdict::Piece(p),
             (Event::DataEnd, Until::Data) => Verdict::End,
-            (Event::Connect | Event::Data(_) | Event::DataEnd, Until::Final(_) | Until::Connect) => {
+            (Event::Connect | Event::Data(_) | Event::DataEnd, Until::Final | Until::Connect) => {
                 Verdict::Fail(Error::Protocol)
             }
             _ => Verdict::More,
         }
     }
 
-    /// The answer's value, or a protocol error if none came.
+    /// The answer's value. If none came: a protocol error where one is
+    /// required, [`Got::Flag`]`(false)` where not.
     pub(crate) fn value(&self) -> Result<Got, Error> {
-        self.answer.unwrap_or(Err(Error::Protocol))
+        match self.answer {
+            Some(answer) => answer,
+            None if self.want.required() => Err(Error::Protocol),
+            None => Ok(Got::Flag(false)),
+        }
     }
 }
 
@@ -315,20 +329,32 @@ mod tests {
 
     #[test]
     fn final_waits_for_ok_and_the_answer_in_either_order() {
-        let mut w = Waiting::new(Want::Num(b"QFTPSIZE"), Until::Final(true), &mut []);
+        let mut w = Waiting::new(Want::Num(b"QFTPSIZE"), Until::Final, &mut []);
         assert_eq!(w.take(Event::Ok), Verdict::More);
         assert_eq!(w.over(true), None);
         w.answer = Some(Ok(Got::Num(5)));
         assert_eq!(w.over(true), Some(Verdict::Done));
         // A failed answer ends it, with or without OK.
-        let mut w = Waiting::new(Want::Num(b"QFTPSIZE"), Until::Final(true), &mut []);
+        let mut w = Waiting::new(Want::Num(b"QFTPSIZE"), Until::Final, &mut []);
         w.answer = Some(Err(Error::ftp(627, 550)));
         assert_eq!(w.over(true), Some(Verdict::Fail(Error::ftp(627, 550))));
     }
 
     #[test]
+    fn an_inactive_context_has_no_line_and_that_is_an_answer() {
+        let mut w = Waiting::new(Want::QiAct(1), Until::Final, &mut []);
+        assert_eq!(w.take(Event::Ok), Verdict::More);
+        assert_eq!(w.over(true), Some(Verdict::Done));
+        assert_eq!(w.value(), Ok(Got::Flag(false)));
+        let mut w = Waiting::new(Want::Num(b"QFTPLEN"), Until::Final, &mut []);
+        w.take(Event::Ok);
+        assert_eq!(w.over(true), None, "a required answer is still due");
+        assert_eq!(w.value(), Err(Error::Protocol));
+    }
+
+    #[test]
     fn errors_end_command_waits_but_not_the_resynchronisation() {
-        for until in [Until::Final(false), Until::Connect, Until::Data, Until::Answer] {
+        for until in [Until::Final, Until::Connect, Until::Data, Until::Answer] {
             let mut w = Waiting::new(Want::Nothing, until, &mut []);
             assert_eq!(w.take(Event::Error), Verdict::Fail(Error::AtError), "{until:?}");
         }
@@ -361,7 +387,7 @@ mod tests {
 
     #[test]
     fn payload_where_a_final_result_is_due_is_a_protocol_error() {
-        let mut w = Waiting::new(Want::Nothing, Until::Final(false), &mut []);
+        let mut w = Waiting::new(Want::Nothing, Until::Final, &mut []);
         assert_eq!(w.take(Event::Connect), Verdict::Fail(Error::Protocol));
         assert_eq!(w.take(Event::DataEnd), Verdict::Fail(Error::Protocol));
     }

@@ -3,7 +3,7 @@
 use embassy_time::{Instant, Timer};
 use embedded_io_async::{Read, Write};
 
-use super::answer::{Got, Until, Want};
+use super::answer::{Got, Want};
 use super::edge::after;
 use super::limits::{BOOT_PROBE, BOOT_PROBES, GUARD, PDP_ACT, PDP_DEACT, QUICK, SIM_POLL, SIM_READY};
 use super::session::{Dirty, Session};
@@ -118,11 +118,15 @@ impl<U: Read + Write> Ftp<'_, U> {
             self.command(&qicsgp, Want::Nothing, QUICK, &mut []).await?;
             let want = Want::QiAct(pdp.cid);
             let query = cmd::qiact_query();
-            if let Some(got) = self.exchange(&query, want, Until::Final(false), QUICK, &mut text).await? {
-                return Ok(got);
+            match self.command(&query, want, QUICK, &mut text).await? {
+                Got::Flag(false) => {}
+                active => return Ok(active),
             }
             self.command(&qiact, Want::Nothing, PDP_ACT, &mut []).await?;
-            self.command(&query, want, QUICK, &mut text).await
+            match self.command(&query, want, QUICK, &mut text).await? {
+                Got::Flag(false) => Err(Error::Protocol),
+                active => Ok(active),
+            }
         }
         .await;
         let got = self.st.ended(r)?;

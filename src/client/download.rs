@@ -156,7 +156,7 @@ impl<U: Read + Write> Ftp<'_, U> {
             }
             w.until = Until::Answer;
         } else {
-            w.until = Until::Final(true);
+            w.until = Until::Final;
         }
         self.wait(&mut w, deadline).await?;
         counted(w.value()?, moved)

@@ -122,25 +122,9 @@ impl<U: Read + Write> Ftp<'_, U> {
         write_all(&mut self.uart, b"+++", after(QUICK)).await
     }
 
-    /// Sends `cmd` and waits (for `timeout`) for its final result and, with
-    /// `until` = `Final(true)`, its answer line; returns the answer's value
-    /// if one came. Text answers go to `text`.
-    pub(crate) async fn exchange(
-        &mut self,
-        cmd: &Command<'_>,
-        want: Want,
-        until: Until,
-        timeout: Duration,
-        text: &mut [u8],
-    ) -> Result<Option<Got>, Error> {
-        self.send(cmd, want).await?;
-        let mut w = Waiting::new(want, until, text);
-        self.wait(&mut w, after(timeout)).await?;
-        w.answer.transpose()
-    }
-
-    /// [`Ftp::exchange`] of a command that waits for its answer line if it
-    /// has one: the line's value (or [`Got::Flag`] for `Want::Nothing`).
+    /// Sends `cmd` and waits (for `timeout`) for its final result and its
+    /// answer line (see [`Want::required`]); returns the line's value
+    /// ([`Waiting::value`]). Text answers go to `text`.
     pub(crate) async fn command(
         &mut self,
         cmd: &Command<'_>,
@@ -148,13 +132,10 @@ impl<U: Read + Write> Ftp<'_, U> {
         timeout: Duration,
         text: &mut [u8],
     ) -> Result<Got, Error> {
-        let need = want != Want::Nothing;
-        let got = self.exchange(cmd, want, Until::Final(need), timeout, text).await?;
-        match (need, got) {
-            (false, _) => Ok(Got::Flag(true)),
-            (true, Some(got)) => Ok(got),
-            (true, None) => Err(Error::Protocol),
-        }
+        self.send(cmd, want).await?;
+        let mut w = Waiting::new(want, Until::Final, text);
+        self.wait(&mut w, after(timeout)).await?;
+        w.value()
     }
 
     /// The resynchronisation probe: a lone CR ends any partial command line,

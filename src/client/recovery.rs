@@ -144,7 +144,7 @@ impl<U: Read + Write> Ftp<'_, U> {
             let left = until.saturating_duration_since(Instant::now());
             // Not left pending if dropped: a later call need not wait for it.
             let want = Want::Unawaited(CLOSE);
-            match self.exchange(&cmd::qftpclose(), want, Until::Final(true), left, &mut []).await {
+            match self.command(&cmd::qftpclose(), want, left, &mut []).await {
                 // Closed, or there was nothing to close.
                 Ok(_) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ok(()),
                 Err(Error::Cme(CmeError::Code(603))) => {

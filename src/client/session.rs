@@ -129,19 +129,27 @@ impl State {
         }
     }
 
-    /// How an operation ended: `r` as the caller sees it.
+    /// How an operation ended: `r` as the caller sees it (see
+    /// [`State::end`]).
+    pub(crate) fn ended<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
+        match self.end(r.as_ref().err().copied()) {
+            None => r,
+            Some(e) => Err(e),
+        }
+    }
+
+    /// How an operation ended: well, or with `failure`; returns the error
+    /// to report.
     ///
     /// Success leaves a clean stream. A timeout, a UART error or nonsense
     /// from the modem leaves the stream dirty and an open session in doubt
     /// (closed by the next call). Other failures are answers: the stream is
     /// clean. A session lost meanwhile is reported once.
-    pub(crate) fn ended<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
-        let e = match r {
-            Ok(v) => {
-                self.dirty = Dirty::Clean;
-                return Ok(v);
-            }
-            Err(e) => e,
+    #[inline(never)]
+    pub(crate) fn end(&mut self, failure: Option<Error>) -> Option<Error> {
+        let Some(e) = failure else {
+            self.dirty = Dirty::Clean;
+            return None;
         };
         match e {
             Error::Timeout | Error::Io(_) | Error::Protocol => {
@@ -153,9 +161,9 @@ impl State {
         }
         if self.session == Session::Lost {
             self.session = Session::Closed;
-            return Err(Error::SessionClosed);
+            return Some(Error::SessionClosed);
         }
-        Err(e)
+        Some(e)
     }
 
     /// After a resynchronisation: whether to wait for the deferred result

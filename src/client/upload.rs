@@ -248,7 +248,7 @@ impl<U: Read + Write> Ftp<'_, U> {
             self.escape().await?;
             w.until = Until::Answer;
         } else {
-            w.until = Until::Final(true);
+            w.until = Until::Final;
             w.ok = false;
         }
         self.st.dirty = Dirty::Stream;
