@@ -57,10 +57,7 @@ impl<U: Read + Write> Ftp<'_, U> {
     ) -> Result<u64, Error> {
         let start = opts.start;
         cmd::qftpget(remote, COM, start, Some(0))?;
-        let size_cmd = cmd::file_cmd(FileOp::Size, Names::One(remote))?;
-        self.prepare(true).await?;
-        let r = self.command(&size_cmd, Want::Num(FileOp::Size.result()), self.st.deferred, &mut []).await;
-        let size = match self.st.ended(r).and_then(Got::num) {
+        let size = match self.file_op(FileOp::Size, Names::One(remote), &mut []).await.and_then(Got::num) {
             Ok(size) => Some(size),
             Err(Error::Ftp { reply: Some(FtpReply::NotImplemented | FtpReply::SyntaxError), .. }) => None,
             Err(e) => return Err(e),

@@ -8,6 +8,11 @@
 //! result first (and closes the session if it never comes), so that it can
 //! never pass for a later answer.
 
+use core::future::Future;
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Got, Want};
@@ -18,7 +23,7 @@ use crate::at::cmd::{self, Command, FileOp, Names};
 use crate::at::parse::{FtpState, ModifyTime};
 use crate::error::{CmeError, Error, ModuleError};
 
-impl<U: Read + Write> Ftp<'_, U> {
+impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `AT+QFTPOPEN="<host>",<port>`: connects and logs in with the
     /// account of [`Ftp::configure`]. Waits up to the deferred-result
     /// deadline for `+QFTPOPEN: 0,0`.
@@ -66,8 +71,8 @@ impl<U: Read + Write> Ftp<'_, U> {
     }
 
     /// `AT+QFTPCWD="<path>"`.
-    pub async fn cwd(&mut self, path: &str) -> Result<(), Error> {
-        self.file_op(FileOp::Cwd, Names::One(path), &mut []).await.map(drop)
+    pub fn cwd<'s>(&'s mut self, path: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        Answer::new(self.file_op(FileOp::Cwd, Names::One(path), &mut []))
     }
 
     /// `AT+QFTPPWD`: the current directory, copied into `buf`.
@@ -84,42 +89,43 @@ impl<U: Read + Write> Ftp<'_, U> {
     }
 
     /// `AT+QFTPSIZE`: the size of a remote file in bytes.
-    pub async fn size(&mut self, name: &str) -> Result<u64, Error> {
-        self.file_op(FileOp::Size, Names::One(name), &mut []).await?.num()
+    pub fn size<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
+        Answer::new(self.file_op(FileOp::Size, Names::One(name), &mut []))
     }
 
     /// `AT+QFTPDEL`.
-    pub async fn delete(&mut self, name: &str) -> Result<(), Error> {
-        self.file_op(FileOp::Del, Names::One(name), &mut []).await.map(drop)
+    pub fn delete<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        Answer::new(self.file_op(FileOp::Del, Names::One(name), &mut []))
     }
 
     /// `AT+QFTPMKDIR`.
-    pub async fn mkdir(&mut self, dir: &str) -> Result<(), Error> {
-        self.file_op(FileOp::Mkdir, Names::One(dir), &mut []).await.map(drop)
+    pub fn mkdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        Answer::new(self.file_op(FileOp::Mkdir, Names::One(dir), &mut []))
     }
 
     /// `AT+QFTPRMDIR`.
-    pub async fn rmdir(&mut self, dir: &str) -> Result<(), Error> {
-        self.file_op(FileOp::Rmdir, Names::One(dir), &mut []).await.map(drop)
+    pub fn rmdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        Answer::new(self.file_op(FileOp::Rmdir, Names::One(dir), &mut []))
     }
 
     /// `AT+QFTPRENAME="<old>","<new>"`.
-    pub async fn rename(&mut self, old: &str, new: &str) -> Result<(), Error> {
-        self.file_op(FileOp::Rename, Names::Two(old, new), &mut []).await.map(drop)
+    pub fn rename<'s>(
+        &'s mut self,
+        old: &'s str,
+        new: &'s str,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        Answer::new(self.file_op(FileOp::Rename, Names::Two(old, new), &mut []))
     }
 
     /// `AT+QFTPMDTM`: a remote file's modification time.
-    pub async fn mdtm(&mut self, name: &str) -> Result<ModifyTime, Error> {
-        match self.file_op(FileOp::Mdtm, Names::One(name), &mut []).await? {
-            Got::Time(t) => Ok(t),
-            _ => Err(Error::Protocol),
-        }
+    pub fn mdtm<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<ModifyTime, Error>> + use<'s, 'b, U> {
+        Answer::new(self.file_op(FileOp::Mdtm, Names::One(name), &mut []))
     }
 
     /// `AT+QFTPLEN`: bytes moved by the last transfer.
     #[allow(clippy::len_without_is_empty)]
-    pub async fn len(&mut self) -> Result<u64, Error> {
-        self.file_op(FileOp::Len, Names::None, &mut []).await?.num()
+    pub fn len<'s>(&'s mut self) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
+        Answer::new(self.file_op(FileOp::Len, Names::None, &mut []))
     }
 
     /// `AT+QFTPSTAT`: the module's FTP state, answered at once. Works
@@ -131,8 +137,9 @@ impl<U: Read + Write> Ftp<'_, U> {
     }
 
     /// One file command of an open session, its answer's value. Text
-    /// answers go to `text`.
-    async fn file_op(&mut self, op: FileOp, names: Names<'_>, text: &mut [u8]) -> Result<Got, Error> {
+    /// answers go to `text`. One future type for every file command: its
+    /// poll is compiled once (see [`Answer`]).
+    pub(crate) async fn file_op(&mut self, op: FileOp, names: Names<'_>, text: &mut [u8]) -> Result<Got, Error> {
         let command: Command<'_> = cmd::file_cmd(op, names)?;
         let want = match op {
             FileOp::Pwd => Want::Text(op.result()),
@@ -152,5 +159,63 @@ fn busy(e: Error) -> bool {
         Error::Cme(CmeError::Code(603)) => true,
         Error::Ftp { module, .. } => module == ModuleError::from(603),
         _ => false,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a file command: [`Ftp::file_op`]'s future, its value
+    /// converted for the caller. Every file command's future is one of
+    /// these, so `file_op`'s state machine is polled by one out-of-line
+    /// function rather than compiled into each caller's.
+    struct Answer<F, T> {
+        #[pin]
+        fut: F,
+        out: PhantomData<fn() -> T>,
+    }
+}
+
+impl<F, T> Answer<F, T> {
+    fn new(fut: F) -> Self {
+        Answer { fut, out: PhantomData }
+    }
+}
+
+impl<F: Future<Output = Result<Got, Error>>, T: FromGot> Future for Answer<F, T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        poll_out_of_line(self.project().fut, cx).map(|r| r.and_then(T::from_got))
+    }
+}
+
+/// Polls `fut`: one copy per future type, whatever the number of callers.
+#[inline(never)]
+fn poll_out_of_line<F: Future>(fut: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
+    fut.poll(cx)
+}
+
+/// What an answer's value becomes for the caller.
+trait FromGot: Sized {
+    fn from_got(got: Got) -> Result<Self, Error>;
+}
+
+impl FromGot for () {
+    fn from_got(_: Got) -> Result<Self, Error> {
+        Ok(())
+    }
+}
+
+impl FromGot for u64 {
+    fn from_got(got: Got) -> Result<Self, Error> {
+        got.num()
+    }
+}
+
+impl FromGot for ModifyTime {
+    fn from_got(got: Got) -> Result<Self, Error> {
+        match got {
+            Got::Time(t) => Ok(t),
+            _ => Err(Error::Protocol),
+        }
     }
 }
