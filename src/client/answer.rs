@@ -281,6 +281,7 @@ impl<'t> Waiting<'t> {
 
     /// The answer's value. If none came: a protocol error where one is
     /// required, [`Got::Flag`]`(false)` where not.
+    #[inline(never)]
     pub(crate) fn value(&self) -> Result<Got, Error> {
         match self.answer {
             Some(answer) => answer,

@@ -161,6 +161,7 @@ impl<U: Read + Write> Ftp<'_, U> {
 }
 
 /// A transfer's result count, checked against the bytes moved.
+#[inline(never)]
 pub(crate) fn counted(reported: Got, moved: u64) -> Result<u64, Error> {
     match reported.num()? {
         n if n == moved => Ok(n),

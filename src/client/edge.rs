@@ -46,6 +46,7 @@ impl<'b> Rx<'b> {
     }
 
     /// The bytes of a payload piece.
+    #[inline(never)]
     pub(crate) fn piece(&self, p: Piece) -> &[u8] {
         match p {
             Piece::Buf(a, b) => self.buf.get(a..b).unwrap_or_default(),
@@ -71,6 +72,7 @@ impl<'b> Rx<'b> {
 
 /// The deadline `d` from now, saturating (where `Instant + Duration` would
 /// panic).
+#[inline(never)]
 pub(crate) fn after(d: Duration) -> Instant {
     Instant::now().checked_add(d).unwrap_or(Instant::MAX)
 }
@@ -309,6 +311,7 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// Forgets every byte received and the tokenizer's state, and gives
     /// reads the whole buffer again (an upload dropped midway leaves them
     /// only its first [`RX_LEN`] bytes).
+    #[inline(never)]
     pub(crate) fn forget_input(&mut self) {
         self.rx.tok.reset();
         self.rx.start = 0;
@@ -319,6 +322,7 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// Gives reads only the first [`RX_LEN`] bytes of the buffer, after
     /// feeding what is left to the tokenizer (lines go to the URC
     /// dispatcher): the rest carries upload data.
+    #[inline(never)]
     pub(crate) fn reserve_upload_area(&mut self) {
         while self.rx.start < self.rx.end {
             let input = self.rx.buf.get(self.rx.start..self.rx.end).unwrap_or_default();

@@ -23,17 +23,6 @@ use crate::error::{ArgError, Error};
 /// The name of `+QFTPPUT:`.
 const PUT: &[u8] = b"QFTPPUT";
 
-/// Where an upload exchange's data comes from.
-#[derive(Clone, Copy)]
-enum Data {
-    /// This many bytes, already in the upload area.
-    Buffered(usize),
-    /// This many bytes, read from the source through the upload area.
-    Streamed(u64),
-    /// Everything the source yields, then a guarded `+++`.
-    Escaped,
-}
-
 impl<U: Read + Write> Ftp<'_, U> {
     /// Uploads everything `src` yields to `remote`, starting at `opts.start`
     /// (non-zero resumes/appends). Each chunk goes with
@@ -80,7 +69,14 @@ impl<U: Read + Write> Ftp<'_, U> {
                 }
             };
             let command = cmd::qftpput(remote, COM, pos, Some((sat32(n as u64), last)))?;
-            let r = self.upload(&command, Data::Buffered(n), src, None).await;
+            let r = async {
+                let mut w = self.upload_start(&command).await?;
+                if n > 0 {
+                    self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
+                }
+                self.upload_end(&mut w, false, n as u64).await
+            }
+            .await;
             self.release_upload_area();
             self.st.ended(r)?;
             pos = pos.saturating_add(n as u64);
@@ -125,7 +121,12 @@ impl<U: Read + Write> Ftp<'_, U> {
             self.prepare(true).await?;
             self.reserve_upload_area();
             let command = cmd::qftpput(remote, COM, start + done, Some((sat32(n), last)))?;
-            let r = self.upload(&command, Data::Streamed(n), src, None).await;
+            let r = async {
+                let mut w = self.upload_start(&command).await?;
+                let moved = self.stream(src, Some(n), None).await?;
+                self.upload_end(&mut w, false, moved).await
+            }
+            .await;
             self.release_upload_area();
             self.st.ended(r)?;
             done += n;
@@ -157,7 +158,12 @@ impl<U: Read + Write> Ftp<'_, U> {
         let command = cmd::qftpput(remote, COM, start, None)?;
         self.prepare(true).await?;
         self.reserve_upload_area();
-        let r = self.upload(&command, Data::Escaped, src, Some(progress)).await;
+        let r = async {
+            let mut w = self.upload_start(&command).await?;
+            let moved = self.stream(src, None, Some(progress)).await?;
+            self.upload_end(&mut w, true, moved).await
+        }
+        .await;
         self.release_upload_area();
         self.st.ended(r)
     }
@@ -194,55 +200,52 @@ impl<U: Read + Write> Ftp<'_, U> {
         }
     }
 
-    /// One upload exchange: the command, `CONNECT`, the data, and the
-    /// result, whose count must match the bytes sent.
-    async fn upload<R: Read>(
-        &mut self,
-        command: &Command<'_>,
-        data: Data,
-        src: &mut R,
-        mut progress: Option<&mut dyn FnMut(u64)>,
-    ) -> Result<u64, Error> {
+    /// Starts an upload exchange: the command, then `CONNECT`. From here
+    /// on the module is in data mode. Returns the wait for the result.
+    async fn upload_start(&mut self, command: &Command<'_>) -> Result<Waiting<'static>, Error> {
         let want = Want::Num(PUT);
         self.send(command, want).await?;
         let mut w = Waiting::new(want, Until::Connect, &mut []);
         self.wait(&mut w, after(self.st.deferred)).await?;
         self.st.dirty = Dirty::DataMode;
-        let moved = match data {
-            Data::Buffered(n) => {
-                if n > 0 {
-                    self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
-                }
-                n as u64
+        Ok(w)
+    }
+
+    /// Streams the source through the upload area: `len` bytes (a source
+    /// that ends before is an error), or everything it yields.
+    async fn stream<R: Read>(
+        &mut self,
+        src: &mut R,
+        len: Option<u64>,
+        mut progress: Option<&mut dyn FnMut(u64)>,
+    ) -> Result<u64, Error> {
+        let room = self.rx.len().saturating_sub(RX_LEN) as u64;
+        let mut moved = 0u64;
+        loop {
+            let left = len.map_or(u64::MAX, |n| n - moved);
+            if left == 0 {
+                return Ok(moved);
             }
-            Data::Streamed(_) | Data::Escaped => {
-                let room = self.rx.len().saturating_sub(RX_LEN) as u64;
-                let mut moved = 0u64;
-                loop {
-                    let left = match data {
-                        Data::Streamed(n) => n - moved,
-                        _ => u64::MAX,
-                    };
-                    if left == 0 {
-                        break moved;
-                    }
-                    let area = self.rx.upload_room(RX_LEN, RX_LEN + left.min(room) as usize);
-                    let k = src.read(area).await.map_err(io_error)?;
-                    if k == 0 {
-                        if let Data::Escaped = data {
-                            break moved;
-                        }
-                        return Err(Error::Io(embedded_io::ErrorKind::InvalidInput));
-                    }
-                    moved += k as u64;
-                    if let Some(progress) = progress.as_mut() {
-                        progress(moved);
-                    }
-                    self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
-                }
+            let area = self.rx.upload_room(RX_LEN, RX_LEN + left.min(room) as usize);
+            let k = src.read(area).await.map_err(io_error)?;
+            if k == 0 {
+                return match len {
+                    None => Ok(moved),
+                    Some(_) => Err(Error::Io(embedded_io::ErrorKind::InvalidInput)),
+                };
             }
-        };
-        if let Data::Escaped = data {
+            moved += k as u64;
+            if let Some(progress) = progress.as_mut() {
+                progress(moved);
+            }
+            self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
+        }
+    }
+
+    /// Ends an upload exchange: after the data (ended by a guarded `+++`
+    /// if `escaped`), the result, whose count must be `moved`.
+    async fn upload_end(&mut self, w: &mut Waiting<'_>, escaped: bool, moved: u64) -> Result<u64, Error> {
+        if escaped {
             // `escape` takes the `OK`; the result line follows. Until the
             // escape is through, the module is in data mode.
             self.escape().await?;
@@ -252,7 +255,7 @@ impl<U: Read + Write> Ftp<'_, U> {
             w.ok = false;
         }
         self.st.dirty = Dirty::Stream;
-        self.wait(&mut w, after(self.st.deferred)).await?;
+        self.wait(w, after(self.st.deferred)).await?;
         counted(w.value()?, moved)
     }
 }
