@@ -7,7 +7,11 @@
 #   examples/qemu-mps2/run.sh [--release-sim] [-- extra cargo args for the image]
 #
 # Needs qemu-system-arm and the thumbv7em-none-eabihf rustup target; installs
-# nothing. QEMU_TIMEOUT (default 300 s) bounds the emulation.
+# nothing. QEMU_TIMEOUT (default 300 s) bounds the emulation. IMAGE_TARGET_DIR
+# (default examples/qemu-mps2/target) is the image's cargo target directory,
+# e.g. for another build of it:
+#   IMAGE_TARGET_DIR=$PWD/examples/qemu-mps2/target/variants \
+#       examples/qemu-mps2/run.sh -- --features upload-only
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,9 +24,10 @@ command -v qemu-system-arm >/dev/null || { echo "run.sh: qemu-system-arm not fou
 
 echo "run.sh: building qftp-sim and the image" >&2
 (cd "$root" && cargo build --quiet --profile "$sim_profile" -p quectel-ftp-sim --bin qftp-sim)
-(cd "$here" && cargo build --quiet --release "$@")
+image_dir=$(realpath -m "${IMAGE_TARGET_DIR:-$here/target}")
+(cd "$here" && cargo build --quiet --release --target-dir "$image_dir" "$@")
 sim="$root/target/$sim_dir/qftp-sim"
-elf="$here/target/thumbv7em-none-eabihf/release/qemu-mps2"
+elf="$image_dir/thumbv7em-none-eabihf/release/qemu-mps2"
 
 work=$(mktemp -d)
 sim_pid=

@@ -7,6 +7,9 @@
 //! - [`run`]: init, PDP, configuration, login, every file operation of the
 //!   client, an upload streamed from a [`Pattern`], its download checked by
 //!   CRC, cleanup and close. The first failing step is reported.
+//! - [`upload`]: an upload-only session (init, PDP, configuration, login,
+//!   one upload, close), for the size report's second image: a firmware
+//!   links only the driver code it calls.
 //! - [`stub`]: the same non-driver work without the driver (for the size
 //!   report's baseline).
 #![no_std]
@@ -357,6 +360,35 @@ pub async fn run<U: embedded_io_async::Read + embedded_io_async::Write>(
     Ok(Report { bytes: sent, crc: src.crc(), listed })
 }
 
+/// An upload-only session: init, PDP, configuration, login, one upload
+/// streamed from a [`Pattern`] to `pattern.bin`, close. Nothing else of the
+/// client is called, so a firmware running only this links no download,
+/// listing or answer parsing code (the size report checks it).
+pub async fn upload<U: embedded_io_async::Read + embedded_io_async::Write>(
+    ftp: &mut Ftp<'_, U>,
+    plan: &Plan<'_>,
+    on_step: &mut dyn FnMut(Step),
+) -> Result<Report, Failed> {
+    macro_rules! step {
+        ($step:expr, $fut:expr) => {{
+            on_step($step);
+            $fut.await.map_err(|e| Failed { step: $step, error: Some(e) })?
+        }};
+    }
+    step!(Step::Init, ftp.init());
+    step!(Step::Activate, ftp.activate(&plan.pdp));
+    step!(Step::Configure, ftp.configure(&plan.ftp, None));
+    step!(Step::Open, ftp.open(plan.host, plan.port));
+    let mut src = Pattern::new(plan.len);
+    let transfer = Transfer { start: 0, chunk: plan.chunk };
+    let sent = step!(Step::Put, ftp.put(FILE, &mut src, transfer, &mut |_| {}));
+    if sent != u64::from(plan.len) || src.yielded() != plan.len {
+        return Err(Failed { step: Step::Put, error: None });
+    }
+    step!(Step::Close, ftp.close());
+    Ok(Report { bytes: sent, crc: src.crc(), listed: 0 })
+}
+
 /// The non-driver work of [`run`] without the driver: the file goes from a
 /// [`Pattern`] through `buf` into a [`CrcSink`], chunk by chunk, and the
 /// CRCs are compared. The size report's baseline.
@@ -377,4 +409,23 @@ pub async fn stub(buf: &mut [u8], plan: &Plan<'_>, on_step: &mut dyn FnMut(Step)
         return Err(Failed { step: Step::Crc, error: None });
     }
     Ok(Report { bytes: sink.len, crc: src.crc(), listed: 0 })
+}
+
+/// The non-driver work of [`upload`] without the driver: the file is
+/// generated through `buf` chunk by chunk and its CRC taken. The upload-only
+/// image's baseline.
+pub async fn stub_upload(buf: &mut [u8], plan: &Plan<'_>, on_step: &mut dyn FnMut(Step)) -> Result<Report, Failed> {
+    let chunk = buf.len().min(plan.chunk as usize).max(1);
+    let mut src = Pattern::new(plan.len);
+    on_step(Step::Put);
+    loop {
+        let Ok(n) = src.read(&mut buf[..chunk]).await;
+        if n == 0 {
+            break;
+        }
+    }
+    if src.yielded() != plan.len {
+        return Err(Failed { step: Step::Put, error: None });
+    }
+    Ok(Report { bytes: u64::from(src.yielded()), crc: src.crc(), listed: 0 })
 }
