@@ -13,6 +13,7 @@ use embedded_io_async::{Read, Write};
 use super::answer::{Got, Until, Verdict, Waiting, Want};
 use super::edge::after;
 use super::session::Dirty;
+use super::files::Answer;
 use super::{io_error, sat32, Ftp, Transfer};
 use crate::at::cmd::{self, Command, FileOp, Listing, Names, COM};
 use crate::at::tokenizer::Payload;
@@ -57,7 +58,7 @@ impl<U: Read + Write> Ftp<'_, U> {
     ) -> Result<u64, Error> {
         let start = opts.start;
         cmd::qftpget(remote, COM, start, Some(0))?;
-        let size = match self.file_op(FileOp::Size, Names::One(remote), &mut []).await.and_then(Got::num) {
+        let size = match Answer::<_, u64>::new(self.file_op(FileOp::Size, Names::One(remote), &mut [])).await {
             Ok(size) => Some(size),
             Err(Error::Ftp { reply: Some(FtpReply::NotImplemented | FtpReply::SyntaxError), .. }) => None,
             Err(e) => return Err(e),

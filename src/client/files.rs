@@ -81,7 +81,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// [`Error::Overflow`] if the path is longer than `buf`.
     pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
-        let n = match self.file_op(FileOp::Pwd, Names::None, buf).await? {
+        let n = match Answer::<_, Got>::new(self.file_op(FileOp::Pwd, Names::None, buf)).await? {
             Got::Text(n) => n,
             _ => return Err(Error::Protocol),
         };
@@ -167,7 +167,7 @@ pin_project_lite::pin_project! {
     /// converted for the caller. Every file command's future is one of
     /// these, so `file_op`'s state machine is polled by one out-of-line
     /// function rather than compiled into each caller's.
-    struct Answer<F, T> {
+    pub(crate) struct Answer<F, T> {
         #[pin]
         fut: F,
         out: PhantomData<fn() -> T>,
@@ -175,7 +175,7 @@ pin_project_lite::pin_project! {
 }
 
 impl<F, T> Answer<F, T> {
-    fn new(fut: F) -> Self {
+    pub(crate) fn new(fut: F) -> Self {
         Answer { fut, out: PhantomData }
     }
 }
@@ -195,8 +195,14 @@ fn poll_out_of_line<F: Future>(fut: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F
 }
 
 /// What an answer's value becomes for the caller.
-trait FromGot: Sized {
+pub(crate) trait FromGot: Sized {
     fn from_got(got: Got) -> Result<Self, Error>;
+}
+
+impl FromGot for Got {
+    fn from_got(got: Got) -> Result<Self, Error> {
+        Ok(got)
+    }
 }
 
 impl FromGot for () {
