@@ -11,7 +11,7 @@
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Got, Until, Verdict, Waiting, Want};
-use super::edge::after;
+use super::edge::{after, Shared};
 use super::session::Dirty;
 use super::files::Answer;
 use super::{io_error, sat32, Ftp, Transfer};
@@ -144,6 +144,12 @@ impl<U: Read + Write> Ftp<'_, U> {
             sink.write_all(data).await.map_err(io_error)?;
             moved += data.len() as u64;
         }
+        Shared::new(self.payload_end(&mut w, payload, moved)).await
+    }
+
+    /// After the payload: the exact-length payload's `\r\nOK\r\n`, then
+    /// the result line, whose count must be `moved`.
+    async fn payload_end(&mut self, w: &mut Waiting<'_>, payload: Payload, moved: u64) -> Result<u64, Error> {
         let deadline = after(self.st.deferred);
         if let Payload::Exact(_) = payload {
             if let Err(e) = self.expect_raw(TRAILER, deadline).await {
@@ -156,7 +162,7 @@ impl<U: Read + Write> Ftp<'_, U> {
         } else {
             w.until = Until::Final;
         }
-        self.wait(&mut w, deadline).await?;
+        self.wait(w, deadline).await?;
         counted(w.value()?, moved)
     }
 }

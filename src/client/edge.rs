@@ -348,3 +348,36 @@ impl<U: Read + Write> Ftp<'_, U> {
         self.rx.cap = self.rx.buf.len();
     }
 }
+
+pin_project_lite::pin_project! {
+    /// A future polled by one out-of-line function per future type: a
+    /// routine awaited from several generic callers (a download to two
+    /// kinds of sink) is compiled once, not into each caller.
+    pub(crate) struct Shared<F> {
+        #[pin]
+        fut: F,
+    }
+}
+
+impl<F> Shared<F> {
+    pub(crate) fn new(fut: F) -> Self {
+        Shared { fut }
+    }
+}
+
+impl<F: core::future::Future> core::future::Future for Shared<F> {
+    type Output = F::Output;
+
+    fn poll(self: core::pin::Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> core::task::Poll<F::Output> {
+        poll_out_of_line(self.project().fut, cx)
+    }
+}
+
+/// Polls `fut`: one copy per future type, whatever the number of callers.
+#[inline(never)]
+pub(crate) fn poll_out_of_line<F: core::future::Future>(
+    fut: core::pin::Pin<&mut F>,
+    cx: &mut core::task::Context<'_>,
+) -> core::task::Poll<F::Output> {
+    fut.poll(cx)
+}
