@@ -8,8 +8,9 @@ use quectel_ftp_sim::SimConfig;
 
 use crate::command::Command;
 use crate::console::Console;
+use crate::interrupt::Interrupt;
 use crate::io::open_serial;
-use crate::session::{run_session, Failure, SessionConfig, Tls, BUF_LEN};
+use crate::session::{run_session_until, Failure, SessionConfig, Tls, BUF_LEN};
 use crate::sim::{Simulator, SIM_HOST};
 
 /// FTP(S) through a Quectel BG95 / BG77 / BG600L modem.
@@ -95,8 +96,10 @@ impl Cli {
         })
     }
 
-    /// Runs the command on the device, or on the simulator.
-    pub fn run(&self, console: &mut Console<'_>) -> Result<(), Failure> {
+    /// Runs the command on the device, or on the simulator, until done or
+    /// `interrupt` fires (then the session is closed and the failure says
+    /// how far it got).
+    pub fn run(&self, console: &mut Console<'_>, interrupt: &Interrupt) -> Result<(), Failure> {
         crate::clock::start_wall_clock();
         let mut buf = vec![0u8; BUF_LEN];
         match &self.device {
@@ -104,14 +107,14 @@ impl Cli {
                 let cfg = self.session_config(None)?;
                 let uart = open_serial(path, self.baud).map_err(|e| Failure::local("open the device", path, e))?;
                 let mut ftp = Ftp::new(uart, &mut buf).map_err(|e| Failure::modem("start", e))?;
-                futures_executor::block_on(run_session(&mut ftp, &cfg, &self.command, console))
+                futures_executor::block_on(run_session_until(&mut ftp, &cfg, &self.command, console, interrupt))
             }
             None => {
                 let (sim, port) = Simulator::start(self.tls, SimConfig::default())
                     .map_err(|e: io::Error| Failure::other("start the simulator", e.to_string()))?;
                 let cfg = self.session_config(Some(&sim))?;
                 let mut ftp = Ftp::new(port, &mut buf).map_err(|e| Failure::modem("start", e))?;
-                futures_executor::block_on(run_session(&mut ftp, &cfg, &self.command, console))
+                futures_executor::block_on(run_session_until(&mut ftp, &cfg, &self.command, console, interrupt))
             }
         }
     }

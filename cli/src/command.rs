@@ -1,12 +1,13 @@
 //! The commands: one driver call each (the demo a few), with their output.
 
+use std::cell::Cell;
 use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Write as _};
+use std::io::{BufReader, BufWriter, Seek, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use embedded_io_async::{Read, Write};
-use quectel_ftp::{Ftp, FtpState, Listing, Transfer};
+use quectel_ftp::{Error, Ftp, FtpReply, FtpState, Listing, Transfer};
 
 use crate::console::{rate, Console};
 use crate::io::StdIo;
@@ -21,6 +22,10 @@ pub enum Command {
         local: PathBuf,
         /// The remote name.
         remote: String,
+        /// Continue an upload that stopped part-way: start at the remote
+        /// file's size (the local file's first bytes are taken to be there).
+        #[arg(long)]
+        resume: bool,
     },
     /// Download a remote file (written to LOCAL only when complete).
     Get {
@@ -115,20 +120,22 @@ impl Command {
         Ok(())
     }
 
-    /// Runs the command in an open session.
+    /// Runs the command in an open session; a transfer keeps `progress`
+    /// up to date.
     pub async fn execute<U: Read + Write>(
         &self,
         ftp: &mut Ftp<'_, U>,
         cfg: &SessionConfig,
         console: &mut Console<'_>,
+        progress: &Progress,
     ) -> Result<(), Failure> {
         let step = self.name();
         let print = |console: &mut Console<'_>, text: &dyn std::fmt::Display| {
             writeln!(console.out, "{text}").map_err(|e| Failure::local(step, "stdout", e))
         };
         match self {
-            Command::Put { local, remote } => put(ftp, local, remote, console).await,
-            Command::Get { remote, local } => get(ftp, remote, local, console).await,
+            Command::Put { local, remote, resume } => put(ftp, local, remote, *resume, console, progress).await,
+            Command::Get { remote, local } => get(ftp, remote, local, console, progress).await,
             Command::Ls { dir } => list(ftp, Listing::List, dir, console).await,
             Command::Nlst { dir } => list(ftp, Listing::Nlst, dir, console).await,
             Command::Mlsd { dir } => list(ftp, Listing::Mlsd, dir, console).await,
@@ -156,6 +163,58 @@ impl Command {
             Command::Demo => crate::demo::run(ftp, cfg, console).await,
         }
     }
+
+    /// What an interrupt stopped, in words: how far a transfer got and,
+    /// for an upload, the command that resumes it.
+    pub fn interrupted(&self, progress: &Progress) -> String {
+        let how_far = match progress.total.get() {
+            Some(total) => format!("after {} of {total} bytes", progress.moved.get()),
+            None => format!("after {} bytes", progress.moved.get()),
+        };
+        match self {
+            Command::Put { local, remote, .. } if progress.started.get() => format!(
+                "interrupted {how_far}; resume with: qftp [options] put --resume {} {}",
+                shell_word(&local.to_string_lossy()),
+                shell_word(remote)
+            ),
+            Command::Get { local, .. } if progress.started.get() => {
+                format!("interrupted {how_far}; {} not written", local.display())
+            }
+            _ => "interrupted".to_owned(),
+        }
+    }
+}
+
+/// How far the command's transfer got. It lives outside the command's
+/// future, so it still tells after an interrupt has dropped that future.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// The transfer has started.
+    pub started: Cell<bool>,
+    /// Bytes of the file moved, counting a resumed upload's start offset:
+    /// for an upload, what the module has confirmed.
+    pub moved: Cell<u64>,
+    /// The file's length, if known.
+    pub total: Cell<Option<u64>>,
+}
+
+impl Progress {
+    fn begin(&self, moved: u64, total: Option<u64>) {
+        self.started.set(true);
+        self.moved.set(moved);
+        self.total.set(total);
+    }
+}
+
+/// `text` as one word for a POSIX shell: as it is if that is safe, else in
+/// single quotes.
+fn shell_word(text: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// `AT+QFTPSTAT`'s state in words.
@@ -174,18 +233,52 @@ async fn put<U: Read + Write>(
     ftp: &mut Ftp<'_, U>,
     local: &Path,
     remote: &str,
+    resume: bool,
     console: &mut Console<'_>,
+    progress: &Progress,
 ) -> Result<(), Failure> {
-    let file = File::open(local).map_err(|e| Failure::local("put", local, e))?;
+    let mut file = File::open(local).map_err(|e| Failure::local("put", local, e))?;
     let len = file.metadata().map(|m| m.len()).ok();
+    let start = if resume { remote_size(ftp, remote).await? } else { 0 };
+    let mut summary = format!("put {} -> {remote}: ", local.display());
+    if start > 0 {
+        if len.is_some_and(|len| start > len) {
+            let text = format!("{remote} has {start} bytes, more than {}", local.display());
+            return Err(Failure::other("put", text));
+        }
+        if len == Some(start) {
+            summary.push_str(&format!("already complete ({start} bytes)"));
+            return writeln!(console.err, "{summary}").map_err(|e| Failure::local("put", "stderr", e));
+        }
+        file.seek(SeekFrom::Start(start)).map_err(|e| Failure::local("put", local, e))?;
+    }
     let mut src = StdIo(BufReader::new(file));
     let bar = console.bar(len, remote);
+    bar.set_position(start);
+    progress.begin(start, len);
     let started = Instant::now();
-    let moved = ftp.put(remote, &mut src, Transfer::default(), &mut |n| bar.set_position(n)).await;
+    let opts = Transfer { start, ..Transfer::default() };
+    let moved = ftp
+        .put(remote, &mut src, opts, &mut |n| {
+            bar.set_position(start + n);
+            progress.moved.set(start + n);
+        })
+        .await;
     bar.finish_and_clear();
     let moved = moved.step("put")?;
-    let summary = format!("put {} -> {remote}: {}", local.display(), rate(moved, started.elapsed()));
+    summary.push_str(&rate(moved, started.elapsed()));
+    if start > 0 {
+        summary.push_str(&format!(", resumed at byte {start}"));
+    }
     writeln!(console.err, "{summary}").map_err(|e| Failure::local("put", "stderr", e))
+}
+
+/// The size of `remote`, 0 if it does not exist.
+async fn remote_size<U: Read + Write>(ftp: &mut Ftp<'_, U>, remote: &str) -> Result<u64, Failure> {
+    match ftp.size(remote).await {
+        Err(Error::Ftp { reply: Some(FtpReply::FileUnavailable), .. }) => Ok(0),
+        other => other.step("put"),
+    }
 }
 
 async fn get<U: Read + Write>(
@@ -193,34 +286,48 @@ async fn get<U: Read + Write>(
     remote: &str,
     local: &Path,
     console: &mut Console<'_>,
+    progress: &Progress,
 ) -> Result<(), Failure> {
-    // Downloads go to a sibling file that replaces `local` only when complete.
-    let mut part = local.as_os_str().to_owned();
-    part.push(".qftp-part");
-    let part = PathBuf::from(part);
-    let file = File::create(&part).map_err(|e| Failure::local("get", &part, e))?;
+    // Downloads go to a sibling file that replaces `local` only when
+    // complete; it goes away however the download ends, an interrupt too.
+    let part = PartFile::new(local);
+    let file = File::create(&part.0).map_err(|e| Failure::local("get", &part.0, e))?;
     let mut sink = StdIo(BufWriter::new(file));
     let len = if console.progress { ftp.size(remote).await.ok() } else { None };
     let bar = console.bar(len, remote);
+    progress.begin(0, len);
     let started = Instant::now();
-    let moved = ftp.get(remote, &mut sink, Transfer::default(), &mut |n| bar.set_position(n)).await;
+    let moved = ftp
+        .get(remote, &mut sink, Transfer::default(), &mut |n| {
+            bar.set_position(n);
+            progress.moved.set(n);
+        })
+        .await;
     bar.finish_and_clear();
-    let finished = match moved {
-        Ok(moved) => sink.0.flush().map(|()| moved).map_err(|e| Failure::local("get", &part, e)),
-        Err(e) => Err(Failure::modem("get", e)),
-    };
+    let moved = moved.step("get")?;
+    sink.0.flush().map_err(|e| Failure::local("get", &part.0, e))?;
     drop(sink);
-    let moved = match finished
-        .and_then(|moved| fs::rename(&part, local).map(|()| moved).map_err(|e| Failure::local("get", local, e)))
-    {
-        Ok(moved) => moved,
-        Err(failure) => {
-            let _ = fs::remove_file(&part);
-            return Err(failure);
-        }
-    };
+    fs::rename(&part.0, local).map_err(|e| Failure::local("get", local, e))?;
     let summary = format!("get {remote} -> {}: {}", local.display(), rate(moved, started.elapsed()));
     writeln!(console.err, "{summary}").map_err(|e| Failure::local("get", "stderr", e))
+}
+
+/// The sibling file a download goes to (`<local>.qftp-part`), removed
+/// when dropped unless it has been renamed.
+struct PartFile(PathBuf);
+
+impl PartFile {
+    fn new(local: &Path) -> Self {
+        let mut part = local.as_os_str().to_owned();
+        part.push(".qftp-part");
+        PartFile(PathBuf::from(part))
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
+    }
 }
 
 async fn list<U: Read + Write>(

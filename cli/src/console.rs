@@ -4,7 +4,7 @@
 use std::io::{self, IsTerminal};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish, ProgressStyle};
 
 /// The output streams of one run.
 pub struct Console<'a> {
@@ -24,12 +24,14 @@ impl<'a> Console<'a> {
     }
 
     /// A progress bar for a transfer of `len` bytes (unknown: a spinner),
-    /// hidden unless progress is on.
+    /// hidden unless progress is on. It clears itself when dropped (as
+    /// when an interrupt drops the transfer).
     pub fn bar(&self, len: Option<u64>, label: &str) -> ProgressBar {
         if !self.progress {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr());
+        let bar =
+            ProgressBar::with_draw_target(len, ProgressDrawTarget::stderr()).with_finish(ProgressFinish::AndClear);
         let style = match len {
             Some(_) => "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
             None => "{msg} {spinner} {bytes} {binary_bytes_per_sec}",

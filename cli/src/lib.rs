@@ -5,6 +5,8 @@
 //! arguments, [`run_session`] runs one whole session (bring-up, login, one
 //! [`Command`], logout) over any async UART — a serial port
 //! ([`io::open_serial`]) or the in-process simulator ([`Simulator`]).
+//! [`run_session_until`] is the same, stopped cleanly by an [`Interrupt`]
+//! (Ctrl-C and SIGTERM in the binary: see [`interrupt`]).
 //!
 //! The driver's deadlines use embassy-time; this crate drives embassy-time's
 //! mock driver from the wall clock ([`clock::start_wall_clock`]), so every
@@ -17,12 +19,17 @@ pub mod clock;
 mod command;
 mod console;
 pub mod demo;
+pub mod interrupt;
 pub mod io;
 mod session;
 mod sim;
 
 pub use cli::Cli;
-pub use command::Command;
+pub use command::{Command, Progress};
 pub use console::{rate, Console};
-pub use session::{open_session, run_session, Cause, Failure, SessionConfig, Step, Tls, BUF_LEN};
+pub use interrupt::Interrupt;
+pub use session::{
+    open_session, run_session, run_session_until, Cause, Failure, SessionConfig, Step, Tls, BUF_LEN,
+    CLOSE_AFTER_INTERRUPT,
+};
 pub use sim::{Simulator, SIM_HOST};

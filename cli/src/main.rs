@@ -3,18 +3,21 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use qftp::{Cli, Console};
+use qftp::{interrupt, Cli, Console};
 
 fn main() -> ExitCode {
     // Usage errors exit with status 2 inside `parse`.
     let cli = Cli::parse();
+    if let Err(e) = interrupt::install() {
+        eprintln!("qftp: cannot handle Ctrl-C: {e}");
+    }
     let (mut out, mut err) = (std::io::stdout().lock(), std::io::stderr());
     let mut console = Console::new(&mut out, &mut err);
-    match cli.run(&mut console) {
+    match cli.run(&mut console, &interrupt::SIGNALS) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("qftp: {failure}");
-            ExitCode::FAILURE
+            ExitCode::from(failure.exit_code())
         }
     }
 }

@@ -4,16 +4,22 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use embassy_time::{with_timeout, Duration};
 use embedded_io_async::{Read, Write};
-use quectel_ftp::ftp::RX_LEN;
+use quectel_ftp::RX_LEN;
 use quectel_ftp::{FileType, Ftp, FtpConfig, PdpConfig, SslConfig, SslType, TransferMode};
 
-use crate::command::Command;
+use crate::command::{Command, Progress};
 use crate::console::Console;
+use crate::interrupt::{Interrupt, EXIT_INTERRUPTED};
 
 /// Size of the client's chunk buffer: a 16 KiB upload chunk plus the
 /// receive area.
 pub const BUF_LEN: usize = 16 * 1024 + RX_LEN + 1;
+
+/// How long an interrupted session may take to leave data mode and close
+/// before the process exits all the same.
+pub const CLOSE_AFTER_INTERRUPT: Duration = Duration::from_secs(6);
 
 /// The TLS mode of the FTP session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -116,6 +122,8 @@ pub enum Cause {
     Local(PathBuf, io::Error),
     /// Anything else, in words.
     Other(String),
+    /// Stopped by Ctrl-C or SIGTERM: how far it got, in words.
+    Interrupted(String),
 }
 
 /// A failed step of a session: `"<step>: <cause>"`.
@@ -143,6 +151,20 @@ impl Failure {
         Failure { step, cause: Cause::Other(text.into()) }
     }
 
+    /// Stopped by an interrupt; `text` says how far it got.
+    pub fn interrupted(step: &'static str, text: impl Into<String>) -> Self {
+        Failure { step, cause: Cause::Interrupted(text.into()) }
+    }
+
+    /// The process's exit status for this failure: 130 after an
+    /// interrupt, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self.cause {
+            Cause::Interrupted(_) => EXIT_INTERRUPTED,
+            _ => 1,
+        }
+    }
+
     /// The driver's error, if the driver reported this failure.
     pub fn modem_error(&self) -> Option<quectel_ftp::Error> {
         match self.cause {
@@ -157,7 +179,7 @@ impl fmt::Display for Failure {
         match &self.cause {
             Cause::Modem(e) => write!(f, "{}: {}", self.step, e),
             Cause::Local(path, e) => write!(f, "{}: {}: {}", self.step, path.display(), e),
-            Cause::Other(text) => write!(f, "{}: {}", self.step, text),
+            Cause::Other(text) | Cause::Interrupted(text) => write!(f, "{}: {}", self.step, text),
         }
     }
 }
@@ -199,13 +221,50 @@ pub async fn run_session<U: Read + Write>(
     command: &Command,
     console: &mut Console<'_>,
 ) -> Result<(), Failure> {
+    run_session_until(ftp, cfg, command, console, &Interrupt::new()).await
+}
+
+/// [`run_session`], stopped by `interrupt`: when it fires, the running
+/// step (bring-up or the command, a transfer perhaps in data mode) is
+/// dropped where it stands, the session is closed (the client leaves data
+/// mode first), within [`CLOSE_AFTER_INTERRUPT`], and the failure says how
+/// far a transfer got and how to resume it.
+pub async fn run_session_until<U: Read + Write>(
+    ftp: &mut Ftp<'_, U>,
+    cfg: &SessionConfig,
+    command: &Command,
+    console: &mut Console<'_>,
+    interrupt: &Interrupt,
+) -> Result<(), Failure> {
     command.check_local()?;
-    if let Err(failure) = open_session(ftp, cfg).await {
-        // Best effort: do not leave a half-open session on the module.
-        let _ = ftp.close().await;
-        return Err(failure);
+    let progress = Progress::default();
+    match interrupt.unless(open_session(ftp, cfg)).await {
+        None => return Err(stop(ftp, command, &progress).await),
+        Some(Err(failure)) => {
+            // Best effort: do not leave a half-open session on the module.
+            let _ = ftp.close().await;
+            return Err(failure);
+        }
+        Some(Ok(())) => {}
     }
-    let outcome = command.execute(ftp, cfg, console).await;
+    let Some(outcome) = interrupt.unless(command.execute(ftp, cfg, console, &progress)).await else {
+        return Err(stop(ftp, command, &progress).await);
+    };
     let closed = ftp.close().await.step("close");
     outcome.and(closed)
+}
+
+/// After an interrupt: closes the session (the client's next call leaves
+/// data mode and resynchronises first) and says how far the command got.
+async fn stop<U: Read + Write>(ftp: &mut Ftp<'_, U>, command: &Command, progress: &Progress) -> Failure {
+    let closed = match with_timeout(CLOSE_AFTER_INTERRUPT, ftp.close()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(e.to_string()),
+        Err(_) => Some("timed out".to_owned()),
+    };
+    let mut text = command.interrupted(progress);
+    if let Some(why) = closed {
+        text.push_str(&format!("; the session was not closed ({why}): the next run recovers the module"));
+    }
+    Failure::interrupted(command.name(), text)
 }

@@ -4,13 +4,14 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{bounded, vsftpd_available, Rig};
 use qftp::demo::hostile_data;
-use qftp::{open_session, Command, Tls};
+use qftp::{open_session, Command, Interrupt, Tls, CLOSE_AFTER_INTERRUPT};
 use quectel_ftp::{Error, FtpReply, Listing, ModuleError, Transfer};
-use quectel_ftp_sim::{SimConfig, SimControl};
+use quectel_ftp_sim::{Faults, SimConfig, SimControl};
 
 const LIMIT: Duration = Duration::from_secs(240);
 
@@ -26,7 +27,7 @@ fn every_operation(tls: Tls) {
     let src = local.path().join("src.bin");
     std::fs::write(&src, &data).unwrap();
 
-    let (out, err) = rig.run(Command::Put { local: src.clone(), remote: "up.bin".into() }).unwrap();
+    let (out, err) = rig.run(Command::Put { local: src.clone(), remote: "up.bin".into(), resume: false }).unwrap();
     assert_eq!(out, "");
     assert!(err.contains("102400 bytes"), "{err}");
     assert_eq!(std::fs::read(rig.server_path("up.bin")).unwrap(), data);
@@ -99,7 +100,7 @@ fn implicit_ftps_against_vsftpd() {
         let data = hostile_data(64 * 1024, 11);
         let src = local.path().join("src.bin");
         std::fs::write(&src, &data).unwrap();
-        rig.ok(Command::Put { local: src, remote: "tls.bin".into() });
+        rig.ok(Command::Put { local: src, remote: "tls.bin".into(), resume: false });
         assert_eq!(std::fs::read(rig.server_path("tls.bin")).unwrap(), data);
         assert!(rig.ok(Command::Ls { dir: None }).contains("tls.bin"));
         assert_eq!(rig.ok(Command::Size { remote: "tls.bin".into() }), "65536\n");
@@ -242,8 +243,49 @@ fn back_to_back_sessions_reuse_the_context() {
         let local = temp_dir();
         let src: PathBuf = local.path().join("a.txt");
         std::fs::write(&src, b"hello\r\nOK\r\n").unwrap();
-        rig.ok(Command::Put { local: src, remote: "a.txt".into() });
+        rig.ok(Command::Put { local: src, remote: "a.txt".into(), resume: false });
         assert_eq!(rig.ok(Command::Size { remote: "a.txt".into() }), "11\n");
         assert_eq!(rig.ok(Command::Size { remote: "a.txt".into() }), "11\n");
+    });
+}
+
+/// Ctrl-C while the modem waits for the rest of an upload chunk: the
+/// session drops the transfer, closes (the client leaves data mode first),
+/// says how far it got, and the server's copy holds the bytes before the
+/// stall and nothing else; `put --resume` completes it.
+#[test]
+fn interrupt_mid_chunk_closes_the_session_and_reports_how_far() {
+    bounded(LIMIT, || {
+        let faults = Faults { stall_upload_after: Some(40_000), ..Faults::default() };
+        let mut rig = Rig::start(Tls::None, SimConfig { faults, ..SimConfig::default() });
+        let local = temp_dir();
+        let data = hostile_data(200_000, 11);
+        let src = local.path().join("src.bin");
+        std::fs::write(&src, &data).unwrap();
+        let interrupt = Arc::new(Interrupt::new());
+        let (control, trigger) = (rig.sim.control.clone(), Arc::clone(&interrupt));
+        let fired = std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while control.stalled_uploads() == 0 {
+                assert!(Instant::now() < deadline, "the upload never stalled");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            trigger.trigger();
+            Instant::now()
+        });
+        let put = Command::Put { local: src.clone(), remote: "stalled.bin".into(), resume: false };
+        let failure = rig.run_until(put, &interrupt).expect_err("interrupted");
+        let took = fired.join().unwrap().elapsed();
+        assert!(took < Duration::from(CLOSE_AFTER_INTERRUPT) + Duration::from_secs(1), "{took:?}");
+        assert_eq!(failure.exit_code(), 130);
+        let resume = format!("qftp [options] put --resume {} stalled.bin", src.display());
+        assert_eq!(failure.to_string(), format!("put: interrupted after 32768 of 200000 bytes; resume with: {resume}"));
+        let on_server = std::fs::read(rig.server_path("stalled.bin")).unwrap();
+        assert!(on_server == data[..40_000], "{} bytes on the server, not the first 40000", on_server.len());
+
+        let resumed = Command::Put { local: src, remote: "stalled.bin".into(), resume: true };
+        let (_, err) = rig.run(resumed).expect("put --resume");
+        assert!(err.contains("resumed at byte 40000"), "{err}");
+        assert!(std::fs::read(rig.server_path("stalled.bin")).unwrap() == data, "resumed upload differs");
     });
 }

@@ -4,7 +4,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use qftp::{Command, Console, Failure, SessionConfig, Simulator, Tls, BUF_LEN, SIM_HOST};
+use qftp::{Command, Console, Failure, Interrupt, SessionConfig, Simulator, Tls, BUF_LEN, SIM_HOST};
 use quectel_ftp::Ftp;
 use quectel_ftp_sim::{SimConfig, SimPort};
 
@@ -34,9 +34,15 @@ impl Rig {
 
     /// Runs one whole CLI session; returns stdout and stderr.
     pub fn run(&mut self, command: Command) -> Result<(String, String), Failure> {
+        self.run_until(command, &Interrupt::new())
+    }
+
+    /// [`Rig::run`], stopped by `interrupt`.
+    pub fn run_until(&mut self, command: Command, interrupt: &Interrupt) -> Result<(String, String), Failure> {
         let (mut out, mut err) = (Vec::new(), Vec::new());
         let mut console = Console { out: &mut out, err: &mut err, progress: false };
-        let r = futures_executor::block_on(qftp::run_session(&mut self.ftp, &self.cfg, &command, &mut console));
+        let session = qftp::run_session_until(&mut self.ftp, &self.cfg, &command, &mut console, interrupt);
+        let r = futures_executor::block_on(session);
         r.map(|()| (String::from_utf8_lossy(&out).into_owned(), String::from_utf8_lossy(&err).into_owned()))
     }
 
@@ -49,6 +55,12 @@ impl Rig {
         }
     }
 
+    /// Takes the rig apart, for a test that replaces the client (see
+    /// [`fresh_client`]).
+    pub fn into_parts(self) -> (Simulator, Ftp<'static, SimPort>, SessionConfig) {
+        (self.sim, self.ftp, self.cfg)
+    }
+
     /// Path of `name` in the server's root.
     pub fn server_path(&self, name: &str) -> std::path::PathBuf {
         let root = self.sim.server.root().to_path_buf();
@@ -57,6 +69,15 @@ impl Rig {
             None => root.join(name),
         }
     }
+}
+
+/// A new client on the same line, as after a reset of the microcontroller:
+/// the old client and everything it knew are gone, while the modem keeps
+/// its state (data mode, an open FTP session). Each call leaks one chunk
+/// buffer.
+pub fn fresh_client(old: Ftp<'static, SimPort>) -> Ftp<'static, SimPort> {
+    let buf = Box::leak(vec![0u8; BUF_LEN].into_boxed_slice());
+    Ftp::new(old.release(), buf).expect("buffer is large enough")
 }
 
 /// The CLI's simulator-mode settings with the minimum response timeout.
