@@ -2,6 +2,7 @@
 //! simulated modem (and its FTP server) on a pseudo-terminal.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -32,12 +33,22 @@ struct SimProcess {
     child: Child,
     pty: String,
     ftp_port: u16,
+    /// The FTP server's root directory.
+    root: PathBuf,
+    /// What `qftp-sim` prints on stderr after its start-up lines.
+    notes: mpsc::Receiver<String>,
 }
 
 impl SimProcess {
     fn start() -> SimProcess {
+        SimProcess::start_with(&[])
+    }
+
+    /// Starts `qftp-sim --with-server` with more `args`.
+    fn start_with(args: &[&str]) -> SimProcess {
         let mut child = Command::new(sim_binary())
             .arg("--with-server")
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -57,7 +68,7 @@ impl SimProcess {
                 let _ = tx.send(line);
             }
         });
-        let (mut pty, mut ftp_port) = (None, None);
+        let (mut pty, mut ftp_port, mut root) = (None, None, None);
         let deadline = Instant::now() + Duration::from_secs(30);
         while pty.is_none() || ftp_port.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -66,33 +77,68 @@ impl SimProcess {
                 pty = Some(line);
             } else if let Some(rest) = line.split("127.0.0.1:").nth(1) {
                 ftp_port = rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|p| p.parse().ok());
+                root = line.split(", root ").nth(1).map(PathBuf::from);
             }
         }
-        SimProcess { child, pty: pty.unwrap(), ftp_port: ftp_port.unwrap() }
+        let root = root.expect("qftp-sim names the server's root");
+        SimProcess { child, pty: pty.unwrap(), ftp_port: ftp_port.unwrap(), root, notes: rx }
     }
 
-    /// Runs `qftp` on the pty with `args` after the connection options.
-    fn qftp(&self, args: &[&str]) -> Output {
+    /// `qftp` on the pty with `args` after the connection options.
+    fn command(&self, args: &[&str]) -> Command {
         let port = self.ftp_port.to_string();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_qftp"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_qftp"));
+        command
             .args(["--device", &self.pty, "--host", "localhost", "--port", &port])
             .args(["--user", "test", "--password", "test", "--timeout", "20"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start qftp");
-        let deadline = Instant::now() + RUN_LIMIT;
-        while child.try_wait().expect("wait for qftp").is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("qftp {args:?} did not finish within {RUN_LIMIT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child.wait_with_output().expect("collect qftp's output")
+            .stderr(Stdio::piped());
+        command
     }
+
+    /// Runs `qftp` with `args` to its end.
+    fn qftp(&self, args: &[&str]) -> Output {
+        let child = self.command(args).spawn().expect("start qftp");
+        finish(child, RUN_LIMIT).unwrap_or_else(|| panic!("qftp {args:?} did not finish within {RUN_LIMIT:?}"))
+    }
+
+    /// Waits until `qftp-sim` prints a line containing `needle`.
+    fn wait_for_note(&self, needle: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.notes.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return,
+                Ok(_) => {}
+                Err(_) => panic!("qftp-sim did not say {needle:?} within {limit:?}"),
+            }
+        }
+    }
+}
+
+/// Waits up to `limit` for `child` to end and collects its output; kills it
+/// and returns `None` if it does not.
+fn finish(mut child: Child, limit: Duration) -> Option<Output> {
+    let deadline = Instant::now() + limit;
+    while child.try_wait().expect("wait for qftp").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Some(child.wait_with_output().expect("collect qftp's output"))
+}
+
+/// Sends `signal` to `child`.
+fn signal(child: &Child, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).expect("a pid");
+    // SAFETY: kill(2) on our own child's pid; no memory is involved.
+    let rc = unsafe { libc::kill(pid, signal) };
+    assert_eq!(rc, 0, "kill({pid}, {signal}): {}", std::io::Error::last_os_error());
 }
 
 impl Drop for SimProcess {
@@ -150,4 +196,115 @@ fn usage_errors_exit_with_status_2() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_qftp")).arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// Where `qftp-sim --stall-upload-after` leaves the module: 40000 bytes
+/// into the upload, in its third 16 KiB chunk, waiting for the rest.
+const STALL_AT: usize = 40_000;
+/// How long an interrupted `qftp` may take to close and exit.
+const EXIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// How a `qftp put` dies in the middle of a chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Death {
+    /// Ctrl-C: it leaves data mode, closes the session and exits with 130.
+    Interrupt,
+    /// Ctrl-C twice: it exits at once, leaving the module in data mode.
+    InterruptTwice,
+    /// SIGKILL: it leaves the module in data mode with its session open.
+    Kill,
+}
+
+/// A `qftp put` dies while the module waits for the rest of a chunk;
+/// then `qftp ls` works, the server's copy is a byte-exact prefix of the
+/// source (nothing of the next run in it), and `put --resume` completes it.
+fn put_dies_mid_chunk(death: Death) {
+    let sim = SimProcess::start_with(&["--stall-upload-after", &STALL_AT.to_string()]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = qftp::demo::hostile_data(200_000, 3);
+    let src = dir.path().join("big.src");
+    std::fs::write(&src, &data).unwrap();
+    let put = sim.command(&["put", path(&src), "big.bin"]).spawn().expect("start qftp put");
+    sim.wait_for_note("upload stalled", RUN_LIMIT);
+
+    let killed = Instant::now();
+    match death {
+        Death::Interrupt => signal(&put, libc::SIGINT),
+        Death::InterruptTwice => {
+            signal(&put, libc::SIGINT);
+            std::thread::sleep(Duration::from_millis(300));
+            signal(&put, libc::SIGINT);
+        }
+        Death::Kill => signal(&put, libc::SIGKILL),
+    }
+    let out = finish(put, RUN_LIMIT).expect("qftp put ends after the signal");
+    let took = killed.elapsed();
+    let err = text(&out.stderr);
+    match death {
+        Death::Interrupt => {
+            assert_eq!(out.status.code(), Some(130), "{err}");
+            assert!(took < EXIT_LIMIT, "exited {took:?} after Ctrl-C");
+            let report = err.lines().find(|l| l.starts_with("qftp: put: interrupted after ")).unwrap_or_else(|| {
+                panic!("no report of how far the upload got:\n{err}");
+            });
+            let moved: usize = report["qftp: put: interrupted after ".len()..]
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{report}"));
+            assert!(moved <= STALL_AT, "{report}");
+            let resume = format!("of 200000 bytes; resume with: qftp [options] put --resume {} big.bin", path(&src));
+            assert!(report.ends_with(&resume), "{report}");
+        }
+        Death::InterruptTwice => {
+            assert_eq!(out.status.code(), Some(130), "{err}");
+            assert!(took < Duration::from_secs(2), "exited {took:?} after the first Ctrl-C");
+            assert!(err.contains("interrupted again"), "{err}");
+        }
+        Death::Kill => assert_eq!(out.status.signal(), Some(libc::SIGKILL)),
+    }
+
+    let ls = ok(&sim.qftp(&["ls"]), "ls after the dead upload");
+    assert!(ls.lines().any(|l| l.ends_with(" big.bin")), "{ls}");
+    let on_server = std::fs::read(sim.root.join("big.bin")).unwrap();
+    assert!(on_server.len() <= data.len(), "{} bytes on the server", on_server.len());
+    if let Some(at) = on_server.iter().zip(&data).position(|(a, b)| a != b) {
+        panic!("foreign bytes in the server's copy from byte {at}: {:?}", text(&on_server[at..]));
+    }
+    // The chunk was cut short by a `+++`, not completed or dropped.
+    assert_eq!(on_server.len(), STALL_AT, "the bytes the module received are kept");
+    assert_eq!(ok(&sim.qftp(&["size", "big.bin"]), "size"), format!("{STALL_AT}\n"));
+
+    let resumed = sim.qftp(&["put", "--resume", path(&src), "big.bin"]);
+    ok(&resumed, "put --resume");
+    assert!(text(&resumed.stderr).contains("resumed at byte 40000"), "{}", text(&resumed.stderr));
+    assert!(std::fs::read(sim.root.join("big.bin")).unwrap() == data, "resumed upload differs");
+}
+
+#[test]
+fn ctrl_c_mid_chunk_closes_the_session_and_exits_130() {
+    put_dies_mid_chunk(Death::Interrupt);
+}
+
+#[test]
+fn a_second_ctrl_c_exits_at_once_and_the_next_run_recovers() {
+    put_dies_mid_chunk(Death::InterruptTwice);
+}
+
+#[test]
+fn sigkill_mid_chunk_does_not_corrupt_the_next_run() {
+    put_dies_mid_chunk(Death::Kill);
+}
+
+#[test]
+fn sigterm_during_bring_up_exits_130() {
+    let sim = SimProcess::start();
+    let ls = sim.command(&["ls"]).spawn().expect("start qftp ls");
+    // `init` listens for a guard time first: the signal lands in it.
+    std::thread::sleep(Duration::from_millis(500));
+    signal(&ls, libc::SIGTERM);
+    let out = finish(ls, EXIT_LIMIT).expect("qftp ls ends within the limit after SIGTERM");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).ends_with("qftp: ls: interrupted\n"), "{}", text(&out.stderr));
+    ok(&sim.qftp(&["ls"]), "ls after the interrupted one");
 }
