@@ -1,5 +1,10 @@
 //! Soak: thousands of random operations with random faults switched on,
-//! checked against a model of the server's files.
+//! checked against a model of the server's files. Now and then the client
+//! is dropped and a fresh one created on the same line (a reset of the
+//! microcontroller; the modem keeps its state: data mode, an open FTP
+//! session), often while the modem waits for the rest of an upload chunk:
+//! the fresh client must bring it back without a foreign byte reaching a
+//! file.
 //!
 //! Slow in debug builds; run it in release:
 //! `cargo test --release -p qftp --test soak -- --nocapture`
@@ -8,13 +13,17 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use common::{bounded, Rig};
+use common::{bounded, fresh_client, Rig};
+use embassy_time::Timer;
 use qftp::demo::hostile_data;
-use qftp::{open_session, Tls};
-use quectel_ftp::{Error, Listing, Transfer};
-use quectel_ftp_sim::{Faults, SimConfig};
+use qftp::{open_session, SessionConfig, Simulator, Tls};
+use quectel_ftp::{Error, Ftp, Listing, Transfer};
+use quectel_ftp_sim::{Faults, SimConfig, SimPort};
 
 /// Embassy time runs this many times faster than the wall clock, so that the
 /// driver's deadlines (25 s at the minimum `rsptimeout`) and `+++` guard
@@ -24,6 +33,11 @@ const SCALE: u32 = 40;
 /// No single operation (with its recovery) may take longer than this.
 const HANG_LIMIT: Duration = Duration::from_secs(30);
 const NAMES: &[&str] = &["a.bin", "b.bin", "c.bin", "d.bin", "e.txt", "f.txt"];
+/// About one operation in this many is a reset of the microcontroller.
+const MCU_RESET_ONE_IN: u32 = 25;
+
+/// The client under test.
+type Client = Ftp<'static, SimPort>;
 
 #[derive(Debug, Default)]
 struct Figures {
@@ -33,6 +47,12 @@ struct Figures {
     faults: BTreeMap<&'static str, u64>,
     recoveries: u64,
     reopens: u64,
+    /// Clients dropped and replaced (microcontroller resets) ...
+    mcu_resets: u64,
+    /// ... while the modem waited for the rest of an upload chunk ...
+    mcu_resets_mid_chunk: u64,
+    /// ... or in the middle of some other operation.
+    mcu_resets_mid_operation: u64,
     bytes_up_verified: u64,
     bytes_down_verified: u64,
     listings_checked: u64,
@@ -51,9 +71,9 @@ struct Model {
 impl Model {
     /// Re-reads the server's root: after a failed operation the server may
     /// or may not have carried it out.
-    fn reload(&mut self, rig: &Rig) {
+    fn reload(&mut self, sim: &Simulator) {
         self.files.clear();
-        for entry in std::fs::read_dir(rig.sim.server.root()).unwrap() {
+        for entry in std::fs::read_dir(sim.server.root()).unwrap() {
             let entry = entry.unwrap();
             if entry.file_type().unwrap().is_file() {
                 let name = entry.file_name().to_string_lossy().into_owned();
@@ -93,23 +113,44 @@ fn soak(ops: u64, seed: u64) -> Figures {
         faults: Faults { seed, drop_probability: 2e-6, duplicate_probability: 2e-6, ..Faults::default() },
         ..SimConfig::default()
     };
-    let mut rig = Rig::start_on_running_clock(Tls::None, config);
+    let (sim, mut ftp, cfg) = Rig::start_on_running_clock(Tls::None, config).into_parts();
     let mut rng = fastrand::Rng::with_seed(seed);
     let mut model = Model { files: BTreeMap::new() };
     let mut fig = Figures::default();
-    let cfg = rig.cfg.clone();
     let started = Instant::now();
     futures_executor::block_on(async {
-        open_session(&mut rig.ftp, &cfg).await.expect("first session");
+        open_session(&mut ftp, &cfg).await.expect("first session");
         for _ in 0..ops {
             fig.ops += 1;
-            let fault = arm_fault(&mut rng, &rig);
+            let t0 = Instant::now();
+            if rng.u32(..MCU_RESET_ONE_IN) == 0 {
+                // A reset of the microcontroller, perhaps in the middle of
+                // an operation; the modem keeps its state.
+                let cut = mcu_reset(&mut rng, &mut ftp, &sim, &mut model, &mut fig).await;
+                disarm(&sim);
+                ftp = fresh_client(ftp);
+                fig.mcu_resets += 1;
+                reopen(&mut ftp, &cfg).await;
+                if let Some((name, data, at)) = cut {
+                    // The upload's bytes up to the stall, nothing else.
+                    let on_disk = std::fs::read(sim.server.root().join(name)).unwrap();
+                    if let Some(i) = on_disk.iter().zip(&data).position(|(a, b)| a != b) {
+                        panic!("op {}: {name} has foreign bytes from byte {i} (stalled at {at})", fig.ops);
+                    }
+                    assert_eq!(on_disk.len(), at, "op {}: {name} after a reset mid-chunk", fig.ops);
+                }
+                model.reload(&sim);
+                assert_in_sync(&mut ftp, &sim, "a reset of the microcontroller", fig.ops).await;
+                fig.time_failed += t0.elapsed();
+                assert!(t0.elapsed() < HANG_LIMIT, "op {} took {:?}", fig.ops, t0.elapsed());
+                continue;
+            }
+            let fault = arm_fault(&mut rng, &sim);
             if let Some(fault) = fault {
                 *fig.faults.entry(fault).or_default() += 1;
             }
-            let t0 = Instant::now();
-            let outcome = one_op(&mut rng, &mut rig, &mut model, &mut fig).await;
-            disarm(&rig);
+            let outcome = one_op(&mut rng, &mut ftp, &sim, &mut model, &mut fig).await;
+            disarm(&sim);
             let outcome_ok = outcome.is_ok();
             match outcome {
                 Ok(()) => fig.ok += 1,
@@ -117,23 +158,17 @@ fn soak(ops: u64, seed: u64) -> Figures {
                     *fig.failures.entry(kind(&e)).or_default() += 1;
                     // Recovery: server refusals need none; a lost session is
                     // opened again; anything else gets the vendor's recovery.
-                    if !matches!(e, Error::Ftp { .. }) || !rig.ftp.is_open() {
+                    if !matches!(e, Error::Ftp { .. }) || !ftp.is_open() {
                         if matches!(e, Error::SessionClosed | Error::NotOpen | Error::Ftp { .. }) {
                             fig.reopens += 1;
                         } else {
                             fig.recoveries += 1;
-                            let _ = rig.ftp.recover(Some(&cfg.pdp())).await;
+                            let _ = ftp.recover(Some(&cfg.pdp())).await;
                         }
-                        reopen(&mut rig, &cfg).await;
+                        reopen(&mut ftp, &cfg).await;
                     }
-                    model.reload(&rig);
-                    let _ = std::fs::remove_dir(rig.sim.server.root().join("tmpdir"));
-                    // No desynchronisation: the next operations work.
-                    let mut buf = [0u8; 64];
-                    let back = rig.ftp.cwd("/").await;
-                    assert_eq!(back, Ok(()), "desynchronised after {e:?} (op {})", fig.ops);
-                    let pwd = rig.ftp.pwd(&mut buf).await.map(str::to_owned);
-                    assert_eq!(pwd.as_deref(), Ok("/"), "desynchronised after {e:?} (op {})", fig.ops);
+                    model.reload(&sim);
+                    assert_in_sync(&mut ftp, &sim, &format!("{e:?}"), fig.ops).await;
                 }
             }
             let took = t0.elapsed();
@@ -145,33 +180,110 @@ fn soak(ops: u64, seed: u64) -> Figures {
             fig.slowest = fig.slowest.max(took);
             assert!(took < HANG_LIMIT, "op {} took {took:?}", fig.ops);
         }
-        rig.ftp.close().await.expect("final close");
+        ftp.close().await.expect("final close");
     });
     // The server's files are what the model says.
     let mut disk = Model { files: BTreeMap::new() };
-    disk.reload(&rig);
+    disk.reload(&sim);
     assert!(disk.files == model.files, "server files differ from the model");
     println!("soak: {} ops in {:.1} s", fig.ops, started.elapsed().as_secs_f64());
     fig
 }
 
-async fn reopen(rig: &mut Rig, cfg: &qftp::SessionConfig) {
+/// Removes the directory an interrupted operation may have left, and
+/// checks that nothing is desynchronised after `what`: the next operations
+/// work.
+async fn assert_in_sync(ftp: &mut Client, sim: &Simulator, what: &str, op: u64) {
+    let _ = std::fs::remove_dir(sim.server.root().join("tmpdir"));
+    let mut buf = [0u8; 64];
+    let back = ftp.cwd("/").await;
+    assert_eq!(back, Ok(()), "desynchronised after {what} (op {op})");
+    let pwd = ftp.pwd(&mut buf).await.map(str::to_owned);
+    assert_eq!(pwd.as_deref(), Ok("/"), "desynchronised after {what} (op {op})");
+}
+
+async fn reopen(ftp: &mut Client, cfg: &SessionConfig) {
     for attempt in 0..3 {
-        match open_session(&mut rig.ftp, cfg).await {
+        match open_session(ftp, cfg).await {
             Ok(()) => return,
             Err(failure) if attempt < 2 => {
                 let _ = failure;
-                let _ = rig.ftp.recover(Some(&cfg.pdp())).await;
+                let _ = ftp.recover(Some(&cfg.pdp())).await;
             }
             Err(failure) => panic!("cannot open a session again: {failure}"),
         }
     }
 }
 
+/// What the client was doing when the microcontroller reset: an upload
+/// that left the modem waiting for the rest of a chunk (returned: the
+/// name, the data and where it stalled, for the check after the reset),
+/// some other operation cut short at a random moment, or nothing.
+async fn mcu_reset(
+    rng: &mut fastrand::Rng,
+    ftp: &mut Client,
+    sim: &Simulator,
+    model: &mut Model,
+    fig: &mut Figures,
+) -> Option<(&'static str, Vec<u8>, usize)> {
+    match rng.u32(..4) {
+        0 | 1 => {
+            let name = NAMES[rng.usize(..NAMES.len())];
+            let data = hostile_data(rng.usize(1..60_000), rng.u64(..));
+            let at = rng.usize(..data.len());
+            let chunk = [16 * 1024, 4096, 1000][rng.usize(..3)];
+            let control = &sim.control;
+            let before = control.stalled_uploads();
+            control.update_faults(|f| f.stall_upload_after = Some(at as u64));
+            let opts = Transfer { start: 0, chunk };
+            let stalled = until(|| control.stalled_uploads() > before);
+            let r = race(ftp.put(name, &mut &data[..], opts, &mut |_| {}), stalled).await;
+            match r {
+                Either::Right(()) => {
+                    fig.mcu_resets_mid_chunk += 1;
+                    Some((name, data, at))
+                }
+                Either::Left(r) => panic!("the upload ended before it stalled: {r:?}"),
+            }
+        }
+        2 => {
+            fig.mcu_resets_mid_operation += 1;
+            let cut = Timer::after_millis(rng.u64(..400));
+            let _ = race(one_op(rng, ftp, sim, model, fig), cut).await;
+            None
+        }
+        _ => None,
+    }
+}
+
+enum Either<A, B> {
+    Left(A),
+    Right(B),
+}
+
+/// Polls both futures until one is done; the other is dropped.
+async fn race<A: Future, B: Future>(a: A, b: B) -> Either<A::Output, B::Output> {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    poll_fn(|cx| {
+        if let Poll::Ready(x) = a.as_mut().poll(cx) {
+            return Poll::Ready(Either::Left(x));
+        }
+        b.as_mut().poll(cx).map(Either::Right)
+    })
+    .await
+}
+
+/// Ends once `done` holds, looking every millisecond of wall time.
+async fn until(done: impl Fn() -> bool) {
+    while !done() {
+        Timer::after_millis(u64::from(SCALE)).await;
+    }
+}
+
 /// Switches one random fault on for the next operation (about one
 /// operation in twelve).
-fn arm_fault(rng: &mut fastrand::Rng, rig: &Rig) -> Option<&'static str> {
-    let control = &rig.sim.control;
+fn arm_fault(rng: &mut fastrand::Rng, sim: &Simulator) -> Option<&'static str> {
+    let control = &sim.control;
     if rng.u32(..12) != 0 {
         return None;
     }
@@ -214,17 +326,24 @@ fn arm_fault(rng: &mut fastrand::Rng, rig: &Rig) -> Option<&'static str> {
 }
 
 /// Switches the one-shot faults off again (they may not have fired).
-fn disarm(rig: &Rig) {
-    rig.sim.control.update_faults(|f| {
+fn disarm(sim: &Simulator) {
+    sim.control.update_faults(|f| {
         f.drop_at = None;
         f.duplicate_at = None;
         f.result_delay = Duration::ZERO;
         f.fail_next = None;
         f.reset_after_data_bytes = None;
+        f.stall_upload_after = None;
     });
 }
 
-async fn one_op(rng: &mut fastrand::Rng, rig: &mut Rig, model: &mut Model, fig: &mut Figures) -> Result<(), Error> {
+async fn one_op(
+    rng: &mut fastrand::Rng,
+    ftp: &mut Client,
+    sim: &Simulator,
+    model: &mut Model,
+    fig: &mut Figures,
+) -> Result<(), Error> {
     let name = NAMES[rng.usize(..NAMES.len())];
     let other = NAMES[rng.usize(..NAMES.len())];
     let exists = model.files.contains_key(name);
@@ -233,9 +352,9 @@ async fn one_op(rng: &mut fastrand::Rng, rig: &mut Rig, model: &mut Model, fig: 
             let len = if rng.u32(..10) == 0 { rng.usize(..120_000) } else { rng.usize(..20_000) };
             let data = hostile_data(len, rng.u64(..));
             let chunk = [16 * 1024, 16 * 1024, 4096, 1000][rng.usize(..4).min(rng.usize(..4))];
-            let sent = rig.ftp.put(name, &mut &data[..], Transfer { start: 0, chunk }, &mut |_| {}).await?;
+            let sent = ftp.put(name, &mut &data[..], Transfer { start: 0, chunk }, &mut |_| {}).await?;
             assert_eq!(sent, len as u64);
-            let on_disk = std::fs::read(rig.sim.server.root().join(name)).unwrap();
+            let on_disk = std::fs::read(sim.server.root().join(name)).unwrap();
             assert!(on_disk == data, "uploaded {name} differs on the server");
             fig.bytes_up_verified += sent;
             model.files.insert(name.to_owned(), data);
@@ -243,7 +362,7 @@ async fn one_op(rng: &mut fastrand::Rng, rig: &mut Rig, model: &mut Model, fig: 
         5..=8 => {
             let mut copy = Vec::new();
             let chunk = [16 * 1024, 16 * 1024, 4096, 1000][rng.usize(..4).min(rng.usize(..4))];
-            let r = rig.ftp.get(name, &mut copy, Transfer { start: 0, chunk }, &mut |_| {}).await;
+            let r = ftp.get(name, &mut copy, Transfer { start: 0, chunk }, &mut |_| {}).await;
             match (r, model.files.get(name)) {
                 (Ok(n), Some(want)) => {
                     assert!(copy == *want, "downloaded {name} differs from the model ({n} bytes)");
@@ -254,17 +373,17 @@ async fn one_op(rng: &mut fastrand::Rng, rig: &mut Rig, model: &mut Model, fig: 
                 (Err(e), _) => return Err(e),
             }
         }
-        9 | 10 => match rig.ftp.size(name).await {
+        9 | 10 => match ftp.size(name).await {
             Ok(size) => assert_eq!(Some(size), model.files.get(name).map(|d| d.len() as u64), "size of {name}"),
             Err(Error::Ftp { .. }) if !exists => {}
             Err(e) => return Err(e),
         },
-        11 => match rig.ftp.delete(name).await {
+        11 => match ftp.delete(name).await {
             Ok(()) => assert!(model.files.remove(name).is_some(), "deleted {name}, which does not exist"),
             Err(Error::Ftp { .. }) if !exists => {}
             Err(e) => return Err(e),
         },
-        12 => match rig.ftp.rename(name, other).await {
+        12 => match ftp.rename(name, other).await {
             Ok(()) => {
                 let data = model.files.remove(name).expect("renamed a file that exists");
                 model.files.insert(other.to_owned(), data);
@@ -275,7 +394,7 @@ async fn one_op(rng: &mut fastrand::Rng, rig: &mut Rig, model: &mut Model, fig: 
         13 | 14 => {
             let kind = [Listing::List, Listing::Nlst, Listing::Mlsd][rng.usize(..3)];
             let mut listing = Vec::new();
-            rig.ftp.list(kind, ".", &mut listing).await?;
+            ftp.list(kind, ".", &mut listing).await?;
             let text = String::from_utf8_lossy(&listing);
             let names: BTreeSet<&str> = text
                 .lines()
@@ -287,35 +406,35 @@ async fn one_op(rng: &mut fastrand::Rng, rig: &mut Rig, model: &mut Model, fig: 
             fig.listings_checked += 1;
         }
         15 => {
-            rig.ftp.mkdir("tmpdir").await?;
-            rig.ftp.cwd("tmpdir").await?;
+            ftp.mkdir("tmpdir").await?;
+            ftp.cwd("tmpdir").await?;
             let mut buf = [0u8; 64];
-            assert_eq!(rig.ftp.pwd(&mut buf).await?, "/tmpdir");
-            rig.ftp.cwd("/").await?;
-            rig.ftp.rmdir("tmpdir").await?;
+            assert_eq!(ftp.pwd(&mut buf).await?, "/tmpdir");
+            ftp.cwd("/").await?;
+            ftp.rmdir("tmpdir").await?;
         }
         16 => {
             if let Some(len) = model.files.get(name).map(Vec::len) {
                 let mut sink = Vec::new();
-                rig.ftp.get(name, &mut sink, Transfer { start: 0, chunk: 4096 }, &mut |_| {}).await?;
+                ftp.get(name, &mut sink, Transfer { start: 0, chunk: 4096 }, &mut |_| {}).await?;
                 let last = if len == 0 { 0 } else { (len - 1) % 4096 + 1 };
-                assert_eq!(rig.ftp.len().await?, last as u64, "QFTPLEN after getting {name}");
+                assert_eq!(ftp.len().await?, last as u64, "QFTPLEN after getting {name}");
                 fig.bytes_down_verified += len as u64;
                 assert!(sink == model.files[name]);
             }
         }
         17 => {
             if exists {
-                let t = rig.ftp.mdtm(name).await?;
+                let t = ftp.mdtm(name).await?;
                 assert!(t.year >= 2024, "{t}");
             }
         }
         18 => {
-            rig.ftp.stat().await?;
+            ftp.stat().await?;
         }
         _ => {
             let mut buf = [0u8; 64];
-            assert_eq!(rig.ftp.pwd(&mut buf).await?, "/");
+            assert_eq!(ftp.pwd(&mut buf).await?, "/");
         }
     }
     Ok(())
