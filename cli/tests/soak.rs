@@ -243,7 +243,9 @@ async fn mcu_reset(
                     fig.mcu_resets_mid_chunk += 1;
                     Some((name, data, at))
                 }
-                Either::Left(r) => panic!("the upload ended before it stalled: {r:?}"),
+                Either::Left(Ok(n)) => panic!("an upload of {n} bytes ended without stalling at {at}"),
+                // A line fault (a lost or doubled byte) failed it first.
+                Either::Left(Err(_)) => None,
             }
         }
         2 => {
