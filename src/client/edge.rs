@@ -13,7 +13,7 @@ use super::answer::{Event, Got, Match, Piece, Until, Verdict, Waiting, Want};
 use super::limits::QUICK;
 use super::session::Dirty;
 use super::{io_error, Ftp};
-use crate::at::cmd::{self, Command, WRITE_CHUNK};
+use crate::at::cmd::{self, Command};
 use crate::at::tokenizer::{Frame, Tokenizer};
 use crate::error::Error;
 
@@ -28,6 +28,10 @@ pub const RX_LEN: usize = 64;
 
 /// The smallest chunk buffer [`Ftp::new`] accepts.
 pub const MIN_BUF: usize = RX_LEN + 64;
+
+/// Bytes of a command line written at a time: held by every command's
+/// future, so kept small.
+const WINDOW: usize = 32;
 
 /// The receive side: the tokenizer and the caller's buffer.
 pub(crate) struct Rx<'b> {
@@ -99,10 +103,10 @@ impl<U: Read + Write> Ftp<'_, U> {
         self.write_line(cmd).await
     }
 
-    /// Writes a command line, a window at a time.
+    /// Writes a command line, a window at a time (most lines fit in two).
     pub(crate) async fn write_line(&mut self, cmd: &Command<'_>) -> Result<(), Error> {
         debug!("> {}", cmd.name());
-        let mut window = [0u8; WRITE_CHUNK];
+        let mut window = [0u8; WINDOW];
         let mut at = 0;
         loop {
             let n = cmd.encode_at(at, &mut window);

@@ -129,9 +129,8 @@ impl<U: Read + Write> Ftp<'_, U> {
 
     /// `ATE0` and `AT+CMEE=1`: echo off, numeric `+CME ERROR` codes.
     pub(crate) async fn echo_off(&mut self) -> Result<(), Error> {
-        for setting in [cmd::echo_off(), cmd::cmee_numeric()] {
-            self.command(&setting, Want::Nothing, QUICK, &mut []).await?;
-        }
+        self.command(&cmd::echo_off(), Want::Nothing, QUICK, &mut []).await?;
+        self.command(&cmd::cmee_numeric(), Want::Nothing, QUICK, &mut []).await?;
         self.st.need_init = false;
         Ok(())
     }
