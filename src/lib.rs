@@ -9,13 +9,13 @@ mod fmt;
 
 pub mod at;
 pub mod blocking;
-pub mod error;
 pub mod client;
+pub mod error;
 
 pub use at::cmd::Listing;
 pub use at::parse::{FtpState, ModifyTime};
-pub use error::{ArgError, CmeError, Error, FtpReply, ModuleError};
 pub use client::{
     Auth, DataAddress, FileType, Ftp, FtpConfig, IpType, LocalAddr, PdpConfig, Setting, SslConfig, SslType, Transfer,
     TransferMode, GUARD, MIN_BUF, RX_LEN,
 };
+pub use error::{ArgError, CmeError, Error, FtpReply, ModuleError};

@@ -7,8 +7,8 @@
 //! that arrives before a payload is a late one, `OK` after `+++` ends an
 //! escape, only an `OK` after `+CMEE:` ends a probe, and so on.
 
-use crate::at::parse::{self, Field};
 use crate::at::parse::ModifyTime;
+use crate::at::parse::{self, Field};
 use crate::error::{CmeError, Error};
 
 /// The answer line a command waits for, besides its final result.
@@ -100,8 +100,12 @@ impl Want {
     pub(crate) fn offer(self, line: &[u8], text: &mut [u8]) -> Match {
         let got = match self {
             Want::Nothing => None,
-            Want::Num(name) | Want::Unawaited(name) => parse::ftp_result(line, name).map(|r| ftp_value(r, r.value.num().map(Got::Num))),
-            Want::Time => parse::ftp_result(line, MDTM).map(|r| ftp_value(r, parse::mdtm_value(r.value).map(Got::Time))),
+            Want::Num(name) | Want::Unawaited(name) => {
+                parse::ftp_result(line, name).map(|r| ftp_value(r, r.value.num().map(Got::Num)))
+            }
+            Want::Time => {
+                parse::ftp_result(line, MDTM).map(|r| ftp_value(r, parse::mdtm_value(r.value).map(Got::Time)))
+            }
             Want::Text(name) => parse::ftp_result(line, name).map(|r| match r {
                 parse::FtpResult { err: 0, value: Field::Str(s) } => keep(text, s).ok_or(Error::Overflow),
                 r => ftp_value(r, None),

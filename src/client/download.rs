@@ -8,12 +8,14 @@
 //! server that cannot tell the size) ends only where the result line's
 //! count confirms it.
 
+use core::future::Future;
+
 use embedded_io_async::{Read, Write};
 
-use super::answer::{Got, Until, Verdict, Waiting, Want};
+use super::answer::{Got, Piece, Until, Verdict, Waiting, Want};
 use super::edge::{after, Shared};
-use super::session::Dirty;
 use super::files::Answer;
+use super::session::Dirty;
 use super::{io_error, sat32, Ftp, Transfer};
 use crate::at::cmd::{self, Command, FileOp, Listing, Names, COM};
 use crate::at::tokenizer::Payload;
@@ -25,7 +27,7 @@ const GET: &[u8] = b"QFTPGET";
 /// What follows an exact-length payload at once.
 const TRAILER: &[u8] = b"\r\nOK\r\n";
 
-impl<U: Read + Write> Ftp<'_, U> {
+impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Downloads `remote` from `opts.start` into `sink`, in chunks of
     /// `opts.chunk` bytes, each requested with `<startpos>,<downloadlen>` so
     /// the number of payload bytes is always known. The size is asked first
@@ -49,44 +51,46 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub async fn get<W: Write>(
-        &mut self,
-        remote: &str,
-        sink: &mut W,
+    pub fn get<'s, W: Write>(
+        &'s mut self,
+        remote: &'s str,
+        sink: &'s mut W,
         opts: Transfer,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64, Error> {
-        let start = opts.start;
-        cmd::qftpget(remote, COM, start, Some(0))?;
-        let size = match Answer::<_, u64>::new(self.file_op(FileOp::Size, Names::One(remote), &mut [])).await {
-            Ok(size) => Some(size),
-            Err(Error::Ftp { reply: Some(FtpReply::NotImplemented | FtpReply::SyntaxError), .. }) => None,
-            Err(e) => return Err(e),
-        };
-        let chunk = u64::from(opts.chunk.max(1));
-        let mut pos = start;
-        loop {
-            let n = match size {
-                Some(size) => size.saturating_sub(pos).min(chunk),
-                None => chunk,
+        progress: &'s mut dyn FnMut(u64),
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, W> {
+        async move {
+            let start = opts.start;
+            cmd::qftpget(remote, COM, start, Some(0))?;
+            let size = match Answer::<_, u64>::new(self.file_op(FileOp::Size, Names::One(remote), &mut [])).await {
+                Ok(size) => Some(size),
+                Err(Error::Ftp { reply: Some(FtpReply::NotImplemented | FtpReply::SyntaxError), .. }) => None,
+                Err(e) => return Err(e),
             };
-            if n == 0 {
-                return Ok(pos - start);
-            }
-            let payload = match size {
-                Some(_) => Payload::Exact(n),
-                None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
-            };
-            self.prepare(true).await?;
-            let r = self.fetch(&cmd::qftpget(remote, COM, pos, Some(sat32(n)))?, payload, GET, sink).await;
-            let got = self.st.ended(r)?;
-            pos = pos.saturating_add(got);
-            progress(pos - start);
-            if got < n {
-                if size.is_some() {
-                    return Err(Error::LengthMismatch { moved: sat32(got), reported: sat32(n) });
+            let chunk = u64::from(opts.chunk.max(1));
+            let mut pos = start;
+            loop {
+                let n = match size {
+                    Some(size) => size.saturating_sub(pos).min(chunk),
+                    None => chunk,
+                };
+                if n == 0 {
+                    return Ok(pos - start);
                 }
-                return Ok(pos - start);
+                let payload = match size {
+                    Some(_) => Payload::Exact(n),
+                    None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
+                };
+                self.prepare(true).await?;
+                let r = self.fetch(&cmd::qftpget(remote, COM, pos, Some(sat32(n)))?, payload, GET, sink).await;
+                let got = self.st.ended(r)?;
+                pos = pos.saturating_add(got);
+                progress(pos - start);
+                if got < n {
+                    if size.is_some() {
+                        return Err(Error::LengthMismatch { moved: sat32(got), reported: sat32(n) });
+                    }
+                    return Ok(pos - start);
+                }
             }
         }
     }
@@ -99,72 +103,109 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again).
-    pub async fn list<W: Write>(&mut self, kind: Listing, dir: &str, sink: &mut W) -> Result<u64, Error> {
-        let command = cmd::qftplist(kind, dir, COM)?;
-        let result = kind.result_name();
-        self.prepare(true).await?;
-        let payload = Payload::Confirmed { result, limit: None };
-        let r = self.fetch(&command, payload, result.as_bytes(), sink).await;
-        self.st.ended(r)
+    pub fn list<'s, W: Write>(
+        &'s mut self,
+        kind: Listing,
+        dir: &'s str,
+        sink: &'s mut W,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, W> {
+        async move {
+            let command = cmd::qftplist(kind, dir, COM)?;
+            let result = kind.result_name();
+            self.prepare(true).await?;
+            let payload = Payload::Confirmed { result, limit: None };
+            let r = self.fetch(&command, payload, result.as_bytes(), sink).await;
+            self.st.ended(r)
+        }
     }
 
     /// One download-direction exchange: command, `CONNECT`, payload to
     /// `sink`, `OK`, and the result line `+<result>: 0,<n>` whose count
     /// must match the bytes received. Returns that count.
-    async fn fetch<W: Write>(
-        &mut self,
-        command: &Command<'_>,
+    ///
+    /// The exchange itself is [`Ftp::next_piece`], which does not depend on
+    /// the sink's type: every kind of sink shares one copy of it.
+    fn fetch<'s, 'c, W: Write>(
+        &'s mut self,
+        command: &'s Command<'c>,
         payload: Payload,
         result: &'static [u8],
-        sink: &mut W,
-    ) -> Result<u64, Error> {
-        self.rx.tok().expect_payload(payload);
-        let r = self.fetch_payload(command, payload, result, sink).await;
-        if r.is_err() && self.rx.tok().in_data_mode() {
-            // Broken off inside the payload: the next call escapes.
+        sink: &'s mut W,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'b, U, W> {
+        async move {
+            let mut rd =
+                Reading { payload, w: Waiting::new(Want::Num(result), Until::Data, &mut []), moved: 0, sent: false };
+            while let Some(piece) = Shared::new(self.next_piece(command, &mut rd)).await? {
+                if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
+                    self.payload_over(true);
+                    return Err(io_error(e));
+                }
+            }
+            Ok(rd.moved)
+        }
+    }
+
+    /// The next piece of a payload exchange: the command goes out first.
+    /// `None` once the payload has ended (an exact-length payload must be
+    /// followed by `\r\nOK\r\n` at once) and the result line confirmed
+    /// its count.
+    fn next_piece<'s, 'c>(
+        &'s mut self,
+        command: &'s Command<'c>,
+        rd: &'s mut Reading,
+    ) -> impl Future<Output = Result<Option<Piece>, Error>> + use<'s, 'c, 'b, U> {
+        async move {
+            let r = async {
+                if !rd.sent {
+                    rd.sent = true;
+                    self.rx.tok().expect_payload(rd.payload);
+                    self.send(command, rd.w.want).await?;
+                }
+                if let Verdict::Piece(piece) = self.wait(&mut rd.w, after(self.st.deferred)).await? {
+                    rd.moved += self.rx.piece(piece).len() as u64;
+                    return Ok(Some(piece));
+                }
+                let deadline = after(self.st.deferred);
+                if let Payload::Exact(_) = rd.payload {
+                    if let Err(e) = self.expect_raw(TRAILER, deadline).await {
+                        if e == Error::Protocol {
+                            warn!("payload not followed by OK: bytes lost or doubled");
+                        }
+                        return Err(e);
+                    }
+                    rd.w.until = Until::Answer;
+                } else {
+                    rd.w.until = Until::Final;
+                }
+                self.wait(&mut rd.w, deadline).await?;
+                counted(rd.w.value()?, rd.moved).map(|_| None)
+            }
+            .await;
+            if !matches!(r, Ok(Some(_))) {
+                self.payload_over(r.is_err());
+            }
+            r
+        }
+    }
+
+    /// The payload exchange is over: if it failed inside the payload, the
+    /// module is still in data mode and the next call must escape.
+    fn payload_over(&mut self, failed: bool) {
+        if failed && self.rx.tok().in_data_mode() {
             self.st.dirty = Dirty::DataMode;
         }
         self.rx.tok().abort_payload();
-        r
     }
+}
 
-    async fn fetch_payload<W: Write>(
-        &mut self,
-        command: &Command<'_>,
-        payload: Payload,
-        result: &'static [u8],
-        sink: &mut W,
-    ) -> Result<u64, Error> {
-        let want = Want::Num(result);
-        self.send(command, want).await?;
-        let mut w = Waiting::new(want, Until::Data, &mut []);
-        let mut moved = 0u64;
-        while let Verdict::Piece(piece) = self.wait(&mut w, after(self.st.deferred)).await? {
-            let data = self.rx.piece(piece);
-            sink.write_all(data).await.map_err(io_error)?;
-            moved += data.len() as u64;
-        }
-        Shared::new(self.payload_end(&mut w, payload, moved)).await
-    }
-
-    /// After the payload: the exact-length payload's `\r\nOK\r\n`, then
-    /// the result line, whose count must be `moved`.
-    async fn payload_end(&mut self, w: &mut Waiting<'_>, payload: Payload, moved: u64) -> Result<u64, Error> {
-        let deadline = after(self.st.deferred);
-        if let Payload::Exact(_) = payload {
-            if let Err(e) = self.expect_raw(TRAILER, deadline).await {
-                if e == Error::Protocol {
-                    warn!("payload not followed by OK: bytes lost or doubled");
-                }
-                return Err(e);
-            }
-            w.until = Until::Answer;
-        } else {
-            w.until = Until::Final;
-        }
-        self.wait(w, deadline).await?;
-        counted(w.value()?, moved)
-    }
+/// A payload exchange in progress, between two pieces.
+struct Reading {
+    payload: Payload,
+    w: Waiting<'static>,
+    /// Payload bytes handed out so far.
+    moved: u64,
+    /// The command went out.
+    sent: bool,
 }
 
 /// A transfer's result count, checked against the bytes moved.

@@ -6,6 +6,8 @@
 //! progress, and each line that answers nothing goes to the URC dispatcher
 //! (and to `State::unanswered`).
 
+use core::future::Future;
+
 use embassy_time::{with_deadline, Duration, Instant};
 use embedded_io_async::{Read, Write};
 
@@ -95,72 +97,100 @@ pub(crate) async fn write_all<U: Write>(uart: &mut U, mut bytes: &[u8], deadline
     with_deadline(deadline, io).await.unwrap_or(Err(Error::Timeout))
 }
 
-impl<U: Read + Write> Ftp<'_, U> {
+impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Sends `cmd`, whose deferred result (if `want` names one) is pending
     /// from now on.
-    pub(crate) async fn send(&mut self, cmd: &Command<'_>, want: Want) -> Result<(), Error> {
-        self.st.pending = want.deferred();
-        self.write_line(cmd).await
+    pub(crate) fn send<'s, 'a1>(
+        &'s mut self,
+        cmd: &'s Command<'a1>,
+        want: Want,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'a1, 'b, U> {
+        async move {
+            self.st.pending = want.deferred();
+            self.write_line(cmd).await
+        }
     }
 
     /// Writes a command line, a window at a time (most lines fit in two).
-    pub(crate) async fn write_line(&mut self, cmd: &Command<'_>) -> Result<(), Error> {
-        debug!("> {}", cmd.name());
-        let mut window = [0u8; WINDOW];
-        let mut at = 0;
-        loop {
-            let n = cmd.encode_at(at, &mut window);
-            if n == 0 {
-                return Ok(());
+    pub(crate) fn write_line<'s>(
+        &'s mut self,
+        cmd: &'s Command<'_>,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move {
+            debug!("> {}", cmd.name());
+            let mut window = [0u8; WINDOW];
+            let mut at = 0;
+            loop {
+                let n = cmd.encode_at(at, &mut window);
+                if n == 0 {
+                    return Ok(());
+                }
+                at += n;
+                write_all(&mut self.uart, window.get(..n).unwrap_or_default(), after(QUICK)).await?;
             }
-            at += n;
-            write_all(&mut self.uart, window.get(..n).unwrap_or_default(), after(QUICK)).await?;
         }
     }
 
     /// Writes raw bytes (`+++`, upload data from `buf[a..b]` when `data`).
-    pub(crate) async fn write_upload(&mut self, a: usize, b: usize, deadline: Instant) -> Result<(), Error> {
-        write_all(&mut self.uart, self.rx.buf.get(a..b).unwrap_or_default(), deadline).await
+    pub(crate) fn write_upload<'s>(
+        &'s mut self,
+        a: usize,
+        b: usize,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move { write_all(&mut self.uart, self.rx.buf.get(a..b).unwrap_or_default(), deadline).await }
     }
 
     /// Writes `+++` in one write.
-    pub(crate) async fn write_escape(&mut self) -> Result<(), Error> {
-        write_all(&mut self.uart, b"+++", after(QUICK)).await
+    pub(crate) fn write_escape<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move { write_all(&mut self.uart, b"+++", after(QUICK)).await }
     }
 
     /// Sends `cmd` and waits (for `timeout`) for its final result and its
     /// answer line (see [`Want::required`]); returns the line's value
     /// ([`Waiting::value`]). Text answers go to `text`.
-    pub(crate) async fn command(
-        &mut self,
-        cmd: &Command<'_>,
+    pub(crate) fn command<'s>(
+        &'s mut self,
+        cmd: &'s Command<'_>,
         want: Want,
         timeout: Duration,
-        text: &mut [u8],
-    ) -> Result<Got, Error> {
-        self.send(cmd, want).await?;
-        let mut w = Waiting::new(want, Until::Final, text);
-        self.wait(&mut w, after(timeout)).await?;
-        w.value()
+        text: &'s mut [u8],
+    ) -> impl Future<Output = Result<Got, Error>> + use<'s, 'b, U> {
+        async move {
+            self.send(cmd, want).await?;
+            let mut w = Waiting::new(want, Until::Final, text);
+            self.wait(&mut w, after(timeout)).await?;
+            w.value()
+        }
     }
 
     /// The resynchronisation probe: a lone CR ends any partial command line,
     /// then `AT+CMEE?`, whose `OK` only counts after its own `+CMEE:` line,
     /// so that a late `OK` of an abandoned command cannot pass for it. What
     /// is pending stays pending.
-    pub(crate) async fn probe(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.write_line(&cmd::probe()).await?;
-        let mut w = Waiting::new(Want::Cmee, Until::Probe, &mut []);
-        self.wait(&mut w, after(timeout)).await.map(drop)
+    pub(crate) fn probe<'s>(
+        &'s mut self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move {
+            self.write_line(&cmd::probe()).await?;
+            let mut w = Waiting::new(Want::Cmee, Until::Probe, &mut []);
+            self.wait(&mut w, after(timeout)).await.map(drop)
+        }
     }
 
     /// Reads until `deadline`, the lines going to the URC dispatcher. A
     /// timeout is the normal end.
-    pub(crate) async fn listen(&mut self, deadline: Instant) -> Result<(), Error> {
-        let mut w = Waiting::new(Want::Nothing, Until::Busy, &mut []);
-        match self.wait(&mut w, deadline).await {
-            Ok(_) | Err(Error::Timeout) => Ok(()),
-            Err(e) => Err(e),
+    pub(crate) fn listen<'s>(
+        &'s mut self,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move {
+            let mut w = Waiting::new(Want::Nothing, Until::Busy, &mut []);
+            match self.wait(&mut w, deadline).await {
+                Ok(_) | Err(Error::Timeout) => Ok(()),
+                Err(e) => Err(e),
+            }
         }
     }
 
@@ -169,51 +199,59 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// deferred-result deadline (`rsptimeout` bounds the gap between two
     /// packets). Returns what ended the wait: [`Verdict::Done`], a payload
     /// piece or the payload's end.
-    pub(crate) async fn wait(&mut self, w: &mut Waiting<'_>, mut deadline: Instant) -> Result<Verdict, Error> {
-        loop {
-            if let Some(v) = w.over(self.st.pending.is_none()) {
-                return match v {
-                    Verdict::Fail(e) => Err(e),
-                    v => Ok(v),
+    pub(crate) fn wait<'s, 't>(
+        &'s mut self,
+        w: &'s mut Waiting<'t>,
+        mut deadline: Instant,
+    ) -> impl Future<Output = Result<Verdict, Error>> + use<'s, 't, 'b, U> {
+        async move {
+            loop {
+                if let Some(v) = w.over(self.st.pending.is_none()) {
+                    return match v {
+                        Verdict::Fail(e) => Err(e),
+                        v => Ok(v),
+                    };
+                }
+                let event = match self.event(w) {
+                    Some(event) => event?,
+                    None => {
+                        self.fill(deadline).await?;
+                        continue;
+                    }
                 };
-            }
-            let event = match self.event(w) {
-                Some(event) => event?,
-                None => {
-                    self.fill(deadline).await?;
-                    continue;
+                match w.take(event) {
+                    Verdict::More => {}
+                    // If the operation is dropped in data mode, the next call must escape.
+                    Verdict::Entered => self.st.dirty = Dirty::DataMode,
+                    Verdict::End => {
+                        self.st.dirty = Dirty::Stream;
+                        return Ok(Verdict::End);
+                    }
+                    Verdict::Fail(e) => return Err(e),
+                    v => return Ok(v),
                 }
-            };
-            match w.take(event) {
-                Verdict::More => {}
-                // If the operation is dropped in data mode, the next call must escape.
-                Verdict::Entered => self.st.dirty = Dirty::DataMode,
-                Verdict::End => {
-                    self.st.dirty = Dirty::Stream;
-                    return Ok(Verdict::End);
+                if w.until == Until::Data {
+                    deadline = after(self.st.deferred);
                 }
-                Verdict::Fail(e) => return Err(e),
-                v => return Ok(v),
-            }
-            if w.until == Until::Data {
-                deadline = after(self.st.deferred);
             }
         }
     }
 
     /// Reads what the UART has into the emptied receive buffer, waiting
     /// until `deadline` for at least one byte.
-    pub(crate) async fn fill(&mut self, deadline: Instant) -> Result<(), Error> {
-        self.rx.start = 0;
-        self.rx.end = 0;
-        let room = self.rx.buf.get_mut(..self.rx.cap).unwrap_or_default();
-        match with_deadline(deadline, self.uart.read(room)).await {
-            Err(_) => Err(Error::Timeout),
-            Ok(Err(e)) => Err(io_error(e)),
-            Ok(Ok(0)) => Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
-            Ok(Ok(n)) => {
-                self.rx.end = n.min(self.rx.cap);
-                Ok(())
+    pub(crate) fn fill(&mut self, deadline: Instant) -> impl Future<Output = Result<(), Error>> + use<'_, 'b, U> {
+        async move {
+            self.rx.start = 0;
+            self.rx.end = 0;
+            let room = self.rx.buf.get_mut(..self.rx.cap).unwrap_or_default();
+            match with_deadline(deadline, self.uart.read(room)).await {
+                Err(_) => Err(Error::Timeout),
+                Ok(Err(e)) => Err(io_error(e)),
+                Ok(Ok(0)) => Err(Error::Io(embedded_io::ErrorKind::BrokenPipe)),
+                Ok(Ok(n)) => {
+                    self.rx.end = n.min(self.rx.cap);
+                    Ok(())
+                }
             }
         }
     }
@@ -294,22 +332,28 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// After an exact-length payload the module prints `\r\nOK\r\n` at
     /// once; anything else means that the line lost or doubled a byte
     /// inside the payload, whose count then still matches the module's.
-    pub(crate) async fn expect_raw(&mut self, expected: &[u8], deadline: Instant) -> Result<(), Error> {
-        let mut matched = 0;
-        while matched < expected.len() {
-            if self.rx.start >= self.rx.end {
-                self.fill(deadline).await?;
-                continue;
+    pub(crate) fn expect_raw<'s>(
+        &'s mut self,
+        expected: &'s [u8],
+        deadline: Instant,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move {
+            let mut matched = 0;
+            while matched < expected.len() {
+                if self.rx.start >= self.rx.end {
+                    self.fill(deadline).await?;
+                    continue;
+                }
+                let avail = self.rx.buf.get(self.rx.start..self.rx.end).unwrap_or_default();
+                let k = avail.len().min(expected.len() - matched);
+                if avail.get(..k) != expected.get(matched..matched + k) {
+                    return Err(Error::Protocol);
+                }
+                matched += k;
+                self.rx.start += k;
             }
-            let avail = self.rx.buf.get(self.rx.start..self.rx.end).unwrap_or_default();
-            let k = avail.len().min(expected.len() - matched);
-            if avail.get(..k) != expected.get(matched..matched + k) {
-                return Err(Error::Protocol);
-            }
-            matched += k;
-            self.rx.start += k;
+            Ok(())
         }
-        Ok(())
     }
 
     /// Forgets every byte received and the tokenizer's state, and gives

@@ -6,7 +6,9 @@
 //! probe, wait out (or give up) a deferred result still pending,
 //! re-initialise a module that restarted, close a session in doubt.
 
+use core::future::Future;
 use embassy_time::{Instant, Timer};
+
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Until, Waiting, Want};
@@ -20,27 +22,32 @@ use crate::error::{CmeError, Error};
 /// The name of `+QFTPCLOSE:`.
 const CLOSE: &[u8] = b"QFTPCLOSE";
 
-impl<U: Read + Write> Ftp<'_, U> {
+impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Brings the stream to a known state before a command: resynchronises,
     /// re-initialises a restarted module, closes a session left in doubt,
     /// and checks that a session is open if `needs_session`. From here on
     /// the stream is dirty until the operation ends.
-    pub(crate) async fn prepare(&mut self, needs_session: bool) -> Result<(), Error> {
-        if self.st.dirty != Dirty::Clean {
-            self.resync().await?;
+    pub(crate) fn prepare<'s>(
+        &'s mut self,
+        needs_session: bool,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move {
+            if self.st.dirty != Dirty::Clean {
+                self.resync().await?;
+            }
+            if self.st.need_init {
+                self.echo_off().await?;
+            }
+            if self.st.need_close {
+                self.close_session().await?;
+                self.st.closed();
+            }
+            if needs_session {
+                self.st.require_session()?;
+            }
+            self.st.dirty = Dirty::Stream;
+            Ok(())
         }
-        if self.st.need_init {
-            self.echo_off().await?;
-        }
-        if self.st.need_close {
-            self.close_session().await?;
-            self.st.closed();
-        }
-        if needs_session {
-            self.st.require_session()?;
-        }
-        self.st.dirty = Dirty::Stream;
-        Ok(())
     }
 
     /// Aborts a running transfer and brings the session back to a known
@@ -55,109 +62,124 @@ impl<U: Read + Write> Ftp<'_, U> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first, and `recover` can simply be called again.
-    pub async fn recover(&mut self, pdp: Option<&PdpConfig<'_>>) -> Result<(), Error> {
-        self.st.dirty = Dirty::DataMode;
-        self.resync().await?;
-        if self.st.need_init {
-            self.echo_off().await?;
+    pub fn recover<'s, 'a1>(
+        &'s mut self,
+        pdp: Option<&'s PdpConfig<'a1>>,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'a1, 'b, U> {
+        async move {
+            self.st.dirty = Dirty::DataMode;
+            self.resync().await?;
+            if self.st.need_init {
+                self.echo_off().await?;
+            }
+            self.st.dirty = Dirty::Stream;
+            let r = self.close_session().await;
+            self.st.closed();
+            self.st.ended(r)?;
+            if let Some(pdp) = pdp {
+                self.deactivate(pdp.cid).await?;
+                self.activate(pdp).await?;
+            }
+            Ok(())
         }
-        self.st.dirty = Dirty::Stream;
-        let r = self.close_session().await;
-        self.st.closed();
-        self.st.ended(r)?;
-        if let Some(pdp) = pdp {
-            self.deactivate(pdp.cid).await?;
-            self.activate(pdp).await?;
-        }
-        Ok(())
     }
 
     /// Discards buffered bytes and late answers: leaves data mode if needed,
     /// then probes (up to [`PROBE_TRIES`] times, escaping before each
     /// retry) and waits out what an abandoned command left pending.
-    pub(crate) async fn resync(&mut self) -> Result<(), Error> {
-        debug!("resynchronising");
-        let was_data_mode = self.st.dirty == Dirty::DataMode;
-        let mut tries = 0;
-        loop {
-            if was_data_mode || tries > 0 {
-                // Errors here are fine: the probe decides.
-                let _ = self.escape().await;
+    pub(crate) fn resync<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move {
+            debug!("resynchronising");
+            let was_data_mode = self.st.dirty == Dirty::DataMode;
+            let mut tries = 0;
+            loop {
+                if was_data_mode || tries > 0 {
+                    // Errors here are fine: the probe decides.
+                    let _ = self.escape().await;
+                }
+                self.forget_input();
+                match self.probe(PROBE).await {
+                    Ok(()) => break,
+                    Err(_) if tries + 1 < PROBE_TRIES => tries += 1,
+                    Err(_) => return Err(Error::Timeout),
+                }
             }
-            self.forget_input();
-            match self.probe(PROBE).await {
-                Ok(()) => break,
-                Err(_) if tries + 1 < PROBE_TRIES => tries += 1,
-                Err(_) => return Err(Error::Timeout),
-            }
+            self.settle(was_data_mode).await;
+            self.st.dirty = Dirty::Clean;
+            Ok(())
         }
-        self.settle(was_data_mode).await;
-        self.st.dirty = Dirty::Clean;
-        Ok(())
     }
 
     /// After a probe: waits out the deferred result of an abandoned command,
     /// or, when it does not come (or the command was a transfer), has the
     /// session closed before anything else.
-    pub(crate) async fn settle(&mut self, was_data_mode: bool) {
-        if self.st.wait_for_pending(was_data_mode) {
-            let mut w = Waiting::new(Want::Nothing, Until::Settle, &mut []);
-            // A timeout ends the wait; the close below handles it.
-            let _ = self.wait(&mut w, after(self.st.deferred)).await;
+    pub(crate) fn settle<'s>(&'s mut self, was_data_mode: bool) -> impl Future<Output = ()> + use<'s, 'b, U> {
+        async move {
+            if self.st.wait_for_pending(was_data_mode) {
+                let mut w = Waiting::new(Want::Nothing, Until::Settle, &mut []);
+                // A timeout ends the wait; the close below handles it.
+                let _ = self.wait(&mut w, after(self.st.deferred)).await;
+            }
+            self.st.give_up_pending();
         }
-        self.st.give_up_pending();
     }
 
     /// Leaves data mode: [`GUARD`] of silence, `+++` in one write, [`GUARD`]
     /// of silence, then the module's `OK`; up to [`ESCAPE_TRIES`] times
     /// while the module stays silent. The tokenizer leaves data mode at
     /// once.
-    pub(crate) async fn escape(&mut self) -> Result<(), Error> {
-        self.rx.tok().abort_payload();
-        let mut tries = 0;
-        loop {
-            Timer::after(GUARD).await;
-            self.write_escape().await?;
-            Timer::after(GUARD).await;
-            let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
-            match self.wait(&mut w, after(ESCAPE_ANSWER)).await {
-                Err(Error::Timeout) if tries + 1 < ESCAPE_TRIES => tries += 1,
-                r => return r.map(drop),
+    pub(crate) fn escape<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move {
+            self.rx.tok().abort_payload();
+            let mut tries = 0;
+            loop {
+                Timer::after(GUARD).await;
+                self.write_escape().await?;
+                Timer::after(GUARD).await;
+                let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
+                match self.wait(&mut w, after(ESCAPE_ANSWER)).await {
+                    Err(Error::Timeout) if tries + 1 < ESCAPE_TRIES => tries += 1,
+                    r => return r.map(drop),
+                }
             }
         }
     }
 
     /// `ATE0` and `AT+CMEE=1`: echo off, numeric `+CME ERROR` codes.
-    pub(crate) async fn echo_off(&mut self) -> Result<(), Error> {
-        self.command(&cmd::echo_off(), Want::Nothing, QUICK, &mut []).await?;
-        self.command(&cmd::cmee_numeric(), Want::Nothing, QUICK, &mut []).await?;
-        self.st.need_init = false;
-        Ok(())
+    pub(crate) fn echo_off<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move {
+            self.command(&cmd::echo_off(), Want::Nothing, QUICK, &mut []).await?;
+            self.command(&cmd::cmee_numeric(), Want::Nothing, QUICK, &mut []).await?;
+            self.st.need_init = false;
+            Ok(())
+        }
     }
 
     /// `AT+QFTPCLOSE`, riding out `+CME ERROR: 603` (a close already
     /// pending, reference section 6b) until `+QFTPCLOSE:` arrives or the
     /// deferred-result deadline passes. Closing what is not open is fine.
-    pub(crate) async fn close_session(&mut self) -> Result<(), Error> {
-        let until = after(self.st.deferred);
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            // Not left pending if dropped: a later call need not wait for it.
-            let want = Want::Unawaited(CLOSE);
-            match self.command(&cmd::qftpclose(), want, left, &mut []).await {
-                // Closed, or there was nothing to close.
-                Ok(_) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ok(()),
-                Err(Error::Cme(CmeError::Code(603))) => {
-                    // Busy closing: wait a little for the pending result.
-                    let mut w = Waiting::new(want, Until::Busy, &mut []);
-                    match self.wait(&mut w, after(CLOSE_BUSY_POLL).min(until)).await {
-                        Ok(_) => return Ok(()),
-                        Err(Error::Timeout) if Instant::now() < until => {}
-                        Err(e) => return Err(e),
+    pub(crate) fn close_session<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        async move {
+            let until = after(self.st.deferred);
+            loop {
+                let left = until.saturating_duration_since(Instant::now());
+                // Not left pending if dropped: a later call need not wait for it.
+                let want = Want::Unawaited(CLOSE);
+                match self.command(&cmd::qftpclose(), want, left, &mut []).await {
+                    // Closed, or there was nothing to close.
+                    Ok(_) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ok(()),
+                    Err(Error::Cme(CmeError::Code(603))) => {
+                        // Busy closing: wait a little for the pending result.
+                        let mut w = Waiting::new(want, Until::Busy, &mut []);
+                        match self.wait(&mut w, after(CLOSE_BUSY_POLL).min(until)).await {
+                            Ok(_) => return Ok(()),
+                            Err(Error::Timeout) if Instant::now() < until => {}
+                            Err(e) => return Err(e),
+                        }
                     }
+                    Err(Error::Cme(_)) => return Ok(()),
+                    Err(e) => return Err(e),
                 }
-                Err(Error::Cme(_)) => return Ok(()),
-                Err(e) => return Err(e),
             }
         }
     }

@@ -10,6 +10,8 @@
 //! While an upload runs, the first [`RX_LEN`] bytes of the chunk buffer
 //! receive the module's answers and the rest carries the data.
 
+use core::future::Future;
+
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Until, Waiting, Want};
@@ -23,7 +25,7 @@ use crate::error::{ArgError, Error};
 /// The name of `+QFTPPUT:`.
 const PUT: &[u8] = b"QFTPPUT";
 
-impl<U: Read + Write> Ftp<'_, U> {
+impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Uploads everything `src` yields to `remote`, starting at `opts.start`
     /// (non-zero resumes/appends). Each chunk goes with
     /// `<uploadlen>,<beof>`, so the module leaves data mode by itself: no
@@ -43,46 +45,48 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub async fn put<R: Read>(
-        &mut self,
-        remote: &str,
-        src: &mut R,
+    pub fn put<'s, R: Read>(
+        &'s mut self,
+        remote: &'s str,
+        src: &'s mut R,
         opts: Transfer,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64, Error> {
-        let start = opts.start;
-        cmd::qftpput(remote, COM, start, Some((0, false)))?;
-        let room = self.rx.len().saturating_sub(RX_LEN + 1).max(1);
-        let chunk = (opts.chunk as usize).clamp(1, room);
-        let mut pos = start;
-        let mut carry = None;
-        loop {
-            self.prepare(true).await?;
-            self.reserve_upload_area();
-            let (n, last) = match self.read_chunk(src, chunk, &mut carry).await {
-                Ok(read) => read,
-                Err(e) => {
-                    // Nothing of this chunk went out.
-                    self.release_upload_area();
-                    self.st.dirty = Dirty::Clean;
-                    return Err(e);
+        progress: &'s mut dyn FnMut(u64),
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
+        async move {
+            let start = opts.start;
+            cmd::qftpput(remote, COM, start, Some((0, false)))?;
+            let room = self.rx.len().saturating_sub(RX_LEN + 1).max(1);
+            let chunk = (opts.chunk as usize).clamp(1, room);
+            let mut pos = start;
+            let mut carry = None;
+            loop {
+                self.prepare(true).await?;
+                self.reserve_upload_area();
+                let (n, last) = match self.read_chunk(src, chunk, &mut carry).await {
+                    Ok(read) => read,
+                    Err(e) => {
+                        // Nothing of this chunk went out.
+                        self.release_upload_area();
+                        self.st.dirty = Dirty::Clean;
+                        return Err(e);
+                    }
+                };
+                let command = cmd::qftpput(remote, COM, pos, Some((sat32(n as u64), last)))?;
+                let r = async {
+                    let mut w = self.upload_start(&command).await?;
+                    if n > 0 {
+                        self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
+                    }
+                    self.upload_end(&mut w, false, n as u64).await
                 }
-            };
-            let command = cmd::qftpput(remote, COM, pos, Some((sat32(n as u64), last)))?;
-            let r = async {
-                let mut w = self.upload_start(&command).await?;
-                if n > 0 {
-                    self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
+                .await;
+                self.release_upload_area();
+                self.st.ended(r)?;
+                pos = pos.saturating_add(n as u64);
+                progress(pos - start);
+                if last {
+                    return Ok(pos - start);
                 }
-                self.upload_end(&mut w, false, n as u64).await
-            }
-            .await;
-            self.release_upload_area();
-            self.st.ended(r)?;
-            pos = pos.saturating_add(n as u64);
-            progress(pos - start);
-            if last {
-                return Ok(pos - start);
             }
         }
     }
@@ -102,37 +106,39 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub async fn put_sized<R: Read>(
-        &mut self,
-        remote: &str,
-        src: &mut R,
+    pub fn put_sized<'s, R: Read>(
+        &'s mut self,
+        remote: &'s str,
+        src: &'s mut R,
         len: u64,
         opts: Transfer,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64, Error> {
-        let start = opts.start;
-        cmd::qftpput(remote, COM, start, Some((0, false)))?;
-        start.checked_add(len).ok_or(ArgError::OutOfRange)?;
-        let chunk = u64::from(opts.chunk.max(1));
-        let mut done = 0;
-        loop {
-            let n = (len - done).min(chunk);
-            let last = done + n == len;
-            self.prepare(true).await?;
-            self.reserve_upload_area();
-            let command = cmd::qftpput(remote, COM, start + done, Some((sat32(n), last)))?;
-            let r = async {
-                let mut w = self.upload_start(&command).await?;
-                let moved = self.stream(src, Some(n), None).await?;
-                self.upload_end(&mut w, false, moved).await
-            }
-            .await;
-            self.release_upload_area();
-            self.st.ended(r)?;
-            done += n;
-            progress(done);
-            if last {
-                return Ok(done);
+        progress: &'s mut dyn FnMut(u64),
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
+        async move {
+            let start = opts.start;
+            cmd::qftpput(remote, COM, start, Some((0, false)))?;
+            start.checked_add(len).ok_or(ArgError::OutOfRange)?;
+            let chunk = u64::from(opts.chunk.max(1));
+            let mut done = 0;
+            loop {
+                let n = (len - done).min(chunk);
+                let last = done + n == len;
+                self.prepare(true).await?;
+                self.reserve_upload_area();
+                let command = cmd::qftpput(remote, COM, start + done, Some((sat32(n), last)))?;
+                let r = async {
+                    let mut w = self.upload_start(&command).await?;
+                    let moved = self.stream(src, Some(n), None).await?;
+                    self.upload_end(&mut w, false, moved).await
+                }
+                .await;
+                self.release_upload_area();
+                self.st.ended(r)?;
+                done += n;
+                progress(done);
+                if last {
+                    return Ok(done);
+                }
             }
         }
     }
@@ -148,53 +154,57 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub async fn put_escaped<R: Read>(
-        &mut self,
-        remote: &str,
-        src: &mut R,
+    pub fn put_escaped<'s, R: Read>(
+        &'s mut self,
+        remote: &'s str,
+        src: &'s mut R,
         start: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64, Error> {
-        let command = cmd::qftpput(remote, COM, start, None)?;
-        self.prepare(true).await?;
-        self.reserve_upload_area();
-        let r = async {
-            let mut w = self.upload_start(&command).await?;
-            let moved = self.stream(src, None, Some(progress)).await?;
-            self.upload_end(&mut w, true, moved).await
+        progress: &'s mut dyn FnMut(u64),
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
+        async move {
+            let command = cmd::qftpput(remote, COM, start, None)?;
+            self.prepare(true).await?;
+            self.reserve_upload_area();
+            let r = async {
+                let mut w = self.upload_start(&command).await?;
+                let moved = self.stream(src, None, Some(progress)).await?;
+                self.upload_end(&mut w, true, moved).await
+            }
+            .await;
+            self.release_upload_area();
+            self.st.ended(r)
         }
-        .await;
-        self.release_upload_area();
-        self.st.ended(r)
     }
 
     /// Reads up to `chunk` bytes of `src` into the upload area, and one
     /// byte more to know whether the source ends there; that byte is kept
     /// in `carry` for the next chunk. Returns the chunk's length and
     /// whether it is the last.
-    async fn read_chunk<R: Read>(
-        &mut self,
-        src: &mut R,
+    fn read_chunk<'s, R: Read>(
+        &'s mut self,
+        src: &'s mut R,
         chunk: usize,
-        carry: &mut Option<u8>,
-    ) -> Result<(usize, bool), Error> {
-        let mut n = 0;
-        if let (Some(b), Some(first)) = (carry.take(), self.rx.upload_room(RX_LEN, RX_LEN + 1).first_mut()) {
-            *first = b;
-            n = 1;
-        }
-        loop {
-            let k = src.read(self.rx.upload_room(RX_LEN + n, RX_LEN + chunk + 1)).await.map_err(io_error)?;
-            n += k;
-            match k {
-                // More to read.
-                1.. if n <= chunk => {}
-                // The source ended.
-                _ if n <= chunk => return Ok((n, true)),
-                // The byte beyond the chunk goes with the next one.
-                _ => {
-                    *carry = self.rx.upload_room(RX_LEN + chunk, RX_LEN + chunk + 1).first().copied();
-                    return Ok((chunk, false));
+        carry: &'s mut Option<u8>,
+    ) -> impl Future<Output = Result<(usize, bool), Error>> + use<'s, 'b, U, R> {
+        async move {
+            let mut n = 0;
+            if let (Some(b), Some(first)) = (carry.take(), self.rx.upload_room(RX_LEN, RX_LEN + 1).first_mut()) {
+                *first = b;
+                n = 1;
+            }
+            loop {
+                let k = src.read(self.rx.upload_room(RX_LEN + n, RX_LEN + chunk + 1)).await.map_err(io_error)?;
+                n += k;
+                match k {
+                    // More to read.
+                    1.. if n <= chunk => {}
+                    // The source ended.
+                    _ if n <= chunk => return Ok((n, true)),
+                    // The byte beyond the chunk goes with the next one.
+                    _ => {
+                        *carry = self.rx.upload_room(RX_LEN + chunk, RX_LEN + chunk + 1).first().copied();
+                        return Ok((chunk, false));
+                    }
                 }
             }
         }
@@ -202,60 +212,74 @@ impl<U: Read + Write> Ftp<'_, U> {
 
     /// Starts an upload exchange: the command, then `CONNECT`. From here
     /// on the module is in data mode. Returns the wait for the result.
-    async fn upload_start(&mut self, command: &Command<'_>) -> Result<Waiting<'static>, Error> {
-        let want = Want::Num(PUT);
-        self.send(command, want).await?;
-        let mut w = Waiting::new(want, Until::Connect, &mut []);
-        self.wait(&mut w, after(self.st.deferred)).await?;
-        self.st.dirty = Dirty::DataMode;
-        Ok(w)
+    fn upload_start<'s, 'a1>(
+        &'s mut self,
+        command: &'s Command<'a1>,
+    ) -> impl Future<Output = Result<Waiting<'static>, Error>> + use<'s, 'a1, 'b, U> {
+        async move {
+            let want = Want::Num(PUT);
+            self.send(command, want).await?;
+            let mut w = Waiting::new(want, Until::Connect, &mut []);
+            self.wait(&mut w, after(self.st.deferred)).await?;
+            self.st.dirty = Dirty::DataMode;
+            Ok(w)
+        }
     }
 
     /// Streams the source through the upload area: `len` bytes (a source
     /// that ends before is an error), or everything it yields.
-    async fn stream<R: Read>(
-        &mut self,
-        src: &mut R,
+    fn stream<'s, R: Read>(
+        &'s mut self,
+        src: &'s mut R,
         len: Option<u64>,
-        mut progress: Option<&mut dyn FnMut(u64)>,
-    ) -> Result<u64, Error> {
-        let room = self.rx.len().saturating_sub(RX_LEN) as u64;
-        let mut moved = 0u64;
-        loop {
-            let left = len.map_or(u64::MAX, |n| n - moved);
-            if left == 0 {
-                return Ok(moved);
+        mut progress: Option<&'s mut dyn FnMut(u64)>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
+        async move {
+            let room = self.rx.len().saturating_sub(RX_LEN) as u64;
+            let mut moved = 0u64;
+            loop {
+                let left = len.map_or(u64::MAX, |n| n - moved);
+                if left == 0 {
+                    return Ok(moved);
+                }
+                let area = self.rx.upload_room(RX_LEN, RX_LEN + left.min(room) as usize);
+                let k = src.read(area).await.map_err(io_error)?;
+                if k == 0 {
+                    return match len {
+                        None => Ok(moved),
+                        Some(_) => Err(Error::Io(embedded_io::ErrorKind::InvalidInput)),
+                    };
+                }
+                moved += k as u64;
+                if let Some(progress) = progress.as_mut() {
+                    progress(moved);
+                }
+                self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
             }
-            let area = self.rx.upload_room(RX_LEN, RX_LEN + left.min(room) as usize);
-            let k = src.read(area).await.map_err(io_error)?;
-            if k == 0 {
-                return match len {
-                    None => Ok(moved),
-                    Some(_) => Err(Error::Io(embedded_io::ErrorKind::InvalidInput)),
-                };
-            }
-            moved += k as u64;
-            if let Some(progress) = progress.as_mut() {
-                progress(moved);
-            }
-            self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
         }
     }
 
     /// Ends an upload exchange: after the data (ended by a guarded `+++`
     /// if `escaped`), the result, whose count must be `moved`.
-    async fn upload_end(&mut self, w: &mut Waiting<'_>, escaped: bool, moved: u64) -> Result<u64, Error> {
-        if escaped {
-            // `escape` takes the `OK`; the result line follows. Until the
-            // escape is through, the module is in data mode.
-            self.escape().await?;
-            w.until = Until::Answer;
-        } else {
-            w.until = Until::Final;
-            w.ok = false;
+    fn upload_end<'s, 'a1>(
+        &'s mut self,
+        w: &'s mut Waiting<'a1>,
+        escaped: bool,
+        moved: u64,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'a1, 'b, U> {
+        async move {
+            if escaped {
+                // `escape` takes the `OK`; the result line follows. Until the
+                // escape is through, the module is in data mode.
+                self.escape().await?;
+                w.until = Until::Answer;
+            } else {
+                w.until = Until::Final;
+                w.ok = false;
+            }
+            self.st.dirty = Dirty::Stream;
+            self.wait(w, after(self.st.deferred)).await?;
+            counted(w.value()?, moved)
         }
-        self.st.dirty = Dirty::Stream;
-        self.wait(w, after(self.st.deferred)).await?;
-        counted(w.value()?, moved)
     }
 }
