@@ -105,10 +105,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         cmd: &'s Command<'a1>,
         want: Want,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'a1, 'b, U> {
-        async move {
-            self.st.pending = want.deferred();
-            self.write_line(cmd).await
-        }
+        self.st.pending = want.deferred();
+        self.write_line(cmd)
     }
 
     /// Writes a command line, a window at a time (most lines fit in two).
@@ -138,12 +136,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         b: usize,
         deadline: Instant,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        async move { write_all(&mut self.uart, self.rx.buf.get(a..b).unwrap_or_default(), deadline).await }
+        write_all(&mut self.uart, self.rx.buf.get(a..b).unwrap_or_default(), deadline)
     }
 
     /// Writes `+++` in one write.
     pub(crate) fn write_escape<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        async move { write_all(&mut self.uart, b"+++", after(QUICK)).await }
+        write_all(&mut self.uart, b"+++", after(QUICK))
     }
 
     /// Sends `cmd` and waits (for `timeout`) for its final result and its
