@@ -257,8 +257,8 @@ fn pdp_deactivated_during_a_download_then_recover_and_reopen() {
     let _c = clock();
     let first = vec![b'1'; 1000];
     let pdp = PdpConfig { apn: "apn", ..Default::default() };
-    // Three guarded `+++` the module (in command mode) does not answer,
-    // then the probe.
+    // A guarded `+++` the module (in command mode) does not answer, then
+    // the probe, whose CR ends the `+++` line.
     let modem = Modem::new(
         boot_open()
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,3000")
@@ -270,9 +270,8 @@ fn pdp_deactivated_during_a_download_then_recover_and_reopen() {
             .lines(&["+QFTPGET: 605,0"])
             // `recover(Some(&pdp))`.
             .expect(b"+++")
-            .expect(b"+++")
-            .expect(b"+++")
-            .then(probe())
+            .then(probe_cmd())
+            .lines(&["ERROR", "+CMEE: 1", "OK"])
             .deferred("AT+QFTPCLOSE", "+QFTPCLOSE: 0,0")
             .ok("AT+QIDEACT=1")
             .ok("AT+QICSGP=1,1,\"apn\",\"\",\"\",0")

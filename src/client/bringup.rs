@@ -44,7 +44,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub fn init<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        async move { self.boot(true).await }
+        self.boot(true)
     }
 
     /// [`Ftp::init`] for a module the caller knows has just powered up (or
@@ -54,7 +54,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// **Cancel safety:** as [`Ftp::init`].
     pub fn init_fresh<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        async move { self.boot(false).await }
+        self.boot(false)
     }
 
     fn boot<'s>(&'s mut self, escape: bool) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {

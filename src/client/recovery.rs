@@ -13,7 +13,7 @@ use embedded_io_async::{Read, Write};
 
 use super::answer::{Until, Waiting, Want};
 use super::edge::after;
-use super::limits::{CLOSE_BUSY_POLL, ESCAPE_ANSWER, ESCAPE_TRIES, GUARD, PROBE, PROBE_TRIES, QUICK};
+use super::limits::{CLOSE_BUSY_POLL, ESCAPE_ANSWER, GUARD, PROBE, PROBE_TRIES, QUICK};
 use super::session::Dirty;
 use super::{Ftp, PdpConfig};
 use crate::at::cmd;
@@ -94,8 +94,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let mut tries = 0;
             loop {
                 if was_data_mode || tries > 0 {
-                    // Errors here are fine: the probe decides.
-                    let _ = self.escape().await;
+                    // One guarded `+++`: if the module had left data mode
+                    // already it stays silent, and the probe's CR turns the
+                    // `+++` into an `ERROR`. Errors here are fine: the probe
+                    // decides, and a failed probe escapes again.
+                    let _ = self.escape(1).await;
                 }
                 self.forget_input();
                 match self.probe(PROBE).await {
@@ -128,17 +131,17 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// of silence, then the module's `OK`; up to [`ESCAPE_TRIES`] times
     /// while the module stays silent. The tokenizer leaves data mode at
     /// once.
-    pub(crate) fn escape<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    pub(crate) fn escape<'s>(&'s mut self, tries: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         async move {
             self.rx.tok().abort_payload();
-            let mut tries = 0;
+            let mut tried = 1;
             loop {
                 Timer::after(GUARD).await;
                 self.write_escape().await?;
                 Timer::after(GUARD).await;
                 let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
                 match self.wait(&mut w, after(ESCAPE_ANSWER)).await {
-                    Err(Error::Timeout) if tries + 1 < ESCAPE_TRIES => tries += 1,
+                    Err(Error::Timeout) if tried < tries => tried += 1,
                     r => return r.map(drop),
                 }
             }

@@ -17,6 +17,7 @@ use embedded_io_async::{Read, Write};
 use super::answer::{Until, Waiting, Want};
 use super::download::counted;
 use super::edge::{after, RX_LEN};
+use super::limits::ESCAPE_TRIES;
 use super::session::Dirty;
 use super::{io_error, sat32, Ftp, Transfer};
 use crate::at::cmd::{self, Command, COM};
@@ -271,13 +272,19 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             if escaped {
                 // `escape` takes the `OK`; the result line follows. Until the
                 // escape is through, the module is in data mode.
-                self.escape().await?;
+                self.escape(ESCAPE_TRIES).await?;
+                self.st.dirty = Dirty::Stream;
                 w.until = Until::Answer;
             } else {
+                // The module leaves data mode by itself after the announced
+                // bytes, unless the line lost some: then it still waits for
+                // them, and whatever this client sends next would become
+                // data. So until the result arrives the stream stays marked
+                // as in data mode, and a call after a timeout or a dropped
+                // future escapes before its first byte.
                 w.until = Until::Final;
                 w.ok = false;
             }
-            self.st.dirty = Dirty::Stream;
             self.wait(w, after(self.st.deferred)).await?;
             counted(w.value()?, moved)
         }
