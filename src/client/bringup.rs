@@ -1,6 +1,5 @@
 //! Bring-up and the PDP context: `init`, `activate`, `deactivate`.
 
-use core::future::Future;
 use embassy_time::{Instant, Timer};
 
 use embedded_io_async::{Read, Write};
@@ -13,7 +12,7 @@ use super::{Ftp, LocalAddr, PdpConfig};
 use crate::at::cmd;
 use crate::error::Error;
 
-impl<'b, U: Read + Write> Ftp<'b, U> {
+impl<U: Read + Write> Ftp<'_, U> {
     /// Brings the module up, whatever state a previous run left it in.
     ///
     /// The module may still be in data mode, in the middle of a transfer of
@@ -43,8 +42,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub fn init<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.boot(true)
+    pub async fn init(&mut self) -> Result<(), Error> {
+        self.boot(true).await
     }
 
     /// [`Ftp::init`] for a module the caller knows has just powered up (or
@@ -53,52 +52,50 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// data mode would take the probe for upload data.
     ///
     /// **Cancel safety:** as [`Ftp::init`].
-    pub fn init_fresh<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        self.boot(false)
+    pub async fn init_fresh(&mut self) -> Result<(), Error> {
+        self.boot(false).await
     }
 
-    fn boot<'s>(&'s mut self, escape: bool) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        async move {
-            // A dropped bring-up leaves the stream dirty: the next call probes.
-            self.st.dirty = Dirty::Stream;
-            self.st.session = Session::Closed;
-            self.st.stale_result = false;
-            self.forget_input();
-            if escape {
-                self.st.need_init = false;
+    async fn boot(&mut self, escape: bool) -> Result<(), Error> {
+        // A dropped bring-up leaves the stream dirty: the next call probes.
+        self.st.dirty = Dirty::Stream;
+        self.st.session = Session::Closed;
+        self.st.stale_result = false;
+        self.forget_input();
+        if escape {
+            self.st.need_init = false;
+            self.listen(after(GUARD)).await?;
+            // No `RDY`: the module may be in data mode.
+            if !self.st.need_init {
+                self.write_escape().await?;
                 self.listen(after(GUARD)).await?;
-                // No `RDY`: the module may be in data mode.
-                if !self.st.need_init {
-                    self.write_escape().await?;
-                    self.listen(after(GUARD)).await?;
-                }
             }
-            let mut tries = 1;
-            while let Err(e) = self.probe(BOOT_PROBE).await {
-                if tries == BOOT_PROBES {
-                    return self.st.ended(Err(e));
-                }
-                tries += 1;
-                self.forget_input();
-            }
-            // Late answers of the probes above must not confuse what follows.
-            self.settle(false).await;
-            self.echo_off().await?;
-            let sim_deadline = after(SIM_READY);
-            loop {
-                match self.command(&cmd::cpin_query(), Want::Cpin, QUICK, &mut []).await {
-                    Ok(Got::Flag(true)) => break,
-                    Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if Instant::now() < sim_deadline => {
-                        Timer::after(SIM_POLL).await
-                    }
-                    Ok(_) => return self.st.ended(Err(Error::Protocol)),
-                    Err(e) => return self.st.ended(Err(e)),
-                }
-            }
-            // A dead run's transfer ended while we listened: its session is open.
-            self.st.need_close = self.st.stale_result;
-            self.st.ended(Ok(()))
         }
+        let mut tries = 1;
+        while let Err(e) = self.probe(BOOT_PROBE).await {
+            if tries == BOOT_PROBES {
+                return self.st.ended(Err(e));
+            }
+            tries += 1;
+            self.forget_input();
+        }
+        // Late answers of the probes above must not confuse what follows.
+        self.settle(false).await;
+        self.echo_off().await?;
+        let sim_deadline = after(SIM_READY);
+        loop {
+            match self.command(&cmd::cpin_query(), Want::Cpin, QUICK, &mut []).await {
+                Ok(Got::Flag(true)) => break,
+                Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if Instant::now() < sim_deadline => {
+                    Timer::after(SIM_POLL).await
+                }
+                Ok(_) => return self.st.ended(Err(Error::Protocol)),
+                Err(e) => return self.st.ended(Err(e)),
+            }
+        }
+        // A dead run's transfer ended while we listened: its session is open.
+        self.st.need_close = self.st.stale_result;
+        self.st.ended(Ok(()))
     }
 
     /// Configures PDP context `pdp.cid` (`AT+QICSGP`) and activates it
@@ -113,52 +110,45 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub fn activate<'s, 'a1>(
-        &'s mut self,
-        pdp: &'s PdpConfig<'a1>,
-    ) -> impl Future<Output = Result<Option<LocalAddr>, Error>> + use<'s, 'a1, 'b, U> {
-        async move {
-            let qicsgp = cmd::qicsgp(pdp.cid, pdp.ip_type as u8, pdp.apn, pdp.user, pdp.password, pdp.auth as u8)?;
-            let qiact = cmd::qiact(pdp.cid)?;
-            self.prepare(false).await?;
-            let mut text = [0; LocalAddr::MAX];
-            let r = async {
-                self.command(&qicsgp, Want::Nothing, QUICK, &mut []).await?;
-                let want = Want::QiAct(pdp.cid);
-                let query = cmd::qiact_query();
-                match self.command(&query, want, QUICK, &mut text).await? {
-                    Got::Flag(false) => {}
-                    active => return Ok(active),
-                }
-                self.command(&qiact, Want::Nothing, PDP_ACT, &mut []).await?;
-                match self.command(&query, want, QUICK, &mut text).await? {
-                    Got::Flag(false) => Err(Error::Protocol),
-                    active => Ok(active),
-                }
+    pub async fn activate(&mut self, pdp: &PdpConfig<'_>) -> Result<Option<LocalAddr>, Error> {
+        let qicsgp = cmd::qicsgp(pdp.cid, pdp.ip_type as u8, pdp.apn, pdp.user, pdp.password, pdp.auth as u8)?;
+        let qiact = cmd::qiact(pdp.cid)?;
+        self.prepare(false).await?;
+        let mut text = [0; LocalAddr::MAX];
+        let r = async {
+            self.command(&qicsgp, Want::Nothing, QUICK, &mut []).await?;
+            let want = Want::QiAct(pdp.cid);
+            let query = cmd::qiact_query();
+            match self.command(&query, want, QUICK, &mut text).await? {
+                Got::Flag(false) => {}
+                active => return Ok(active),
             }
-            .await;
-            let got = self.st.ended(r)?;
-            self.st.context_id = pdp.cid;
-            Ok(match got {
-                Got::Text(n) => text.get(..n).and_then(LocalAddr::new),
-                _ => None,
-            })
+            self.command(&qiact, Want::Nothing, PDP_ACT, &mut []).await?;
+            match self.command(&query, want, QUICK, &mut text).await? {
+                Got::Flag(false) => Err(Error::Protocol),
+                active => Ok(active),
+            }
         }
+        .await;
+        let got = self.st.ended(r)?;
+        self.st.context_id = pdp.cid;
+        Ok(match got {
+            Got::Text(n) => text.get(..n).and_then(LocalAddr::new),
+            _ => None,
+        })
     }
 
     /// `AT+QIDEACT=<cid>` (up to 40 s). Any FTP session over it is gone.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub fn deactivate<'s>(&'s mut self, cid: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        async move {
-            let qideact = cmd::qideact(cid)?;
-            self.prepare(false).await?;
-            let r = self.command(&qideact, Want::Nothing, PDP_DEACT, &mut []).await;
-            if cid == self.st.context_id {
-                self.st.session = Session::Closed;
-            }
-            self.st.ended(r).map(drop)
+    pub async fn deactivate(&mut self, cid: u8) -> Result<(), Error> {
+        let qideact = cmd::qideact(cid)?;
+        self.prepare(false).await?;
+        let r = self.command(&qideact, Want::Nothing, PDP_DEACT, &mut []).await;
+        if cid == self.st.context_id {
+            self.st.session = Session::Closed;
         }
+        self.st.ended(r).map(drop)
     }
 }

@@ -100,11 +100,11 @@ pub(crate) async fn write_all<U: Write>(uart: &mut U, mut bytes: &[u8], deadline
 impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Sends `cmd`, whose deferred result (if `want` names one) is pending
     /// from now on.
-    pub(crate) fn send<'s, 'a1>(
+    pub(crate) fn send<'s, 'c>(
         &'s mut self,
-        cmd: &'s Command<'a1>,
+        cmd: &'s Command<'c>,
         want: Want,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'a1, 'b, U> {
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'c, 'b, U> {
         self.st.pending = want.deferred();
         self.write_line(cmd)
     }

@@ -36,32 +36,26 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `Ftp { module, reply }` as the module reports (`604` DNS, `606`
     /// port closed, reply `530` login refused, ...); [`Error::Timeout`]
     /// (the next call closes what may still open).
-    pub fn open<'s>(
-        &'s mut self,
-        host: &'s str,
-        port: u16,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        async move {
-            let open = cmd::qftpopen(host, port)?;
-            let mut retries = 0;
-            loop {
-                self.prepare(false).await?;
-                let r = self.command(&open, Want::Num(b"QFTPOPEN"), self.st.deferred, &mut []).await;
-                match r {
-                    Ok(_) => self.st.session = Session::Open,
-                    Err(e) if busy(e) && retries < OPEN_RETRIES => {
-                        warn!("a session is still open: closing it");
-                        retries += 1;
-                        let _ = self.st.ended(r);
-                        self.st.need_close = true;
-                        continue;
-                    }
-                    // The module may still finish opening: close it next time.
-                    Err(Error::Timeout) => self.st.need_close = true,
-                    Err(_) => {}
+    pub async fn open(&mut self, host: &str, port: u16) -> Result<(), Error> {
+        let open = cmd::qftpopen(host, port)?;
+        let mut retries = 0;
+        loop {
+            self.prepare(false).await?;
+            let r = self.command(&open, Want::Num(b"QFTPOPEN"), self.st.deferred, &mut []).await;
+            match r {
+                Ok(_) => self.st.session = Session::Open,
+                Err(e) if busy(e) && retries < OPEN_RETRIES => {
+                    warn!("a session is still open: closing it");
+                    retries += 1;
+                    let _ = self.st.ended(r);
+                    self.st.need_close = true;
+                    continue;
                 }
-                return self.st.ended(r).map(drop);
+                // The module may still finish opening: close it next time.
+                Err(Error::Timeout) => self.st.need_close = true,
+                Err(_) => {}
             }
+            return self.st.ended(r).map(drop);
         }
     }
 
@@ -69,13 +63,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// 603` (a close already pending). Closing a session that is not open
     /// is not an error. The client takes the session as closed whatever
     /// the answer.
-    pub fn close<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        async move {
-            self.prepare(false).await?;
-            let r = self.close_session().await;
-            self.st.closed();
-            self.st.ended(r)
-        }
+    pub async fn close(&mut self) -> Result<(), Error> {
+        self.prepare(false).await?;
+        let r = self.close_session().await;
+        self.st.closed();
+        self.st.ended(r)
     }
 
     /// `AT+QFTPCWD="<path>"`.
@@ -88,17 +80,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// # Errors
     ///
     /// [`Error::Overflow`] if the path is longer than `buf`.
-    pub fn pwd<'s, 'p>(
-        &'s mut self,
-        buf: &'p mut [u8],
-    ) -> impl Future<Output = Result<&'p str, Error>> + use<'s, 'p, 'b, U> {
-        async move {
-            let n = match Answer::<_, Got>::new(self.file_op(FileOp::Pwd, Names::None, buf)).await? {
-                Got::Text(n) => n,
-                _ => return Err(Error::Protocol),
-            };
-            buf.get(..n).and_then(|b| core::str::from_utf8(b).ok()).ok_or(Error::Protocol)
-        }
+    pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
+        let n = match Answer::<_, Got>::new(self.file_op(FileOp::Pwd, Names::None, buf)).await? {
+            Got::Text(n) => n,
+            _ => return Err(Error::Protocol),
+        };
+        buf.get(..n).and_then(|b| core::str::from_utf8(b).ok()).ok_or(Error::Protocol)
     }
 
     /// `AT+QFTPSIZE`: the size of a remote file in bytes.
@@ -143,23 +130,21 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// `AT+QFTPSTAT`: the module's FTP state, answered at once. Works
     /// without an open session.
-    pub fn stat<'s>(&'s mut self) -> impl Future<Output = Result<FtpState, Error>> + use<'s, 'b, U> {
-        async move {
-            self.prepare(false).await?;
-            let r = self.command(&cmd::qftpstat(), Want::Num(b"QFTPSTAT"), QUICK, &mut []).await;
-            self.st.ended(r)?.num().map(FtpState::from_code)
-        }
+    pub async fn stat(&mut self) -> Result<FtpState, Error> {
+        self.prepare(false).await?;
+        let r = self.command(&cmd::qftpstat(), Want::Num(b"QFTPSTAT"), QUICK, &mut []).await;
+        self.st.ended(r)?.num().map(FtpState::from_code)
     }
 
     /// One file command of an open session, its answer's value. Text
     /// answers go to `text`. One future type for every file command: its
     /// poll is compiled once (see [`Answer`]).
-    pub(crate) fn file_op<'s, 'a1>(
+    pub(crate) fn file_op<'s, 'n>(
         &'s mut self,
         op: FileOp,
-        names: Names<'a1>,
+        names: Names<'n>,
         text: &'s mut [u8],
-    ) -> impl Future<Output = Result<Got, Error>> + use<'s, 'a1, 'b, U> {
+    ) -> impl Future<Output = Result<Got, Error>> + use<'s, 'n, 'b, U> {
         async move {
             let command: Command<'_> = cmd::file_cmd(op, names)?;
             let want = match op {

@@ -31,17 +31,27 @@
 //! running, discards what is buffered, probes with `AT+CMEE?`, and closes an
 //! FTP session whose deferred result never came, as the vendor advises).
 
+// The shared routines and the transfers are written as
+// `fn .. -> impl Future { async move { .. } }` rather than `async fn`: an
+// `async fn`'s future keeps every argument twice (as passed, and as the
+// body's variable; rust-lang/rust#62958), at every level of nesting, and
+// these futures nest deeply. The body reads the same either way.
 mod answer;
 mod bringup;
 mod config;
+#[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod download;
+#[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod edge;
+#[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod files;
 mod limits;
+#[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod recovery;
 mod session;
 mod settings;
 mod types;
+#[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod upload;
 
 use embedded_io_async::{Read, Write};

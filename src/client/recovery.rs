@@ -62,26 +62,21 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first, and `recover` can simply be called again.
-    pub fn recover<'s, 'a1>(
-        &'s mut self,
-        pdp: Option<&'s PdpConfig<'a1>>,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'a1, 'b, U> {
-        async move {
-            self.st.dirty = Dirty::DataMode;
-            self.resync().await?;
-            if self.st.need_init {
-                self.echo_off().await?;
-            }
-            self.st.dirty = Dirty::Stream;
-            let r = self.close_session().await;
-            self.st.closed();
-            self.st.ended(r)?;
-            if let Some(pdp) = pdp {
-                self.deactivate(pdp.cid).await?;
-                self.activate(pdp).await?;
-            }
-            Ok(())
+    pub async fn recover(&mut self, pdp: Option<&PdpConfig<'_>>) -> Result<(), Error> {
+        self.st.dirty = Dirty::DataMode;
+        self.resync().await?;
+        if self.st.need_init {
+            self.echo_off().await?;
         }
+        self.st.dirty = Dirty::Stream;
+        let r = self.close_session().await;
+        self.st.closed();
+        self.st.ended(r)?;
+        if let Some(pdp) = pdp {
+            self.deactivate(pdp.cid).await?;
+            self.activate(pdp).await?;
+        }
+        Ok(())
     }
 
     /// Discards buffered bytes and late answers: leaves data mode if needed,

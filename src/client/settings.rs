@@ -1,7 +1,5 @@
 //! Settings: `configure` (`AT+QFTPCFG`, `AT+QSSLCFG`) and `setting`.
 
-use core::future::Future;
-
 use embedded_io_async::{Read, Write};
 
 use super::answer::Want;
@@ -25,50 +23,42 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub fn configure<'s, 'a1, 'a2>(
-        &'s mut self,
-        cfg: &'s FtpConfig<'a1>,
-        ssl: Option<&'s SslConfig<'a2>>,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'a1, 'a2, 'b, U> {
-        async move {
-            let ssl = match cfg.ssl {
-                SslType::None => None,
-                _ => Some(ssl.unwrap_or(&SslConfig::DEFAULT)),
-            };
-            cfg.validate()?;
-            if let Some(s) = ssl {
-                s.validate()?;
-            }
+    pub async fn configure(&mut self, cfg: &FtpConfig<'_>, ssl: Option<&SslConfig<'_>>) -> Result<(), Error> {
+        let ssl = match cfg.ssl {
+            SslType::None => None,
+            _ => Some(ssl.unwrap_or(&SslConfig::DEFAULT)),
+        };
+        cfg.validate()?;
+        if let Some(s) = ssl {
+            s.validate()?;
+        }
+        for step in steps(ssl) {
+            config_command(cfg, ssl, step)?;
+        }
+        self.prepare(false).await?;
+        let r = async {
             for step in steps(ssl) {
-                config_command(cfg, ssl, step)?;
+                self.command(&config_command(cfg, ssl, step)?, Want::Nothing, QUICK, &mut []).await?;
             }
-            self.prepare(false).await?;
-            let r = async {
-                for step in steps(ssl) {
-                    self.command(&config_command(cfg, ssl, step)?, Want::Nothing, QUICK, &mut []).await?;
-                }
-                Ok(())
-            }
-            .await;
-            self.st.ended(r)?;
-            self.st.deferred = State::rsptimeout(u64::from(cfg.rsp_timeout_s));
-            self.st.context_id = cfg.context_id;
             Ok(())
         }
+        .await;
+        self.st.ended(r)?;
+        self.st.deferred = State::rsptimeout(u64::from(cfg.rsp_timeout_s));
+        self.st.context_id = cfg.context_id;
+        Ok(())
     }
 
     /// Reads one numeric `AT+QFTPCFG` setting back from the module.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub fn setting<'s>(&'s mut self, setting: Setting) -> impl Future<Output = Result<u32, Error>> + use<'s, 'b, U> {
-        async move {
-            self.prepare(false).await?;
-            let query = cmd::qftpcfg_query(setting.name());
-            let r = self.command(&query, Want::Cfg(setting.name()), QUICK, &mut []).await;
-            let n = self.st.ended(r)?.num()?;
-            u32::try_from(n).map_err(|_| Error::Protocol)
-        }
+    pub async fn setting(&mut self, setting: Setting) -> Result<u32, Error> {
+        self.prepare(false).await?;
+        let query = cmd::qftpcfg_query(setting.name());
+        let r = self.command(&query, Want::Cfg(setting.name()), QUICK, &mut []).await;
+        let n = self.st.ended(r)?.num()?;
+        u32::try_from(n).map_err(|_| Error::Protocol)
     }
 }
 

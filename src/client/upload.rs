@@ -213,10 +213,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// Starts an upload exchange: the command, then `CONNECT`. From here
     /// on the module is in data mode. Returns the wait for the result.
-    fn upload_start<'s, 'a1>(
+    fn upload_start<'s, 'c>(
         &'s mut self,
-        command: &'s Command<'a1>,
-    ) -> impl Future<Output = Result<Waiting<'static>, Error>> + use<'s, 'a1, 'b, U> {
+        command: &'s Command<'c>,
+    ) -> impl Future<Output = Result<Waiting<'static>, Error>> + use<'s, 'c, 'b, U> {
         async move {
             let want = Want::Num(PUT);
             self.send(command, want).await?;
@@ -262,12 +262,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// Ends an upload exchange: after the data (ended by a guarded `+++`
     /// if `escaped`), the result, whose count must be `moved`.
-    fn upload_end<'s, 'a1>(
+    fn upload_end<'s, 't>(
         &'s mut self,
-        w: &'s mut Waiting<'a1>,
+        w: &'s mut Waiting<'t>,
         escaped: bool,
         moved: u64,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'a1, 'b, U> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 't, 'b, U> {
         async move {
             if escaped {
                 // `escape` takes the `OK`; the result line follows. Until the
