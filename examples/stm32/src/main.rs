@@ -59,7 +59,7 @@ async fn main(_spawner: Spawner) {
     let mut ring = [0u8; 1024];
     let modem = Modem { tx, rx: rx.into_ring_buffered(&mut ring) };
 
-    let mut buf = [0u8; 4096 + quectel_ftp::ftp::RX_LEN + 1];
+    let mut buf = [0u8; 4096 + quectel_ftp::RX_LEN + 1];
     let mut ftp = Ftp::new(modem, &mut buf).unwrap();
     let plan = Plan::from_build_env();
     match ftp_session::run(&mut ftp, &plan, &mut |step| info!("step {}", step)).await {
