@@ -279,9 +279,13 @@ pub enum Error {
     AtError,
     /// A caller-supplied argument was refused before anything was sent.
     InvalidArgument(ArgError),
-    /// A buffer was too small: the caller's buffer, or a line longer than
-    /// the tokenizer's buffer.
-    Overflow,
+    /// A buffer of the caller's is too small: the chunk buffer given to
+    /// [`crate::Ftp::new`], or the buffer an answer is copied into
+    /// ([`crate::Ftp::pwd`]). Nothing was lost on the wire.
+    BufferTooSmall {
+        /// Bytes the buffer needs at least.
+        needed: u32,
+    },
     /// The modem sent something this crate could not make sense of where a
     /// specific answer was expected.
     Protocol,
@@ -331,7 +335,7 @@ impl fmt::Display for Error {
             Error::Cme(e) => write!(f, "{}", e),
             Error::AtError => f.write_str("the modem answered ERROR (is the SIM ready?)"),
             Error::InvalidArgument(e) => write!(f, "invalid argument: {}", e),
-            Error::Overflow => f.write_str("buffer too small"),
+            Error::BufferTooSmall { needed } => write!(f, "buffer too small: {} bytes needed", needed),
             Error::Protocol => f.write_str("unexpected response from the modem"),
             Error::LengthMismatch { moved, reported } => {
                 write!(f, "transfer length mismatch: moved {} bytes, modem reports {}", moved, reported)

@@ -12,10 +12,8 @@ pub mod blocking;
 pub mod client;
 pub mod error;
 
-pub use at::cmd::Listing;
-pub use at::parse::{FtpState, ModifyTime};
 pub use client::{
-    Auth, DataAddress, FileType, Ftp, FtpConfig, IpType, LocalAddr, PdpConfig, Setting, SslConfig, SslType, Transfer,
-    TransferMode, GUARD, MIN_BUF, RX_LEN,
+    Auth, DataAddress, FileType, Ftp, FtpConfig, FtpState, IpType, Listing, LocalAddr, ModifyTime, PdpConfig, Setting,
+    SslConfig, SslType, Transfer, TransferMode, GUARD, MIN_BUF, RX_LEN,
 };
 pub use error::{ArgError, CmeError, Error, FtpReply, ModuleError};

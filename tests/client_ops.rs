@@ -271,7 +271,17 @@ fn every_shape_of_sections_6_and_6b() {
 }
 
 #[test]
-fn pwd_longer_than_the_callers_buffer_is_an_overflow_not_a_panic() {
+fn a_chunk_buffer_below_the_minimum_is_refused_and_says_what_it_needs() {
+    let mut buf = [0u8; quectel_ftp::MIN_BUF - 1];
+    let e = Ftp::new(Modem::new(Script::new()), &mut buf).err();
+    assert_eq!(e, Some(quectel_ftp::Error::BufferTooSmall { needed: quectel_ftp::MIN_BUF as u32 }));
+    assert_eq!(e.unwrap().to_string(), format!("buffer too small: {} bytes needed", quectel_ftp::MIN_BUF));
+    let mut buf = [0u8; quectel_ftp::MIN_BUF];
+    assert!(Ftp::new(Modem::new(Script::new()), &mut buf).is_ok());
+}
+
+#[test]
+fn pwd_longer_than_the_callers_buffer_is_a_too_small_buffer_not_a_panic() {
     let _c = clock();
     let long = format!("/{}", "d".repeat(254));
     let modem = Modem::new(
@@ -284,7 +294,7 @@ fn pwd_longer_than_the_callers_buffer_is_an_overflow_not_a_panic() {
     run(LONG, async {
         up(&mut ftp).await;
         let mut small = [0u8; 16];
-        assert_eq!(ftp.pwd(&mut small).await, Err(quectel_ftp::Error::Overflow));
+        assert_eq!(ftp.pwd(&mut small).await, Err(quectel_ftp::Error::BufferTooSmall { needed: 255 }));
         let mut big = [0u8; 255];
         assert_eq!(ftp.pwd(&mut big).await.unwrap(), long);
     });

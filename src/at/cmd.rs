@@ -14,7 +14,8 @@
 
 use core::fmt;
 
-use crate::error::{ArgError, Error};
+use crate::client::Listing;
+use crate::error::ArgError;
 
 /// Limit for remote file names and paths (bytes).
 pub const MAX_REMOTE: usize = 255;
@@ -29,9 +30,6 @@ pub const MAX_APN: usize = 100;
 
 /// The local name that routes a transfer through the UART in data mode.
 pub const COM: &str = "COM:";
-
-/// The staging buffer of [`Command::write`]: most command lines fit.
-pub const WRITE_CHUNK: usize = 64;
 
 // The slots of a form. A form's own bytes are printable ASCII, so a slot
 // can never be mistaken for text.
@@ -174,27 +172,6 @@ impl<'a> Command<'a> {
         }
     }
 
-    /// Number of bytes the command line takes, terminator included.
-    pub fn encoded_len(&self) -> usize {
-        let mut n = 0;
-        self.pieces(false, |p| {
-            n += p.len();
-            true
-        });
-        n
-    }
-
-    /// Writes the command line into `buf`; returns the number of bytes used.
-    /// A buffer that is too small gives [`Error::Overflow`] and its content
-    /// is unspecified.
-    pub fn encode(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        let n = self.encode_at(0, buf);
-        if n < self.encoded_len() {
-            return Err(Error::Overflow);
-        }
-        Ok(n)
-    }
-
     /// Writes as much of the command line as fits into `out`, starting at
     /// byte `offset` of the line; returns the number of bytes written (0
     /// once the line is done). Lets a writer stream any command through a
@@ -215,33 +192,6 @@ impl<'a> Command<'a> {
             n < out.len()
         });
         n
-    }
-
-    /// Writes the command line to an async UART, in writes of up to
-    /// [`WRITE_CHUNK`] bytes (one write for most commands).
-    pub async fn write<W: embedded_io_async::Write>(&self, w: &mut W) -> Result<(), W::Error> {
-        let (mut chunk, mut at) = ([0u8; WRITE_CHUNK], 0);
-        while let Some(bytes) = self.next_chunk(&mut at, &mut chunk) {
-            w.write_all(bytes).await?;
-        }
-        Ok(())
-    }
-
-    /// Writes the command line to a blocking UART, like [`Command::write`].
-    pub fn write_blocking<W: embedded_io::Write>(&self, w: &mut W) -> Result<(), W::Error> {
-        let (mut chunk, mut at) = ([0u8; WRITE_CHUNK], 0);
-        while let Some(bytes) = self.next_chunk(&mut at, &mut chunk) {
-            w.write_all(bytes)?;
-        }
-        Ok(())
-    }
-
-    /// The writers' step: the line's bytes from `*at` on, as many as fit in
-    /// `chunk`, with `*at` moved past them; `None` once the line is done.
-    fn next_chunk<'c>(&self, at: &mut usize, chunk: &'c mut [u8; WRITE_CHUNK]) -> Option<&'c [u8]> {
-        let n = self.encode_at(*at, chunk);
-        *at += n;
-        chunk.get(..n).filter(|b| !b.is_empty())
     }
 }
 
@@ -286,10 +236,6 @@ fn query(head: &'static str) -> Command<'static> {
     Command::new(head, b"?\r")
 }
 
-/// `AT` — is anybody there?
-pub fn at() -> Command<'static> {
-    exec("AT")
-}
 /// `ATE0` — echo off.
 pub fn echo_off() -> Command<'static> {
     exec("ATE0")
@@ -297,10 +243,6 @@ pub fn echo_off() -> Command<'static> {
 /// `AT+CMEE=1` — numeric `+CME ERROR` codes.
 pub fn cmee_numeric() -> Command<'static> {
     Command::new("AT+CMEE", b"=1\r")
-}
-/// `AT+CMEE?` — used as a resynchronisation probe.
-pub fn cmee_query() -> Command<'static> {
-    query("AT+CMEE")
 }
 /// `\rAT+CMEE?` — the resynchronisation probe: the lone CR first ends any
 /// partial command line (a `+++` that reached a module in command mode,
@@ -312,11 +254,6 @@ pub fn probe() -> Command<'static> {
 pub fn cpin_query() -> Command<'static> {
     query("AT+CPIN")
 }
-/// `ATO` — return to data mode after `+++`.
-pub fn ato() -> Command<'static> {
-    exec("ATO")
-}
-
 /// `AT+QICSGP=<cid>,<type>,"<apn>","<user>","<pass>",<auth>`.
 pub fn qicsgp<'a>(
     cid: u8,
@@ -451,42 +388,6 @@ pub(crate) fn file_cmd<'a>(op: FileOp, names: Names<'a>) -> Result<Command<'a>, 
     Ok(Command::new(op.head(), form).strs([a, b, &[]]))
 }
 
-/// `AT+QFTPCWD="<path>"`.
-pub fn qftpcwd(path: &str) -> Result<Command<'_>, ArgError> {
-    file_cmd(FileOp::Cwd, Names::One(path))
-}
-/// `AT+QFTPPWD`.
-pub fn qftppwd() -> Command<'static> {
-    exec(FileOp::Pwd.head())
-}
-/// `AT+QFTPSIZE="<name>"`.
-pub fn qftpsize(name: &str) -> Result<Command<'_>, ArgError> {
-    file_cmd(FileOp::Size, Names::One(name))
-}
-/// `AT+QFTPDEL="<name>"`.
-pub fn qftpdel(name: &str) -> Result<Command<'_>, ArgError> {
-    file_cmd(FileOp::Del, Names::One(name))
-}
-/// `AT+QFTPMKDIR="<dir>"`.
-pub fn qftpmkdir(dir: &str) -> Result<Command<'_>, ArgError> {
-    file_cmd(FileOp::Mkdir, Names::One(dir))
-}
-/// `AT+QFTPRMDIR="<dir>"`.
-pub fn qftprmdir(dir: &str) -> Result<Command<'_>, ArgError> {
-    file_cmd(FileOp::Rmdir, Names::One(dir))
-}
-/// `AT+QFTPMDTM="<name>"`.
-pub fn qftpmdtm(name: &str) -> Result<Command<'_>, ArgError> {
-    file_cmd(FileOp::Mdtm, Names::One(name))
-}
-/// `AT+QFTPRENAME="<old>","<new>"`.
-pub fn qftprename<'a>(old: &'a str, new: &'a str) -> Result<Command<'a>, ArgError> {
-    file_cmd(FileOp::Rename, Names::Two(old, new))
-}
-/// `AT+QFTPLEN`.
-pub fn qftplen() -> Command<'static> {
-    exec(FileOp::Len.head())
-}
 /// `AT+QFTPSTAT`.
 pub fn qftpstat() -> Command<'static> {
     exec("AT+QFTPSTAT")
@@ -494,29 +395,6 @@ pub fn qftpstat() -> Command<'static> {
 /// `AT+QFTPCLOSE`.
 pub fn qftpclose() -> Command<'static> {
     exec("AT+QFTPCLOSE")
-}
-
-/// The three listing commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Listing {
-    /// `AT+QFTPLIST`: the server's long listing.
-    List,
-    /// `AT+QFTPNLST`: names only.
-    Nlst,
-    /// `AT+QFTPMLSD`: RFC 3659 facts.
-    Mlsd,
-}
-
-impl Listing {
-    /// The result line's name, e.g. `QFTPLIST`.
-    pub fn result_name(self) -> &'static str {
-        match self {
-            Listing::List => "QFTPLIST",
-            Listing::Nlst => "QFTPNLST",
-            Listing::Mlsd => "QFTPMLSD",
-        }
-    }
 }
 
 /// `AT+QFTPLIST="<dir>","<local>"` (likewise NLST, MLSD); `local` is
@@ -562,11 +440,6 @@ pub fn qftpget<'a>(
     Ok(Command::new("AT+QFTPGET", form).strs(strs).nums([startpos, len.unwrap_or(0).into(), 0]))
 }
 
-/// `AT+QFDEL="<ufs name>"` — delete a file from the module's flash.
-pub fn qfdel(name: &str) -> Result<Command<'_>, ArgError> {
-    Ok(Command::new("AT+QFDEL", b"=\"\x01\"\r").str0(local(name)?))
-}
-
 /// `v` within `lo..=hi`, or [`ArgError::OutOfRange`].
 pub(crate) fn in_range(v: u8, lo: u8, hi: u8) -> Result<(), ArgError> {
     if (lo..=hi).contains(&v) {
@@ -582,12 +455,29 @@ mod tests {
     use super::*;
     use std::{format, vec::Vec};
 
+    /// The line as the client writes it: windows of `window` bytes.
+    fn wire_in(c: &Command<'_>, window: usize) -> Vec<u8> {
+        let (mut out, mut at, mut buf) = (Vec::new(), 0, [0u8; 64]);
+        loop {
+            let n = c.encode_at(at, &mut buf[..window]);
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n]);
+            at += n;
+        }
+    }
+
     fn wire(c: &Command<'_>) -> Vec<u8> {
-        let mut buf = [0u8; 600];
-        let mut w: &mut [u8] = &mut buf;
-        c.write_blocking(&mut w).unwrap();
-        let left = w.len();
-        buf[..600 - left].to_vec()
+        wire_in(c, 32)
+    }
+
+    fn qftpcwd(path: &str) -> Result<Command<'_>, ArgError> {
+        file_cmd(FileOp::Cwd, Names::One(path))
+    }
+
+    fn qftpsize(name: &str) -> Result<Command<'_>, ArgError> {
+        file_cmd(FileOp::Size, Names::One(name))
     }
 
     #[test]
@@ -604,8 +494,11 @@ mod tests {
             (qsslcfg_num("seclevel", 0, 0).unwrap(), b"AT+QSSLCFG=\"seclevel\",0,0\r"),
             (qftpopen("hf.quectel.com", 990).unwrap(), b"AT+QFTPOPEN=\"hf.quectel.com\",990\r"),
             (qftpcwd("/").unwrap(), b"AT+QFTPCWD=\"/\"\r"),
-            (qftppwd(), b"AT+QFTPPWD\r"),
-            (qftprename("TEST", "TEST_NEW").unwrap(), b"AT+QFTPRENAME=\"TEST\",\"TEST_NEW\"\r"),
+            (file_cmd(FileOp::Pwd, Names::None).unwrap(), b"AT+QFTPPWD\r"),
+            (
+                file_cmd(FileOp::Rename, Names::Two("TEST", "TEST_NEW")).unwrap(),
+                b"AT+QFTPRENAME=\"TEST\",\"TEST_NEW\"\r",
+            ),
             (
                 qftpput("test.txt", COM, 1024, Some((1024, true))).unwrap(),
                 b"AT+QFTPPUT=\"test.txt\",\"COM:\",1024,1024,1\r",
@@ -624,18 +517,17 @@ mod tests {
             (cmee_numeric(), b"AT+CMEE=1\r"),
         ];
         for (cmd, expect) in cases {
-            assert_eq!(wire(cmd), *expect, "{:?}", cmd);
-            let mut buf = [0u8; 600];
-            let n = cmd.encode(&mut buf).unwrap();
-            assert_eq!(&buf[..n], *expect);
-            assert_eq!(cmd.encoded_len(), expect.len());
+            // Whatever the window, the same line.
+            for window in [1, 3, 32, 64] {
+                assert_eq!(wire_in(cmd, window), *expect, "{:?} in windows of {window}", cmd);
+            }
         }
     }
 
     #[test]
     fn injection_and_limits_are_refused_before_anything_exists() {
         let hostile = "a\"\r\nAT+QFDEL=\"*";
-        assert_eq!(qftpdel(hostile), Err(ArgError::ForbiddenByte { at: 1 }));
+        assert_eq!(file_cmd(FileOp::Del, Names::One(hostile)), Err(ArgError::ForbiddenByte { at: 1 }));
         assert_eq!(qftpcwd("a\rb"), Err(ArgError::ForbiddenByte { at: 1 }));
         assert_eq!(qftpcwd("ab\n"), Err(ArgError::ForbiddenByte { at: 2 }));
         assert_eq!(qftpcwd("\x7f"), Err(ArgError::ForbiddenByte { at: 0 }));
@@ -672,10 +564,7 @@ mod tests {
     }
 
     #[test]
-    fn encode_reports_overflow() {
-        let c = qftpcwd("/some/long/path").unwrap();
-        let mut small = [0u8; 8];
-        assert_eq!(c.encode(&mut small), Err(Error::Overflow));
+    fn numbers_in_both_radixes() {
         assert_eq!(digits(u64::MAX, 10).as_bytes(), b"18446744073709551615");
         assert_eq!(digits(0xFFFF, 16).as_bytes(), b"0XFFFF");
         assert_eq!(digits(u64::MAX, 16).as_bytes(), b"0XFFFFFFFFFFFFFFFF");

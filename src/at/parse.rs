@@ -7,13 +7,12 @@
 //! and never allocate; a number that does not fit its type is a parse
 //! failure, never a truncated value.
 
-use core::fmt;
-
 use nom::bytes::complete::take_while1;
 use nom::character::complete::{char, space0};
 use nom::sequence::delimited;
 use nom::{IResult, Parser};
 
+use crate::client::ModifyTime;
 use crate::error::CmeError;
 
 /// One field of a result line.
@@ -90,82 +89,6 @@ pub struct CfgLine<'a> {
     pub first: Field<'a>,
     /// The second value (the password of `"account"`).
     pub second: Option<Field<'a>>,
-}
-
-/// A modification time from `+QFTPMDTM`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ModifyTime {
-    /// Year, four digits.
-    pub year: u16,
-    /// Month, 1–12.
-    pub month: u8,
-    /// Day of the month, 1–31.
-    pub day: u8,
-    /// Hour, 0–23.
-    pub hour: u8,
-    /// Minute, 0–59.
-    pub minute: u8,
-    /// Second, 0–60 (60 is a leap second).
-    pub second: u8,
-    /// Milliseconds, when the server sent them.
-    pub millis: Option<u16>,
-}
-
-impl ModifyTime {
-    fn is_valid(&self) -> bool {
-        (1..=12).contains(&self.month)
-            && (1..=31).contains(&self.day)
-            && self.hour < 24
-            && self.minute < 60
-            && self.second <= 60
-    }
-}
-
-impl fmt::Display for ModifyTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )?;
-        match self.millis {
-            Some(ms) => write!(f, ".{:03}", ms),
-            None => Ok(()),
-        }
-    }
-}
-
-/// The session state reported by `+QFTPSTAT: 0,<state>`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum FtpState {
-    /// 0: opening the session.
-    Opening,
-    /// 1: open and idle.
-    Idle,
-    /// 2: a transfer is running.
-    Transferring,
-    /// 3: closing.
-    Closing,
-    /// 4: closed.
-    Closed,
-    /// A state the reference does not list (saturated at 255).
-    Other(u8),
-}
-
-impl FtpState {
-    /// The state for a code as printed by the modem.
-    pub fn from_code(code: u64) -> Self {
-        match code {
-            0 => FtpState::Opening,
-            1 => FtpState::Idle,
-            2 => FtpState::Transferring,
-            3 => FtpState::Closing,
-            4 => FtpState::Closed,
-            other => FtpState::Other(u8::try_from(other).unwrap_or(u8::MAX)),
-        }
-    }
 }
 
 /// `+QIURC: "<kind>",...`, an unsolicited TCP/IP report.
@@ -689,24 +612,6 @@ mod tests {
         }
         assert_eq!(mdtm_time(b"20140708110039 "), time((2014, 7, 8), (11, 0, 39), None));
         assert_eq!(mdtm_time(b""), None);
-    }
-
-    #[test]
-    fn ftp_states() {
-        let table = [
-            (0, FtpState::Opening),
-            (1, FtpState::Idle),
-            (2, FtpState::Transferring),
-            (3, FtpState::Closing),
-            (4, FtpState::Closed),
-            (5, FtpState::Other(5)),
-            (1000, FtpState::Other(255)),
-        ];
-        for (code, state) in table {
-            assert_eq!(FtpState::from_code(code), state);
-        }
-        let stat = ftp_result(b"+QFTPSTAT: 0,1", b"QFTPSTAT").and_then(|r| r.value.num());
-        assert_eq!(stat.map(FtpState::from_code), Some(FtpState::Idle));
     }
 
     const fn other(kind: &'static [u8], rest: &'static [u8]) -> Option<Qiurc<'static>> {

@@ -7,8 +7,8 @@
 //! that arrives before a payload is a late one, `OK` after `+++` ends an
 //! escape, only an `OK` after `+CMEE:` ends a probe, and so on.
 
-use crate::at::parse::ModifyTime;
 use crate::at::parse::{self, Field};
+use crate::client::ModifyTime;
 use crate::error::{CmeError, Error};
 
 /// The answer line a command waits for, besides its final result.
@@ -107,7 +107,9 @@ impl Want {
                 parse::ftp_result(line, MDTM).map(|r| ftp_value(r, parse::mdtm_value(r.value).map(Got::Time)))
             }
             Want::Text(name) => parse::ftp_result(line, name).map(|r| match r {
-                parse::FtpResult { err: 0, value: Field::Str(s) } => keep(text, s).ok_or(Error::Overflow),
+                parse::FtpResult { err: 0, value: Field::Str(s) } => {
+                    keep(text, s).ok_or(Error::BufferTooSmall { needed: s.len() as u32 })
+                }
                 r => ftp_value(r, None),
             }),
             Want::Cmee => match parse::prefixed(line) {
@@ -321,7 +323,10 @@ mod tests {
         let pwd = Want::Text(b"QFTPPWD");
         assert_eq!(pwd.offer(b"+QFTPPWD: 0,\"/ab\"", &mut text), Match::Answer(Ok(Got::Text(3))));
         assert_eq!(&text[..3], b"/ab");
-        assert_eq!(pwd.offer(b"+QFTPPWD: 0,\"/abcd\"", &mut text), Match::Answer(Err(Error::Overflow)));
+        assert_eq!(
+            pwd.offer(b"+QFTPPWD: 0,\"/abcd\"", &mut text),
+            Match::Answer(Err(Error::BufferTooSmall { needed: 5 }))
+        );
     }
 
     #[test]

@@ -16,8 +16,9 @@ use super::answer::{Got, Piece, Until, Verdict, Waiting, Want};
 use super::edge::{after, Shared};
 use super::files::Answer;
 use super::session::Dirty;
+use super::Listing;
 use super::{io_error, sat32, Ftp, Transfer};
-use crate::at::cmd::{self, Command, FileOp, Listing, Names, COM};
+use crate::at::cmd::{self, Command, FileOp, Names, COM};
 use crate::at::tokenizer::Payload;
 use crate::error::{Error, FtpReply};
 

@@ -19,8 +19,8 @@ use super::answer::{Got, Want};
 use super::limits::{OPEN_RETRIES, QUICK};
 use super::session::Session;
 use super::Ftp;
+use super::{FtpState, ModifyTime};
 use crate::at::cmd::{self, Command, FileOp, Names};
-use crate::at::parse::{FtpState, ModifyTime};
 use crate::error::{CmeError, Error, ModuleError};
 
 impl<'b, U: Read + Write> Ftp<'b, U> {
@@ -79,7 +79,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::Overflow`] if the path is longer than `buf`.
+    /// [`Error::BufferTooSmall`] if the path is longer than `buf`.
     pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
         let n = match Answer::<_, Got>::new(self.file_op(FileOp::Pwd, Names::None, buf)).await? {
             Got::Text(n) => n,

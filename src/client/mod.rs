@@ -66,7 +66,7 @@ pub use config::{
 };
 pub use edge::{LINE_LEN, MIN_BUF, RX_LEN};
 pub use limits::GUARD;
-pub use types::{LocalAddr, Transfer};
+pub use types::{FtpState, Listing, LocalAddr, ModifyTime, Transfer};
 
 /// The FTP(S) client over an async UART.
 ///
@@ -89,10 +89,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::Overflow`] if `buf` is shorter than [`MIN_BUF`].
+    /// [`Error::BufferTooSmall`] if `buf` is shorter than [`MIN_BUF`].
     pub fn new(uart: U, buf: &'b mut [u8]) -> Result<Self, Error> {
         if buf.len() < MIN_BUF {
-            return Err(Error::Overflow);
+            return Err(Error::BufferTooSmall { needed: MIN_BUF as u32 });
         }
         Ok(Ftp { uart, rx: Rx::new(buf), st: State::new(), urcs: UrcSink::new(None), overlong: 0 })
     }
