@@ -73,13 +73,13 @@ fn missing_file_550_on_size_cwd_delete_and_get() {
         assert_eq!(ftp.delete("nope").await, Err(not_found));
         assert_eq!(ftp.delete("a").await, Ok(()));
         let mut sink = Sink(Vec::new());
-        assert_eq!(ftp.get("nope", &mut sink, Transfer::default(), &mut |_| ()).await, Err(not_found));
-        assert_eq!(ftp.get("gone", &mut sink, Transfer::default(), &mut |_| ()).await, Err(not_found));
+        assert_eq!(ftp.get("nope", &mut sink, Transfer::default()).await, Err(not_found));
+        assert_eq!(ftp.get("gone", &mut sink, Transfer::default()).await, Err(not_found));
         let other = ftp_err(ModuleError::ActionNotTaken, Some(FtpReply::Other(150)));
-        assert_eq!(ftp.get("busy", &mut sink, Transfer::default(), &mut |_| ()).await, Err(other));
+        assert_eq!(ftp.get("busy", &mut sink, Transfer::default()).await, Err(other));
         assert!(sink.0.is_empty());
         assert!(ftp.is_open());
-        assert_eq!(ftp.get("a", &mut sink, Transfer::default(), &mut |_| ()).await, Ok(3));
+        assert_eq!(ftp.get("a", &mut sink, Transfer::default()).await, Ok(3));
         assert_eq!(sink.0, b"abc");
     });
     modem.finished();
@@ -169,25 +169,25 @@ fn data_connection_failed_615_as_cme_and_as_result() {
     run(LONG, async {
         up(&mut ftp).await;
         let mut sink = Sink(Vec::new());
-        let e = ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()).await.unwrap_err();
+        let e = ftp.get("f", &mut sink, Transfer::default()).await.unwrap_err();
         assert_eq!(e, cme615);
         assert!(matches!(e, Error::Cme(c) if c.module() == Some(ModuleError::DataOpenFailed)));
-        assert_eq!(ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()).await, Err(res615));
+        assert_eq!(ftp.get("f", &mut sink, Transfer::default()).await, Err(res615));
         assert_eq!(ftp.list(quectel_ftp::Listing::List, ".", &mut sink).await, Err(cme615));
         assert_eq!(
             ftp.list(quectel_ftp::Listing::Nlst, ".", &mut sink).await,
             Err(ftp_err(ModuleError::DataOpenFailed, None))
         );
         assert!(sink.0.is_empty());
-        assert_eq!(ftp.put("up", &mut Source(b"xyz"), Transfer::default(), &mut |_| ()).await, Err(cme615));
-        assert_eq!(ftp.put("up", &mut Source(b"xyz"), Transfer::default(), &mut |_| ()).await, Err(res615));
+        assert_eq!(ftp.put("up", &mut Source(b"xyz"), Transfer::default()).await, Err(cme615));
+        assert_eq!(ftp.put("up", &mut Source(b"xyz"), Transfer::default()).await, Err(res615));
         assert_eq!(
-            ftp.put_escaped("up", &mut Source(b"xyz"), 0, &mut |_| ()).await,
+            ftp.put_escaped("up", &mut Source(b"xyz"), Transfer::default()).await,
             Err(ftp_err(ModuleError::DataOpenFailed, None))
         );
-        assert_eq!(ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()).await, Ok(4));
+        assert_eq!(ftp.get("f", &mut sink, Transfer::default()).await, Ok(4));
         assert_eq!(sink.0, b"data");
-        assert_eq!(ftp.put("up", &mut Source(b"xyz"), Transfer::default(), &mut |_| ()).await, Ok(3));
+        assert_eq!(ftp.put("up", &mut Source(b"xyz"), Transfer::default()).await, Ok(3));
     });
     modem.finished();
 }
@@ -288,14 +288,14 @@ fn pdp_deactivated_during_a_download_then_recover_and_reopen() {
     run(LONG, async {
         up(&mut ftp).await;
         let mut sink = Sink(Vec::new());
-        let e = ftp.get("f", &mut sink, Transfer { start: 0, chunk: 1000 }, &mut |_| ()).await;
+        let e = ftp.get("f", &mut sink, Transfer { start: 0, chunk: 1000, ..Transfer::default() }).await;
         assert_eq!(e, Err(Error::SessionClosed));
         assert_eq!(sink.0, first);
         assert!(!ftp.is_open());
         ftp.recover(Some(&pdp)).await.unwrap();
         ftp.open("h", 21).await.unwrap();
         let mut sink = Sink(Vec::new());
-        assert_eq!(ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()).await, Ok(2));
+        assert_eq!(ftp.get("f", &mut sink, Transfer::default()).await, Ok(2));
         assert_eq!(sink.0, b"ok");
     });
     modem.finished();

@@ -135,14 +135,20 @@ fn section_5_exchanges_byte_for_byte() {
         assert_eq!((t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis), (2014, 7, 8, 11, 0, 39, None));
         ftp.delete("test_new.txt").await.unwrap();
         assert_eq!(ftp.stat().await, Ok(FtpState::Idle));
-        assert_eq!(ftp.put_escaped("test_my.txt", &mut Source(&escaped), 0, &mut |_| ()).await, Ok(1000));
+        assert_eq!(ftp.put_escaped("test_my.txt", &mut Source(&escaped), Transfer::default()).await, Ok(1000));
         let mut steps = Vec::new();
         let mut src = Source(&chunked);
-        let n = ftp.put("test.txt", &mut src, Transfer { start: 0, chunk: 1024 }, &mut |n| steps.push(n)).await;
+        let n = ftp
+            .put(
+                "test.txt",
+                &mut src,
+                Transfer { start: 0, chunk: 1024, ..Transfer::default() }.with_progress(&mut |n| steps.push(n)),
+            )
+            .await;
         assert_eq!(n, Ok(2048));
         assert_eq!(steps, [1024, 2048]);
         let mut sink = Sink(Vec::new());
-        assert_eq!(ftp.get("test.txt", &mut sink, Transfer::default(), &mut |_| ()).await, Ok(500));
+        assert_eq!(ftp.get("test.txt", &mut sink, Transfer::default()).await, Ok(500));
         assert!(sink.0 == got);
         assert_eq!(ftp.len().await, Ok(500));
         for (kind, dir, text) in
@@ -334,7 +340,7 @@ fn answers_sharing_a_prefix_with_urcs_are_never_lost() {
         assert!(ftp.is_open());
         let mut sink = Sink(Vec::new());
         // A success result before CONNECT is a late one, not this GET's.
-        assert_eq!(ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()).await, Ok(3));
+        assert_eq!(ftp.get("f", &mut sink, Transfer::default()).await, Ok(3));
         assert_eq!(sink.0, b"abc");
     });
     modem.finished();
@@ -452,7 +458,13 @@ fn one_mib_hostile_download_when_the_server_cannot_tell_the_size() {
     let mut seen = 0;
     run(LONG, async {
         up(&mut ftp).await;
-        let n = ftp.get("fw.bin", &mut sink, Transfer { start: 0, chunk: chunk as u32 }, &mut |n| seen = n).await;
+        let n = ftp
+            .get(
+                "fw.bin",
+                &mut sink,
+                Transfer { start: 0, chunk: chunk as u32, ..Transfer::default() }.with_progress(&mut |n| seen = n),
+            )
+            .await;
         assert_eq!(n, Ok(file.len() as u64), "{:?} after {} bytes", modem.0.borrow().error, sink.0.len());
     });
     assert_eq!(seen, file.len() as u64);
@@ -482,11 +494,11 @@ fn unknown_size_download_ends_at_an_empty_chunk_and_at_a_short_one() {
     run(LONG, async {
         up(&mut ftp).await;
         let mut sink = Sink(Vec::new());
-        let n = ftp.get("a", &mut sink, Transfer { start: 0, chunk: 1000 }, &mut |_| ()).await;
+        let n = ftp.get("a", &mut sink, Transfer { start: 0, chunk: 1000, ..Transfer::default() }).await;
         assert_eq!(n, Ok(2000));
         assert!(sink.0 == file);
         let mut sink = Sink(Vec::new());
-        let n = ftp.get("b", &mut sink, Transfer { start: 100, chunk: 1000 }, &mut |_| ()).await;
+        let n = ftp.get("b", &mut sink, Transfer { start: 100, chunk: 1000, ..Transfer::default() }).await;
         assert_eq!(n, Ok(1899));
         assert!(sink.0 == file[100..1999]);
     });
@@ -524,14 +536,22 @@ fn transfers_resume_from_an_offset() {
         up(&mut ftp).await;
         let mut sink = Sink(Vec::new());
         let mut seen = 0;
-        let n = ftp.get("f", &mut sink, Transfer { start: start as u64, chunk: 2000 }, &mut |n| seen = n).await;
+        let n = ftp
+            .get(
+                "f",
+                &mut sink,
+                Transfer { start: start as u64, chunk: 2000, ..Transfer::default() }.with_progress(&mut |n| seen = n),
+            )
+            .await;
         assert_eq!(n, Ok(rest));
         assert_eq!(seen, rest);
         assert!(sink.0 == file[start..]);
         let mut src = Source(&file[start..]);
-        let n = ftp.put("g", &mut src, Transfer { start: start as u64, chunk: 4096 }, &mut |_| ()).await;
+        let n = ftp.put("g", &mut src, Transfer { start: start as u64, chunk: 4096, ..Transfer::default() }).await;
         assert_eq!(n, Ok(rest));
-        let n = ftp.put_escaped("h", &mut Source(&file[start..]), start as u64, &mut |_| ()).await;
+        let n = ftp
+            .put_escaped("h", &mut Source(&file[start..]), Transfer { start: start as u64, ..Transfer::default() })
+            .await;
         assert_eq!(n, Ok(rest));
     });
     modem.finished();
@@ -561,7 +581,7 @@ fn blocking_session_over_an_embedded_io_uart() {
     block_on(ftp.open("h", 21)).unwrap();
     assert_eq!(block_on(ftp.size("f")), Ok(3000));
     let mut sink = Io(BlockingSink(Vec::new()));
-    let n = block_on(ftp.get("f", &mut sink, Transfer { start: 0, chunk: 2048 }, &mut |_| ()));
+    let n = block_on(ftp.get("f", &mut sink, Transfer { start: 0, chunk: 2048, ..Transfer::default() }));
     assert_eq!(n, Ok(3000));
     assert!(sink.0 .0 == file);
     modem.finished();

@@ -183,7 +183,7 @@ fn stalled_download_times_out_then_next_call_escapes_data_mode() {
     let mut sink = Sink(Vec::new());
     run(LONG, async { up(&mut ftp).await });
     let t0 = Instant::now();
-    let (r, took) = timed(LONG, ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()));
+    let (r, took) = timed(LONG, ftp.get("f", &mut sink, Transfer::default()));
     assert_eq!(r, Err(Error::Timeout));
     // `rsptimeout` bounds the gap between two packets: 95 s after the last.
     assert_within(took, S(90), S(95) + Duration::from_millis(50));
@@ -194,7 +194,7 @@ fn stalled_download_times_out_then_next_call_escapes_data_mode() {
     assert!(w[esc].0 - t0 >= S(1));
     assert!(w[esc + 1].0 - w[esc].0 >= S(1), "probe sent within the guard time");
     run(LONG, async { ftp.open("h", 21).await.unwrap() });
-    let (r, took) = timed(LONG, ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()));
+    let (r, took) = timed(LONG, ftp.get("f", &mut sink, Transfer::default()));
     assert_eq!(r, Err(Error::Timeout));
     assert_within(took, S(90), S(95) + Duration::from_millis(50));
     run(LONG, async { assert_eq!(ftp.size("f").await, Err(Error::NotOpen)) });
@@ -222,13 +222,13 @@ fn upload_without_result_times_out_and_next_call_resyncs() {
     let mut buf = [0u8; 256];
     let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
     run(LONG, async { up(&mut ftp).await });
-    let (r, took) = timed(LONG, ftp.put("u", &mut Source(b"hello"), Transfer::default(), &mut |_| ()));
+    let (r, took) = timed(LONG, ftp.put("u", &mut Source(b"hello"), Transfer::default()));
     assert_eq!(r, Err(Error::Timeout));
     assert_within(took, S(90), S(95) + Duration::from_millis(50));
     run(LONG, async {
-        assert_eq!(ftp.put("u", &mut Source(b"hello"), Transfer::default(), &mut |_| ()).await, Err(Error::NotOpen));
+        assert_eq!(ftp.put("u", &mut Source(b"hello"), Transfer::default()).await, Err(Error::NotOpen));
         ftp.open("h", 21).await.unwrap();
-        assert_eq!(ftp.put("u", &mut Source(b"hello"), Transfer::default(), &mut |_| ()).await, Ok(5));
+        assert_eq!(ftp.put("u", &mut Source(b"hello"), Transfer::default()).await, Ok(5));
     });
     modem.finished();
 }
@@ -284,7 +284,9 @@ fn put_escaped_guards_the_escape_by_a_second_each_side() {
     let mut seen = 0;
     run(LONG, async {
         up(&mut ftp).await;
-        let n = ftp.put_escaped("test_my.txt", &mut Source(&data), 0, &mut |n| seen = n).await;
+        let n = ftp
+            .put_escaped("test_my.txt", &mut Source(&data), Transfer::default().with_progress(&mut |n| seen = n))
+            .await;
         assert_eq!(n, Ok(1000));
         assert_eq!(ftp.size("test_my.txt").await, Ok(1000));
     });
@@ -321,7 +323,7 @@ fn put_escaped_repeats_a_guarded_escape_while_the_module_stays_in_data_mode() {
     let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
     run(LONG, async {
         up(&mut ftp).await;
-        assert_eq!(ftp.put_escaped("f", &mut Source(b"payload"), 0, &mut |_| ()).await, Ok(7));
+        assert_eq!(ftp.put_escaped("f", &mut Source(b"payload"), Transfer::default()).await, Ok(7));
         ftp.cwd("/").await.unwrap();
     });
     modem.finished();
@@ -366,7 +368,7 @@ fn dropped_download_is_escaped_and_probed_by_the_next_call() {
     run(LONG, async { up(&mut ftp).await });
     let mut sink = Sink(Vec::new());
     let t_drop = {
-        poll_then_drop(300, ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()));
+        poll_then_drop(300, ftp.get("f", &mut sink, Transfer::default()));
         Instant::now()
     };
     assert_eq!(sink.0, part, "the drop should happen mid-payload");
@@ -401,7 +403,7 @@ fn dropped_escaped_upload_is_escaped_and_probed_by_the_next_call() {
     let mut buf = [0u8; 256];
     let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
     run(LONG, async { up(&mut ftp).await });
-    poll_then_drop(500, ftp.put_escaped("f", &mut Source(b"abc"), 0, &mut |_| ()));
+    poll_then_drop(500, ftp.put_escaped("f", &mut Source(b"abc"), Transfer::default()));
     run(LONG, async {
         assert_eq!(ftp.cwd("/").await, Err(Error::NotOpen));
         open_again(&mut ftp).await;

@@ -45,7 +45,7 @@ fn init_escapes_an_upload_left_open_and_the_next_call_closes_its_session() {
     run(LONG, async {
         ftp.init().await.unwrap();
         ftp.open("h", 21).await.unwrap();
-        assert_eq!(ftp.put("f", &mut Source(b"fresh"), Transfer::default(), &mut |_| ()).await, Ok(5));
+        assert_eq!(ftp.put("f", &mut Source(b"fresh"), Transfer::default()).await, Ok(5));
     });
     modem.finished();
     assert_guarded_escape_first(&modem, t0);
@@ -159,8 +159,7 @@ fn a_client_dropped_mid_chunk_leaves_nothing_a_new_client_writes_into_the_file()
         let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
         run(LONG, async { up(&mut ftp).await });
         let mut src = Stalling(&data[..448]);
-        let mut progress = |_| ();
-        let put = ftp.put_sized("f", &mut src, 3000, Transfer { start: 0, chunk: 3000 }, &mut progress);
+        let put = ftp.put_sized("f", &mut src, 3000, Transfer { start: 0, chunk: 3000, ..Transfer::default() });
         poll_then_drop(50, put);
     }
     let before = modem.written().len();

@@ -107,9 +107,15 @@ fn one_mib_hostile_file_round_trips_byte_exact() {
     let mut seen = 0;
     run(LIMIT, async {
         open(&mut ftp).await;
-        let n = ftp.get("fw.bin", &mut sink, Transfer { start: 0, chunk: chunk as u32 }, &mut |n| seen = n).await;
+        let n = ftp
+            .get(
+                "fw.bin",
+                &mut sink,
+                Transfer { start: 0, chunk: chunk as u32, ..Transfer::default() }.with_progress(&mut |n| seen = n),
+            )
+            .await;
         assert_eq!(n, Ok(file.len() as u64), "{:?} after {} bytes", modem.0.borrow().error, sink.0.len());
-        let n = ftp.put("copy.bin", &mut Source(&file), Transfer::default(), &mut |_| ()).await;
+        let n = ftp.put("copy.bin", &mut Source(&file), Transfer::default()).await;
         assert_eq!(n, Ok(file.len() as u64), "{:?}", modem.0.borrow().error);
     });
     assert_eq!(seen, file.len() as u64);
@@ -152,13 +158,10 @@ fn injection_is_refused_before_any_byte_is_written() {
             assert!(matches!(ftp.cwd(bad).await, Err(Error::InvalidArgument(_))));
             assert!(matches!(ftp.rename("ok", bad).await, Err(Error::InvalidArgument(_))));
             let mut sink = Sink(Vec::new());
-            assert!(matches!(
-                ftp.get(bad, &mut sink, Transfer::default(), &mut |_| ()).await,
-                Err(Error::InvalidArgument(_))
-            ));
+            assert!(matches!(ftp.get(bad, &mut sink, Transfer::default()).await, Err(Error::InvalidArgument(_))));
         }
-        let near_end = Transfer { start: u64::MAX - 5, chunk: 10 };
-        let r = ftp.put_sized("f", &mut Source(b"0123456789"), 10, near_end, &mut |_| ()).await;
+        let near_end = Transfer { start: u64::MAX - 5, chunk: 10, ..Transfer::default() };
+        let r = ftp.put_sized("f", &mut Source(b"0123456789"), 10, near_end).await;
         assert_eq!(r, Err(Error::InvalidArgument(quectel_ftp::ArgError::OutOfRange)));
         let cfg = FtpConfig { password: "p\"w", ..Default::default() };
         assert!(matches!(ftp.configure(&cfg, None).await, Err(Error::InvalidArgument(_))));
@@ -188,8 +191,10 @@ fn sized_upload_streams_large_chunks_through_a_small_buffer() {
     let mut seen = Vec::new();
     run(LIMIT, async {
         open(&mut ftp).await;
-        let opts = Transfer { start: 0, chunk: chunk as u32 };
-        let n = ftp.put_sized("big.bin", &mut Source(&file), file.len() as u64, opts, &mut |n| seen.push(n)).await;
+        let opts = Transfer { start: 0, chunk: chunk as u32, ..Transfer::default() };
+        let n = ftp
+            .put_sized("big.bin", &mut Source(&file), file.len() as u64, opts.with_progress(&mut |n| seen.push(n)))
+            .await;
         assert_eq!(n, Ok(file.len() as u64));
     });
     assert_eq!(seen, [65536, 131072, 196608, 200_000]);
@@ -212,7 +217,7 @@ fn sized_upload_from_a_short_source_fails_cleanly() {
     let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
     run(LIMIT, async {
         open(&mut ftp).await;
-        let r = ftp.put_sized("s.bin", &mut Source(b"12345"), 10, Transfer::default(), &mut |_| ()).await;
+        let r = ftp.put_sized("s.bin", &mut Source(b"12345"), 10, Transfer::default()).await;
         assert_eq!(r, Err(Error::Io(embedded_io::ErrorKind::InvalidInput)));
     });
     // Nothing more was written: the next call resynchronises and closes.
@@ -261,12 +266,12 @@ fn a_byte_lost_or_doubled_inside_a_download_is_refused() {
         open(&mut ftp).await;
         for _ in 0..2 {
             let mut sink = Sink(Vec::new());
-            assert_eq!(ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()).await, Err(Error::Protocol));
+            assert_eq!(ftp.get("f", &mut sink, Transfer::default()).await, Err(Error::Protocol));
             assert_eq!(ftp.size("x").await, Err(Error::NotOpen));
             ftp.open("ftp.example.com", 21).await.unwrap();
         }
         let mut sink = Sink(Vec::new());
-        assert_eq!(ftp.get("f", &mut sink, Transfer::default(), &mut |_| ()).await, Ok(3000));
+        assert_eq!(ftp.get("f", &mut sink, Transfer::default()).await, Ok(3000));
         assert!(sink.0 == file);
     });
     modem.finished();

@@ -257,13 +257,12 @@ async fn put<U: Read + Write>(
     bar.set_position(start);
     progress.begin(start, len);
     let started = Instant::now();
-    let opts = Transfer { start, ..Transfer::default() };
-    let moved = ftp
-        .put(remote, &mut src, opts, &mut |n| {
-            bar.set_position(start + n);
-            progress.moved.set(start + n);
-        })
-        .await;
+    let mut report = |n| {
+        bar.set_position(start + n);
+        progress.moved.set(start + n);
+    };
+    let opts = Transfer { start, ..Transfer::default() }.with_progress(&mut report);
+    let moved = ftp.put(remote, &mut src, opts).await;
     bar.finish_and_clear();
     let moved = moved.step("put")?;
     summary.push_str(&rate(moved, started.elapsed()));
@@ -297,12 +296,11 @@ async fn get<U: Read + Write>(
     let bar = console.bar(len, remote);
     progress.begin(0, len);
     let started = Instant::now();
-    let moved = ftp
-        .get(remote, &mut sink, Transfer::default(), &mut |n| {
-            bar.set_position(n);
-            progress.moved.set(n);
-        })
-        .await;
+    let mut report = |n| {
+        bar.set_position(n);
+        progress.moved.set(n);
+    };
+    let moved = ftp.get(remote, &mut sink, Transfer::default().with_progress(&mut report)).await;
     bar.finish_and_clear();
     let moved = moved.step("get")?;
     sink.0.flush().map_err(|e| Failure::local("get", &part.0, e))?;

@@ -69,7 +69,8 @@ pub async fn run<U: Read + Write>(
 
     let bar = console.bar(Some(data.len() as u64), "upload");
     let started = Instant::now();
-    let sent = ftp.put(DEMO_NAME, &mut &data[..], Transfer::default(), &mut |n| bar.set_position(n)).await;
+    let mut report = |n| bar.set_position(n);
+    let sent = ftp.put(DEMO_NAME, &mut &data[..], Transfer::default().with_progress(&mut report)).await;
     bar.finish_and_clear();
     let sent = sent.step("demo: put")?;
     out(console, format!("uploaded {DEMO_NAME}: {}", rate(sent, started.elapsed())))?;
@@ -88,7 +89,8 @@ pub async fn run<U: Read + Write>(
     let mut copy = Vec::with_capacity(data.len());
     let bar = console.bar(Some(size), "download");
     let started = Instant::now();
-    let got = ftp.get(DEMO_NAME, &mut copy, Transfer::default(), &mut |n| bar.set_position(n)).await;
+    let mut report = |n| bar.set_position(n);
+    let got = ftp.get(DEMO_NAME, &mut copy, Transfer::default().with_progress(&mut report)).await;
     bar.finish_and_clear();
     let got = got.step("demo: get")?;
     out(console, format!("downloaded {DEMO_NAME}: {}", rate(got, started.elapsed())))?;

@@ -138,14 +138,15 @@ fn three_mib_of_hostile_bytes_round_trip_exactly() {
         let data = hostile_data(3 * 1024 * 1024, 3);
         in_session(&mut rig, async |rig| {
             let started = Instant::now();
-            let sent = rig.ftp.put("big.bin", &mut &data[..], Transfer::default(), &mut |_| {}).await.unwrap();
+            let sent = rig.ftp.put("big.bin", &mut &data[..], Transfer::default()).await.unwrap();
             let up = started.elapsed();
             assert_eq!(sent, data.len() as u64);
             assert_eq!(rig.ftp.len().await.unwrap(), 16 * 1024, "QFTPLEN reports the last chunk");
             let mut copy = Vec::new();
             let mut seen = 0;
             let started = Instant::now();
-            let got = rig.ftp.get("big.bin", &mut copy, Transfer::default(), &mut |n| seen = n).await.unwrap();
+            let got =
+                rig.ftp.get("big.bin", &mut copy, Transfer::default().with_progress(&mut |n| seen = n)).await.unwrap();
             println!("3 MiB: up {} / down {}", qftp::rate(sent, up), qftp::rate(got, started.elapsed()));
             assert_eq!((got, seen), (data.len() as u64, data.len() as u64));
             assert!(copy == data, "downloaded copy differs");
@@ -175,7 +176,7 @@ fn upload_resumes_after_a_reset_mid_transfer() {
         let data = hostile_data(300 * 1024, 5);
         in_session(&mut rig, async |rig| {
             let mut arm = reset_after(&rig.sim.control, 100_000);
-            let r = rig.ftp.put("resume.bin", &mut &data[..], Transfer::default(), &mut arm).await;
+            let r = rig.ftp.put("resume.bin", &mut &data[..], Transfer::default().with_progress(&mut arm)).await;
             assert!(r.is_err(), "the reset must fail the upload");
             let cfg = rig.cfg.clone();
             rig.ftp.recover(Some(&cfg.pdp())).await.expect("recover");
@@ -184,7 +185,7 @@ fn upload_resumes_after_a_reset_mid_transfer() {
             assert!(have > 0 && have < data.len() as u64, "partial upload of {have} bytes");
             let opts = Transfer { start: have, ..Transfer::default() };
             let rest = &data[have as usize..];
-            let sent = rig.ftp.put("resume.bin", &mut &rest[..], opts, &mut |_| {}).await.expect("resume");
+            let sent = rig.ftp.put("resume.bin", &mut &rest[..], opts).await.expect("resume");
             assert_eq!(have + sent, data.len() as u64);
         });
         assert!(std::fs::read(rig.server_path("resume.bin")).unwrap() == data, "resumed upload differs");
@@ -200,7 +201,7 @@ fn download_resumes_after_a_reset_mid_transfer() {
         in_session(&mut rig, async |rig| {
             let mut copy = Vec::new();
             let mut arm = reset_after(&rig.sim.control, 70_000);
-            let r = rig.ftp.get("down.bin", &mut copy, Transfer::default(), &mut arm).await;
+            let r = rig.ftp.get("down.bin", &mut copy, Transfer::default().with_progress(&mut arm)).await;
             assert!(r.is_err(), "the reset must fail the download");
             // Whole chunks that completed are good; a partial chunk is dropped.
             copy.truncate(copy.len() / (16 * 1024) * (16 * 1024));
@@ -209,7 +210,7 @@ fn download_resumes_after_a_reset_mid_transfer() {
             rig.ftp.recover(Some(&cfg.pdp())).await.expect("recover");
             open_session(&mut rig.ftp, &cfg).await.expect("open again");
             let opts = Transfer { start: copy.len() as u64, ..Transfer::default() };
-            rig.ftp.get("down.bin", &mut copy, opts, &mut |_| {}).await.expect("resume");
+            rig.ftp.get("down.bin", &mut copy, opts).await.expect("resume");
             assert!(copy == data, "resumed download differs");
         });
     });

@@ -235,9 +235,9 @@ async fn mcu_reset(
             let control = &sim.control;
             let before = control.stalled_uploads();
             control.update_faults(|f| f.stall_upload_after = Some(at as u64));
-            let opts = Transfer { start: 0, chunk };
+            let opts = Transfer { start: 0, chunk, ..Transfer::default() };
             let stalled = until(|| control.stalled_uploads() > before);
-            let r = race(ftp.put(name, &mut &data[..], opts, &mut |_| {}), stalled).await;
+            let r = race(ftp.put(name, &mut &data[..], opts), stalled).await;
             match r {
                 Either::Right(()) => {
                     fig.mcu_resets_mid_chunk += 1;
@@ -354,7 +354,7 @@ async fn one_op(
             let len = if rng.u32(..10) == 0 { rng.usize(..120_000) } else { rng.usize(..20_000) };
             let data = hostile_data(len, rng.u64(..));
             let chunk = [16 * 1024, 16 * 1024, 4096, 1000][rng.usize(..4).min(rng.usize(..4))];
-            let sent = ftp.put(name, &mut &data[..], Transfer { start: 0, chunk }, &mut |_| {}).await?;
+            let sent = ftp.put(name, &mut &data[..], Transfer { start: 0, chunk, ..Transfer::default() }).await?;
             assert_eq!(sent, len as u64);
             let on_disk = std::fs::read(sim.server.root().join(name)).unwrap();
             assert!(on_disk == data, "uploaded {name} differs on the server");
@@ -364,7 +364,7 @@ async fn one_op(
         5..=8 => {
             let mut copy = Vec::new();
             let chunk = [16 * 1024, 16 * 1024, 4096, 1000][rng.usize(..4).min(rng.usize(..4))];
-            let r = ftp.get(name, &mut copy, Transfer { start: 0, chunk }, &mut |_| {}).await;
+            let r = ftp.get(name, &mut copy, Transfer { start: 0, chunk, ..Transfer::default() }).await;
             match (r, model.files.get(name)) {
                 (Ok(n), Some(want)) => {
                     assert!(copy == *want, "downloaded {name} differs from the model ({n} bytes)");
@@ -418,7 +418,7 @@ async fn one_op(
         16 => {
             if let Some(len) = model.files.get(name).map(Vec::len) {
                 let mut sink = Vec::new();
-                ftp.get(name, &mut sink, Transfer { start: 0, chunk: 4096 }, &mut |_| {}).await?;
+                ftp.get(name, &mut sink, Transfer { start: 0, chunk: 4096, ..Transfer::default() }).await?;
                 let last = if len == 0 { 0 } else { (len - 1) % 4096 + 1 };
                 assert_eq!(ftp.len().await?, last as u64, "QFTPLEN after getting {name}");
                 fig.bytes_down_verified += len as u64;

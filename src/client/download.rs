@@ -35,7 +35,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// (`AT+QFTPSIZE`); servers that cannot tell (reply 500 or 502) get
     /// chunks whose end is confirmed by the modem's count. Every chunk's
     /// `+QFTPGET: 0,<n>` is checked against the bytes received, and an
-    /// exact chunk must be followed by `\r\nOK\r\n` at once. `progress`
+    /// exact chunk must be followed by `\r\nOK\r\n` at once. `opts.progress`
     /// sees the bytes moved so far. Returns the number of bytes written to
     /// `sink`.
     ///
@@ -52,13 +52,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub fn get<'s, W: Write>(
+    pub fn get<'s, 'p, W: Write>(
         &'s mut self,
         remote: &'s str,
         sink: &'s mut W,
-        opts: Transfer,
-        progress: &'s mut dyn FnMut(u64),
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, W> {
+        mut opts: Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, W> {
         async move {
             let start = opts.start;
             cmd::qftpget(remote, COM, start, Some(0))?;
@@ -85,7 +84,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 let r = self.fetch(&cmd::qftpget(remote, COM, pos, Some(sat32(n)))?, payload, GET, sink).await;
                 let got = self.st.ended(r)?;
                 pos = pos.saturating_add(got);
-                progress(pos - start);
+                opts.report(pos - start);
                 if got < n {
                     if size.is_some() {
                         return Err(Error::LengthMismatch { moved: sat32(got), reported: sat32(n) });

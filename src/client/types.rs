@@ -2,20 +2,63 @@
 
 use core::fmt;
 
-/// Options of a transfer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Transfer {
+/// Options of a transfer: where it starts, how much goes per round trip,
+/// and who hears of its progress.
+///
+/// ```
+/// use quectel_ftp::Transfer;
+///
+/// let mut moved = 0;
+/// let mut seen = |n| moved = n;
+/// let opts = Transfer { start: 4096, ..Transfer::default() }.with_progress(&mut seen);
+/// assert_eq!(opts.chunk, 64 * 1024);
+/// ```
+pub struct Transfer<'p> {
     /// Start (resume) offset in the remote file, in bytes.
     pub start: u64,
-    /// Bytes per `AT+QFTPGET`/`AT+QFTPPUT` round trip. Uploads are also
-    /// limited by the chunk buffer. Larger chunks give more goodput.
+    /// Bytes per `AT+QFTPGET`/`AT+QFTPPUT` round trip (64 KiB by
+    /// default). Uploads are also limited by the chunk buffer. Larger chunks
+    /// give more goodput.
     pub chunk: u32,
+    /// Told the bytes moved so far after each chunk (each write of the
+    /// source for [`crate::Ftp::put_escaped`]). Optional.
+    pub progress: Option<&'p mut dyn FnMut(u64)>,
 }
 
-impl Default for Transfer {
+impl<'p> Transfer<'p> {
+    /// These options, reporting progress to `progress`.
+    pub fn with_progress(self, progress: &'p mut dyn FnMut(u64)) -> Self {
+        Transfer { progress: Some(progress), ..self }
+    }
+
+    /// Tells the progress callback, if there is one.
+    pub(crate) fn report(&mut self, moved: u64) {
+        if let Some(progress) = self.progress.as_mut() {
+            progress(moved);
+        }
+    }
+}
+
+impl Default for Transfer<'_> {
     fn default() -> Self {
-        Transfer { start: 0, chunk: 64 * 1024 }
+        Transfer { start: 0, chunk: 64 * 1024, progress: None }
+    }
+}
+
+impl fmt::Debug for Transfer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transfer")
+            .field("start", &self.start)
+            .field("chunk", &self.chunk)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Transfer<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "Transfer {{ start: {}, chunk: {} }}", self.start, self.chunk)
     }
 }
 

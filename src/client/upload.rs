@@ -33,7 +33,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `+++`, no guard time. A chunk is at most `opts.chunk` bytes and at
     /// most the chunk buffer less [`RX_LEN`] + 1: it is read whole first,
     /// with one byte more to know whether it is the last. Every chunk's
-    /// `+QFTPPUT: 0,<n>` is checked. `progress` sees the bytes moved so
+    /// `+QFTPPUT: 0,<n>` is checked. `opts.progress` sees the bytes moved so
     /// far. Returns the bytes uploaded.
     ///
     /// # Errors
@@ -46,13 +46,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub fn put<'s, R: Read>(
+    pub fn put<'s, 'p, R: Read>(
         &'s mut self,
         remote: &'s str,
         src: &'s mut R,
-        opts: Transfer,
-        progress: &'s mut dyn FnMut(u64),
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
+        mut opts: Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, R> {
         async move {
             let start = opts.start;
             cmd::qftpput(remote, COM, start, Some((0, false)))?;
@@ -84,7 +83,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 self.release_upload_area();
                 self.st.ended(r)?;
                 pos = pos.saturating_add(n as u64);
-                progress(pos - start);
+                opts.report(pos - start);
                 if last {
                     return Ok(pos - start);
                 }
@@ -107,14 +106,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub fn put_sized<'s, R: Read>(
+    pub fn put_sized<'s, 'p, R: Read>(
         &'s mut self,
         remote: &'s str,
         src: &'s mut R,
         len: u64,
-        opts: Transfer,
-        progress: &'s mut dyn FnMut(u64),
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
+        mut opts: Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, R> {
         async move {
             let start = opts.start;
             cmd::qftpput(remote, COM, start, Some((0, false)))?;
@@ -136,7 +134,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 self.release_upload_area();
                 self.st.ended(r)?;
                 done += n;
-                progress(done);
+                opts.report(done);
                 if last {
                     return Ok(done);
                 }
@@ -148,27 +146,27 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `AT+QFTPPUT` without `<uploadlen>`, all data, then a guarded `+++`
     /// (1.1 s of silence before and after, sent in one write, retried if the
     /// module stays in data mode). Slower than [`Ftp::put`] by the guard
-    /// times. `progress` sees the bytes sent so far. Returns the bytes
-    /// uploaded.
+    /// times. The upload starts at `opts.start`; `opts.progress` sees the
+    /// bytes sent so far after each write (`opts.chunk` is not used: the
+    /// stream is one upload). Returns the bytes uploaded.
     ///
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
-    pub fn put_escaped<'s, R: Read>(
+    pub fn put_escaped<'s, 'p, R: Read>(
         &'s mut self,
         remote: &'s str,
         src: &'s mut R,
-        start: u64,
-        progress: &'s mut dyn FnMut(u64),
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
+        mut opts: Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, R> {
         async move {
-            let command = cmd::qftpput(remote, COM, start, None)?;
+            let command = cmd::qftpput(remote, COM, opts.start, None)?;
             self.prepare(true).await?;
             self.reserve_upload_area();
             let r = async {
                 let mut w = self.upload_start(&command).await?;
-                let moved = self.stream(src, None, Some(progress)).await?;
+                let moved = self.stream(src, None, Some(&mut opts)).await?;
                 self.upload_end(&mut w, true, moved).await
             }
             .await;
@@ -229,12 +227,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// Streams the source through the upload area: `len` bytes (a source
     /// that ends before is an error), or everything it yields.
-    fn stream<'s, R: Read>(
+    fn stream<'s, 'p, R: Read>(
         &'s mut self,
         src: &'s mut R,
         len: Option<u64>,
-        mut progress: Option<&'s mut dyn FnMut(u64)>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, R> {
+        mut progress: Option<&'s mut Transfer<'p>>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, R> {
         async move {
             let room = self.rx.len().saturating_sub(RX_LEN) as u64;
             let mut moved = 0u64;
@@ -252,8 +250,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     };
                 }
                 moved += k as u64;
-                if let Some(progress) = progress.as_mut() {
-                    progress(moved);
+                if let Some(opts) = progress.as_mut() {
+                    opts.report(moved);
                 }
                 self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
             }

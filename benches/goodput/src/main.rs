@@ -273,13 +273,13 @@ fn measure(job: Job, baud: u32, latency: Duration) -> Outcome {
         let mut src = &file[..];
         let mut sink = Vec::with_capacity(MIB);
         let r = match job {
-            Job::PutSized => ftp.put_sized("f.bin", &mut src, MIB as u64, Transfer::default(), &mut |_| ()).await,
-            Job::Put | Job::PutLarge => ftp.put("f.bin", &mut src, Transfer::default(), &mut |_| ()).await,
-            Job::VendorPut => ftp.put_escaped("f.bin", &mut src, 0, &mut |_| ()).await,
-            Job::Get => ftp.get("f.bin", &mut Sink(&mut sink), Transfer::default(), &mut |_| ()).await,
+            Job::PutSized => ftp.put_sized("f.bin", &mut src, MIB as u64, Transfer::default()).await,
+            Job::Put | Job::PutLarge => ftp.put("f.bin", &mut src, Transfer::default()).await,
+            Job::VendorPut => ftp.put_escaped("f.bin", &mut src, Transfer::default()).await,
+            Job::Get => ftp.get("f.bin", &mut Sink(&mut sink), Transfer::default()).await,
             Job::VendorGet => {
-                let whole = Transfer { start: 0, chunk: MIB as u32 };
-                ftp.get("f.bin", &mut Sink(&mut sink), whole, &mut |_| ()).await
+                let whole = Transfer { start: 0, chunk: MIB as u32, ..Transfer::default() };
+                ftp.get("f.bin", &mut Sink(&mut sink), whole).await
             }
         };
         r.expect("transfer")

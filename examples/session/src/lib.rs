@@ -311,7 +311,7 @@ pub async fn run<U: embedded_io_async::Read + embedded_io_async::Write>(
         }};
     }
     let check = |step, ok: bool| if ok { Ok(()) } else { Err(Failed { step, error: None }) };
-    let transfer = Transfer { start: 0, chunk: plan.chunk };
+    let transfer = || Transfer { start: 0, chunk: plan.chunk, ..Transfer::default() };
 
     step!(Step::Init, ftp.init());
     step!(Step::Activate, ftp.activate(&plan.pdp));
@@ -326,7 +326,7 @@ pub async fn run<U: embedded_io_async::Read + embedded_io_async::Write>(
     step!(Step::Cwd, ftp.cwd(plan.dir));
 
     let mut src = Pattern::new(plan.len);
-    let sent = step!(Step::Put, ftp.put(TEMP, &mut src, transfer, &mut |_| {}));
+    let sent = step!(Step::Put, ftp.put(TEMP, &mut src, transfer()));
     check(Step::Put, sent == u64::from(plan.len) && src.yielded() == plan.len)?;
     // The last `AT+QFTPPUT` moved the last chunk.
     let moved = step!(Step::Len, ftp.len());
@@ -346,7 +346,7 @@ pub async fn run<U: embedded_io_async::Read + embedded_io_async::Write>(
     }
 
     let mut sink = CrcSink::default();
-    let got = step!(Step::Get, ftp.get(FILE, &mut sink, transfer, &mut |_| {}));
+    let got = step!(Step::Get, ftp.get(FILE, &mut sink, transfer()));
     check(Step::Get, got == sent && sink.len == sent)?;
     on_step(Step::Crc);
     check(Step::Crc, sink.crc.value() == src.crc())?;
@@ -380,8 +380,8 @@ pub async fn upload<U: embedded_io_async::Read + embedded_io_async::Write>(
     step!(Step::Configure, ftp.configure(&plan.ftp, None));
     step!(Step::Open, ftp.open(plan.host, plan.port));
     let mut src = Pattern::new(plan.len);
-    let transfer = Transfer { start: 0, chunk: plan.chunk };
-    let sent = step!(Step::Put, ftp.put(FILE, &mut src, transfer, &mut |_| {}));
+    let transfer = Transfer { start: 0, chunk: plan.chunk, ..Transfer::default() };
+    let sent = step!(Step::Put, ftp.put(FILE, &mut src, transfer));
     if sent != u64::from(plan.len) || src.yielded() != plan.len {
         return Err(Failed { step: Step::Put, error: None });
     }
