@@ -72,14 +72,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     }
                 };
                 let command = cmd::qftpput(remote, COM, pos, Some((sat32(n as u64), last)))?;
-                let r = async {
-                    let mut w = self.upload_start(&command).await?;
-                    if n > 0 {
-                        self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
-                    }
-                    self.upload_end(&mut w, false, n as u64).await
-                }
-                .await;
+                let r = self.upload_buffered(&command, n).await;
                 self.release_upload_area();
                 self.st.ended(r)?;
                 pos = pos.saturating_add(n as u64);
@@ -206,6 +199,22 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     }
                 }
             }
+        }
+    }
+
+    /// One upload exchange of the `n` bytes in the upload area: the
+    /// command, `CONNECT`, the bytes, the result.
+    fn upload_buffered<'s, 'c>(
+        &'s mut self,
+        command: &'s Command<'c>,
+        n: usize,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'b, U> {
+        async move {
+            let mut w = self.upload_start(command).await?;
+            if n > 0 {
+                self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
+            }
+            self.upload_end(&mut w, false, n as u64).await
         }
     }
 
