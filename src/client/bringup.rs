@@ -6,7 +6,7 @@ use embedded_io_async::{Read, Write};
 
 use super::answer::{Got, Want};
 use super::edge::after;
-use super::limits::{BOOT_PROBE, BOOT_PROBES, GUARD, PDP_ACT, PDP_DEACT, QUICK, SIM_POLL, SIM_READY};
+use super::limits::{AT_BOOT, GUARD, PDP_ACT, PDP_DEACT, QUICK, SIM_POLL, SIM_READY};
 use super::session::{Dirty, Session};
 use super::{Ftp, LocalAddr, PdpConfig};
 use crate::at::cmd;
@@ -71,16 +71,9 @@ impl<U: Read + Write> Ftp<'_, U> {
                 self.listen(after(GUARD)).await?;
             }
         }
-        let mut tries = 1;
-        while let Err(e) = self.probe(BOOT_PROBE).await {
-            if tries == BOOT_PROBES {
-                return self.st.ended(Err(e));
-            }
-            tries += 1;
-            self.forget_input();
+        if let Err(e) = self.synchronise(false, AT_BOOT).await {
+            return self.st.ended(Err(e));
         }
-        // Late answers of the probes above must not confuse what follows.
-        self.settle(false).await;
         self.echo_off().await?;
         let sim_deadline = after(SIM_READY);
         loop {

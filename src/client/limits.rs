@@ -40,13 +40,6 @@ pub(crate) const PDP_ACT: Duration = Duration::from_secs(150);
 /// `AT+QIDEACT` may take up to 40 s (TCP/IP application note).
 pub(crate) const PDP_DEACT: Duration = Duration::from_secs(40);
 
-/// `init`: each `AT+CMEE?` probe waits this long for its answer ...
-pub(crate) const BOOT_PROBE: Duration = Duration::from_secs(1);
-
-/// ... and is sent up to this many times: a module still booting answers
-/// within about 10 s of power-up (hardware design guide: `RDY` after 5–10 s).
-pub(crate) const BOOT_PROBES: u8 = 10;
-
 /// `init` waits this long for `+CPIN: READY` (SIM initialisation after boot)
 /// ...
 pub(crate) const SIM_READY: Duration = Duration::from_secs(20);
@@ -54,12 +47,26 @@ pub(crate) const SIM_READY: Duration = Duration::from_secs(20);
 /// ... asking again after this pause.
 pub(crate) const SIM_POLL: Duration = Duration::from_secs(1);
 
-/// The resynchronisation probe (`AT+CMEE?`) waits this long for its answer
-/// ...
-pub(crate) const PROBE: Duration = Duration::from_secs(2);
+/// How the client probes the module (`AT+CMEE?`) until it answers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Probes {
+    /// How long each probe waits for its answer.
+    pub(crate) timeout: Duration,
+    /// How many probes at most.
+    pub(crate) tries: u8,
+    /// A guarded `+++` before each retry (a module left in data mode takes
+    /// the probe as data).
+    pub(crate) escape_between: bool,
+}
 
-/// ... and is sent up to this many times, escaping before each retry.
-pub(crate) const PROBE_TRIES: u8 = 3;
+/// `init`: a module still booting answers within about 10 s of power-up
+/// (hardware design guides: `RDY` after 5–10 s), so a probe a second, ten
+/// times, and no escapes (its escape came first).
+pub(crate) const AT_BOOT: Probes = Probes { timeout: Duration::from_secs(1), tries: 10, escape_between: false };
+
+/// After a timeout or a dropped future: a module that is up answers at
+/// once; 2 s each, three times, escaping before each retry.
+pub(crate) const AFTER_ABANDON: Probes = Probes { timeout: Duration::from_secs(2), tries: 3, escape_between: true };
 
 /// While `AT+QFTPCLOSE` answers `+CME ERROR: 603` (a close is pending,
 /// reference section 6b), the client waits this long for `+QFTPCLOSE:`

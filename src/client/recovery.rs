@@ -13,7 +13,7 @@ use embedded_io_async::{Read, Write};
 
 use super::answer::{Until, Waiting, Want};
 use super::edge::after;
-use super::limits::{CLOSE_BUSY_POLL, ESCAPE_ANSWER, GUARD, PROBE, PROBE_TRIES, QUICK};
+use super::limits::{Probes, AFTER_ABANDON, CLOSE_BUSY_POLL, ESCAPE_ANSWER, GUARD, QUICK};
 use super::session::Dirty;
 use super::{Ftp, PdpConfig};
 use crate::at::cmd;
@@ -79,16 +79,30 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         Ok(())
     }
 
-    /// Discards buffered bytes and late answers: leaves data mode if needed,
-    /// then probes (up to [`PROBE_TRIES`] times, escaping before each
-    /// retry) and waits out what an abandoned command left pending.
-    pub(crate) fn resync<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    /// Discards buffered bytes and late answers: leaves data mode if the
+    /// stream says so, then probes as [`AFTER_ABANDON`] says and waits out
+    /// what an abandoned command left pending. The stream is clean after.
+    pub(crate) async fn resync(&mut self) -> Result<(), Error> {
+        debug!("resynchronising");
+        let was_data_mode = self.st.dirty == Dirty::DataMode;
+        self.synchronise(was_data_mode, AFTER_ABANDON).await?;
+        self.st.dirty = Dirty::Clean;
+        Ok(())
+    }
+
+    /// Gets the module's attention: probes until it answers (escaping
+    /// first if `escape`), as `probes` says, then waits out (or gives up)
+    /// the deferred result an abandoned command left pending. The bytes
+    /// received before each probe are forgotten.
+    pub(crate) fn synchronise<'s>(
+        &'s mut self,
+        escape: bool,
+        probes: Probes,
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         async move {
-            debug!("resynchronising");
-            let was_data_mode = self.st.dirty == Dirty::DataMode;
             let mut tries = 0;
             loop {
-                if was_data_mode || tries > 0 {
+                if escape || (tries > 0 && probes.escape_between) {
                     // One guarded `+++`: if the module had left data mode
                     // already it stays silent, and the probe's CR turns the
                     // `+++` into an `ERROR`. Errors here are fine: the probe
@@ -96,14 +110,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     let _ = self.escape(1).await;
                 }
                 self.forget_input();
-                match self.probe(PROBE).await {
+                match self.probe(probes.timeout).await {
                     Ok(()) => break,
-                    Err(_) if tries + 1 < PROBE_TRIES => tries += 1,
+                    Err(_) if tries + 1 < probes.tries => tries += 1,
                     Err(_) => return Err(Error::Timeout),
                 }
             }
-            self.settle(was_data_mode).await;
-            self.st.dirty = Dirty::Clean;
+            self.settle(escape).await;
             Ok(())
         }
     }
