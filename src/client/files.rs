@@ -2,11 +2,6 @@
 //! `size`, `delete`, `mkdir`, `rmdir`, `rename`, `mdtm`, `len`, `stat`
 //! (reference section 5). Each is one command, answered `OK` and then by
 //! its deferred `+QFTP<name>: <err>,<value>` within `rsptimeout`.
-//!
-//! **Cancel safety** of every method here: the future may be dropped at
-//! any point; the next call waits out the dropped command's deferred
-//! result first (and closes the session if it never comes), so that it can
-//! never pass for a later answer.
 
 use core::future::Future;
 use core::marker::PhantomData;
@@ -36,6 +31,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `Ftp { module, reply }` as the module reports (`604` DNS, `606`
     /// port closed, reply `530` login refused, ...); [`Error::Timeout`]
     /// (the next call closes what may still open).
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (or closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn open(&mut self, host: &str, port: u16) -> Result<(), Error> {
         let open = cmd::qftpopen(host, port)?;
         let mut retries = 0;
@@ -62,7 +61,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `AT+QFTPCLOSE`: logs out and disconnects, riding out `+CME ERROR:
     /// 603` (a close already pending). Closing a session that is not open
     /// is not an error. The client takes the session as closed whatever
-    /// the answer.
+    /// the answer. Waits up to the deferred-result deadline.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
     pub async fn close(&mut self) -> Result<(), Error> {
         self.prepare(false).await?;
         let r = self.close_session().await;
@@ -70,7 +72,18 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         self.st.ended(r)
     }
 
-    /// `AT+QFTPCWD="<path>"`.
+    /// `AT+QFTPCWD="<path>"`: changes the remote directory (reference
+    /// section 5; paths of at most 255 bytes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
+    /// and server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (or closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub fn cwd<'s>(&'s mut self, path: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         Answer::new(self.file_op(FileOp::Cwd, Names::One(path), &mut []))
     }
@@ -79,7 +92,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::BufferTooSmall`] if the path is longer than `buf`.
+    /// [`Error::BufferTooSmall`] if the path is longer than `buf`; as
+    /// [`Ftp::cwd`] otherwise.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (or closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
         let n = match Answer::<_, Got>::new(self.file_op(FileOp::Pwd, Names::None, buf)).await? {
             Got::Text(n) => n,
@@ -89,26 +107,77 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// `AT+QFTPSIZE`: the size of a remote file in bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
+    /// and server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (or closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub fn size<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
         Answer::new(self.file_op(FileOp::Size, Names::One(name), &mut []))
     }
 
-    /// `AT+QFTPDEL`.
+    /// `AT+QFTPDEL="<name>"`: deletes a remote file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
+    /// and server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (or closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub fn delete<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         Answer::new(self.file_op(FileOp::Del, Names::One(name), &mut []))
     }
 
-    /// `AT+QFTPMKDIR`.
+    /// `AT+QFTPMKDIR="<dir>"`: creates a remote directory.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
+    /// and server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (or closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub fn mkdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         Answer::new(self.file_op(FileOp::Mkdir, Names::One(dir), &mut []))
     }
 
-    /// `AT+QFTPRMDIR`.
+    /// `AT+QFTPRMDIR="<dir>"`: removes an empty remote directory.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
+    /// and server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (or closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub fn rmdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         Answer::new(self.file_op(FileOp::Rmdir, Names::One(dir), &mut []))
     }
 
-    /// `AT+QFTPRENAME="<old>","<new>"`.
+    /// `AT+QFTPRENAME="<old>","<new>"`: renames a remote file or
+    /// directory.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
+    /// and server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (or closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub fn rename<'s>(
         &'s mut self,
         old: &'s str,
@@ -117,19 +186,43 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         Answer::new(self.file_op(FileOp::Rename, Names::Two(old, new), &mut []))
     }
 
-    /// `AT+QFTPMDTM`: a remote file's modification time.
+    /// `AT+QFTPMDTM="<name>"`: a remote file's modification time, as
+    /// the server reports it (RFC 3659, section 3: UTC).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
+    /// and server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (or closes the
+    /// session if it never comes), so it can never pass for a later answer.
     pub fn mdtm<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<ModifyTime, Error>> + use<'s, 'b, U> {
         Answer::new(self.file_op(FileOp::Mdtm, Names::One(name), &mut []))
     }
 
-    /// `AT+QFTPLEN`: bytes moved by the last transfer.
+    /// `AT+QFTPLEN`: bytes moved by the session's last transfer.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
+    /// and server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out this command's deferred result first (or closes the
+    /// session if it never comes), so it can never pass for a later answer.
     #[allow(clippy::len_without_is_empty)]
     pub fn len<'s>(&'s mut self) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
         Answer::new(self.file_op(FileOp::Len, Names::None, &mut []))
     }
 
-    /// `AT+QFTPSTAT`: the module's FTP state, answered at once. Works
-    /// without an open session.
+    /// `AT+QFTPSTAT`: the module's FTP state, answered at once (within
+    /// 5 s). Works without an open session.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
     pub async fn stat(&mut self) -> Result<FtpState, Error> {
         self.prepare(false).await?;
         let r = self.command(&cmd::qftpstat(), Want::Num(b"QFTPSTAT"), QUICK, &mut []).await;
