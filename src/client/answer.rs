@@ -12,7 +12,7 @@ use crate::client::ModifyTime;
 use crate::error::{CmeError, Error};
 
 /// The answer line a command waits for, besides its final result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum Want {
     /// Only the final result.
     Nothing,
@@ -23,8 +23,10 @@ pub(crate) enum Want {
     Unawaited(&'static [u8]),
     /// `+<name>: <err>,"<text>"`, the text copied into the wait's buffer.
     Text(&'static [u8]),
-    /// `+QFTPMDTM: <err>,"<time>"`.
-    Time,
+    /// `+QFTPMDTM: <err>,"<time>"`, the time parsed by the function
+    /// given: a function pointer rather than a call here, so that only a
+    /// firmware that calls `mdtm` links the time parser.
+    Time(fn(Field<'_>) -> Option<ModifyTime>),
     /// `+CMEE: <n>`: the probe's own line.
     Cmee,
     /// `+CPIN: <status>`.
@@ -52,7 +54,7 @@ impl Want {
     pub(crate) fn deferred(self) -> Option<&'static [u8]> {
         match self {
             Want::Num(name) | Want::Text(name) => Some(name),
-            Want::Time => Some(MDTM),
+            Want::Time(_) => Some(MDTM),
             _ => None,
         }
     }
@@ -103,9 +105,7 @@ impl Want {
             Want::Num(name) | Want::Unawaited(name) => {
                 parse::ftp_result(line, name).map(|r| ftp_value(r, r.value.num().map(Got::Num)))
             }
-            Want::Time => {
-                parse::ftp_result(line, MDTM).map(|r| ftp_value(r, parse::mdtm_value(r.value).map(Got::Time)))
-            }
+            Want::Time(time) => parse::ftp_result(line, MDTM).map(|r| ftp_value(r, time(r.value).map(Got::Time))),
             Want::Text(name) => parse::ftp_result(line, name).map(|r| match r {
                 parse::FtpResult { err: 0, value: Field::Str(s) } => {
                     keep(text, s).ok_or(Error::BufferTooSmall { needed: s.len() as u32 })
@@ -145,6 +145,15 @@ fn ftp_value(r: parse::FtpResult<'_>, value: Option<Got>) -> Result<Got, Error> 
     } else {
         let reply = r.value.num().and_then(|n| u16::try_from(n).ok()).unwrap_or(0);
         Err(Error::ftp(r.err, reply))
+    }
+}
+
+/// A transfer's result count, checked against the bytes moved.
+#[inline(never)]
+pub(crate) fn counted(reported: Got, moved: u64) -> Result<u64, Error> {
+    match reported.num()? {
+        n if n == moved => Ok(n),
+        n => Err(Error::LengthMismatch { moved: super::sat32(moved), reported: super::sat32(n) }),
     }
 }
 
@@ -404,7 +413,7 @@ mod tests {
 
     #[test]
     fn deferred_names() {
-        assert_eq!(Want::Time.deferred(), Some(MDTM));
+        assert_eq!(Want::Time(parse::mdtm_value).deferred(), Some(MDTM));
         assert_eq!(Want::Cmee.deferred(), None);
         assert_eq!(Want::Num(b"QFTPPUT").deferred(), Some(&b"QFTPPUT"[..]));
     }

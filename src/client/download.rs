@@ -12,7 +12,8 @@ use core::future::Future;
 
 use embedded_io_async::{Read, Write};
 
-use super::answer::{Got, Piece, Until, Verdict, Waiting, Want};
+use super::answer::counted;
+use super::answer::{Piece, Until, Verdict, Waiting, Want};
 use super::edge::{after, Shared};
 use super::files::Answer;
 use super::session::Dirty;
@@ -206,13 +207,4 @@ struct Reading {
     moved: u64,
     /// The command went out.
     sent: bool,
-}
-
-/// A transfer's result count, checked against the bytes moved.
-#[inline(never)]
-pub(crate) fn counted(reported: Got, moved: u64) -> Result<u64, Error> {
-    match reported.num()? {
-        n if n == moved => Ok(n),
-        n => Err(Error::LengthMismatch { moved: sat32(moved), reported: sat32(n) }),
-    }
 }

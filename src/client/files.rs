@@ -16,6 +16,7 @@ use super::session::Session;
 use super::Ftp;
 use super::{FtpState, ModifyTime};
 use crate::at::cmd::{self, Command, FileOp, Names};
+use crate::at::parse;
 use crate::error::{CmeError, Error, ModuleError};
 
 impl<'b, U: Read + Write> Ftp<'b, U> {
@@ -242,7 +243,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let command: Command<'_> = cmd::file_cmd(op, names)?;
             let want = match op {
                 FileOp::Pwd => Want::Text(op.result()),
-                FileOp::Mdtm => Want::Time,
+                FileOp::Mdtm => Want::Time(parse::mdtm_value),
                 _ => Want::Num(op.result()),
             };
             self.prepare(true).await?;

@@ -14,8 +14,8 @@ use core::future::Future;
 
 use embedded_io_async::{Read, Write};
 
+use super::answer::counted;
 use super::answer::{Until, Waiting, Want};
-use super::download::counted;
 use super::edge::{after, RX_LEN};
 use super::limits::ESCAPE_TRIES;
 use super::session::Dirty;
