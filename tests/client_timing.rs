@@ -486,3 +486,28 @@ fn late_result_that_never_comes_closes_the_session() {
     assert_eq!(run(LONG, ftp.size("b")), Ok(2));
     modem.finished();
 }
+
+#[test]
+fn a_close_dropped_inside_the_next_calls_preparation_leaves_the_stream_dirty() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot_open()
+            // No answer: the session is in doubt.
+            .cmd("AT+QFTPSIZE=\"a\"")
+            .then(probe())
+            // The next call closes it first; this close is dropped unanswered.
+            .cmd("AT+QFTPCLOSE")
+            // So the call after resynchronises before anything else: the
+            // dropped close's late answers come before the probe's.
+            .then(probe_cmd())
+            .lines(&["OK", "+QFTPCLOSE: 0,0", "+CMEE: 1", "OK"])
+            .then(close_ok()),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async { up(&mut ftp).await });
+    assert_eq!(run(LONG, ftp.size("a")), Err(Error::Timeout));
+    poll_then_drop(3000, ftp.size("b"));
+    assert_eq!(run(LONG, ftp.size("c")), Err(Error::NotOpen));
+    modem.finished();
+}

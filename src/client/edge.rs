@@ -129,7 +129,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
     }
 
-    /// Writes raw bytes (`+++`, upload data from `buf[a..b]` when `data`).
+    /// Writes upload data, the chunk buffer's bytes `a..b`, by `deadline`.
     pub(crate) fn write_upload<'s>(
         &'s mut self,
         a: usize,

@@ -7,8 +7,8 @@
 //! re-initialise a module that restarted, close a session in doubt.
 
 use core::future::Future;
-use embassy_time::{Instant, Timer};
 
+use embassy_time::{Instant, Timer};
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Until, Waiting, Want};
@@ -35,6 +35,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             if self.st.dirty != Dirty::Clean {
                 self.resync().await?;
             }
+            // Commands may go out from here on: dropped midway, they leave
+            // the stream dirty.
+            self.st.dirty = Dirty::Stream;
             if self.st.need_init {
                 self.echo_off().await?;
             }
@@ -43,9 +46,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 self.st.closed();
             }
             if needs_session {
-                self.st.require_session()?;
+                if let Err(e) = self.st.require_session() {
+                    // Nothing is in flight: the refusal leaves a clean stream.
+                    return self.st.ended(Err(e));
+                }
             }
-            self.st.dirty = Dirty::Stream;
             Ok(())
         }
     }
@@ -56,9 +61,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `pdp`, deactivates and reactivates the PDP context. Afterwards
     /// [`Ftp::open`] works again.
     ///
-    /// Takes at most about 2.2 s per escape attempt (three at most), plus
-    /// the deferred-result deadline for the close, plus `AT+QIDEACT` (40 s)
-    /// and `AT+QIACT` (150 s) with `pdp`.
+    /// Takes at most about 19 s to get the module's attention (three rounds
+    /// of a guarded escape, up to 4.2 s, and a probe, 2 s), plus the
+    /// deferred-result deadline for the close, plus `AT+QIDEACT` (40 s) and
+    /// `AT+QIACT` (150 s) with `pdp`.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first, and `recover` can simply be called again.
