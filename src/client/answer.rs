@@ -259,6 +259,12 @@ impl<'t> Waiting<'t> {
         }
     }
 
+    /// A final result seen in this wait is the waiting command's own (not a
+    /// wait of the resynchronisation).
+    pub(crate) fn own_result(&self) -> bool {
+        self.answers() || self.until == Until::Answer
+    }
+
     /// The waits for a command's own answers, which stop at a failure.
     fn answers(&self) -> bool {
         matches!(self.until, Until::Final | Until::Connect | Until::Data)
@@ -267,7 +273,7 @@ impl<'t> Waiting<'t> {
     /// What `event` means to this wait.
     pub(crate) fn take(&mut self, event: Event) -> Verdict {
         // Waits that are not the resynchronisation's stop at error results.
-        let strict = self.answers() || self.until == Until::Answer;
+        let strict = self.own_result();
         match (event, self.until) {
             (Event::Error, _) if strict => Verdict::Fail(Error::AtError),
             (Event::Cme(e), _) if strict => Verdict::Fail(Error::Cme(e)),

@@ -57,9 +57,12 @@ impl<U: Read + Write> Ftp<'_, U> {
     }
 
     async fn boot(&mut self, escape: bool) -> Result<(), Error> {
-        // A dropped bring-up leaves the stream dirty: the next call probes.
-        self.st.dirty = Dirty::Stream;
+        // A dropped bring-up leaves the stream dirty: the next call
+        // escapes (unless told the module is fresh) and probes.
+        self.st.dirty = if escape { Dirty::DataMode } else { Dirty::Stream };
         self.st.session = Session::Closed;
+        // Nothing of a previous run of this client is waited for.
+        self.st.pending = None;
         self.st.stale_result = false;
         self.forget_input();
         if escape {
@@ -74,6 +77,7 @@ impl<U: Read + Write> Ftp<'_, U> {
         if let Err(e) = self.synchronise(false, AT_BOOT).await {
             return self.st.ended(Err(e));
         }
+        self.st.dirty = Dirty::Stream;
         self.echo_off().await?;
         let sim_deadline = after(SIM_READY);
         loop {
@@ -124,7 +128,6 @@ impl<U: Read + Write> Ftp<'_, U> {
         }
         .await;
         let got = self.st.ended(r)?;
-        self.st.context_id = pdp.cid;
         Ok(match got {
             Got::Text(n) => text.get(..n).and_then(LocalAddr::new),
             _ => None,

@@ -138,7 +138,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 Reading { payload, w: Waiting::new(Want::Num(result), Until::Data, &mut []), moved: 0, sent: false };
             while let Some(piece) = Shared::new(self.next_piece(command, &mut rd)).await? {
                 if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
-                    self.payload_over(true);
+                    // The module may still be sending: the stream stays
+                    // marked in data mode.
+                    self.rx.tok().abort_payload();
                     return Err(io_error(e));
                 }
             }
@@ -160,6 +162,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 if !rd.sent {
                     rd.sent = true;
                     self.rx.tok().expect_payload(rd.payload);
+                    // From the command on, the module may enter data mode
+                    // at any moment: a call after a drop or a timeout
+                    // escapes first.
+                    self.st.dirty = Dirty::DataMode;
                     self.send(command, rd.w.want).await?;
                 }
                 if let Verdict::Piece(piece) = self.wait(&mut rd.w, after(self.st.deferred)).await? {
@@ -183,19 +189,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             }
             .await;
             if !matches!(r, Ok(Some(_))) {
-                self.payload_over(r.is_err());
+                // Over, well or not; a failure inside the payload left the
+                // stream marked in data mode.
+                self.rx.tok().abort_payload();
             }
             r
         }
-    }
-
-    /// The payload exchange is over: if it failed inside the payload, the
-    /// module is still in data mode and the next call must escape.
-    fn payload_over(&mut self, failed: bool) {
-        if failed && self.rx.tok().in_data_mode() {
-            self.st.dirty = Dirty::DataMode;
-        }
-        self.rx.tok().abort_payload();
     }
 }
 

@@ -118,9 +118,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             debug!("> {}", cmd.name());
             let mut window = [0u8; WINDOW];
             let mut at = 0;
+            self.st.line_open = true;
             loop {
                 let n = cmd.encode_at(at, &mut window);
                 if n == 0 {
+                    self.st.line_open = false;
                     return Ok(());
                 }
                 at += n;
@@ -212,6 +214,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 }
                 let event = match self.event(w) {
                     Some(event) => event?,
+                    // A module that keeps talking cannot hold the wait past
+                    // its deadline.
+                    None if Instant::now() >= deadline => return Err(Error::Timeout),
                     None => {
                         self.fill(deadline).await?;
                         continue;
@@ -275,13 +280,19 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     None
                 }
                 Some(Frame::Ok) => Some(Event::Ok),
-                // A command refused outright has no deferred result to come.
+                // A command refused outright has no deferred result to come;
+                // an error while resynchronising (`+++` ended by the probe's
+                // CR) says nothing of an abandoned command.
                 Some(Frame::Error) => {
-                    self.st.pending = None;
+                    if w.own_result() {
+                        self.st.pending = None;
+                    }
                     Some(Event::Error)
                 }
                 Some(Frame::Cme(e)) => {
-                    self.st.pending = None;
+                    if w.own_result() {
+                        self.st.pending = None;
+                    }
                     Some(Event::Cme(e))
                 }
                 Some(Frame::Connect) => Some(Event::Connect),
@@ -339,6 +350,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let mut matched = 0;
             while matched < expected.len() {
                 if self.rx.start >= self.rx.end {
+                    if Instant::now() >= deadline {
+                        return Err(Error::Timeout);
+                    }
                     self.fill(deadline).await?;
                     continue;
                 }

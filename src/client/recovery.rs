@@ -71,18 +71,22 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     pub async fn recover(&mut self, pdp: Option<&PdpConfig<'_>>) -> Result<(), Error> {
         self.st.dirty = Dirty::DataMode;
         self.resync().await?;
+        self.st.dirty = Dirty::Stream;
         if self.st.need_init {
             self.echo_off().await?;
         }
-        self.st.dirty = Dirty::Stream;
         let r = self.close_session().await;
         self.st.closed();
-        self.st.ended(r)?;
-        if let Some(pdp) = pdp {
-            self.deactivate(pdp.cid).await?;
-            self.activate(pdp).await?;
+        let closed = self.st.ended(r);
+        match pdp {
+            // A close that failed is when the vendor advises the PDP cycle
+            // most: the session goes with the context.
+            Some(pdp) => {
+                self.deactivate(pdp.cid).await?;
+                self.activate(pdp).await.map(drop)
+            }
+            None => closed,
         }
-        Ok(())
     }
 
     /// Discards buffered bytes and late answers: leaves data mode if the
@@ -90,8 +94,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// what an abandoned command left pending. The stream is clean after.
     pub(crate) async fn resync(&mut self) -> Result<(), Error> {
         debug!("resynchronising");
-        let was_data_mode = self.st.dirty == Dirty::DataMode;
-        self.synchronise(was_data_mode, AFTER_ABANDON).await?;
+        let escape = self.st.must_escape();
+        self.synchronise(escape, AFTER_ABANDON).await?;
         self.st.dirty = Dirty::Clean;
         Ok(())
     }
@@ -122,7 +126,14 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     Err(_) => return Err(Error::Timeout),
                 }
             }
-            self.settle(escape).await;
+            if tries > 0 {
+                // A module that was slow may still answer an earlier probe:
+                // those answers go now, not to the next command.
+                self.listen(after(probes.timeout)).await?;
+            }
+            // After an escape the abandoned command was a transfer: its
+            // result is not waited for (the session is closed instead).
+            self.settle(escape || (tries > 0 && probes.escape_between)).await;
             Ok(())
         }
     }

@@ -48,6 +48,10 @@ pub(crate) struct State {
     /// its operation is dropped, the next call waits for that line (or
     /// closes the session) so that it can never pass for a later answer.
     pub(crate) pending: Option<&'static [u8]>,
+    /// A command line is partly written: its start sits in the module's
+    /// line buffer, and the next CR would run it (a cut `...,4096,0` runs
+    /// as `...,40`). The next call escapes first: `+++` spoils the line.
+    pub(crate) line_open: bool,
     /// A transfer result (`+QFTPPUT:`, `+QFTPGET:`) came that no command of
     /// this client asked for: a predecessor's transfer ended.
     pub(crate) stale_result: bool,
@@ -67,6 +71,7 @@ impl State {
             need_close: false,
             need_init: false,
             pending: None,
+            line_open: false,
             stale_result: false,
             context_id: 1,
             deferred: Self::rsptimeout(RSPTIMEOUT_DEFAULT_S),
@@ -164,6 +169,12 @@ impl State {
             return Some(Error::SessionClosed);
         }
         Some(e)
+    }
+
+    /// What the resynchronisation must do first: escape if the module may
+    /// be in data mode or holds part of a command line.
+    pub(crate) fn must_escape(&self) -> bool {
+        self.dirty == Dirty::DataMode || self.line_open
     }
 
     /// After a resynchronisation: whether to wait for the deferred result

@@ -36,6 +36,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             config_command(cfg, ssl, step)?;
         }
         self.prepare(false).await?;
+        // From the first command on, the module may use the longer of the
+        // two response timeouts: so do the client's deadlines.
+        let rsp = State::rsptimeout(u64::from(cfg.rsp_timeout_s));
+        self.st.deferred = self.st.deferred.max(rsp);
         let r = async {
             for step in steps(ssl) {
                 self.command(&config_command(cfg, ssl, step)?, Want::Nothing, QUICK, &mut []).await?;
@@ -44,7 +48,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
         .await;
         self.st.ended(r)?;
-        self.st.deferred = State::rsptimeout(u64::from(cfg.rsp_timeout_s));
+        self.st.deferred = rsp;
         self.st.context_id = cfg.context_id;
         Ok(())
     }

@@ -226,10 +226,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ) -> impl Future<Output = Result<Waiting<'static>, Error>> + use<'s, 'c, 'b, U> {
         async move {
             let want = Want::Num(PUT);
+            // From the command on, the module may enter data mode at any
+            // moment: a call after a drop or a timeout escapes first.
+            self.st.dirty = Dirty::DataMode;
             self.send(command, want).await?;
             let mut w = Waiting::new(want, Until::Connect, &mut []);
             self.wait(&mut w, after(self.st.deferred)).await?;
-            self.st.dirty = Dirty::DataMode;
             Ok(w)
         }
     }
@@ -259,10 +261,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     };
                 }
                 moved += k as u64;
+                self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
                 if let Some(opts) = progress.as_mut() {
                     opts.report(moved);
                 }
-                self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
             }
         }
     }

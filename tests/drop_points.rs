@@ -1,0 +1,149 @@
+//! Futures dropped, and waits timed out, at the points where the module is
+//! in a state the client cannot see: every next call must clean up first,
+//! and no late answer may pass for a later command's.
+
+mod common;
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use common::*;
+use embassy_time::Duration;
+use quectel_ftp::{Error, Ftp, Transfer};
+
+#[test]
+fn a_put_dropped_before_connect_has_the_next_call_escape_first() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot_open()
+            .cmd("AT+QFTPPUT=\"u\",\"COM:\",0,5,1")
+            // The server is slow to open the data connection: the caller
+            // gives up first. The module enters data mode anyway, so
+            // whatever the next call writes would be file data: it escapes
+            // first (and reads the `CONNECT` only then).
+            .expect(b"+++")
+            .lines(&["CONNECT", "OK", "+QFTPPUT: 0,0"])
+            .then(probe())
+            .then(close_ok()),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async { up(&mut ftp).await });
+    poll_then_drop(100, ftp.put("u", &mut Source(b"hello"), Transfer::default()));
+    assert_eq!(run(LONG, ftp.size("u")), Err(Error::NotOpen));
+    modem.finished();
+}
+
+/// The scripted modem behind a UART that takes `left` more writes, then
+/// none (its transmitter stalls): a command line can be cut between
+/// windows.
+struct Stingy {
+    modem: Modem,
+    left: Rc<Cell<usize>>,
+}
+
+impl embedded_io_async::ErrorType for Stingy {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io_async::Read for Stingy {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        embedded_io_async::Read::read(&mut self.modem, buf).await
+    }
+}
+
+impl embedded_io_async::Write for Stingy {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        if self.left.get() == 0 {
+            std::future::pending::<()>().await;
+        }
+        self.left.set(self.left.get() - 1);
+        Ok(self.modem.write_bytes(buf))
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_command_line_cut_between_windows_is_spoiled_before_any_cr() {
+    let _c = clock();
+    let name = "a-rather-long-name-for-a-file.bin";
+    let line = format!("AT+QFTPSIZE=\"{name}\"\r");
+    let modem = Modem::new(
+        boot_open()
+            // Only the first window reaches the module: the start of the
+            // line waits in its line buffer, and a CR would run it.
+            .expect(&line.as_bytes()[..32])
+            // So the next call escapes first: `+++` spoils the line, which
+            // the probe's CR then ends as an error.
+            .expect(b"+++")
+            .then(probe_cmd())
+            .lines(&["ERROR", "+CMEE: 1", "OK"])
+            .then(close_ok()),
+    );
+    let left = Rc::new(Cell::new(usize::MAX));
+    let uart = Stingy { modem: modem.clone(), left: left.clone() };
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(uart, &mut buf).unwrap();
+    run(LONG, async {
+        ftp.init().await.unwrap();
+        ftp.open("h", 21).await.unwrap();
+    });
+    left.set(1);
+    poll_then_drop(10, ftp.size(name));
+    left.set(usize::MAX);
+    assert_eq!(run(LONG, ftp.size(name)), Err(Error::NotOpen));
+    modem.finished();
+}
+
+#[test]
+fn an_error_while_resynchronising_does_not_forget_a_pending_result() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot_open()
+            .cmd("AT+QFTPSIZE=\"a\"")
+            // The first probe goes unanswered; the retry escapes, and the
+            // module (in command mode) answers the `+++` line with ERROR:
+            // not the abandoned SIZE's answer, which is still to come.
+            .then(probe_cmd())
+            .expect(b"+++")
+            .then(probe_cmd())
+            .lines(&["ERROR", "+CMEE: 1", "OK"])
+            // The session is closed before anything else, and the late
+            // result, arriving meanwhile, can never pass for a later SIZE's.
+            .cmd("AT+QFTPCLOSE")
+            .lines(&["OK", "+QFTPSIZE: 0,1000", "+QFTPCLOSE: 0,0"])
+            .then(open_ok())
+            .deferred("AT+QFTPSIZE=\"b\"", "+QFTPSIZE: 0,7"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async { up(&mut ftp).await });
+    poll_then_drop(100, ftp.size("a"));
+    run(LONG, async {
+        assert_eq!(ftp.size("b").await, Err(Error::NotOpen));
+        ftp.open("h", 21).await.unwrap();
+        assert_eq!(ftp.size("b").await, Ok(7));
+    });
+    modem.finished();
+}
+
+#[test]
+fn a_module_that_keeps_talking_cannot_hold_a_wait_past_its_deadline() {
+    let _c = clock();
+    // `AT+QFTPSTAT` is answered at once or not at all (5 s): here a URC
+    // every 100 ms for a minute, and no answer.
+    let mut chatter = boot_open().cmd("AT+QFTPSTAT");
+    for _ in 0..600 {
+        chatter = chatter.pause(Duration::from_millis(100)).lines(&["+CEREG: 5"]);
+    }
+    let modem = Modem::new(chatter);
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async { up(&mut ftp).await });
+    let (r, took) = timed(LONG, ftp.stat());
+    assert_eq!(r, Err(Error::Timeout));
+    assert!(took >= Duration::from_secs(5) && took <= Duration::from_millis(5150), "stat took {took:?}");
+}
