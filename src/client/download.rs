@@ -15,7 +15,7 @@ use embedded_io_async::{Read, Write};
 use super::answer::counted;
 use super::answer::{Piece, Until, Verdict, Waiting, Want};
 use super::edge::{after, Shared};
-use super::files::Answer;
+use super::files::FileCommand;
 use super::session::Dirty;
 use super::Listing;
 use super::{io_error, sat32, Ftp, Transfer};
@@ -62,7 +62,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         async move {
             let start = opts.start;
             cmd::qftpget(remote, COM, start, Some(0))?;
-            let size = match Answer::<_, u64>::new(self.file_op(FileOp::Size, Names::One(remote), &mut [])).await {
+            let size = match FileCommand::<_, u64>::new(self.file_op(FileOp::Size, Names::One(remote), &mut [])).await {
                 Ok(size) => Some(size),
                 Err(Error::Ftp { reply: Some(FtpReply::NotImplemented | FtpReply::SyntaxError), .. }) => None,
                 Err(e) => return Err(e),

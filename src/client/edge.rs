@@ -21,7 +21,9 @@ use crate::error::Error;
 
 /// Longest line the client's tokenizer keeps: the longest answer,
 /// `+QFTPPWD: 0,"<255-byte path>"` (269 bytes), rounded up to a word.
-/// Longer lines can only be URCs; they are counted and skipped.
+/// Longer lines are counted and skipped: URCs, or the answer to `pwd` in a
+/// directory nested deeper than any path a command can name (which then
+/// times out).
 pub const LINE_LEN: usize = 272;
 
 /// During uploads the first `RX_LEN` bytes of the chunk buffer receive the

@@ -11,6 +11,7 @@ use core::task::{Context, Poll};
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Got, Want};
+use super::edge::poll_out_of_line;
 use super::limits::{OPEN_RETRIES, QUICK};
 use super::session::Session;
 use super::Ftp;
@@ -86,7 +87,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn cwd<'s>(&'s mut self, path: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        Answer::new(self.file_op(FileOp::Cwd, Names::One(path), &mut []))
+        FileCommand::new(self.file_op(FileOp::Cwd, Names::One(path), &mut []))
     }
 
     /// `AT+QFTPPWD`: the current directory, copied into `buf`.
@@ -100,7 +101,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub async fn pwd<'p>(&mut self, buf: &'p mut [u8]) -> Result<&'p str, Error> {
-        let n = match Answer::<_, Got>::new(self.file_op(FileOp::Pwd, Names::None, buf)).await? {
+        let n = match FileCommand::<_, Got>::new(self.file_op(FileOp::Pwd, Names::None, buf)).await? {
             Got::Text(n) => n,
             _ => return Err(Error::Protocol),
         };
@@ -119,7 +120,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn size<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
-        Answer::new(self.file_op(FileOp::Size, Names::One(name), &mut []))
+        FileCommand::new(self.file_op(FileOp::Size, Names::One(name), &mut []))
     }
 
     /// `AT+QFTPDEL="<name>"`: deletes a remote file.
@@ -134,7 +135,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn delete<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        Answer::new(self.file_op(FileOp::Del, Names::One(name), &mut []))
+        FileCommand::new(self.file_op(FileOp::Del, Names::One(name), &mut []))
     }
 
     /// `AT+QFTPMKDIR="<dir>"`: creates a remote directory.
@@ -149,7 +150,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn mkdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        Answer::new(self.file_op(FileOp::Mkdir, Names::One(dir), &mut []))
+        FileCommand::new(self.file_op(FileOp::Mkdir, Names::One(dir), &mut []))
     }
 
     /// `AT+QFTPRMDIR="<dir>"`: removes an empty remote directory.
@@ -164,7 +165,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn rmdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        Answer::new(self.file_op(FileOp::Rmdir, Names::One(dir), &mut []))
+        FileCommand::new(self.file_op(FileOp::Rmdir, Names::One(dir), &mut []))
     }
 
     /// `AT+QFTPRENAME="<old>","<new>"`: renames a remote file or
@@ -184,7 +185,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         old: &'s str,
         new: &'s str,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        Answer::new(self.file_op(FileOp::Rename, Names::Two(old, new), &mut []))
+        FileCommand::new(self.file_op(FileOp::Rename, Names::Two(old, new), &mut []))
     }
 
     /// `AT+QFTPMDTM="<name>"`: a remote file's modification time, as
@@ -200,7 +201,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
     pub fn mdtm<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<ModifyTime, Error>> + use<'s, 'b, U> {
-        Answer::new(self.file_op(FileOp::Mdtm, Names::One(name), &mut []))
+        FileCommand::new(self.file_op(FileOp::Mdtm, Names::One(name), &mut []))
     }
 
     /// `AT+QFTPLEN`: bytes moved by the session's last transfer.
@@ -216,7 +217,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// session if it never comes), so it can never pass for a later answer.
     #[allow(clippy::len_without_is_empty)]
     pub fn len<'s>(&'s mut self) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
-        Answer::new(self.file_op(FileOp::Len, Names::None, &mut []))
+        FileCommand::new(self.file_op(FileOp::Len, Names::None, &mut []))
     }
 
     /// `AT+QFTPSTAT`: the module's FTP state, answered at once (within
@@ -232,7 +233,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// One file command of an open session, its answer's value. Text
     /// answers go to `text`. One future type for every file command: its
-    /// poll is compiled once (see [`Answer`]).
+    /// poll is compiled once (see [`FileCommand`]).
     pub(crate) fn file_op<'s, 'n>(
         &'s mut self,
         op: FileOp,
@@ -268,31 +269,25 @@ pin_project_lite::pin_project! {
     /// converted for the caller. Every file command's future is one of
     /// these, so `file_op`'s state machine is polled by one out-of-line
     /// function rather than compiled into each caller's.
-    pub(crate) struct Answer<F, T> {
+    pub(crate) struct FileCommand<F, T> {
         #[pin]
         fut: F,
         out: PhantomData<fn() -> T>,
     }
 }
 
-impl<F, T> Answer<F, T> {
+impl<F, T> FileCommand<F, T> {
     pub(crate) fn new(fut: F) -> Self {
-        Answer { fut, out: PhantomData }
+        FileCommand { fut, out: PhantomData }
     }
 }
 
-impl<F: Future<Output = Result<Got, Error>>, T: FromGot> Future for Answer<F, T> {
+impl<F: Future<Output = Result<Got, Error>>, T: FromGot> Future for FileCommand<F, T> {
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         poll_out_of_line(self.project().fut, cx).map(|r| r.and_then(T::from_got))
     }
-}
-
-/// Polls `fut`: one copy per future type, whatever the number of callers.
-#[inline(never)]
-fn poll_out_of_line<F: Future>(fut: Pin<&mut F>, cx: &mut Context<'_>) -> Poll<F::Output> {
-    fut.poll(cx)
 }
 
 /// What an answer's value becomes for the caller.

@@ -153,9 +153,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Leaves data mode: [`GUARD`] of silence, `+++` in one write, [`GUARD`]
-    /// of silence, then the module's `OK`; up to [`ESCAPE_TRIES`] times
-    /// while the module stays silent. The tokenizer leaves data mode at
-    /// once.
+    /// of silence, then the module's `OK`; up to `tries` times while the
+    /// module stays silent (the vendor's upload end uses
+    /// [`super::limits::ESCAPE_TRIES`]; the resynchronisation one, since its
+    /// probe tells). The tokenizer leaves data mode at once.
     pub(crate) fn escape<'s>(&'s mut self, tries: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         async move {
             self.rx.tok().abort_payload();
