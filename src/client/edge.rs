@@ -112,11 +112,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Writes a command line, a window at a time (most lines fit in two).
+    /// Polled out of line ([`Shared`]): every command and probe share it.
     pub(crate) fn write_line<'s>(
         &'s mut self,
         cmd: &'s Command<'_>,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        async move {
+        Shared::new(async move {
             debug!("> {}", cmd.name());
             let mut window = [0u8; WINDOW];
             let mut at = 0;
@@ -130,7 +131,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 at += n;
                 write_all(&mut self.uart, window.get(..n).unwrap_or_default(), after(QUICK)).await?;
             }
-        }
+        })
     }
 
     /// Writes upload data, the chunk buffer's bytes `a..b`, by `deadline`.
@@ -182,18 +183,18 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Reads until `deadline`, the lines going to the URC dispatcher. A
-    /// timeout is the normal end.
+    /// timeout is the normal end. Polled out of line ([`Shared`]).
     pub(crate) fn listen<'s>(
         &'s mut self,
         deadline: Instant,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
-        async move {
+        Shared::new(async move {
             let mut w = Waiting::new(Want::Nothing, Until::Busy, &mut []);
             match self.wait(&mut w, deadline).await {
                 Ok(_) | Err(Error::Timeout) => Ok(()),
                 Err(e) => Err(e),
             }
-        }
+        })
     }
 
     /// Reads events until the wait `w` is over, or `deadline`. While
