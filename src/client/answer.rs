@@ -254,6 +254,10 @@ impl<'t> Waiting<'t> {
             return Some(Verdict::Done);
         }
         match self.answer {
+            // A command answered before its final result (`+QFTPSTAT:`,
+            // `+QFTPCFG:`) still owes its `OK`: failing before it would
+            // leave that `OK` for the next command to take.
+            Some(Err(_)) if self.until == Until::Final && !self.ok => None,
             Some(Err(e)) if self.answers() => Some(Verdict::Fail(e)),
             _ => None,
         }
@@ -359,10 +363,26 @@ mod tests {
         assert_eq!(w.over(true), None);
         w.answer = Some(Ok(Got::Num(5)));
         assert_eq!(w.over(true), Some(Verdict::Done));
-        // A failed answer ends it, with or without OK.
+        // A failed answer after the OK ends it at once, with that failure.
         let mut w = Waiting::new(Want::Num(b"QFTPSIZE"), Until::Final, &mut []);
+        w.take(Event::Ok);
+        w.answer = Some(Err(Error::ftp(627, 550)));
+        assert_eq!(w.over(true), Some(Verdict::Done));
+        assert_eq!(w.value(), Err(Error::ftp(627, 550)));
+        // While waiting for CONNECT, a failed result ends the wait at once.
+        let mut w = Waiting::new(Want::Num(b"QFTPGET"), Until::Connect, &mut []);
         w.answer = Some(Err(Error::ftp(627, 550)));
         assert_eq!(w.over(true), Some(Verdict::Fail(Error::ftp(627, 550))));
+    }
+
+    #[test]
+    fn an_error_answer_before_the_final_ok_waits_for_that_ok() {
+        let mut w = Waiting::new(Want::Num(b"QFTPSTAT"), Until::Final, &mut []);
+        w.answer = Some(Err(Error::ftp(601, 0)));
+        assert_eq!(w.over(true), None, "its OK is still to come");
+        assert_eq!(w.take(Event::Ok), Verdict::More);
+        assert_eq!(w.over(true), Some(Verdict::Done));
+        assert_eq!(w.value(), Err(Error::ftp(601, 0)));
     }
 
     #[test]
