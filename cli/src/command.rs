@@ -287,11 +287,13 @@ async fn get<U: Read + Write>(
     console: &mut Console<'_>,
     progress: &Progress,
 ) -> Result<(), Failure> {
-    // Downloads go to a sibling file that replaces `local` only when
-    // complete; it goes away however the download ends, an interrupt too.
-    let part = PartFile::new(local);
-    let file = File::create(&part.0).map_err(|e| Failure::local("get", &part.0, e))?;
-    let mut sink = StdIo(BufWriter::new(file));
+    // A regular file (or a new one) is replaced only when the download is
+    // complete: it goes to a sibling file, which goes away however the
+    // download ends, an interrupt too. Anything else named LOCAL (a device,
+    // a pipe, a symbolic link) is written into, never replaced; `-` is
+    // standard output.
+    let (target, part) = download_target(local).map_err(|e| Failure::local("get", local, e))?;
+    let mut sink: StdIo<Box<dyn std::io::Write>> = StdIo(target);
     let len = if console.progress { ftp.size(remote).await.ok() } else { None };
     let bar = console.bar(len, remote);
     progress.begin(0, len);
@@ -303,11 +305,34 @@ async fn get<U: Read + Write>(
     let moved = ftp.get(remote, &mut sink, Transfer::default().with_progress(&mut report)).await;
     bar.finish_and_clear();
     let moved = moved.step("get")?;
-    sink.0.flush().map_err(|e| Failure::local("get", &part.0, e))?;
+    sink.0.flush().map_err(|e| Failure::local("get", local, e))?;
     drop(sink);
-    fs::rename(&part.0, local).map_err(|e| Failure::local("get", local, e))?;
+    if let Some(part) = &part {
+        fs::rename(&part.0, local).map_err(|e| Failure::local("get", local, e))?;
+    }
     let summary = format!("get {remote} -> {}: {}", local.display(), rate(moved, started.elapsed()));
     writeln!(console.err, "{summary}").map_err(|e| Failure::local("get", "stderr", e))
+}
+
+/// Where a download to `local` writes, and the sibling file to rename over
+/// `local` at the end, if any (see `get`). A directory is refused before
+/// anything is downloaded.
+fn download_target(local: &Path) -> std::io::Result<(Box<dyn std::io::Write>, Option<PartFile>)> {
+    if local.as_os_str() == "-" {
+        return Ok((Box::new(BufWriter::new(std::io::stdout())), None));
+    }
+    match fs::symlink_metadata(local) {
+        Ok(meta) if meta.is_dir() => Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory")),
+        Ok(meta) if !meta.is_file() => {
+            let file = fs::OpenOptions::new().write(true).open(local)?;
+            Ok((Box::new(BufWriter::new(file)), None))
+        }
+        _ => {
+            let part = PartFile::new(local);
+            let file = File::create(&part.0)?;
+            Ok((Box::new(BufWriter::new(file)), Some(part)))
+        }
+    }
 }
 
 /// The sibling file a download goes to (`<local>.qftp-part`), removed

@@ -69,12 +69,24 @@ impl Interrupt {
 /// fires [`SIGNALS`] (the session stops and closes), the second exits at
 /// once with [`EXIT_INTERRUPTED`].
 pub fn install() -> Result<(), ctrlc::Error> {
-    ctrlc::set_handler(|| {
-        if SIGNALS.trigger() == 1 {
-            eprintln!("qftp: interrupted: stopping and closing the session (again to exit at once)");
-        } else {
-            eprintln!("qftp: interrupted again: exiting now");
-            std::process::exit(EXIT_INTERRUPTED.into());
+    // A signal sent to the whole process group (`timeout`, a terminal's
+    // Ctrl-C with a wrapper) can arrive twice within microseconds: a
+    // second signal counts only after this long.
+    const REPEAT: std::time::Duration = std::time::Duration::from_millis(250);
+    let first = Mutex::new(None::<std::time::Instant>);
+    ctrlc::set_handler(move || {
+        let mut first = first.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match *first {
+            None => {
+                *first = Some(std::time::Instant::now());
+                SIGNALS.trigger();
+                eprintln!("qftp: interrupted: stopping and closing the session (again to exit at once)");
+            }
+            Some(at) if at.elapsed() < REPEAT => {}
+            Some(_) => {
+                eprintln!("qftp: interrupted again: exiting now");
+                std::process::exit(EXIT_INTERRUPTED.into());
+            }
         }
     })
 }

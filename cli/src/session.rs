@@ -157,10 +157,13 @@ impl Failure {
     }
 
     /// The process's exit status for this failure: 130 after an
-    /// interrupt, 1 otherwise.
+    /// interrupt, 2 for a usage error or an argument the driver refused
+    /// (nothing was sent for it), 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self.cause {
             Cause::Interrupted(_) => EXIT_INTERRUPTED,
+            Cause::Modem(quectel_ftp::Error::InvalidArgument(_)) => 2,
+            _ if self.step == "usage" => 2,
             _ => 1,
         }
     }

@@ -188,6 +188,28 @@ fn qftp_runs_twice_against_the_simulator_on_a_pty() {
         "qftp: get: file unavailable (server replied 550; module error 627 requested action not taken)\n"
     );
     assert!(!dir.path().join("missing.bin").exists());
+
+    // A name the driver refuses: nothing is sent for it, and that is a
+    // usage error.
+    let refused = sim.qftp(&["size", "a\"b"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused.stderr));
+
+    // LOCAL that is not a regular file is written into, never replaced: a
+    // symbolic link keeps pointing at its target, which gets the bytes.
+    let target = dir.path().join("target.bin");
+    let link = dir.path().join("link.bin");
+    std::fs::write(&target, b"old").unwrap();
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    ok(&sim.qftp(&["get", "pty.bin", path(&link)]), "get through a symlink");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link was replaced");
+    assert!(std::fs::read(&target).unwrap() == data, "the link's target did not get the file");
+    // `-` is standard output.
+    let out = sim.qftp(&["get", "pty.bin", "-"]);
+    assert!(out.status.success() && out.stdout == data, "{}", text(&out.stderr));
+    // A directory is refused before anything is downloaded.
+    let into_dir = sim.qftp(&["get", "pty.bin", path(dir.path())]);
+    assert_eq!(into_dir.status.code(), Some(1));
+    assert!(text(&into_dir.stderr).contains("is a directory"), "{}", text(&into_dir.stderr));
 }
 
 #[test]
@@ -196,6 +218,8 @@ fn usage_errors_exit_with_status_2() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_qftp")).arg("frobnicate").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(env!("CARGO_BIN_EXE_qftp")).args(["--device", "/dev/null", "pwd"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }
 
 /// Where `qftp-sim --stall-upload-after` leaves the module: 40000 bytes
@@ -209,6 +233,9 @@ const EXIT_LIMIT: Duration = Duration::from_secs(10);
 enum Death {
     /// Ctrl-C: it leaves data mode, closes the session and exits with 130.
     Interrupt,
+    /// Two SIGINTs at once, as `timeout` or a process-group kill sends
+    /// them: one interrupt, handled as Ctrl-C.
+    InterruptBurst,
     /// Ctrl-C twice: it exits at once, leaving the module in data mode.
     InterruptTwice,
     /// SIGKILL: it leaves the module in data mode with its session open.
@@ -230,9 +257,13 @@ fn put_dies_mid_chunk(death: Death) {
     let killed = Instant::now();
     match death {
         Death::Interrupt => signal(&put, libc::SIGINT),
+        Death::InterruptBurst => {
+            signal(&put, libc::SIGINT);
+            signal(&put, libc::SIGINT);
+        }
         Death::InterruptTwice => {
             signal(&put, libc::SIGINT);
-            std::thread::sleep(Duration::from_millis(300));
+            std::thread::sleep(Duration::from_millis(600));
             signal(&put, libc::SIGINT);
         }
         Death::Kill => signal(&put, libc::SIGKILL),
@@ -241,8 +272,9 @@ fn put_dies_mid_chunk(death: Death) {
     let took = killed.elapsed();
     let err = text(&out.stderr);
     match death {
-        Death::Interrupt => {
+        Death::Interrupt | Death::InterruptBurst => {
             assert_eq!(out.status.code(), Some(130), "{err}");
+            assert!(!err.contains("interrupted again"), "{err}");
             assert!(took < EXIT_LIMIT, "exited {took:?} after Ctrl-C");
             let report = err.lines().find(|l| l.starts_with("qftp: put: interrupted after ")).unwrap_or_else(|| {
                 panic!("no report of how far the upload got:\n{err}");
@@ -259,6 +291,7 @@ fn put_dies_mid_chunk(death: Death) {
         Death::InterruptTwice => {
             assert_eq!(out.status.code(), Some(130), "{err}");
             assert!(took < Duration::from_secs(2), "exited {took:?} after the first Ctrl-C");
+            assert!(took >= Duration::from_millis(600), "exited before the second Ctrl-C");
             assert!(err.contains("interrupted again"), "{err}");
         }
         Death::Kill => assert_eq!(out.status.signal(), Some(libc::SIGKILL)),
@@ -284,6 +317,11 @@ fn put_dies_mid_chunk(death: Death) {
 #[test]
 fn ctrl_c_mid_chunk_closes_the_session_and_exits_130() {
     put_dies_mid_chunk(Death::Interrupt);
+}
+
+#[test]
+fn two_sigints_at_once_are_one_interrupt() {
+    put_dies_mid_chunk(Death::InterruptBurst);
 }
 
 #[test]
