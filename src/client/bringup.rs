@@ -51,6 +51,10 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// use it after an MCU reset that left the modem powered: a modem in
     /// data mode would take the probe for upload data.
     ///
+    /// # Errors
+    ///
+    /// As [`Ftp::init`].
+    ///
     /// **Cancel safety:** as [`Ftp::init`].
     pub async fn init_fresh(&mut self) -> Result<(), Error> {
         self.boot(false).await
@@ -135,6 +139,12 @@ impl<U: Read + Write> Ftp<'_, U> {
     }
 
     /// `AT+QIDEACT=<cid>` (up to 40 s). Any FTP session over it is gone.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a `cid` outside 1–16, before anything
+    /// is sent; `Cme`/`AtError` as the module answers; [`Error::Timeout`]
+    /// after 40 s.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.

@@ -40,14 +40,17 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// sees the bytes moved so far. Returns the number of bytes written to
     /// `sink`.
     ///
-    /// Each wait is bounded by the deferred-result deadline (`rsptimeout`
-    /// + 5 s), between two pieces of payload too.
+    /// Each wait is bounded by the deferred-result deadline, `rsptimeout`
+    /// plus 5 s, between two pieces of payload too.
     ///
     /// # Errors
     ///
-    /// `Ftp { .. }` as the module reports; [`Error::LengthMismatch`] if a
-    /// chunk's count disagrees; [`Error::Protocol`] if a byte was lost or
-    /// doubled inside a chunk; [`Error::Io`] from the sink.
+    /// [`Error::InvalidArgument`] before anything is sent; [`Error::NotOpen`]
+    /// without a session; `Ftp { .. }` as the module reports;
+    /// [`Error::LengthMismatch`] if a chunk's count disagrees;
+    /// [`Error::Protocol`] if a byte was lost or doubled inside a chunk;
+    /// [`Error::Timeout`] at a deadline; [`Error::Io`] from the UART or the
+    /// sink.
     ///
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
@@ -99,7 +102,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Streams a listing of `dir` (`"."` for the current directory) into
     /// `sink`; returns its length in bytes. [`Listing::Nlst`] gives names
     /// only, [`Listing::Mlsd`] RFC 3659 facts. The listing's end is
-    /// confirmed by the result line's count.
+    /// confirmed by the result line's count. Each wait is bounded by
+    /// `rsptimeout` plus 5 s, between two pieces of payload too.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ftp::get`].
     ///
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
     /// leaves data mode with a guarded `+++`, resynchronises and closes the

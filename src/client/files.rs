@@ -30,6 +30,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
+    /// [`Error::InvalidArgument`] for a host that is empty, longer than 200
+    /// bytes or holds `"` or a control byte, before anything is sent;
     /// `Ftp { module, reply }` as the module reports (`604` DNS, `606`
     /// port closed, reply `530` login refused, ...); [`Error::Timeout`]
     /// (the next call closes what may still open).
@@ -65,6 +67,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// is not an error. The client takes the session as closed whatever
     /// the answer. Waits up to the deferred-result deadline.
     ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the module neither closes nor stays busy
+    /// (`603`) until the deadline; [`Error::Io`] from the UART. A close the
+    /// module refuses (nothing was open) is not an error.
+    ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub async fn close(&mut self) -> Result<(), Error> {
@@ -79,9 +87,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
-    /// and server report (reply 550: no such file or directory);
-    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
+    /// bytes or holds `"` or a control byte, before anything is sent;
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module and
+    /// server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` plus 5 s.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
@@ -112,9 +122,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
-    /// and server report (reply 550: no such file or directory);
-    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
+    /// bytes or holds `"` or a control byte, before anything is sent;
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module and
+    /// server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` plus 5 s.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
@@ -127,9 +139,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
-    /// and server report (reply 550: no such file or directory);
-    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
+    /// bytes or holds `"` or a control byte, before anything is sent;
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module and
+    /// server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` plus 5 s.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
@@ -142,9 +156,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
-    /// and server report (reply 550: no such file or directory);
-    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
+    /// bytes or holds `"` or a control byte, before anything is sent;
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module and
+    /// server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` plus 5 s.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
@@ -157,9 +173,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
-    /// and server report (reply 550: no such file or directory);
-    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
+    /// bytes or holds `"` or a control byte, before anything is sent;
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module and
+    /// server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` plus 5 s.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
@@ -173,9 +191,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
-    /// and server report (reply 550: no such file or directory);
-    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
+    /// bytes or holds `"` or a control byte, before anything is sent;
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module and
+    /// server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` plus 5 s.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
@@ -193,9 +213,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
-    /// and server report (reply 550: no such file or directory);
-    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
+    /// bytes or holds `"` or a control byte, before anything is sent;
+    /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module and
+    /// server report (reply 550: no such file or directory);
+    /// [`Error::Timeout`] after `rsptimeout` plus 5 s.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
@@ -209,8 +231,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// # Errors
     ///
     /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
-    /// and server report (reply 550: no such file or directory);
-    /// [`Error::Timeout`] after `rsptimeout` + 5 s.
+    /// reports; [`Error::Timeout`] after `rsptimeout` plus 5 s.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
@@ -222,6 +243,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// `AT+QFTPSTAT`: the module's FTP state, answered at once (within
     /// 5 s). Works without an open session.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] after 5 s; `Cme`/`AtError` as the module answers.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.

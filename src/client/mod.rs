@@ -73,6 +73,17 @@ pub use types::{FtpState, Listing, LocalAddr, ModifyTime, Transfer};
 /// `U` is any `embedded_io_async::Read + Write`; for a blocking UART wrap it
 /// in [`crate::blocking::Uart`] and drive the futures with
 /// [`crate::blocking::block_on`].
+///
+/// A session goes [`Ftp::init`], [`Ftp::activate`], [`Ftp::configure`],
+/// [`Ftp::open`], then file operations and transfers, then [`Ftp::close`]
+/// (the crate's front page has a whole example).
+///
+/// Besides the errors each method names, any of them can give
+/// [`Error::Io`] (the UART failed), [`Error::Timeout`] (a deadline passed;
+/// the next call brings the module back to a known state first), and
+/// [`Error::SessionClosed`] (the network dropped the PDP context or the
+/// module restarted during or before the call: reported once, open the
+/// session again).
 pub struct Ftp<'b, U> {
     uart: U,
     rx: Rx<'b>,

@@ -66,6 +66,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// deferred-result deadline for the close, plus `AT+QIDEACT` (40 s) and
     /// `AT+QIACT` (150 s) with `pdp`.
     ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] if the module never answers the probes, or the
+    /// close; with `pdp`, the errors of [`Ftp::deactivate`] and
+    /// [`Ftp::activate`] (then the close's own failure is not reported: the
+    /// context cycle ends the session anyway).
+    ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first, and `recover` can simply be called again.
     pub async fn recover(&mut self, pdp: Option<&PdpConfig<'_>>) -> Result<(), Error> {

@@ -19,7 +19,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] before anything is sent; `Cme`/`AtError`
-    /// as the module answers.
+    /// as the module answers; [`Error::Timeout`] after 5 s for a command.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
@@ -53,7 +53,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         Ok(())
     }
 
-    /// Reads one numeric `AT+QFTPCFG` setting back from the module.
+    /// Reads one numeric `AT+QFTPCFG` setting back from the module (within
+    /// 5 s).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] after 5 s; `Cme`/`AtError` as the module answers;
+    /// [`Error::Protocol`] if the value is not a number that fits `u32`.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.

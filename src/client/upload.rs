@@ -38,9 +38,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// # Errors
     ///
-    /// `Ftp { .. }` as the module reports; [`Error::LengthMismatch`] if a
-    /// chunk's count disagrees; [`Error::Io`] from the source (nothing of
-    /// that chunk was sent).
+    /// [`Error::InvalidArgument`] before anything is sent; [`Error::NotOpen`]
+    /// without a session; `Ftp { .. }` as the module reports;
+    /// [`Error::LengthMismatch`] if a chunk's count disagrees;
+    /// [`Error::Timeout`] at a deadline (each wait: `rsptimeout` plus 5 s);
+    /// [`Error::Io`] from the UART, or from the source (nothing of that
+    /// chunk was sent).
     ///
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
@@ -142,6 +145,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// times. The upload starts at `opts.start`; `opts.progress` sees the
     /// bytes sent so far after each write (`opts.chunk` is not used: the
     /// stream is one upload). Returns the bytes uploaded.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ftp::put`]; the escape itself is tried three times.
     ///
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
