@@ -183,3 +183,27 @@ fn a_module_that_keeps_talking_cannot_hold_a_wait_past_its_deadline() {
     assert_eq!(r, Err(Error::Timeout));
     assert!(took >= Duration::from_secs(5) && took <= Duration::from_millis(5010), "stat took {took:?}");
 }
+
+#[test]
+fn a_close_dropped_after_its_ok_is_closed_for_the_caller_and_made_again() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot_open()
+            // `OK` at once; `+QFTPCLOSE:` later, after the caller gave up.
+            .cmd("AT+QFTPCLOSE")
+            .lines(&["OK"])
+            .then(probe_cmd())
+            .lines(&["+QFTPCLOSE: 0,0", "+CMEE: 1", "OK"])
+            // The next call closes again before anything else, then opens.
+            .then(close_ok())
+            .then(open_ok()),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async { up(&mut ftp).await });
+    poll_then_drop(20, ftp.close());
+    assert!(!ftp.is_open(), "the session counts as closed from the close on");
+    run(LONG, async { ftp.open("h", 21).await.unwrap() });
+    assert!(ftp.is_open());
+    modem.finished();
+}

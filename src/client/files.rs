@@ -77,6 +77,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call resynchronises first.
     pub async fn close(&mut self) -> Result<(), Error> {
         self.prepare(false).await?;
+        // Closed for the caller from the command on; dropped before its
+        // answer, the close is made again by the next call.
+        self.st.session = Session::Closed;
+        self.st.need_close = true;
         let r = self.close_session().await;
         self.st.closed();
         self.st.ended(r)
