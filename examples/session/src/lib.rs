@@ -295,6 +295,15 @@ impl Write for Find<'_> {
 const TEMP: &str = "upload.part";
 const FILE: &str = "pattern.bin";
 
+/// `step!(on_step, Step, future)`: announces the step, awaits the future,
+/// tags its error with the step.
+macro_rules! step {
+    ($on_step:ident, $step:expr, $fut:expr) => {{
+        $on_step($step);
+        $fut.await.map_err(|e| Failed { step: $step, error: Some(e) })?
+    }};
+}
+
 /// Runs the whole session. `on_step` is called as each step begins (for
 /// logs). On failure the session is left as it is; the caller may
 /// [`Ftp::recover`] or [`Ftp::close`].
@@ -303,60 +312,53 @@ pub async fn run<U: embedded_io_async::Read + embedded_io_async::Write>(
     plan: &Plan<'_>,
     on_step: &mut dyn FnMut(Step),
 ) -> Result<Report, Failed> {
-    // `step!(Step, future)`: announces the step, awaits, tags an error.
-    macro_rules! step {
-        ($step:expr, $fut:expr) => {{
-            on_step($step);
-            $fut.await.map_err(|e| Failed { step: $step, error: Some(e) })?
-        }};
-    }
     let check = |step, ok: bool| if ok { Ok(()) } else { Err(Failed { step, error: None }) };
     let transfer = || Transfer { start: 0, chunk: plan.chunk, ..Transfer::default() };
 
-    step!(Step::Init, ftp.init());
-    step!(Step::Activate, ftp.activate(&plan.pdp));
-    step!(Step::Configure, ftp.configure(&plan.ftp, None));
-    let timeout = step!(Step::Setting, ftp.setting(Setting::RspTimeout));
+    step!(on_step, Step::Init, ftp.init());
+    step!(on_step, Step::Activate, ftp.activate(&plan.pdp));
+    step!(on_step, Step::Configure, ftp.configure(&plan.ftp, None));
+    let timeout = step!(on_step, Step::Setting, ftp.setting(Setting::RspTimeout));
     check(Step::Setting, timeout == u32::from(plan.ftp.rsp_timeout_s))?;
-    step!(Step::Open, ftp.open(plan.host, plan.port));
+    step!(on_step, Step::Open, ftp.open(plan.host, plan.port));
     let mut path = [0u8; 64];
-    let home = step!(Step::Pwd, ftp.pwd(&mut path));
+    let home = step!(on_step, Step::Pwd, ftp.pwd(&mut path));
     check(Step::Pwd, home.starts_with('/'))?;
-    step!(Step::Mkdir, ftp.mkdir(plan.dir));
-    step!(Step::Cwd, ftp.cwd(plan.dir));
+    step!(on_step, Step::Mkdir, ftp.mkdir(plan.dir));
+    step!(on_step, Step::Cwd, ftp.cwd(plan.dir));
 
     let mut src = Pattern::new(plan.len);
-    let sent = step!(Step::Put, ftp.put(TEMP, &mut src, transfer()));
+    let sent = step!(on_step, Step::Put, ftp.put(TEMP, &mut src, transfer()));
     check(Step::Put, sent == u64::from(plan.len) && src.yielded() == plan.len)?;
     // The last `AT+QFTPPUT` moved the last chunk.
-    let moved = step!(Step::Len, ftp.len());
+    let moved = step!(on_step, Step::Len, ftp.len());
     check(Step::Len, moved > 0 && moved <= sent)?;
-    step!(Step::Rename, ftp.rename(TEMP, FILE));
-    let size = step!(Step::Size, ftp.size(FILE));
+    step!(on_step, Step::Rename, ftp.rename(TEMP, FILE));
+    let size = step!(on_step, Step::Size, ftp.size(FILE));
     check(Step::Size, size == sent)?;
-    let time = step!(Step::Mdtm, ftp.mdtm(FILE));
+    let time = step!(on_step, Step::Mdtm, ftp.mdtm(FILE));
     check(Step::Mdtm, time.year >= 2024 && (1..=12).contains(&time.month))?;
 
     let mut listed = 0;
     for (step, kind) in [(Step::List, Listing::List), (Step::Nlst, Listing::Nlst), (Step::Mlsd, Listing::Mlsd)] {
         let mut find = Find::new(FILE);
-        step!(step, ftp.list(kind, ".", &mut find));
+        step!(on_step, step, ftp.list(kind, ".", &mut find));
         check(step, find.found)?;
         listed += find.len;
     }
 
     let mut sink = CrcSink::default();
-    let got = step!(Step::Get, ftp.get(FILE, &mut sink, transfer()));
+    let got = step!(on_step, Step::Get, ftp.get(FILE, &mut sink, transfer()));
     check(Step::Get, got == sent && sink.len == sent)?;
     on_step(Step::Crc);
     check(Step::Crc, sink.crc.value() == src.crc())?;
-    let state = step!(Step::Stat, ftp.stat());
+    let state = step!(on_step, Step::Stat, ftp.stat());
     check(Step::Stat, state == FtpState::Idle)?;
 
-    step!(Step::Delete, ftp.delete(FILE));
-    step!(Step::Cwd, ftp.cwd(home));
-    step!(Step::Rmdir, ftp.rmdir(plan.dir));
-    step!(Step::Close, ftp.close());
+    step!(on_step, Step::Delete, ftp.delete(FILE));
+    step!(on_step, Step::Cwd, ftp.cwd(home));
+    step!(on_step, Step::Rmdir, ftp.rmdir(plan.dir));
+    step!(on_step, Step::Close, ftp.close());
     Ok(Report { bytes: sent, crc: src.crc(), listed })
 }
 
@@ -369,23 +371,17 @@ pub async fn upload<U: embedded_io_async::Read + embedded_io_async::Write>(
     plan: &Plan<'_>,
     on_step: &mut dyn FnMut(Step),
 ) -> Result<Report, Failed> {
-    macro_rules! step {
-        ($step:expr, $fut:expr) => {{
-            on_step($step);
-            $fut.await.map_err(|e| Failed { step: $step, error: Some(e) })?
-        }};
-    }
-    step!(Step::Init, ftp.init());
-    step!(Step::Activate, ftp.activate(&plan.pdp));
-    step!(Step::Configure, ftp.configure(&plan.ftp, None));
-    step!(Step::Open, ftp.open(plan.host, plan.port));
+    step!(on_step, Step::Init, ftp.init());
+    step!(on_step, Step::Activate, ftp.activate(&plan.pdp));
+    step!(on_step, Step::Configure, ftp.configure(&plan.ftp, None));
+    step!(on_step, Step::Open, ftp.open(plan.host, plan.port));
     let mut src = Pattern::new(plan.len);
     let transfer = Transfer { start: 0, chunk: plan.chunk, ..Transfer::default() };
-    let sent = step!(Step::Put, ftp.put(FILE, &mut src, transfer));
+    let sent = step!(on_step, Step::Put, ftp.put(FILE, &mut src, transfer));
     if sent != u64::from(plan.len) || src.yielded() != plan.len {
         return Err(Failed { step: Step::Put, error: None });
     }
-    step!(Step::Close, ftp.close());
+    step!(on_step, Step::Close, ftp.close());
     Ok(Report { bytes: sent, crc: src.crc(), listed: 0 })
 }
 
