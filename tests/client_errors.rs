@@ -202,6 +202,9 @@ fn close_rides_out_cme_603_until_the_close_result() {
             .lines(&["+CME ERROR: 603"])
             .pause(Duration::from_millis(600))
             .lines(&["+QFTPCLOSE: 0,0"])
+            // Asked again once the module is free: nothing left to close.
+            .cmd("AT+QFTPCLOSE")
+            .lines(&["+CME ERROR: 601"])
             .then(open_ok())
             // Busy twice: the client asks again until the result comes.
             .cmd("AT+QFTPCLOSE")
@@ -210,6 +213,8 @@ fn close_rides_out_cme_603_until_the_close_result() {
             .lines(&["+CME ERROR: 603"])
             .pause(Duration::from_millis(300))
             .lines(&["+QFTPCLOSE: 0,0"])
+            .cmd("AT+QFTPCLOSE")
+            .lines(&["ERROR"])
             .then(open_ok()),
     );
     let mut buf = [0u8; 256];

@@ -137,6 +137,59 @@ pub struct Faults {
     /// [`SimControl::stalled_uploads`](crate::SimControl::stalled_uploads)
     /// counts the chunks this has happened to.
     pub stall_upload_after: Option<u64>,
+    /// In every command-mode window of an FTP exchange the module prints
+    /// this many unsolicited lines, cycling through `+CEREG: 5`,
+    /// `+QIND: "csq",20,99` and `+QUSIM: 1` (from the first in each window),
+    /// as busy networks make real modules do: between a command's `OK` and
+    /// its deferred `+QFTPxxx:` result, before every `CONNECT` (also
+    /// `ATO`'s), and between a transfer's closing `OK` and its result. Those
+    /// before a result come out as soon as the module has it, ahead of
+    /// [`result_delay`](Self::result_delay), and also when
+    /// [`drop_results`](Self::drop_results) swallows it.
+    pub urcs_in_windows: u8,
+    /// An upload that the module ends by itself with `+QFTPPUT: 609,0`
+    /// (no byte for `rsptimeout`, or [`end_upload_after`](Self::end_upload_after))
+    /// leaves data mode without the `OK` before that result, as some
+    /// firmware does.
+    pub put_timeout_without_ok: bool,
+    /// The module ends the next `"COM:"` upload by itself after this many
+    /// payload bytes (one shot; spent if that upload ends first): it leaves
+    /// data mode, stores what it received and answers `OK` (see
+    /// [`put_timeout_without_ok`](Self::put_timeout_without_ok)) and
+    /// `+QFTPPUT: 609,0`. What the host sends after that is command-mode
+    /// input.
+    pub end_upload_after: Option<u64>,
+    /// `AT+QFTPGET="<remote>","COM:",<startpos>,<downloadlen>` at the end
+    /// of the file (`<startpos>` equal to its size) fails with `OK` and
+    /// `+QFTPGET: 627,550` instead of sending an empty chunk, as firmware
+    /// that checks the position against the server's size does.
+    pub eof_as_550: bool,
+    /// `AT+QFTPSIZE` fails with `OK` and `+QFTPSIZE: 627,<reply>` (a server
+    /// without SIZE answers 502 or 500).
+    pub size_unsupported: Option<u16>,
+    /// The next `AT+QFTPGET`, `AT+QFTPPUT`, `AT+QFTPLIST`, `AT+QFTPNLST` or
+    /// `AT+QFTPMLSD` fails to open its data connection and answers
+    /// `+CME ERROR: 615` at once instead of `CONNECT` (one shot).
+    pub fail_data_connection: bool,
+    /// After [`fail_data_connection`](Self::fail_data_connection) has
+    /// bitten, the module stays busy, as some firmware does: every FTP
+    /// command but `AT+QFTPCLOSE` and `AT+QFTPSTAT` (which reports 2,
+    /// transferring) answers `+CME ERROR: 603` until `AT+QFTPCLOSE`
+    /// (`AT+QFTPCFG` still works). Without it the 615 is a one-off and the
+    /// session stays usable.
+    pub busy_after_data_failure: bool,
+    /// The SIM card's state. The module moves it on as a real one does: a
+    /// correct PIN makes it `Ready`, three wrong ones in a row `Puk`, and
+    /// `Busy(n)` counts down; read it back with
+    /// [`SimControl::faults`](crate::SimControl::faults).
+    pub sim: SimState,
+    /// The module is alive but answers every command line with `ERROR`
+    /// (`AT`, `ATE0` and `AT+CMEE?` too).
+    pub rejects_probe: bool,
+    /// Network registration, as `AT+CEREG?`, `AT+CGREG?`, `AT+CREG?` and
+    /// `AT+CSQ` report it. `AT+QIACT` answers `ERROR` at once while the SIM
+    /// is not ready, and after a 300 ms attach attempt while not registered.
+    pub registration: Registration,
 }
 
 impl Default for Faults {
@@ -153,6 +206,16 @@ impl Default for Faults {
             reset_after_data_bytes: None,
             fail_next: None,
             stall_upload_after: None,
+            urcs_in_windows: 0,
+            put_timeout_without_ok: false,
+            end_upload_after: None,
+            eof_as_550: false,
+            size_unsupported: None,
+            fail_data_connection: false,
+            busy_after_data_failure: false,
+            sim: SimState::Ready,
+            rejects_probe: false,
+            registration: Registration::default(),
         }
     }
 }
@@ -162,4 +225,65 @@ impl Faults {
     pub fn byte_time(&self) -> Option<Duration> {
         self.baud.filter(|&baud| baud > 0).map(|baud| Duration::from_secs_f64(10.0 / f64::from(baud)))
     }
+}
+
+/// The SIM card, as `AT+CPIN?` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SimState {
+    /// `+CPIN: READY`.
+    #[default]
+    Ready,
+    /// `+CPIN: SIM PIN` until `AT+CPIN="<this PIN>"`, which answers `OK`;
+    /// the SIM is ready 100 ms later (`AT+CPIN?` answers
+    /// `+CME ERROR: 14`, busy, meanwhile). A wrong PIN answers
+    /// `+CME ERROR: 16`; the third wrong one in a row locks the SIM (`Puk`).
+    Pin(String),
+    /// `+CPIN: SIM PUK`: locked after three wrong PINs. Unlocking with the
+    /// PUK is not modelled: `AT+CPIN=` answers `+CME ERROR: 16`.
+    Puk,
+    /// No SIM: `AT+CPIN?` answers `+CME ERROR: 10`.
+    NotInserted,
+    /// A broken SIM: `AT+CPIN?` answers `+CME ERROR: 13`.
+    Failure,
+    /// Still starting: the next `n` `AT+CPIN?` answer `+CME ERROR: 14`,
+    /// then the SIM is ready.
+    Busy(u32),
+}
+
+/// How the module registers with the network. The default is registered
+/// on LTE (`AT+CEREG?`) in the home network at once, signal `20`.
+///
+/// Until the SIM is ready every registration command reports stat 0 (not
+/// searching); from power-on, a reset or the SIM becoming ready, the one
+/// that [`via`](Self::via) names reports 2 (searching) for
+/// [`delay`](Self::delay), then [`stat`](Self::stat); the other two always
+/// report 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// How long the search takes.
+    pub delay: Duration,
+    /// The stat the search ends in: 1 home, 5 roaming (both registered),
+    /// 3 denied, 0 not searching.
+    pub stat: u8,
+    /// Which command reports the registration.
+    pub via: NetworkDomain,
+    /// `<rssi>` of `+CSQ: <rssi>,99` (0-31, 99 unknown).
+    pub rssi: u8,
+}
+
+impl Default for Registration {
+    fn default() -> Self {
+        Registration { delay: Duration::ZERO, stat: 1, via: NetworkDomain::Eps, rssi: 20 }
+    }
+}
+
+/// Where the module registers, and so which command reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkDomain {
+    /// LTE (Cat M1, NB-IoT): `AT+CEREG?`.
+    Eps,
+    /// EGPRS packet domain: `AT+CGREG?`.
+    Gprs,
+    /// Circuit-switched domain: `AT+CREG?`.
+    Cs,
 }

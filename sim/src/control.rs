@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{Faults, Variants};
+use crate::config::{Faults, SimState, Variants};
 use crate::line::{lock, Event, FaultState, Shared};
 
 /// A handle to steer a running simulated module from a test. Cheap to
@@ -23,18 +23,26 @@ impl SimControl {
     }
 
     /// Replaces all fault switches and reseeds the fault generator with
-    /// `faults.seed`.
+    /// `faults.seed`; the counters (bytes sent, stalled uploads, PIN
+    /// attempts) carry on.
     pub fn set_faults(&self, faults: Faults) {
         let mut state = lock(&self.shared.faults);
-        let (sent, stalled) = (state.sent, state.stalled_uploads);
-        *state = FaultState::new(faults);
-        state.sent = sent;
-        state.stalled_uploads = stalled;
+        let was_ready = state.faults.sim == SimState::Ready;
+        let old = std::mem::replace(&mut *state, FaultState::new(faults));
+        state.sent = old.sent;
+        state.stalled_uploads = old.stalled_uploads;
+        state.pin_attempts = old.pin_attempts;
+        state.wrong_pins = old.wrong_pins;
+        state.sim_ready_since = old.sim_ready_since;
+        state.note_sim_change(was_ready);
     }
 
     /// Changes some fault switches, keeping the generator's state.
     pub fn update_faults(&self, change: impl FnOnce(&mut Faults)) {
-        change(&mut lock(&self.shared.faults).faults);
+        let mut state = lock(&self.shared.faults);
+        let was_ready = state.faults.sim == SimState::Ready;
+        change(&mut state.faults);
+        state.note_sim_change(was_ready);
     }
 
     /// Loses the `n`-th byte (0 = the next one) the module sends from now on.
@@ -63,6 +71,12 @@ impl SimControl {
         lock(&self.shared.faults).stalled_uploads
     }
 
+    /// Number of `AT+CPIN=` commands (PIN attempts, right or wrong) the
+    /// module has received since power-on; resets do not clear it.
+    pub fn pin_attempts(&self) -> u64 {
+        lock(&self.shared.faults).pin_attempts
+    }
+
     /// The response-shape variants now in force.
     pub fn variants(&self) -> Variants {
         lock(&self.shared.variants).clone()
@@ -86,9 +100,22 @@ impl SimControl {
         self.shared.post(Event::UrcBeforeResult(line.to_owned()));
     }
 
+    /// The network drops PDP context `cid`: as soon as the module is in
+    /// command mode it prints `+QIURC: "pdpdeact",<cid>`, the context is
+    /// inactive (gone from `AT+QIACT?`), an FTP session on it is gone
+    /// (`AT+QFTPSTAT` reports 4, operations fail with 606), and
+    /// `AT+QIACT=<cid>` answers `ERROR` until `AT+QIDEACT=<cid>` has been
+    /// sent, as on real firmware.
+    pub fn drop_pdp(&self, cid: u8) {
+        self.shared.post(Event::DropPdp(cid));
+    }
+
     /// Resets the module now, also in the middle of a data-mode transfer: it
     /// prints `RDY`, `+CPIN: READY`, `+QUSIM: 1`, `+QIND: SMS DONE` and comes
-    /// back with echo on, PDP contexts down and no FTP session.
+    /// back with echo on, PDP contexts down, no FTP session and the network
+    /// search started again ([`Registration::delay`](crate::Registration::delay)).
+    /// The `+CPIN:` line shows the SIM's state (`SIM PIN`, `SIM PUK`), and
+    /// is left out when `AT+CPIN?` would answer an error.
     pub fn reset(&self) {
         self.shared.post(Event::Reset);
     }

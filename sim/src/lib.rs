@@ -3,7 +3,8 @@
 //!
 //! The simulated module implements the FTP(S) AT command set (`AT+QFTPCFG`,
 //! `AT+QFTPOPEN`, `AT+QFTPPUT`, `AT+QFTPGET`, ...) and the commands around
-//! it (`ATE`, `AT+CMEE`, `AT+CPIN?`, `AT+QICSGP`, `AT+QIACT`, `AT+QSSLCFG`),
+//! it (`ATE`, `AT+CMEE`, `AT+CPIN`, `AT+CEREG`, `AT+CGREG`, `AT+CREG`,
+//! `AT+CSQ`, `AT+QICSGP`, `AT+QIACT`, `AT+QSSLCFG`),
 //! and carries out every FTP operation against a real FTP(S) server over
 //! loopback with the `suppaftp` client. It never connects anywhere but
 //! loopback addresses.
@@ -37,7 +38,7 @@ mod server;
 
 use std::sync::Arc;
 
-pub use config::{Faults, SimConfig, Variants};
+pub use config::{Faults, NetworkDomain, Registration, SimConfig, SimState, Variants};
 pub use control::SimControl;
 pub use port::SimPort;
 pub use server::{TestServer, PASSWORD, USER};

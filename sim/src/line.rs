@@ -6,7 +6,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use crate::config::{Faults, Variants};
+use crate::config::{Faults, SimState, Variants};
 
 /// Longest single wait of the module thread, so that it re-checks for a
 /// departed host at least this often.
@@ -21,6 +21,8 @@ pub(crate) enum Event {
     UrcBeforeResult(String),
     /// Reset the module now (also in the middle of a transfer).
     Reset,
+    /// The network deactivates this PDP context.
+    DropPdp(u8),
 }
 
 /// Host to module: bytes with the time the host wrote them, and control events.
@@ -48,11 +50,34 @@ pub(crate) struct FaultState {
     /// Counted uploads left waiting for bytes they lost
     /// ([`Faults::stall_upload_after`]).
     pub stalled_uploads: u64,
+    /// `AT+CPIN=` commands since power-on.
+    pub pin_attempts: u64,
+    /// Wrong PINs in a row; the third locks the SIM.
+    pub wrong_pins: u8,
+    /// When the SIM became (or becomes) ready, if it was not ready from
+    /// power-on: the network search starts then.
+    pub sim_ready_since: Option<Instant>,
 }
 
 impl FaultState {
     pub fn new(faults: Faults) -> Self {
-        FaultState { rng: SplitMix64(faults.seed), faults, sent: 0, stalled_uploads: 0 }
+        FaultState {
+            rng: SplitMix64(faults.seed),
+            faults,
+            sent: 0,
+            stalled_uploads: 0,
+            pin_attempts: 0,
+            wrong_pins: 0,
+            sim_ready_since: None,
+        }
+    }
+
+    /// Notes the time the SIM became ready if a change of the switches
+    /// made it so.
+    pub fn note_sim_change(&mut self, was_ready: bool) {
+        if !was_ready && self.faults.sim == SimState::Ready {
+            self.sim_ready_since = Some(Instant::now());
+        }
     }
 
     /// How many copies (0, 1 or 2) of the next outgoing byte reach the host.

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use crate::at::{parse_line, Arg, Form, Line};
-use crate::config::{SimConfig, Variants};
+use crate::config::{NetworkDomain, SimConfig, SimState, Variants};
 use crate::escape::EscapeDetector;
 use crate::ftp::{FtpFail, FtpSession, ListKind, OpenParams, TlsSettings};
 use crate::line::{lock, Event, Input, ModemLine};
@@ -22,8 +22,16 @@ const MAX_PATH: usize = 255;
 const COM: &str = "COM:";
 /// How many PDP contexts may be active at once.
 const MAX_ACTIVE_PDP: usize = 3;
-/// What the module prints when it (re)starts.
-const BOOT_LINES: &[u8] = b"\r\nRDY\r\n\r\n+CPIN: READY\r\n\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n";
+/// The unsolicited lines [`Faults::urcs_in_windows`](crate::Faults::urcs_in_windows)
+/// cycles through.
+const WINDOW_URCS: [&str; 3] = ["+CEREG: 5", "+QIND: \"csq\",20,99", "+QUSIM: 1"];
+/// How long a SIM takes to be ready after its PIN was accepted.
+const PIN_SETTLE: Duration = Duration::from_millis(100);
+/// Wrong PINs in a row that lock the SIM.
+const MAX_WRONG_PINS: u8 = 3;
+/// How long `AT+QIACT` tries to attach before it fails while the module is
+/// not registered.
+const ATTACH_FAIL_DELAY: Duration = Duration::from_millis(300);
 
 /// Why the module stops what it is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +46,8 @@ enum Stop {
 #[derive(Debug, Clone, Default)]
 struct Pdp {
     active: bool,
+    /// The network dropped it: `AT+QIACT` fails until `AT+QIDEACT`.
+    dropped: bool,
     context_type: u32,
     apn: String,
     user: String,
@@ -116,8 +126,15 @@ struct State {
     session: Option<FtpSession>,
     /// `AT+QFTPCLOSE` answered `OK`, its result is not out yet.
     closing: bool,
+    /// A data connection failed with [`Faults::busy_after_data_failure`](crate::Faults::busy_after_data_failure)
+    /// on: FTP commands answer 603 until `AT+QFTPCLOSE`.
+    busy_until_close: bool,
     last_len: u64,
     suspended: Option<Suspended>,
+    /// Power-on or the last reset: the network search starts then.
+    booted: Instant,
+    /// The `<n>` of `AT+CEREG=<n>`, `AT+CGREG=<n>`, `AT+CREG=<n>`.
+    reg_modes: [u32; 3],
 }
 
 impl Default for State {
@@ -130,8 +147,11 @@ impl Default for State {
             ssl: HashMap::new(),
             session: None,
             closing: false,
+            busy_until_close: false,
             last_len: 0,
             suspended: None,
+            booted: Instant::now(),
+            reg_modes: [0; 3],
         }
     }
 }
@@ -159,6 +179,9 @@ enum Received {
     Escaped,
     /// No byte for `rsptimeout`.
     TimedOut,
+    /// [`Faults::end_upload_after`](crate::Faults::end_upload_after) bytes
+    /// arrived: the module ends the upload.
+    Cut,
 }
 
 /// The simulated module.
@@ -169,8 +192,8 @@ pub(crate) struct Modem {
     cmd: Vec<u8>,
     scheduled: Vec<Scheduled>,
     urcs_before_result: Vec<String>,
-    /// URCs that arrived in data mode, printed when it ends.
-    held_urcs: Vec<String>,
+    /// URCs and PDP drops that arrived in data mode, carried out when it ends.
+    held_events: Vec<Event>,
 }
 
 impl Modem {
@@ -182,7 +205,7 @@ impl Modem {
             cmd: Vec::new(),
             scheduled: Vec::new(),
             urcs_before_result: Vec::new(),
-            held_urcs: Vec::new(),
+            held_events: Vec::new(),
         }
     }
 
@@ -202,15 +225,7 @@ impl Modem {
         let deadline = self.scheduled.iter().map(|s| s.at).min();
         match self.line.recv(deadline) {
             Input::Byte(byte, _) => self.command_byte(byte),
-            Input::Event(Event::Urc(urc)) => {
-                self.respond(&urc);
-                Ok(())
-            }
-            Input::Event(Event::UrcBeforeResult(urc)) => {
-                self.urcs_before_result.push(urc);
-                Ok(())
-            }
-            Input::Event(Event::Reset) => Err(Stop::Reset),
+            Input::Event(event) => self.event(event),
             Input::Timeout => Ok(()),
             Input::HostGone => Err(Stop::HostGone),
         }
@@ -222,9 +237,26 @@ impl Modem {
         self.cmd.clear();
         self.scheduled.clear();
         self.urcs_before_result.clear();
-        self.held_urcs.clear();
+        self.held_events.clear();
         self.line.discard_input();
-        self.send(BOOT_LINES);
+        let cpin = match lock(&self.line.shared().faults).faults.sim {
+            SimState::Ready => "\r\n+CPIN: READY\r\n",
+            SimState::Pin(_) => "\r\n+CPIN: SIM PIN\r\n",
+            SimState::Puk => "\r\n+CPIN: SIM PUK\r\n",
+            SimState::NotInserted | SimState::Failure | SimState::Busy(_) => "",
+        };
+        self.send(format!("\r\nRDY\r\n{cpin}\r\n+QUSIM: 1\r\n\r\n+QIND: SMS DONE\r\n").as_bytes());
+    }
+
+    /// A control event in command mode.
+    fn event(&mut self, event: Event) -> Result<(), Stop> {
+        match event {
+            Event::Urc(urc) => self.respond(&urc),
+            Event::UrcBeforeResult(urc) => self.urcs_before_result.push(urc),
+            Event::DropPdp(cid) => self.drop_pdp(cid),
+            Event::Reset => return Err(Stop::Reset),
+        }
+        Ok(())
     }
 
     // ----- output -------------------------------------------------------
@@ -280,8 +312,10 @@ impl Modem {
         self.schedule(&line, Duration::ZERO, false);
     }
 
-    /// Schedules a deferred result line, through the result faults.
+    /// Schedules a deferred result line, through the result faults; the
+    /// window's unsolicited lines go out at once.
     fn schedule(&mut self, line: &str, base_delay: Duration, ends_close: bool) {
+        self.window_urcs();
         let (delay, dropped) = {
             let faults = &lock(&self.line.shared().faults).faults;
             (faults.result_delay, faults.drop_results)
@@ -313,9 +347,19 @@ impl Modem {
         }
     }
 
-    fn release_held_urcs(&mut self) {
-        for urc in std::mem::take(&mut self.held_urcs) {
-            self.respond(&urc);
+    /// Carries out what arrived in data mode, now that it has ended.
+    fn release_held_events(&mut self) -> Result<(), Stop> {
+        for event in std::mem::take(&mut self.held_events) {
+            self.event(event)?;
+        }
+        Ok(())
+    }
+
+    /// Prints the unsolicited lines of [`Faults::urcs_in_windows`](crate::Faults::urcs_in_windows).
+    fn window_urcs(&mut self) {
+        let n = lock(&self.line.shared().faults).faults.urcs_in_windows;
+        for urc in WINDOW_URCS.iter().cycle().take(n.into()) {
+            self.respond(urc);
         }
     }
 
@@ -328,7 +372,9 @@ impl Modem {
         match byte {
             b'\r' => {
                 let line = std::mem::take(&mut self.cmd);
+                let rejects = lock(&self.line.shared().faults).faults.rejects_probe;
                 match parse_line(&line) {
+                    Some(_) if rejects => self.error(),
                     Some(Line::Basic(cmd)) => self.basic(&cmd)?,
                     Some(Line::Extended(name, form)) => self.extended(&name, form)?,
                     Some(Line::Invalid) => self.error(),
@@ -379,15 +425,14 @@ impl Modem {
                 self.respond(&format!("+CMEE: {}", self.st.cmee));
                 self.ok();
             }
-            ("CPIN", Form::Read) => {
-                self.respond("+CPIN: READY");
+            ("CPIN", Form::Read) => self.cpin_read(),
+            ("CPIN", Form::Write(args)) => self.cpin_write(&args),
+            ("CEREG" | "CGREG" | "CREG", form) => self.creg(name, form),
+            ("CSQ", Form::Exec) => {
+                let rssi = lock(&self.line.shared().faults).faults.registration.rssi;
+                self.respond(&format!("+CSQ: {rssi},99"));
                 self.ok();
             }
-            ("CEREG" | "CGREG", Form::Read) => {
-                self.respond(&format!("+{name}: 0,1"));
-                self.ok();
-            }
-            ("CEREG" | "CGREG", Form::Write(_)) => self.ok(),
             ("QICSGP", Form::Write(args)) => self.qicsgp(&args),
             ("QIACT", Form::Write(args)) => self.qiact(&args),
             ("QIACT", Form::Read) => self.qiact_read(),
@@ -399,6 +444,137 @@ impl Modem {
             _ => self.error(),
         }
         Ok(())
+    }
+
+    /// `AT+CPIN?`: the SIM's state; a busy SIM counts the queries down.
+    fn cpin_read(&mut self) {
+        let now = Instant::now();
+        let answer = {
+            let mut guard = lock(&self.line.shared().faults);
+            let state = &mut *guard;
+            let settling = state.sim_ready_since.is_some_and(|since| now < since);
+            let answer = match state.faults.sim {
+                SimState::Ready if settling => Err(14),
+                SimState::Ready | SimState::Busy(0) => Ok("READY"),
+                SimState::Pin(_) => Ok("SIM PIN"),
+                SimState::Puk => Ok("SIM PUK"),
+                SimState::NotInserted => Err(10),
+                SimState::Failure => Err(13),
+                SimState::Busy(n) => {
+                    state.faults.sim = SimState::Busy(n - 1);
+                    Err(14)
+                }
+            };
+            if state.faults.sim == SimState::Busy(0) {
+                state.faults.sim = SimState::Ready;
+                state.sim_ready_since = Some(now);
+            }
+            answer
+        };
+        match answer {
+            Ok(status) => {
+                self.respond(&format!("+CPIN: {status}"));
+                self.ok();
+            }
+            Err(code) => self.cme(code),
+        }
+    }
+
+    /// `AT+CPIN=<pin>`: every attempt is counted; the third wrong PIN in a
+    /// row locks the SIM.
+    fn cpin_write(&mut self, args: &[Arg]) {
+        let entered = match args {
+            [pin] => Some(pin.text.as_str()),
+            _ => None,
+        };
+        let answer = {
+            let mut guard = lock(&self.line.shared().faults);
+            let state = &mut *guard;
+            state.pin_attempts += 1;
+            match &state.faults.sim {
+                SimState::Pin(pin) if entered == Some(pin.as_str()) => {
+                    state.faults.sim = SimState::Ready;
+                    state.sim_ready_since = Some(Instant::now() + PIN_SETTLE);
+                    state.wrong_pins = 0;
+                    Ok(())
+                }
+                SimState::Pin(_) => {
+                    state.wrong_pins += 1;
+                    if state.wrong_pins >= MAX_WRONG_PINS {
+                        state.faults.sim = SimState::Puk;
+                        state.wrong_pins = 0;
+                    }
+                    Err(16)
+                }
+                SimState::Puk => Err(16),
+                SimState::Ready => Err(3),
+                SimState::NotInserted => Err(10),
+                SimState::Failure => Err(13),
+                SimState::Busy(_) => Err(14),
+            }
+        };
+        match answer {
+            Ok(()) => self.ok(),
+            Err(code) => self.cme(code),
+        }
+    }
+
+    /// Whether the SIM is ready (its PIN accepted, if it needed one).
+    fn sim_ready(&self) -> bool {
+        let state = lock(&self.line.shared().faults);
+        state.faults.sim == SimState::Ready && state.sim_ready_since.is_none_or(|since| Instant::now() >= since)
+    }
+
+    /// The registration stat that `domain`'s command reports now.
+    fn registration_stat(&self, domain: NetworkDomain) -> u8 {
+        if !self.sim_ready() {
+            return 0;
+        }
+        let state = lock(&self.line.shared().faults);
+        let reg = &state.faults.registration;
+        if reg.via != domain {
+            return 0;
+        }
+        let search_start = state.sim_ready_since.map_or(self.st.booted, |since| since.max(self.st.booted));
+        if Instant::now() < search_start + reg.delay {
+            2
+        } else {
+            reg.stat
+        }
+    }
+
+    /// Registered, at home or roaming.
+    fn registered(&self) -> bool {
+        let via = lock(&self.line.shared().faults).faults.registration.via;
+        matches!(self.registration_stat(via), 1 | 5)
+    }
+
+    /// `AT+CEREG`, `AT+CGREG`, `AT+CREG`: `+<name>: <n>,<stat>` (without
+    /// the location fields that `<n>` 2 and up add on real modules).
+    fn creg(&mut self, name: &str, form: Form) {
+        let (domain, slot, max_n) = match name {
+            "CEREG" => (NetworkDomain::Eps, 0, 5),
+            "CGREG" => (NetworkDomain::Gprs, 1, 2),
+            _ => (NetworkDomain::Cs, 2, 2),
+        };
+        match form {
+            Form::Read => {
+                let stat = self.registration_stat(domain);
+                self.respond(&format!("+{name}: {},{stat}", self.st.reg_modes[slot]));
+                self.ok();
+            }
+            Form::Write(args) => match args.as_slice() {
+                [n] => match n.int(0..=max_n) {
+                    Some(n) => {
+                        self.st.reg_modes[slot] = n;
+                        self.ok();
+                    }
+                    None => self.error(),
+                },
+                _ => self.error(),
+            },
+            Form::Exec | Form::Test => self.error(),
+        }
     }
 
     fn qicsgp(&mut self, args: &[Arg]) {
@@ -436,9 +612,17 @@ impl Modem {
         let Some(cid) = args.first().and_then(|a| a.int(1..=16)) else {
             return self.error();
         };
+        if !self.sim_ready() {
+            return self.error();
+        }
+        if !self.registered() {
+            // The attach is tried, and fails.
+            std::thread::sleep(ATTACH_FAIL_DELAY);
+            return self.error();
+        }
         let active = self.st.pdp.iter().filter(|p| p.active).count();
         let pdp = &mut self.st.pdp[cid as usize - 1];
-        if !pdp.active && active >= MAX_ACTIVE_PDP {
+        if pdp.dropped || (!pdp.active && active >= MAX_ACTIVE_PDP) {
             return self.error();
         }
         pdp.active = true;
@@ -465,7 +649,9 @@ impl Modem {
         let Some(cid) = args.first().and_then(|a| a.int(1..=16)) else {
             return self.error();
         };
-        self.st.pdp[cid as usize - 1].active = false;
+        let pdp = &mut self.st.pdp[cid as usize - 1];
+        pdp.active = false;
+        pdp.dropped = false;
         if self.st.ftp.contextid == cid {
             if let Some(session) = self.st.session.take() {
                 session.quit();
@@ -473,6 +659,21 @@ impl Modem {
             self.st.suspended = None;
         }
         self.ok();
+    }
+
+    /// The network drops context `cid` (see [`SimControl::drop_pdp`](crate::SimControl::drop_pdp)).
+    fn drop_pdp(&mut self, cid: u8) {
+        let index = usize::from(cid).checked_sub(1);
+        if let Some(pdp) = index.and_then(|i| self.st.pdp.get_mut(i)) {
+            pdp.active = false;
+            pdp.dropped = true;
+            if self.st.ftp.contextid == u32::from(cid) {
+                // Gone with the context: no QUIT reaches the server.
+                self.st.session = None;
+                self.st.suspended = None;
+            }
+        }
+        self.respond(&format!("+QIURC: \"pdpdeact\",{cid}"));
     }
 
     fn qftpcfg_test(&mut self) {
@@ -585,7 +786,13 @@ impl Modem {
     // ----- FTP ----------------------------------------------------------
 
     fn ftp_command(&mut self, name: &str, form: Form) -> Result<(), Stop> {
-        if self.st.closing && !matches!(name, "QFTPSTAT" | "QFTPLEN") {
+        let busy = match name {
+            "QFTPSTAT" => false,
+            "QFTPCLOSE" => self.st.closing,
+            "QFTPLEN" => self.st.busy_until_close,
+            _ => self.st.closing || self.st.busy_until_close,
+        };
+        if busy {
             self.cme(603);
             return Ok(());
         }
@@ -615,7 +822,13 @@ impl Modem {
             ("QFTPRMDIR", Some(p), _) => self.simple_done("RMDIR", |s| s.rmdir(&p)),
             ("QFTPRENAME", Some(from), Some(to)) => self.simple_done("RENAME", |s| s.rename(&from, &to)),
             ("QFTPSIZE", Some(p), _) => {
-                let r = self.simple(|s| s.size(&p)).map(|n| n.to_string());
+                let unsupported = lock(&self.line.shared().faults).faults.size_unsupported;
+                let r = self
+                    .simple(|s| match unsupported {
+                        Some(reply) => Err(FtpFail { err: 627, reply }),
+                        None => s.size(&p),
+                    })
+                    .map(|n| n.to_string());
                 self.defer("SIZE", r);
             }
             ("QFTPMDTM", Some(p), _) => {
@@ -771,6 +984,7 @@ impl Modem {
             session.quit();
         }
         self.st.suspended = None;
+        self.st.busy_until_close = false;
         self.st.closing = true;
         self.schedule("+QFTPCLOSE: 0,0", self.config.close_delay, true);
     }
@@ -778,7 +992,7 @@ impl Modem {
     fn stat(&mut self) {
         let state = if self.st.closing {
             3
-        } else if self.st.suspended.is_some() {
+        } else if self.st.suspended.is_some() || self.st.busy_until_close {
             2
         } else if self.st.session.is_some() {
             1
@@ -810,7 +1024,19 @@ impl Modem {
 
     fn get(&mut self, remote: &str, local: &str, start: u64, len: Option<u64>) -> Result<(), Stop> {
         self.st.suspended = None;
-        let data = self.ready().and_then(|()| self.on_session(|s| s.retrieve(remote, start))).map(|mut data| {
+        if self.data_connection_fails() {
+            return Ok(());
+        }
+        let eof_fails = local == COM && len.is_some() && lock(&self.line.shared().faults).faults.eof_as_550;
+        let data = self.ready().and_then(|()| {
+            self.on_session(|s| {
+                if eof_fails && s.size(remote).is_ok_and(|size| size == start) {
+                    return Err(FtpFail { err: 627, reply: 550 });
+                }
+                s.retrieve(remote, start)
+            })
+        });
+        let data = data.map(|mut data| {
             if let Some(len) = len {
                 data.truncate(usize::try_from(len).unwrap_or(usize::MAX));
             }
@@ -821,8 +1047,27 @@ impl Modem {
 
     fn list(&mut self, cmd: &'static str, kind: ListKind, dir: &str, local: &str) -> Result<(), Stop> {
         self.st.suspended = None;
+        if self.data_connection_fails() {
+            return Ok(());
+        }
         let data = self.ready().and_then(|()| self.on_session(|s| s.listing(kind, dir)));
         self.deliver(cmd, local, data)
+    }
+
+    /// The one-shot [`Faults::fail_data_connection`](crate::Faults::fail_data_connection):
+    /// `+CME ERROR: 615` at once, and busy until `AT+QFTPCLOSE` if
+    /// [`Faults::busy_after_data_failure`](crate::Faults::busy_after_data_failure)
+    /// says so.
+    fn data_connection_fails(&mut self) -> bool {
+        let (fails, busy) = {
+            let faults = &mut lock(&self.line.shared().faults).faults;
+            (std::mem::take(&mut faults.fail_data_connection), faults.busy_after_data_failure)
+        };
+        if fails {
+            self.cme(615);
+            self.st.busy_until_close |= busy;
+        }
+        fails
     }
 
     /// Hands downloaded bytes to the UART in data mode, or to UFS.
@@ -847,6 +1092,7 @@ impl Modem {
     /// `CONNECT`, the data from `from`, `OK` and the result; or `OK` only
     /// if the host escapes with `+++` (resume with `ATO`).
     fn download(&mut self, cmd: &'static str, data: Vec<u8>, from: usize) -> Result<(), Stop> {
+        self.window_urcs();
         self.send(b"\r\nCONNECT\r\n");
         let outcome = self.stream_out(&data[from..]);
         match outcome? {
@@ -860,8 +1106,7 @@ impl Modem {
                 self.st.suspended = Some(Suspended { cmd, data, sent: from + n });
             }
         }
-        self.release_held_urcs();
-        Ok(())
+        self.release_held_events()
     }
 
     fn resume_download(&mut self) -> Result<(), Stop> {
@@ -911,6 +1156,9 @@ impl Modem {
 
     fn put(&mut self, remote: &str, local: &str, start: u64, len: Option<u64>) -> Result<(), Stop> {
         self.st.suspended = None;
+        if self.data_connection_fails() {
+            return Ok(());
+        }
         if local != COM {
             self.ok();
             let data = lock(&self.line.shared().ufs).get(local).cloned();
@@ -925,16 +1173,25 @@ impl Modem {
             self.defer("PUT", Err(fail));
             return Ok(());
         }
+        self.window_urcs();
         self.send(b"\r\nCONNECT\r\n");
         let lost = len.and_then(|len| self.stall_point(len));
-        let (payload, end) = self.receive_upload(len, lost)?;
-        self.ok();
-        let result = if end == Received::TimedOut {
-            Err(FtpFail::module(609))
-        } else {
-            self.on_session(|s| s.store(remote, start, &payload))
+        let cut = lock(&self.line.shared().faults).faults.end_upload_after.take();
+        let (payload, end) = self.receive_upload(len, lost, cut)?;
+        let module_ended = matches!(end, Received::TimedOut | Received::Cut);
+        if !(module_ended && lock(&self.line.shared().faults).faults.put_timeout_without_ok) {
+            self.ok();
+        }
+        let result = match end {
+            Received::TimedOut => Err(FtpFail::module(609)),
+            Received::Cut => {
+                // What arrived is kept; the upload still ends as a timeout.
+                let _kept = self.on_session(|s| s.store(remote, start, &payload));
+                Err(FtpFail::module(609))
+            }
+            Received::Complete | Received::Escaped => self.on_session(|s| s.store(remote, start, &payload)),
         };
-        self.release_held_urcs();
+        self.release_held_events()?;
         self.finish_put(result)
     }
 
@@ -960,10 +1217,15 @@ impl Modem {
         }
     }
 
-    /// Collects upload payload until `limit` bytes, a guarded `+++`, or
-    /// `rsptimeout` without a byte. With `lost`, the bytes the host sends
-    /// from that offset up to `limit` never reach the module.
-    fn receive_upload(&mut self, limit: Option<u64>, lost: Option<u64>) -> Result<(Vec<u8>, Received), Stop> {
+    /// Collects upload payload until `limit` bytes, a guarded `+++`,
+    /// `rsptimeout` without a byte, or `cut` bytes. With `lost`, the bytes
+    /// the host sends from that offset up to `limit` never reach the module.
+    fn receive_upload(
+        &mut self,
+        limit: Option<u64>,
+        lost: Option<u64>,
+        cut: Option<u64>,
+    ) -> Result<(Vec<u8>, Received), Stop> {
         let reset_budget = self.take_reset_budget();
         let gap = Duration::from_secs(self.st.ftp.rsptimeout.into());
         let start = Instant::now();
@@ -978,6 +1240,10 @@ impl Modem {
                     payload.truncate(limit);
                     return Ok((payload, Received::Complete));
                 }
+            }
+            if let Some(cut) = cut.filter(|&cut| payload.len() as u64 >= cut) {
+                payload.truncate(usize::try_from(cut).unwrap_or(usize::MAX));
+                return Ok((payload, Received::Cut));
             }
             if reset_budget.is_some_and(|b| payload.len() as u64 >= b) {
                 return Err(Stop::Reset);
@@ -1015,9 +1281,9 @@ impl Modem {
 
     fn data_mode_event(&mut self, event: Event) -> Result<(), Stop> {
         match event {
-            Event::Urc(urc) => self.held_urcs.push(urc),
             Event::UrcBeforeResult(urc) => self.urcs_before_result.push(urc),
             Event::Reset => return Err(Stop::Reset),
+            Event::Urc(_) | Event::DropPdp(_) => self.held_events.push(event),
         }
         Ok(())
     }
@@ -1053,10 +1319,16 @@ fn ssl_default(param: &str) -> Option<String> {
 /// Verbose text of a module error (`AT+CMEE=2`).
 fn error_text(code: u16) -> &'static str {
     match code {
+        3 => "operation not allowed",
+        10 => "SIM not inserted",
+        13 => "SIM failure",
+        14 => "SIM busy",
+        16 => "incorrect password",
         601 => "unknown error",
         603 => "FTP(S) server busy",
         606 => "control connection closed",
         610 => "invalid parameter",
+        615 => "open data connection failed",
         _ => "error",
     }
 }

@@ -63,3 +63,25 @@ fn serves_tcp() {
     stream.set_nonblocking(true).unwrap();
     assert_eq!(exchange(&mut stream, b"AT\r", b"OK\r\n"), b"AT\r\r\nOK\r\n");
 }
+
+#[test]
+fn fault_options_set_the_faults() {
+    let args = ["--tcp", "127.0.0.1:0", "--sim", "pin:1234", "--rssi", "7", "--registration-via", "gprs"];
+    let (_sim, addr) = start(&args);
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream.set_nonblocking(true).unwrap();
+    assert_eq!(exchange(&mut stream, b"ATE0\r", b"OK\r\n"), b"ATE0\r\r\nOK\r\n");
+    assert_eq!(exchange(&mut stream, b"AT+CPIN?\r", b"OK\r\n"), b"\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n");
+    assert_eq!(exchange(&mut stream, b"AT+CSQ\r", b"OK\r\n"), b"\r\n+CSQ: 7,99\r\n\r\nOK\r\n");
+    assert_eq!(exchange(&mut stream, b"AT+CPIN=\"1234\"\r", b"OK\r\n"), b"\r\nOK\r\n");
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(exchange(&mut stream, b"AT+CGREG?\r", b"OK\r\n"), b"\r\n+CGREG: 0,1\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn a_bad_fault_option_is_a_usage_error() {
+    for args in [&["--sim", "pin"][..], &["--urcs-in-windows", "300"], &["--registration-via", "lte"], &["--rssi"]] {
+        let status = Command::new(env!("CARGO_BIN_EXE_qftp-sim")).args(args).stderr(Stdio::null()).status().unwrap();
+        assert_eq!(status.code(), Some(2), "{args:?}");
+    }
+}

@@ -136,3 +136,78 @@ fn open_while_a_session_is_open_is_busy() {
     host.expect("AT+QFTPCLOSE", "\r\nOK\r\n\r\n+QFTPCLOSE: 0,0\r\n");
     assert_eq!(host.open("127.0.0.1", server.port()), "0,0");
 }
+
+#[test]
+fn module_ends_an_upload_after_n_bytes_and_what_follows_is_a_command() {
+    let server = TestServer::start().unwrap();
+    let faults = Faults { end_upload_after: Some(40), ..Faults::default() };
+    let mut host = Host::logged_in(&server, SimConfig { faults, ..config() });
+    let data: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+    host.expect(r#"AT+QFTPPUT="cut.bin","COM:",0"#, "\r\nCONNECT\r\n");
+    host.send(&data);
+    host.send("garbage\r");
+    host.expect_output("\r\nOK\r\n\r\n+QFTPPUT: 609,0\r\n\r\nERROR\r\n");
+    assert_eq!(std::fs::read(server.root().join("cut.bin")).unwrap(), data, "what arrived is kept");
+    assert_eq!(host.control.faults().end_upload_after, None, "one shot");
+    host.expect("AT+QFTPSTAT", "\r\n+QFTPSTAT: 0,1\r\n\r\nOK\r\n");
+
+    // Without the OK, in a counted upload; the rest of the chunk is commands.
+    host.control.update_faults(|f| {
+        f.end_upload_after = Some(3);
+        f.put_timeout_without_ok = true;
+    });
+    host.expect(&put_command("cut.bin", 0, 13, 1), "\r\nCONNECT\r\n");
+    host.send("abcAT+CMEE?\r\n");
+    host.expect_output("\r\n+QFTPPUT: 609,0\r\n\r\n+CMEE: 1\r\n\r\nOK\r\n");
+    assert_eq!(std::fs::read(server.root().join("cut.bin")).unwrap(), b"abc");
+    // An upload that ends before the count spends the fault.
+    host.control.update_faults(|f| f.end_upload_after = Some(10));
+    host.put_counted("whole.bin", 0, b"12345", 1);
+    assert_eq!(host.control.faults().end_upload_after, None);
+}
+
+/// The shortest `rsptimeout` the module accepts.
+const RSPTIMEOUT: Duration = Duration::from_secs(20);
+
+/// Waits out `rsptimeout` and returns what the module printed just before
+/// and just after it.
+fn around_the_timeout(host: &mut Host, started: Instant) -> (Vec<u8>, Vec<u8>) {
+    let before = host.drain(RSPTIMEOUT.saturating_sub(started.elapsed() + Duration::from_millis(300)));
+    let after = host.drain(Duration::from_millis(1500));
+    (before, after)
+}
+
+#[test]
+fn a_silent_upload_times_out_with_ok_and_609() {
+    let server = TestServer::start().unwrap();
+    let mut host = Host::logged_in(&server, config());
+    host.expect(r#"AT+QFTPCFG="rsptimeout",20"#, "\r\nOK\r\n");
+    host.expect(r#"AT+QFTPPUT="silent.bin","COM:",0"#, "\r\nCONNECT\r\n");
+    host.send("0123456789");
+    let started = Instant::now();
+    let (before, after) = around_the_timeout(&mut host, started);
+    assert_eq!(before, b"", "still in data mode");
+    assert_eq!(after, b"\r\nOK\r\n\r\n+QFTPPUT: 609,0\r\n");
+    host.send("garbage\r");
+    host.expect_output("\r\nERROR\r\n");
+    host.expect("AT+QFTPSTAT", "\r\n+QFTPSTAT: 0,1\r\n\r\nOK\r\n");
+}
+
+#[test]
+fn a_stalled_counted_upload_times_out_without_ok() {
+    let server = TestServer::start().unwrap();
+    let faults = Faults { put_timeout_without_ok: true, ..Faults::default() };
+    let mut host = Host::logged_in(&server, SimConfig { faults, ..config() });
+    host.expect(r#"AT+QFTPCFG="rsptimeout",20"#, "\r\nOK\r\n");
+    host.expect(&put_command("stalled.bin", 0, 100, 1), "\r\nCONNECT\r\n");
+    host.send([7u8; 10]);
+    let started = Instant::now();
+    let (before, after) = around_the_timeout(&mut host, started);
+    assert_eq!(before, b"", "still in data mode");
+    assert_eq!(after, b"\r\n+QFTPPUT: 609,0\r\n");
+    // The rest of the chunk arrives in command mode.
+    host.send([7u8; 89]);
+    host.send("\r");
+    host.expect_output("\r\nERROR\r\n");
+    host.expect("AT+QFTPPWD", "\r\nOK\r\n\r\n+QFTPPWD: 0,\"/\"\r\n");
+}

@@ -118,6 +118,94 @@ fn unsolicited_lines_between_and_during_exchanges() {
     host.expect_output("\r\n+XYZ: 9\r\n\r\n+QFTPPWD: 0,\"/\"\r\n");
 }
 
+/// The lines `urcs_in_windows` = 4 prints in each window.
+const FOUR_URCS: &str = "\r\n+CEREG: 5\r\n\r\n+QIND: \"csq\",20,99\r\n\r\n+QUSIM: 1\r\n\r\n+CEREG: 5\r\n";
+
+#[test]
+fn urcs_in_every_window_of_an_ftp_exchange() {
+    let server = TestServer::start().unwrap();
+    std::fs::write(server.root().join("f.bin"), b"0123456789abcdef").unwrap();
+    let mut host = Host::logged_in(&server, SimConfig::default());
+    host.control.update_faults(|f| f.urcs_in_windows = 4);
+    let u = FOUR_URCS;
+    // Between OK and the deferred result.
+    host.expect("AT+QFTPPWD", &format!("\r\nOK\r\n{u}\r\n+QFTPPWD: 0,\"/\"\r\n"));
+    // Before CONNECT, and between the payload's OK and the result.
+    host.expect(
+        r#"AT+QFTPGET="f.bin","COM:",0,10"#,
+        &format!("{u}\r\nCONNECT\r\n0123456789\r\nOK\r\n{u}\r\n+QFTPGET: 0,10\r\n"),
+    );
+    host.expect(r#"AT+QFTPLIST=".","COM:""#, &format!("{u}\r\nCONNECT\r\n"));
+    let listing = host.read_until(format!("\r\nOK\r\n{u}\r\n+QFTPLIST: 0,"));
+    assert!(String::from_utf8_lossy(&listing).contains("f.bin"));
+    host.line();
+    host.expect(r#"AT+QFTPPUT="up.bin","COM:",0,5,1"#, &format!("{u}\r\nCONNECT\r\n"));
+    host.send("hello");
+    host.expect_output(&format!("\r\nOK\r\n{u}\r\n+QFTPPUT: 0,5\r\n"));
+    // A failure's result and a close's have their window too.
+    host.expect(r#"AT+QFTPGET="missing","COM:""#, &format!("\r\nOK\r\n{u}\r\n+QFTPGET: 627,550\r\n"));
+    // Commands without a deferred result have no window.
+    host.expect("AT+QFTPSTAT", "\r\n+QFTPSTAT: 0,1\r\n\r\nOK\r\n");
+    // Each window starts the cycle afresh.
+    host.control.update_faults(|f| f.urcs_in_windows = 1);
+    host.expect("AT+QFTPCWD=\"/\"", "\r\nOK\r\n\r\n+CEREG: 5\r\n\r\n+QFTPCWD: 0,0\r\n");
+    host.expect("AT+QFTPCLOSE", "\r\nOK\r\n\r\n+CEREG: 5\r\n\r\n+QFTPCLOSE: 0,0\r\n");
+    host.control.update_faults(|f| f.urcs_in_windows = 0);
+    assert_eq!(host.open("127.0.0.1", server.port()), "0,0");
+}
+
+#[test]
+fn end_of_file_as_550_and_size_unsupported() {
+    let server = TestServer::start().unwrap();
+    std::fs::write(server.root().join("f.bin"), b"0123456789").unwrap();
+    let mut host = Host::logged_in(&server, SimConfig::default());
+    host.expect(r#"AT+QFTPGET="f.bin","COM:",10,5"#, "\r\nCONNECT\r\n\r\nOK\r\n\r\n+QFTPGET: 0,0\r\n");
+    host.control.update_faults(|f| f.eof_as_550 = true);
+    host.expect(r#"AT+QFTPGET="f.bin","COM:",10,5"#, "\r\nOK\r\n\r\n+QFTPGET: 627,550\r\n");
+    host.expect(r#"AT+QFTPGET="f.bin","COM:",8,5"#, "\r\nCONNECT\r\n89\r\nOK\r\n\r\n+QFTPGET: 0,2\r\n");
+
+    host.control.update_faults(|f| f.size_unsupported = Some(502));
+    host.expect(r#"AT+QFTPSIZE="f.bin""#, "\r\nOK\r\n\r\n+QFTPSIZE: 627,502\r\n");
+    host.control.update_faults(|f| f.size_unsupported = Some(500));
+    host.expect(r#"AT+QFTPSIZE="f.bin""#, "\r\nOK\r\n\r\n+QFTPSIZE: 627,500\r\n");
+    host.control.update_faults(|f| f.size_unsupported = None);
+    host.expect(r#"AT+QFTPSIZE="f.bin""#, "\r\nOK\r\n\r\n+QFTPSIZE: 0,10\r\n");
+}
+
+#[test]
+fn failed_data_connection_is_a_one_off_or_leaves_the_module_busy() {
+    let server = TestServer::start().unwrap();
+    std::fs::write(server.root().join("f.bin"), b"0123456789").unwrap();
+    let mut host = Host::logged_in(&server, SimConfig::default());
+    host.control.update_faults(|f| f.fail_data_connection = true);
+    host.expect(r#"AT+QFTPGET="f.bin","COM:""#, "\r\n+CME ERROR: 615\r\n");
+    assert!(!host.control.faults().fail_data_connection, "one shot");
+    host.expect(r#"AT+QFTPGET="f.bin","COM:",0,4"#, "\r\nCONNECT\r\n0123\r\nOK\r\n\r\n+QFTPGET: 0,4\r\n");
+
+    host.control.update_faults(|f| {
+        f.fail_data_connection = true;
+        f.busy_after_data_failure = true;
+    });
+    host.expect(r#"AT+QFTPPUT="up.bin","COM:",0,5,1"#, "\r\n+CME ERROR: 615\r\n");
+    for cmd in
+        ["AT+QFTPPWD", r#"AT+QFTPLIST=".""#, r#"AT+QFTPGET="f.bin","COM:""#, "AT+QFTPLEN", r#"AT+QFTPOPEN="x",21"#]
+    {
+        host.expect(cmd, "\r\n+CME ERROR: 603\r\n");
+    }
+    host.expect("AT+QFTPSTAT", "\r\n+QFTPSTAT: 0,2\r\n\r\nOK\r\n");
+    host.send("AT+QFTPCLOSE\rAT+QFTPPWD\r");
+    host.expect_output("\r\nOK\r\n\r\n+CME ERROR: 603\r\n\r\n+QFTPCLOSE: 0,0\r\n");
+    host.expect("AT+QFTPSTAT", "\r\n+QFTPSTAT: 0,4\r\n\r\nOK\r\n");
+    assert_eq!(host.open("127.0.0.1", server.port()), "0,0");
+    host.expect(r#"AT+QFTPLIST=".","COM:""#, "\r\nCONNECT\r\n");
+    host.read_until("\r\nOK\r\n\r\n+QFTPLIST: 0,");
+    host.line();
+    // A listing fails the same way.
+    host.control.update_faults(|f| f.fail_data_connection = true);
+    host.expect(r#"AT+QFTPMLSD=".","COM:""#, "\r\n+CME ERROR: 615\r\n");
+    host.expect("AT+QFTPCWD=\"/\"", "\r\n+CME ERROR: 603\r\n");
+}
+
 #[test]
 fn reset_in_the_middle_of_a_download_and_an_upload() {
     let server = TestServer::start().unwrap();

@@ -40,7 +40,9 @@
 //!   by a result line with exactly the right count cannot be told apart from
 //!   the real end by any reader of this stream.) URCs (`+...` lines) between
 //!   that `OK` and the result line are looked past and come out after the
-//!   payload. After [`Frame::DataEnd`] come the [`Frame::Ok`] and
+//!   payload; when they fill [`HOLD`] bytes before the result line comes,
+//!   the end is taken there and the result line's count, which the caller
+//!   checks, decides. After [`Frame::DataEnd`] come the [`Frame::Ok`] and
 //!   the result line as usual.
 
 use crate::at::parse::{self, Field};
@@ -191,6 +193,9 @@ pub struct Tokenizer<const N: usize = 320> {
     hold_len: usize,
     /// Bytes at the front of `hold` handed out as data by the last call.
     hold_taken: usize,
+    /// A possible end (`\r\nOK\r\n`) of the confirmed payload armed last
+    /// has been seen.
+    end_seen: bool,
 }
 
 impl<const N: usize> Default for Tokenizer<N> {
@@ -209,6 +214,7 @@ impl<const N: usize> Tokenizer<N> {
             hold: [0; HOLD],
             hold_len: 0,
             hold_taken: 0,
+            end_seen: false,
         }
     }
 
@@ -216,6 +222,7 @@ impl<const N: usize> Tokenizer<N> {
     /// command mode; a payload that is running is not disturbed.)
     pub fn expect_payload(&mut self, payload: Payload) {
         if !self.in_data_mode() {
+            self.end_seen = false;
             self.mode = match payload {
                 Payload::Exact(n) => Mode::Armed { result: None, limit: n },
                 Payload::Confirmed { result, limit } => {
@@ -250,13 +257,15 @@ impl<const N: usize> Tokenizer<N> {
         // lengths, and building a whole new tokenizer would cost a
         // buffer-sized temporary on the stack. (Destructured in full, so
         // that a new field cannot be forgotten here.)
-        let Tokenizer { line: LineBuf { buf: _, len, skipping }, mode, skip_lf, hold: _, hold_len, hold_taken } = self;
+        let Tokenizer { line: LineBuf { buf: _, len, skipping }, mode, skip_lf, hold: _, hold_len, hold_taken, end_seen } =
+            self;
         *len = 0;
         *skipping = false;
         *mode = Mode::Command;
         *skip_lf = false;
         *hold_len = 0;
         *hold_taken = 0;
+        *end_seen = false;
     }
 
     /// The payload bytes of the last [`Frame::Data`] if they came from the
@@ -276,6 +285,14 @@ impl<const N: usize> Tokenizer<N> {
             self.skip_lf = false;
         }
         self.mode = Mode::Command;
+    }
+
+    /// True once a possible end (`\r\nOK\r\n`) of the confirmed payload
+    /// armed last has been seen, whether it turned out to be the end or
+    /// data. From then on a well-behaved module confirms the end within
+    /// its deferred-result deadline.
+    pub fn end_seen(&self) -> bool {
+        self.end_seen
     }
 
     /// True while payload bytes are expected.
@@ -392,6 +409,7 @@ impl<const N: usize> Tokenizer<N> {
                             self.hold_len += pull;
                             used += pull;
                         }
+                        self.end_seen = true;
                         let held = self.hold.get(..self.hold_len).unwrap_or_default();
                         match judge(held, result, moved) {
                             Verdict::NeedMore => return (used, None),
@@ -488,7 +506,17 @@ fn judge(held: &[u8], result: &[u8], moved: u64) -> Verdict {
         let start = rest.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(rest.len());
         let from = rest.get(start..).unwrap_or_default();
         let Some(end) = line_end(from) else {
-            return if full { Verdict::Reject } else { Verdict::NeedMore };
+            return match (full, from.first()) {
+                (false, _) => Verdict::NeedMore,
+                // The hold is full of unsolicited lines (and perhaps the
+                // start of one more): a module back in command mode that
+                // keeps talking. Taken as the end; the result line's count,
+                // checked by the caller, still decides (a payload that
+                // goes on this way ends in a count mismatch, never in
+                // bytes taken for lines unnoticed).
+                (true, None | Some(b'+')) => Verdict::Confirm,
+                (true, _) => Verdict::Reject,
+            };
         };
         let line = from.get(..end).unwrap_or_default();
         match parse::ftp_result(line, result) {
@@ -775,6 +803,48 @@ mod tests {
                 F::Line(std::format!("+QFTPNLST: 0,{}", listing.len()).into_bytes()),
             ]
         );
+    }
+
+    #[test]
+    fn a_storm_of_urcs_after_the_payload_ok_ends_the_payload_exactly() {
+        let listing = b"a.txt\r\nb.txt\r\n";
+        let urcs = ["+CEREG: 5", "+QIND: \"csq\",20,99", "+QUSIM: 1"];
+        for n in [2, 3, 12] {
+            let mut input = b"\r\nCONNECT\r\n".to_vec();
+            input.extend_from_slice(listing);
+            input.extend_from_slice(b"\r\nOK\r\n");
+            let mut lines = std::vec![F::Connect, F::Data(listing.to_vec()), F::DataEnd(14), F::Ok];
+            for urc in urcs.iter().cycle().take(n) {
+                input.extend_from_slice(std::format!("\r\n{urc}\r\n").as_bytes());
+                lines.push(F::Line(urc.as_bytes().to_vec()));
+            }
+            input.extend_from_slice(b"\r\n+QFTPLIST: 0,14\r\n");
+            lines.push(F::Line(b"+QFTPLIST: 0,14".to_vec()));
+            let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPLIST", limit: None }]);
+            assert_eq!(frames, lines, "{n} URCs");
+        }
+    }
+
+    #[test]
+    fn a_payload_holding_an_ok_and_a_urc_line_is_data() {
+        let listing = b"a.txt\r\nOK\r\n\r\n+CEREG: 5\r\nb.txt\r\n";
+        let input = confirmed_stream(listing, "QFTPLIST");
+        let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPLIST", limit: None }]);
+        assert_eq!(frames, transfer_frames(listing, "QFTPLIST"));
+    }
+
+    #[test]
+    fn a_possible_end_is_noticed() {
+        let mut tok = Tokenizer::<64>::new();
+        tok.expect_payload(Payload::Confirmed { result: "QFTPLIST", limit: None });
+        let _ = tok.feed(b"\r\nCONNECT\r\n");
+        let _ = tok.feed(b"abc");
+        assert!(!tok.end_seen());
+        let _ = tok.feed(b"\r\nOK\r\nxyz");
+        assert!(tok.end_seen());
+        tok.abort_payload();
+        tok.expect_payload(Payload::Confirmed { result: "QFTPLIST", limit: None });
+        assert!(!tok.end_seen(), "forgotten when the next payload is armed");
     }
 
     #[test]

@@ -193,7 +193,9 @@ pub(crate) enum Until {
     Connect,
     /// The next payload piece or the payload's end.
     Data,
-    /// The answer line, after an `OK` that was taken already.
+    /// The answer line, with or without an `OK` before it (taken already,
+    /// or the end of an upload's data mode, which the module may leave
+    /// out when it ends the upload itself).
     Answer,
     /// An `OK` after the probe's `+CMEE:`; anything else is ignored.
     Probe,
@@ -227,7 +229,7 @@ pub(crate) enum Verdict {
 pub(crate) struct Waiting<'t> {
     pub(crate) want: Want,
     pub(crate) until: Until,
-    /// The final `OK` came.
+    /// The final `OK` came (for an upload: the module left data mode).
     pub(crate) ok: bool,
     /// The answer line's value, once it came.
     pub(crate) answer: Option<Result<Got, Error>>,
@@ -281,7 +283,7 @@ impl<'t> Waiting<'t> {
         match (event, self.until) {
             (Event::Error, _) if strict => Verdict::Fail(Error::AtError),
             (Event::Cme(e), _) if strict => Verdict::Fail(Error::Cme(e)),
-            (Event::Ok, Until::Final) => {
+            (Event::Ok, Until::Final | Until::Answer) => {
                 self.ok = true;
                 Verdict::More
             }

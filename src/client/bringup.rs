@@ -68,6 +68,7 @@ impl<U: Read + Write> Ftp<'_, U> {
         // Nothing of a previous run of this client is waited for.
         self.st.pending = None;
         self.st.stale_result = false;
+        self.st.closing = false;
         self.forget_input();
         if escape {
             self.st.need_init = false;

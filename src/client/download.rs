@@ -34,7 +34,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `opts.chunk` bytes, each requested with `<startpos>,<downloadlen>` so
     /// the number of payload bytes is always known. The size is asked first
     /// (`AT+QFTPSIZE`); servers that cannot tell (reply 500 or 502) get
-    /// chunks whose end is confirmed by the modem's count. Every chunk's
+    /// chunks whose end is confirmed by the modem's count, until a short
+    /// chunk (or, after a full one, a chunk the module reports as "file
+    /// unavailable", `+QFTPGET: 627,550`, as some firmware does at the end
+    /// of the file). Every chunk's
     /// `+QFTPGET: 0,<n>` is checked against the bytes received, and an
     /// exact chunk must be followed by `\r\nOK\r\n` at once. `opts.progress`
     /// sees the bytes moved so far. Returns the number of bytes written to
@@ -86,7 +89,16 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 };
                 self.prepare(true).await?;
                 let r = self.fetch(&cmd::qftpget(remote, COM, pos, Some(sat32(n)))?, payload, GET, sink).await;
-                let got = self.st.ended(r)?;
+                let got = match self.st.ended(r) {
+                    // Some firmware reports a chunk asked for at the end of
+                    // a file of unknown size as "file unavailable" rather
+                    // than as an empty chunk. Only after a full chunk: at
+                    // the first, the file may well be missing.
+                    Err(Error::Ftp { reply: Some(FtpReply::FileUnavailable), .. }) if size.is_none() && pos > start => {
+                        return Ok(pos - start)
+                    }
+                    r => r?,
+                };
                 pos = pos.saturating_add(got);
                 opts.report(pos - start);
                 if got < n {
@@ -103,7 +115,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `sink`; returns its length in bytes. [`Listing::Nlst`] gives names
     /// only, [`Listing::Mlsd`] RFC 3659 facts. The listing's end is
     /// confirmed by the result line's count. Each wait is bounded by
-    /// `rsptimeout` plus 5 s, between two pieces of payload too.
+    /// `rsptimeout` plus 5 s, between two pieces of payload too; once a
+    /// possible end (`\r\nOK\r\n`) has come, the listing must end within
+    /// that deadline, however much the module keeps sending (URCs after the
+    /// payload's `OK` are published, not taken as payload).
     ///
     /// # Errors
     ///
@@ -142,8 +157,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         sink: &'s mut W,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'b, U, W> {
         async move {
-            let mut rd =
-                Reading { payload, w: Waiting::new(Want::Num(result), Until::Data, &mut []), moved: 0, sent: false };
+            let w = Waiting::new(Want::Num(result), Until::Data, &mut []);
+            let mut rd = Reading { payload, w, moved: 0, sent: false };
             while let Some(piece) = Shared::new(self.next_piece(command, &mut rd)).await? {
                 if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
                     // The module may still be sending: the stream stays
@@ -167,16 +182,26 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ) -> impl Future<Output = Result<Option<Piece>, Error>> + use<'s, 'c, 'b, U> {
         async move {
             let r = async {
-                if !rd.sent {
+                // Each wait for payload is bounded by the deferred-result
+                // deadline, and once a possible end was seen, all of them
+                // together: by the deadline in force then (`State::end_by`).
+                let deadline = match self.rx.tok().end_seen() {
+                    true => self.st.end_by,
+                    false => after(self.st.deferred),
+                };
+                self.st.end_by = deadline;
+                let verdict = if !rd.sent {
                     rd.sent = true;
                     self.rx.tok().expect_payload(rd.payload);
                     // From the command on, the module may enter data mode
                     // at any moment: a call after a drop or a timeout
                     // escapes first.
                     self.st.dirty = Dirty::DataMode;
-                    self.send(command, rd.w.want).await?;
-                }
-                if let Verdict::Piece(piece) = self.wait(&mut rd.w, after(self.st.deferred)).await? {
+                    self.exchange(command, &mut rd.w, self.st.deferred).await?
+                } else {
+                    self.wait(&mut rd.w, deadline).await?
+                };
+                if let Verdict::Piece(piece) = verdict {
                     rd.moved += self.rx.piece(piece).len() as u64;
                     return Ok(Some(piece));
                 }

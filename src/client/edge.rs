@@ -12,12 +12,12 @@ use embassy_time::{with_deadline, Duration, Instant};
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Event, Got, Match, Piece, Until, Verdict, Waiting, Want};
-use super::limits::QUICK;
-use super::session::Dirty;
+use super::limits::{BUSY_POLL, BUSY_POLLS_CLOSING, BUSY_RETRIES, QUICK};
+use super::session::{Dirty, Session};
 use super::{io_error, Ftp};
 use crate::at::cmd::{self, Command};
 use crate::at::tokenizer::{Frame, Tokenizer};
-use crate::error::Error;
+use crate::error::{CmeError, Error};
 
 /// Longest line the client's tokenizer keeps: the longest answer,
 /// `+QFTPPWD: 0,"<255-byte path>"` (269 bytes), rounded up to a word.
@@ -159,12 +159,56 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         timeout: Duration,
         text: &'s mut [u8],
     ) -> impl Future<Output = Result<Got, Error>> + use<'s, 'b, U> {
-        async move {
-            self.send(cmd, want).await?;
+        Shared::new(async move {
             let mut w = Waiting::new(want, Until::Final, text);
-            self.wait(&mut w, after(timeout)).await?;
+            self.exchange(cmd, &mut w, timeout).await?;
             w.value()
-        }
+        })
+    }
+
+    /// Sends `cmd` and waits (for `timeout`) until `w` is over or a payload
+    /// piece comes; returns how the wait ended.
+    ///
+    /// Busy: while a close is in progress, and after it on some firmware
+    /// (reference section 6b), the module answers FTP commands `+CME
+    /// ERROR: 603`. Then the client listens for [`BUSY_POLL`] (the close's
+    /// result may come meanwhile) and sends the command again: while a
+    /// close is in progress, up to [`BUSY_POLLS_CLOSING`] times; otherwise
+    /// [`BUSY_RETRIES`] times, after which the session is given up (the
+    /// next call closes it) and the error is `Cme(603)`. Without a session
+    /// or a close in progress, `603` is the answer (see [`Ftp::open`]).
+    ///
+    /// Polled out of line ([`Shared`]): every command and transfer shares
+    /// it.
+    pub(crate) fn exchange<'s, 't>(
+        &'s mut self,
+        cmd: &'s Command<'_>,
+        w: &'s mut Waiting<'t>,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Verdict, Error>> + use<'s, 't, 'b, U> {
+        Shared::new(async move {
+            let mut busy = 0;
+            loop {
+                self.send(cmd, w.want).await?;
+                let r = self.wait(w, after(timeout)).await;
+                if r != Err(Error::Cme(CmeError::Code(603))) {
+                    return r;
+                }
+                busy += 1;
+                if self.st.closing {
+                    if busy > BUSY_POLLS_CLOSING {
+                        return r;
+                    }
+                } else if self.st.session != Session::Open {
+                    return r;
+                } else if busy > BUSY_RETRIES {
+                    self.st.busy_for_good();
+                    return r;
+                }
+                debug!("busy (603): waiting");
+                self.listen(after(BUSY_POLL)).await?;
+            }
+        })
     }
 
     /// The resynchronisation probe: a lone CR ends any partial command line,
@@ -200,7 +244,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Reads events until the wait `w` is over, or `deadline`. While
     /// waiting for payload, each event moves the deadline on by the
     /// deferred-result deadline (`rsptimeout` bounds the gap between two
-    /// packets). Returns what ended the wait: [`Verdict::Done`], a payload
+    /// packets), until a possible end of the payload was seen. Returns what ended the wait: [`Verdict::Done`], a payload
     /// piece or the payload's end.
     pub(crate) fn wait<'s, 't>(
         &'s mut self,
@@ -236,17 +280,24 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     Verdict::Fail(e) => return Err(e),
                     v => return Ok(v),
                 }
-                if w.until == Until::Data {
+                // Payload moves the deadline on, until a possible end of
+                // it has been seen: from then on the module must confirm
+                // the end by the deadline in force then, however much it
+                // keeps sending.
+                if w.until == Until::Data && !self.rx.tok.end_seen() {
                     deadline = after(self.st.deferred);
+                    self.st.end_by = deadline;
                 }
             }
         }
     }
 
     /// Reads what the UART has into the emptied receive buffer, waiting
-    /// until `deadline` for at least one byte.
+    /// until `deadline` for at least one byte (a deadline passed already
+    /// takes what the UART has at once: the read is polled first).
+    /// Polled out of line ([`Shared`]).
     pub(crate) fn fill(&mut self, deadline: Instant) -> impl Future<Output = Result<(), Error>> + use<'_, 'b, U> {
-        async move {
+        Shared::new(async move {
             self.rx.start = 0;
             self.rx.end = 0;
             let room = self.rx.buf.get_mut(..self.rx.cap).unwrap_or_default();
@@ -259,6 +310,37 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     Ok(())
                 }
             }
+        })
+    }
+
+    /// During an upload, before more data goes out: reads what the module
+    /// has sent meanwhile, without waiting for more. True if it has left
+    /// data mode (its `OK`, or the upload's result, came): it ended the
+    /// upload itself (`+QFTPPUT: 609,0` after a stalled source), and
+    /// whatever is sent now would be taken as commands.
+    pub(crate) fn module_left_data_mode<'s, 't>(
+        &'s mut self,
+        w: &'s mut Waiting<'t>,
+    ) -> impl Future<Output = Result<bool, Error>> + use<'s, 't, 'b, U> {
+        async move {
+            // What the UART has now, then only what is buffered: the
+            // deadlines have passed already.
+            let now = Instant::now();
+            if self.rx.start >= self.rx.end {
+                match self.fill(now).await {
+                    Ok(()) | Err(Error::Timeout) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            match self.wait(w, now).await {
+                Ok(_) | Err(Error::Timeout) => {}
+                Err(e) => return Err(e),
+            }
+            let left = w.ok || w.answer.is_some();
+            if left {
+                self.st.dirty = Dirty::Stream;
+            }
+            Ok(left)
         }
     }
 

@@ -68,10 +68,18 @@ pub(crate) const AT_BOOT: Probes = Probes { timeout: Duration::from_secs(1), tri
 /// once; 2 s each, three times, escaping before each retry.
 pub(crate) const AFTER_ABANDON: Probes = Probes { timeout: Duration::from_secs(2), tries: 3, escape_between: true };
 
-/// While `AT+QFTPCLOSE` answers `+CME ERROR: 603` (a close is pending,
-/// reference section 6b), the client waits this long for `+QFTPCLOSE:`
-/// before asking again, until the deferred-result deadline.
-pub(crate) const CLOSE_BUSY_POLL: Duration = Duration::from_secs(1);
+/// An FTP command answered `+CME ERROR: 603` (busy: a close is pending,
+/// or after a failed data connection, reference section 6b) is sent again
+/// after this pause, or as soon as the pending `+QFTPCLOSE:` arrives ...
+pub(crate) const BUSY_POLL: Duration = Duration::from_secs(1);
+
+/// ... this many times while a close is in progress (the module's
+/// `rsptimeout` at its default, 90 s, bounds the close) ...
+pub(crate) const BUSY_POLLS_CLOSING: u8 = 90;
+
+/// ... and this many times when none is: some firmware then stays busy
+/// until a close (reference section 6b), so the session is given up.
+pub(crate) const BUSY_RETRIES: u8 = 3;
 
 /// `open` that finds a dead predecessor's session (`+CME ERROR: 603`)
 /// closes it and tries again this many times.

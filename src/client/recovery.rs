@@ -8,12 +8,12 @@
 
 use core::future::Future;
 
-use embassy_time::{Instant, Timer};
+use embassy_time::Timer;
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Until, Waiting, Want};
 use super::edge::after;
-use super::limits::{Probes, AFTER_ABANDON, CLOSE_BUSY_POLL, ESCAPE_ANSWER, GUARD, QUICK};
+use super::limits::{Probes, AFTER_ABANDON, ESCAPE_ANSWER, GUARD, QUICK};
 use super::session::Dirty;
 use super::{Ftp, PdpConfig};
 use crate::at::cmd;
@@ -191,31 +191,23 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
     }
 
-    /// `AT+QFTPCLOSE`, riding out `+CME ERROR: 603` (a close already
-    /// pending, reference section 6b) until `+QFTPCLOSE:` arrives or the
-    /// deferred-result deadline passes. Closing what is not open is fine.
+    /// `AT+QFTPCLOSE`. While a close is in progress, a `+CME ERROR: 603`
+    /// is ridden out as for every FTP command (reference section 6b; see
+    /// [`Ftp::exchange`]). Closing what is not open is fine.
     pub(crate) fn close_session<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         async move {
-            let until = after(self.st.deferred);
-            loop {
-                let left = until.saturating_duration_since(Instant::now());
-                // Not left pending if dropped: a later call need not wait for it.
-                let want = Want::Unawaited(CLOSE);
-                match self.command(&cmd::qftpclose(), want, left, &mut []).await {
-                    // Closed, or there was nothing to close.
-                    Ok(_) | Err(Error::Ftp { .. }) | Err(Error::AtError) => return Ok(()),
-                    Err(Error::Cme(CmeError::Code(603))) => {
-                        // Busy closing: wait a little for the pending result.
-                        let mut w = Waiting::new(want, Until::Busy, &mut []);
-                        match self.wait(&mut w, after(CLOSE_BUSY_POLL).min(until)).await {
-                            Ok(_) => return Ok(()),
-                            Err(Error::Timeout) if Instant::now() < until => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    Err(Error::Cme(_)) => return Ok(()),
-                    Err(e) => return Err(e),
+            self.st.closing = true;
+            // Not left pending if dropped: a later call need not wait for it.
+            let want = Want::Unawaited(CLOSE);
+            match self.command(&cmd::qftpclose(), want, self.st.deferred, &mut []).await {
+                // Busy closing until the deadline.
+                Err(Error::Cme(CmeError::Code(603))) => Err(Error::Timeout),
+                // Closed, or there was nothing to close.
+                Ok(_) | Err(Error::Ftp { .. } | Error::AtError | Error::Cme(_)) => {
+                    self.st.closing = false;
+                    Ok(())
                 }
+                Err(e) => Err(e),
             }
         }
     }

@@ -7,7 +7,7 @@
 //! preparation (`recovery.rs`) reads it: resynchronise, leave data mode,
 //! wait out or close what an abandoned command left pending.
 
-use embassy_time::Duration;
+use embassy_time::{Duration, Instant};
 
 use super::limits::{MARGIN, RSPTIMEOUT_DEFAULT_S};
 use crate::at::parse;
@@ -55,12 +55,19 @@ pub(crate) struct State {
     /// A transfer result (`+QFTPPUT:`, `+QFTPGET:`) came that no command of
     /// this client asked for: a predecessor's transfer ended.
     pub(crate) stale_result: bool,
+    /// `AT+QFTPCLOSE` went out and its `+QFTPCLOSE:` has not come yet:
+    /// FTP commands answer `+CME ERROR: 603` until it does.
+    pub(crate) closing: bool,
     /// The PDP context of the FTP session (`+QIURC: "pdpdeact"` of it ends
     /// the session).
     pub(crate) context_id: u8,
     /// The deadline of deferred results: the module's `rsptimeout` plus a
     /// margin.
     pub(crate) deferred: Duration,
+    /// While a payload comes: the deadline in force when the last payload
+    /// event came. Once a possible end of the payload was seen, it stays:
+    /// the module must confirm the end by then, however much it sends.
+    pub(crate) end_by: Instant,
 }
 
 impl State {
@@ -73,8 +80,10 @@ impl State {
             pending: None,
             line_open: false,
             stale_result: false,
+            closing: false,
             context_id: 1,
             deferred: Self::rsptimeout(RSPTIMEOUT_DEFAULT_S),
+            end_by: Instant::MAX,
         }
     }
 
@@ -97,6 +106,7 @@ impl State {
                 let was_open = self.session == Session::Open;
                 self.lose();
                 self.need_init = true;
+                self.closing = false;
                 // Nothing of the old module's is pending any more.
                 self.pending = None;
                 return was_open;
@@ -113,13 +123,29 @@ impl State {
     }
 
     /// A line of the stream: if it is the pending deferred result, nothing
-    /// is pending any more. True if it was.
+    /// is pending any more (true if it was); a `+QFTPCLOSE:` ends a close
+    /// in progress, whoever waits.
     pub(crate) fn settles(&mut self, line: &[u8]) -> bool {
-        let settles = self.pending.is_some_and(|name| parse::prefixed(line).is_some_and(|(n, _)| n == name));
+        let name = parse::prefixed(line).map(|(n, _)| n);
+        if name == Some(b"QFTPCLOSE") {
+            self.closing = false;
+        }
+        let settles = self.pending.is_some() && name == self.pending;
         if settles {
             self.pending = None;
         }
         settles
+    }
+
+    /// The module stayed busy (`+CME ERROR: 603`) with no close in
+    /// progress to wait for: some firmware stays so until a close
+    /// (reference section 6b). The session is reported lost and the next
+    /// call closes it.
+    pub(crate) fn busy_for_good(&mut self) {
+        if self.session == Session::Open {
+            self.need_close = true;
+        }
+        self.lose();
     }
 
     /// An operation that needs a session may start, or the error to report.

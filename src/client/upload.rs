@@ -123,7 +123,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 let command = cmd::qftpput(remote, COM, start + done, Some((sat32(n), last)))?;
                 let r = async {
                     let mut w = self.upload_start(&command).await?;
-                    let moved = self.stream(src, Some(n), None).await?;
+                    let moved = self.stream(src, Some(n), None, &mut w).await?;
                     self.upload_end(&mut w, false, moved).await
                 }
                 .await;
@@ -166,7 +166,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             self.reserve_upload_area();
             let r = async {
                 let mut w = self.upload_start(&command).await?;
-                let moved = self.stream(src, None, Some(&mut opts)).await?;
+                let moved = self.stream(src, None, Some(&mut opts), &mut w).await?;
                 self.upload_end(&mut w, true, moved).await
             }
             .await;
@@ -226,7 +226,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// Starts an upload exchange: the command, then `CONNECT`. From here
-    /// on the module is in data mode. Returns the wait for the result.
+    /// on the module is in data mode. Returns the wait for the result (with
+    /// or without an `OK` before it: see [`Until::Answer`]).
     fn upload_start<'s, 'c>(
         &'s mut self,
         command: &'s Command<'c>,
@@ -236,21 +237,24 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             // From the command on, the module may enter data mode at any
             // moment: a call after a drop or a timeout escapes first.
             self.st.dirty = Dirty::DataMode;
-            self.send(command, want).await?;
             let mut w = Waiting::new(want, Until::Connect, &mut []);
-            self.wait(&mut w, after(self.st.deferred)).await?;
+            self.exchange(command, &mut w, self.st.deferred).await?;
+            w.until = Until::Answer;
             Ok(w)
         }
     }
 
     /// Streams the source through the upload area: `len` bytes (a source
-    /// that ends before is an error), or everything it yields.
-    fn stream<'s, 'p, R: Read>(
+    /// that ends before is an error), or everything it yields. Stops early,
+    /// sending nothing more, if the module has left data mode by itself
+    /// (see [`Ftp::module_left_data_mode`]): the result in `w` tells why.
+    fn stream<'s, 'p, 't, R: Read>(
         &'s mut self,
         src: &'s mut R,
         len: Option<u64>,
         mut progress: Option<&'s mut Transfer<'p>>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, R> {
+        w: &'s mut Waiting<'t>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 't, 'b, U, R> {
         async move {
             let room = self.rx.len().saturating_sub(RX_LEN) as u64;
             let mut moved = 0u64;
@@ -266,6 +270,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                         None => Ok(moved),
                         Some(_) => Err(Error::Io(embedded_io::ErrorKind::InvalidInput)),
                     };
+                }
+                // The source may have stalled for longer than the module
+                // waits for data.
+                if self.module_left_data_mode(w).await? {
+                    return Ok(moved);
                 }
                 moved += k as u64;
                 self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
@@ -285,22 +294,19 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         moved: u64,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 't, 'b, U> {
         async move {
-            if escaped {
+            // A module that ended the upload itself gets no `+++`.
+            if escaped && !self.module_left_data_mode(w).await? {
                 // `escape` takes the `OK`; the result line follows. Until the
                 // escape is through, the module is in data mode.
                 self.escape(ESCAPE_TRIES).await?;
                 self.st.dirty = Dirty::Stream;
-                w.until = Until::Answer;
-            } else {
-                // The module leaves data mode by itself after the announced
-                // bytes, unless the line lost some: then it still waits for
-                // them, and whatever this client sends next would become
-                // data. So until the result arrives the stream stays marked
-                // as in data mode, and a call after a timeout or a dropped
-                // future escapes before its first byte.
-                w.until = Until::Final;
-                w.ok = false;
             }
+            // Otherwise the module leaves data mode by itself after the
+            // announced bytes, unless the line lost some: then it still
+            // waits for them, and whatever this client sends next would
+            // become data. So until the result arrives the stream stays
+            // marked as in data mode, and a call after a timeout or a
+            // dropped future escapes before its first byte.
             self.wait(w, after(self.st.deferred)).await?;
             counted(w.value()?, moved)
         }

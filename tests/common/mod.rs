@@ -106,6 +106,14 @@ impl Modem {
         self.0.borrow_mut().steps.extend(script.0);
     }
 
+    /// Drops the rest of the script and any pause in progress: cuts an
+    /// endless stream short (then `push` what comes next).
+    pub fn clear(&self) {
+        let mut s = self.0.borrow_mut();
+        s.steps.clear();
+        s.pause_until = None;
+    }
+
     /// Panics unless the whole script ran and nothing went wrong.
     pub fn finished(&self) {
         let s = self.0.borrow();

@@ -2,7 +2,7 @@
 //! that any program that opens a serial port can talk to it.
 //!
 //! ```text
-//! qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N] [--stall-upload-after N]
+//! qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [FAULT OPTIONS]
 //! ```
 //!
 //! Without `--tcp` it opens a pty and prints its `/dev/pts/N` path as the
@@ -11,6 +11,15 @@
 //! fault that leaves the module in the middle of a counted upload after N
 //! payload bytes (`Faults::stall_upload_after`); when it has bitten,
 //! `qftp-sim: upload stalled` goes to stderr. Runs until killed.
+//!
+//! The other fault options set the [`Faults`] field of the same name (the
+//! usage text lists them): `--baud N`, `--urcs-in-windows N`,
+//! `--put-timeout-without-ok`, `--end-upload-after BYTES`, `--eof-as-550`,
+//! `--size-unsupported REPLY`, `--fail-data-connection`,
+//! `--busy-after-data-failure`, `--rejects-probe`, `--sim STATE` (`ready`,
+//! `pin:<PIN>`, `puk`, `not-inserted`, `failure`, `busy:<N>`), and
+//! `Faults::registration`'s `--registration-delay-ms MS`,
+//! `--registration-stat N`, `--registration-via eps|gprs|cs`, `--rssi N`.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -19,38 +28,75 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use embedded_io::{Read as _, ReadReady as _, Write as _};
-use quectel_ftp_sim::{pair, Faults, SimConfig, SimControl, SimPort, TestServer};
+use quectel_ftp_sim::{pair, Faults, NetworkDomain, SimConfig, SimControl, SimPort, SimState, TestServer};
 
-const USAGE: &str = "usage: qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N] [--stall-upload-after BYTES]";
+const USAGE: &str = "usage: qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N] [--stall-upload-after BYTES]
+                [--urcs-in-windows N] [--put-timeout-without-ok] [--end-upload-after BYTES]
+                [--eof-as-550] [--size-unsupported REPLY] [--fail-data-connection]
+                [--busy-after-data-failure] [--rejects-probe]
+                [--sim ready|pin:PIN|puk|not-inserted|failure|busy:N]
+                [--registration-delay-ms MS] [--registration-stat N] [--registration-via eps|gprs|cs] [--rssi N]";
 /// Polling period of the bridge when neither side has data.
 const IDLE: Duration = Duration::from_millis(2);
 
 struct Options {
     tcp: Option<String>,
     with_server: bool,
-    baud: Option<u32>,
-    stall_upload_after: Option<u64>,
+    faults: Faults,
 }
 
 fn parse_args() -> Result<Options, String> {
-    let mut options = Options { tcp: None, with_server: false, baud: None, stall_upload_after: None };
+    let mut options = Options { tcp: None, with_server: false, faults: Faults::default() };
     let mut args = std::env::args().skip(1);
+    let faults = &mut options.faults;
     while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(USAGE);
         match arg.as_str() {
-            "--tcp" => options.tcp = Some(args.next().ok_or(USAGE)?),
+            "--tcp" => options.tcp = Some(value()?),
             "--with-server" => options.with_server = true,
-            "--baud" => {
-                let baud = args.next().ok_or(USAGE)?;
-                options.baud = Some(baud.parse().map_err(|_| USAGE)?);
+            "--baud" => faults.baud = Some(number(&value()?)?),
+            "--stall-upload-after" => faults.stall_upload_after = Some(number(&value()?)?),
+            "--urcs-in-windows" => faults.urcs_in_windows = number(&value()?)?,
+            "--put-timeout-without-ok" => faults.put_timeout_without_ok = true,
+            "--end-upload-after" => faults.end_upload_after = Some(number(&value()?)?),
+            "--eof-as-550" => faults.eof_as_550 = true,
+            "--size-unsupported" => faults.size_unsupported = Some(number(&value()?)?),
+            "--fail-data-connection" => faults.fail_data_connection = true,
+            "--busy-after-data-failure" => faults.busy_after_data_failure = true,
+            "--rejects-probe" => faults.rejects_probe = true,
+            "--sim" => faults.sim = sim_state(&value()?)?,
+            "--registration-delay-ms" => faults.registration.delay = Duration::from_millis(number(&value()?)?),
+            "--registration-stat" => faults.registration.stat = number(&value()?)?,
+            "--registration-via" => {
+                faults.registration.via = match value()?.as_str() {
+                    "eps" => NetworkDomain::Eps,
+                    "gprs" => NetworkDomain::Gprs,
+                    "cs" => NetworkDomain::Cs,
+                    _ => return Err(USAGE.to_owned()),
+                }
             }
-            "--stall-upload-after" => {
-                let bytes = args.next().ok_or(USAGE)?;
-                options.stall_upload_after = Some(bytes.parse().map_err(|_| USAGE)?);
-            }
+            "--rssi" => faults.registration.rssi = number(&value()?)?,
             _ => return Err(USAGE.to_owned()),
         }
     }
     Ok(options)
+}
+
+fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.parse().map_err(|_| USAGE.to_owned())
+}
+
+/// `ready`, `pin:<PIN>`, `puk`, `not-inserted`, `failure` or `busy:<N>`.
+fn sim_state(text: &str) -> Result<SimState, String> {
+    Ok(match text.split_once(':') {
+        None if text == "ready" => SimState::Ready,
+        None if text == "puk" => SimState::Puk,
+        None if text == "not-inserted" => SimState::NotInserted,
+        None if text == "failure" => SimState::Failure,
+        Some(("pin", pin)) => SimState::Pin(pin.to_owned()),
+        Some(("busy", n)) => SimState::Busy(number(n)?),
+        _ => return Err(USAGE.to_owned()),
+    })
 }
 
 fn main() {
@@ -79,8 +125,7 @@ fn run(options: Options) -> io::Result<()> {
     } else {
         None
     };
-    let faults = Faults { baud: options.baud, stall_upload_after: options.stall_upload_after, ..Faults::default() };
-    let (port, control) = pair(SimConfig { faults, ..SimConfig::default() });
+    let (port, control) = pair(SimConfig { faults: options.faults, ..SimConfig::default() });
     let mut module = Module { port, control, stalls: 0 };
     match options.tcp {
         Some(addr) => serve_tcp(&mut module, &addr),
