@@ -178,6 +178,43 @@ code_enum! {
     }
 }
 
+/// What keeps the SIM from use (`AT+CPIN?` and its `+CME ERROR` codes,
+/// 3GPP TS 27.007 sections 8.3 and 9.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum SimError {
+    /// No SIM (`+CME ERROR: 10`).
+    NotInserted,
+    /// The SIM failed (`+CME ERROR: 13`).
+    Failure,
+    /// Still busy after the wait (`+CME ERROR: 14`).
+    Busy,
+    /// `+CPIN: SIM PIN`, and no PIN was given.
+    PinRequired,
+    /// The PIN given was refused (`+CME ERROR: 16`): it is not tried again
+    /// (a third wrong PIN blocks the SIM).
+    WrongPin,
+    /// `+CPIN: SIM PUK`: the SIM is blocked; unblock it with its PUK.
+    PukRequired,
+    /// Another lock (`+CPIN: PH-SIM PIN`, `SIM PIN2`, ...).
+    Locked,
+}
+
+impl fmt::Display for SimError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SimError::NotInserted => "not inserted",
+            SimError::Failure => "failure",
+            SimError::Busy => "busy",
+            SimError::PinRequired => "PIN required",
+            SimError::WrongPin => "wrong PIN",
+            SimError::PukRequired => "PUK required (blocked)",
+            SimError::Locked => "locked",
+        })
+    }
+}
+
 /// `+CME ERROR: <err>` — the modem refused a command outright.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -300,6 +337,19 @@ pub enum Error {
         /// Bytes the module reported (or that were asked for).
         reported: u32,
     },
+    /// The SIM keeps the module off the network (`AT+CPIN?`).
+    Sim(SimError),
+    /// The module did not register with the network in time, or the
+    /// network denied it (`AT+CEREG?`, `AT+CGREG?`, `AT+CREG?`; 3GPP TS
+    /// 27.007 sections 7.2, 10.1.20, 10.1.22).
+    NotRegistered {
+        /// The last registration state seen, the best of the three
+        /// queries: 0 not searching, 2 searching, 3 denied, 4 unknown.
+        stat: u8,
+        /// The signal then (`AT+CSQ` `<rssi>`): 0–31 (-113 to -51 dBm in 2
+        /// dB steps), 99 unknown.
+        rssi: u8,
+    },
     /// The network dropped the PDP context (`+QIURC: "pdpdeact"`) or the
     /// module restarted: the FTP session is gone; open it again.
     SessionClosed,
@@ -339,6 +389,10 @@ impl fmt::Display for Error {
             Error::Protocol => f.write_str("unexpected response from the modem"),
             Error::LengthMismatch { moved, reported } => {
                 write!(f, "transfer length mismatch: moved {} bytes, modem reports {}", moved, reported)
+            }
+            Error::Sim(e) => write!(f, "SIM: {}", e),
+            Error::NotRegistered { stat, rssi } => {
+                write!(f, "not registered with the network (state {}, signal {})", stat, rssi)
             }
             Error::SessionClosed => f.write_str("the network closed the session (PDP context deactivated)"),
             Error::NotOpen => f.write_str("no FTP session is open"),

@@ -16,4 +16,4 @@ pub use client::{
     Auth, DataAddress, FileType, Ftp, FtpConfig, FtpState, IpType, Listing, LocalAddr, ModifyTime, PdpConfig, Setting,
     SslConfig, SslType, Transfer, TransferMode, GUARD, MIN_BUF, RX_LEN,
 };
-pub use error::{ArgError, CmeError, Error, FtpReply, ModuleError};
+pub use error::{ArgError, CmeError, Error, FtpReply, ModuleError, SimError};

@@ -54,6 +54,7 @@ fn section_5_exchanges_byte_for_byte() {
         .ok("AT+QICSGP=1,1,\"CMNBIOT\",\"\",\"\",1")
         // Not active yet: activate, then read the address.
         .ok("AT+QIACT?")
+        .then(registered())
         .ok("AT+QIACT=1")
         .cmd("AT+QIACT?")
         .lines(&["+QIACT: 1,1,1,\"10.7.157.1\"", "OK"])
@@ -178,6 +179,7 @@ fn active_context_is_not_activated_again() {
             .ok("AT+QICSGP=3,1,\"\",\"\",\"\",0")
             .cmd("AT+QIACT?")
             .lines(&["+QIACT: 3,0,1,\"\"", "OK"])
+            .then(registered())
             .ok("AT+QIACT=3")
             .cmd("AT+QIACT?")
             .lines(&["+QIACT: 1,1,1,\"10.7.157.1\"", "+QIACT: 3,1,1,\"10.0.0.3\"", "OK"]),

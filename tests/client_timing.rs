@@ -118,6 +118,7 @@ fn quick_command_pdp_and_close_timeouts() {
             // AT+QIACT may take 150 s.
             .ok("AT+QICSGP=1,1,\"\",\"\",\"\",0")
             .ok("AT+QIACT?")
+            .then(registered())
             .cmd("AT+QIACT=1")
             .then(probe())
             // AT+QIDEACT may take 40 s.

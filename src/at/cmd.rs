@@ -254,6 +254,30 @@ pub fn probe() -> Command<'static> {
 pub fn cpin_query() -> Command<'static> {
     query("AT+CPIN")
 }
+/// `AT+CPIN="<pin>"` — enters the SIM PIN: 4 to 8 digits (3GPP TS 31.101
+/// section 9.9), never shown by `Debug` nor logged.
+pub fn cpin_enter(pin: &str) -> Result<Command<'_>, ArgError> {
+    let b = pin.as_bytes();
+    if b.len() < 4 {
+        return Err(ArgError::Empty);
+    }
+    let digits = check_str(pin, 8, false)?;
+    if let Some(at) = digits.iter().position(|c| !c.is_ascii_digit()) {
+        return Err(ArgError::ForbiddenByte { at: at as u16 });
+    }
+    Ok(Command::new("AT+CPIN", b"=\"\x04\"\r").strs([&[], &[], digits]))
+}
+/// `AT+CEREG?`, `AT+CGREG?`, `AT+CREG?` — network registration (EPS,
+/// GPRS, circuit switched) — and `AT+CSQ`, signal quality: by the name of
+/// their answer.
+pub fn network_query(name: &[u8]) -> Command<'static> {
+    match name {
+        b"CGREG" => query("AT+CGREG"),
+        b"CREG" => query("AT+CREG"),
+        b"CSQ" => exec("AT+CSQ"),
+        _ => query("AT+CEREG"),
+    }
+}
 /// `AT+QICSGP=<cid>,<type>,"<apn>","<user>","<pass>",<auth>`.
 pub fn qicsgp<'a>(
     cid: u8,

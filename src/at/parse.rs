@@ -241,6 +241,25 @@ pub fn cpin(line: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// Parses the answer to a registration query, `+<name>: <n>,<stat>[,...]`
+/// (`name` is `CEREG`, `CGREG` or `CREG`), to `<stat>`. The unsolicited
+/// form, `+<name>: <stat>[,"<tac>",...]`, has no number second and is not
+/// an answer.
+pub fn reg_stat(line: &[u8], name: &[u8]) -> Option<u8> {
+    match fields(body(line, name)?, 2).as_slice() {
+        [n, stat, ..] => n.num::<u8>().and(stat.num()),
+        _ => None,
+    }
+}
+
+/// Parses `+CSQ: <rssi>,<ber>` to `<rssi>` (0–31, 99 unknown).
+pub fn csq(line: &[u8]) -> Option<u8> {
+    match fields(body(line, b"CSQ")?, 2).as_slice() {
+        [rssi, _] => rssi.num(),
+        _ => None,
+    }
+}
+
 /// Parses `+QFLST: "<name>",<size>` or `+QFLST: <name>,<size>`.
 pub fn qflst(line: &[u8]) -> Option<(&[u8], u64)> {
     match fields(body(line, b"QFLST")?, NO_REST).as_slice() {

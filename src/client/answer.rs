@@ -29,14 +29,25 @@ pub(crate) enum Want {
     Time(fn(Field<'_>) -> Option<ModifyTime>),
     /// `+CMEE: <n>`: the probe's own line.
     Cmee,
-    /// `+CPIN: <status>`.
+    /// `+CPIN: <status>`, as a [`Got::Num`]: [`CPIN_READY`], [`CPIN_PIN`],
+    /// [`CPIN_PUK`] or [`CPIN_OTHER`].
     Cpin,
+    /// `+<name>: <n>,<stat>` (`CEREG`, `CGREG`, `CREG`): `<stat>`; or
+    /// `+CSQ: <rssi>,<ber>`: `<rssi>`.
+    Network(&'static [u8]),
     /// `+QIACT: <cid>,...`; the lines of other contexts are consumed too.
     /// The address text goes to the wait's buffer if it fits.
     QiAct(u8),
     /// `+QFTPCFG: "<name>",<value>`.
     Cfg(&'static str),
 }
+
+/// The SIM states of [`Want::Cpin`]: `READY`, `SIM PIN`, `SIM PUK`, any
+/// other (a lock this crate does not handle).
+pub(crate) const CPIN_READY: u64 = 0;
+pub(crate) const CPIN_PIN: u64 = 1;
+pub(crate) const CPIN_PUK: u64 = 2;
+pub(crate) const CPIN_OTHER: u64 = 3;
 
 /// The name of `+QFTPMDTM:`.
 pub(crate) const MDTM: &[u8] = b"QFTPMDTM";
@@ -69,8 +80,8 @@ pub(crate) enum Got {
     Text(usize),
     /// A modification time.
     Time(ModifyTime),
-    /// A yes/no line: `+CPIN: READY` or not, `+CMEE:`, an active context
-    /// whose address did not fit.
+    /// A yes/no line: `+CMEE:`, an active context whose address did not
+    /// fit.
     Flag(bool),
 }
 
@@ -116,7 +127,16 @@ impl Want {
                 Some((b"CMEE", _)) => Some(Ok(Got::Flag(true))),
                 _ => None,
             },
-            Want::Cpin => parse::cpin(line).map(|s| Ok(Got::Flag(parse::same_text(s, b"READY")))),
+            Want::Cpin => parse::cpin(line).map(|s| {
+                Ok(Got::Num(match s {
+                    b"READY" => CPIN_READY,
+                    b"SIM PIN" => CPIN_PIN,
+                    b"SIM PUK" => CPIN_PUK,
+                    _ => CPIN_OTHER,
+                }))
+            }),
+            Want::Network(b"CSQ") => parse::csq(line).map(|rssi| Ok(Got::Num(rssi.into()))),
+            Want::Network(name) => parse::reg_stat(line, name).map(|stat| Ok(Got::Num(stat.into()))),
             Want::QiAct(cid) => match parse::qiact(line) {
                 Some(a) if a.cid == cid && a.state == 1 => Some(Ok(keep(text, a.ip).unwrap_or(Got::Flag(true)))),
                 Some(_) => return Match::Consumed,
@@ -231,6 +251,9 @@ pub(crate) struct Waiting<'t> {
     pub(crate) until: Until,
     /// The final `OK` came (for an upload: the module left data mode).
     pub(crate) ok: bool,
+    /// An error result came while probing: the module is there, but
+    /// refuses the probe.
+    pub(crate) refused: bool,
     /// The answer line's value, once it came.
     pub(crate) answer: Option<Result<Got, Error>>,
     /// Where text answers go (`pwd`'s path, `activate`'s address).
@@ -240,7 +263,7 @@ pub(crate) struct Waiting<'t> {
 impl<'t> Waiting<'t> {
     #[inline(never)]
     pub(crate) fn new(want: Want, until: Until, text: &'t mut [u8]) -> Self {
-        Waiting { want, until, ok: false, answer: None, text }
+        Waiting { want, until, ok: false, refused: false, answer: None, text }
     }
 
     /// Whether the wait is over before the next event; `settled` tells if
@@ -281,6 +304,10 @@ impl<'t> Waiting<'t> {
         // Waits that are not the resynchronisation's stop at error results.
         let strict = self.own_result();
         match (event, self.until) {
+            (Event::Error | Event::Cme(_), Until::Probe) => {
+                self.refused = true;
+                Verdict::More
+            }
             (Event::Error, _) if strict => Verdict::Fail(Error::AtError),
             (Event::Cme(e), _) if strict => Verdict::Fail(Error::Cme(e)),
             (Event::Ok, Until::Final | Until::Answer) => {

@@ -1,16 +1,31 @@
 //! Bring-up and the PDP context: `init`, `activate`, `deactivate`.
 
-use embassy_time::{Instant, Timer};
+use embassy_time::{Duration, Instant, Timer};
 
 use embedded_io_async::{Read, Write};
 
-use super::answer::{Got, Want};
+use super::answer::{Got, Want, CPIN_PIN, CPIN_PUK, CPIN_READY};
 use super::edge::after;
-use super::limits::{AT_BOOT, GUARD, PDP_ACT, PDP_DEACT, QUICK, SIM_POLL, SIM_READY};
+use super::limits::{AT_BOOT, GUARD, PDP_ACT, PDP_DEACT, QUICK, REGISTRATION_POLL, SIM_POLL, SIM_READY};
 use super::session::{Dirty, Session};
 use super::{Ftp, LocalAddr, PdpConfig};
-use crate::at::cmd;
-use crate::error::Error;
+use crate::at::cmd::{self, Command};
+use crate::error::{ArgError, CmeError, Error, SimError};
+
+/// The answer to `AT+CPIN?`: ready, or what keeps the SIM from use.
+fn sim(r: Result<Got, Error>) -> Result<(), Error> {
+    let e = match r {
+        Ok(Got::Num(CPIN_READY)) => return Ok(()),
+        Ok(Got::Num(CPIN_PIN)) => SimError::PinRequired,
+        Ok(Got::Num(CPIN_PUK)) => SimError::PukRequired,
+        Ok(_) => SimError::Locked,
+        Err(Error::Cme(CmeError::Code(10))) => SimError::NotInserted,
+        Err(Error::Cme(CmeError::Code(13))) => SimError::Failure,
+        Err(Error::Cme(CmeError::Code(14))) => SimError::Busy,
+        Err(e) => return Err(e),
+    };
+    Err(Error::Sim(e))
+}
 
 impl<U: Read + Write> Ftp<'_, U> {
     /// Brings the module up, whatever state a previous run left it in.
@@ -23,7 +38,10 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// waits out the trailing guard. Only then does it probe: a lone CR
     /// flushes any partial command line, then `AT+CMEE?` until answered (up
     /// to 10 s, for a module still booting). Then echo off (`ATE0`),
-    /// numeric errors (`AT+CMEE=1`), and up to 20 s for `+CPIN: READY`.
+    /// numeric errors (`AT+CMEE=1`), and the SIM (`AT+CPIN?`): ready, or
+    /// why not. A SIM that is busy (`+CME ERROR: 14`), or a module that
+    /// refuses the query while it starts, is asked again for up to 20 s;
+    /// every other state ends `init` at once.
     ///
     /// A transfer result of the dead run (`+QFTPPUT:`, `+QFTPGET:`) heard
     /// meanwhile is never taken for an answer: it means the dead run's FTP
@@ -36,14 +54,48 @@ impl<U: Read + Write> Ftp<'_, U> {
     ///
     /// # Errors
     ///
-    /// [`Error::Timeout`] if the module never answers; [`Error::Protocol`]
-    /// if the SIM is not ready within 20 s; `Cme`/`AtError` as the module
-    /// answers.
+    /// [`Error::Timeout`] if the module never answers; [`Error::AtError`]
+    /// (or `Cme`) if it answers but refuses the commands;
+    /// [`Error::Sim`] with the SIM's state: [`SimError::NotInserted`],
+    /// [`SimError::Failure`], [`SimError::PinRequired`] (see
+    /// [`Ftp::init_with_pin`]), [`SimError::PukRequired`],
+    /// [`SimError::Locked`], or [`SimError::Busy`] after 20 s.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub async fn init(&mut self) -> Result<(), Error> {
         self.boot(true).await
+    }
+
+    /// [`Ftp::init`] for a SIM locked by a PIN: if the SIM asks for it
+    /// (`+CPIN: SIM PIN`), enters `pin` (`AT+CPIN="<pin>"`) once, then
+    /// waits for the SIM as `init` does. The PIN never reaches a log.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a PIN that is not 4 to 8 digits,
+    /// before anything is sent; [`SimError::WrongPin`] if the SIM refuses
+    /// it (it is not tried again: a third wrong PIN blocks the SIM); as
+    /// [`Ftp::init`] otherwise.
+    ///
+    /// **Cancel safety:** as [`Ftp::init`].
+    pub async fn init_with_pin(&mut self, pin: &str) -> Result<(), Error> {
+        cmd::cpin_enter(pin)?;
+        match self.boot(true).await {
+            Err(Error::Sim(SimError::PinRequired)) => {}
+            r => return r,
+        }
+        // Dropped from here on, the next call resynchronises.
+        self.st.dirty = Dirty::Stream;
+        let r = async {
+            match self.command(&cmd::cpin_enter(pin)?, Want::Nothing, QUICK, &mut []).await {
+                Err(Error::Cme(CmeError::Code(16))) => return Err(Error::Sim(SimError::WrongPin)),
+                r => r?,
+            };
+            self.sim_ready().await
+        }
+        .await;
+        self.st.ended(r)
     }
 
     /// [`Ftp::init`] for a module the caller knows has just powered up (or
@@ -83,60 +135,126 @@ impl<U: Read + Write> Ftp<'_, U> {
             return self.st.ended(Err(e));
         }
         self.st.dirty = Dirty::Stream;
-        self.echo_off().await?;
-        let sim_deadline = after(SIM_READY);
-        loop {
-            match self.command(&cmd::cpin_query(), Want::Cpin, QUICK, &mut []).await {
-                Ok(Got::Flag(true)) => break,
-                Ok(_) | Err(Error::Cme(_)) | Err(Error::AtError) if Instant::now() < sim_deadline => {
-                    Timer::after(SIM_POLL).await
-                }
-                Ok(_) => return self.st.ended(Err(Error::Protocol)),
-                Err(e) => return self.st.ended(Err(e)),
-            }
-        }
         // A dead run's transfer ended while we listened: its session is open.
         self.st.need_close = self.st.stale_result;
-        self.st.ended(Ok(()))
+        let r = async {
+            self.echo_off().await?;
+            self.sim_ready().await
+        }
+        .await;
+        self.st.ended(r)
+    }
+
+    /// Asks the SIM's state (`AT+CPIN?`) until it is ready, for up to 20 s
+    /// while it is busy or the module refuses the query (a module still
+    /// starting); any other state is the error at once.
+    async fn sim_ready(&mut self) -> Result<(), Error> {
+        let until = after(SIM_READY);
+        loop {
+            let r = self.command(&cmd::cpin_query(), Want::Cpin, QUICK, &mut []).await;
+            match sim(r) {
+                Ok(()) => return Ok(()),
+                Err(Error::Sim(SimError::Busy) | Error::AtError | Error::Cme(_)) if Instant::now() < until => {
+                    Timer::after(SIM_POLL).await
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Configures PDP context `pdp.cid` (`AT+QICSGP`) and activates it
-    /// (`AT+QIACT`, up to 150 s) unless `AT+QIACT?` shows it active
-    /// already. Returns the local IP address, if the module reported one.
+    /// unless `AT+QIACT?` shows it active already. Returns the local IP
+    /// address, if the module reported one.
+    ///
+    /// Before activating, waits (up to `pdp.registration_timeout_s`) for
+    /// the module to register with the network: `AT+CEREG?`, `AT+CGREG?`
+    /// and `AT+CREG?` every 2 s until one shows 1 (home) or 5 (roaming)
+    /// (reference section 3). Then `AT+QIACT` (up to 150 s); if the module
+    /// refuses it (a context the network dropped, `+QIURC: "pdpdeact"`,
+    /// must be deactivated first), `AT+QIDEACT` and `AT+QIACT` once more.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidArgument`] before anything is sent; `Cme`/`AtError`
-    /// as the module answers; [`Error::Protocol`] if the context is not
-    /// active afterwards.
+    /// [`Error::InvalidArgument`] before anything is sent;
+    /// [`Error::NotRegistered`] with the last registration state and the
+    /// signal if the network denies registration (state 3) or it does not
+    /// come in time; `Cme`/`AtError` as the module answers;
+    /// [`Error::Protocol`] if the context is not active afterwards.
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
     pub async fn activate(&mut self, pdp: &PdpConfig<'_>) -> Result<Option<LocalAddr>, Error> {
-        let qicsgp = cmd::qicsgp(pdp.cid, pdp.ip_type as u8, pdp.apn, pdp.user, pdp.password, pdp.auth as u8)?;
-        let qiact = cmd::qiact(pdp.cid)?;
+        qicsgp(pdp)?;
+        cmd::qiact(pdp.cid)?;
         self.prepare(false).await?;
         let mut text = [0; LocalAddr::MAX];
-        let r = async {
-            self.command(&qicsgp, Want::Nothing, QUICK, &mut []).await?;
-            let want = Want::QiAct(pdp.cid);
-            let query = cmd::qiact_query();
-            match self.command(&query, want, QUICK, &mut text).await? {
-                Got::Flag(false) => {}
-                active => return Ok(active),
-            }
-            self.command(&qiact, Want::Nothing, PDP_ACT, &mut []).await?;
-            match self.command(&query, want, QUICK, &mut text).await? {
-                Got::Flag(false) => Err(Error::Protocol),
-                active => Ok(active),
-            }
-        }
-        .await;
+        let r = self.activation(pdp, &mut text).await;
         let got = self.st.ended(r)?;
         Ok(match got {
             Got::Text(n) => text.get(..n).and_then(LocalAddr::new),
             _ => None,
         })
+    }
+
+    /// The commands of [`Ftp::activate`]; the address goes to `text`.
+    async fn activation(&mut self, pdp: &PdpConfig<'_>, text: &mut [u8]) -> Result<Got, Error> {
+        self.command(&qicsgp(pdp)?, Want::Nothing, QUICK, &mut []).await?;
+        let mut activated = false;
+        loop {
+            match self.command(&cmd::qiact_query(), Want::QiAct(pdp.cid), QUICK, text).await? {
+                Got::Flag(false) if activated => return Err(Error::Protocol),
+                Got::Flag(false) => {}
+                active => return Ok(active),
+            }
+            self.registration(pdp.registration_timeout_s).await?;
+            let mut deactivated = false;
+            loop {
+                match self.command(&cmd::qiact(pdp.cid)?, Want::Nothing, PDP_ACT, &mut []).await {
+                    // A context the network dropped is deactivated first.
+                    Err(Error::AtError | Error::Cme(_)) if !deactivated => {
+                        deactivated = true;
+                        self.command(&cmd::qideact(pdp.cid)?, Want::Nothing, PDP_DEACT, &mut []).await?;
+                    }
+                    r => break r.map(drop)?,
+                }
+            }
+            activated = true;
+        }
+    }
+
+    /// Waits until the module is registered with the network (home or
+    /// roaming), for up to `timeout_s` seconds: see [`Ftp::activate`]. Each
+    /// round also reads the signal, for the error.
+    async fn registration(&mut self, timeout_s: u16) -> Result<(), Error> {
+        let until = after(Duration::from_secs(timeout_s.into()));
+        loop {
+            let (mut stat, mut rssi) = (0, 99);
+            for name in [&b"CEREG"[..], b"CGREG", b"CREG", b"CSQ"] {
+                match self.command(&cmd::network_query(name), Want::Network(name), QUICK, &mut []).await {
+                    Ok(got) => match (name, got.num()?) {
+                        (b"CSQ", n) => rssi = sat8(n),
+                        (_, 1 | 5) => return Ok(()),
+                        // The one to report: denied, else searching, else
+                        // what else came.
+                        (_, s) => {
+                            stat = match (stat, sat8(s)) {
+                                (3, _) | (_, 3) => 3,
+                                (2, _) | (_, 2) => 2,
+                                (old, new) => old.max(new),
+                            }
+                        }
+                    },
+                    // A module without this kind of network (no GPRS on
+                    // NB-IoT) refuses its query.
+                    Err(Error::AtError | Error::Cme(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if stat == 3 || Instant::now() >= until {
+                return Err(Error::NotRegistered { stat, rssi });
+            }
+            Timer::after(REGISTRATION_POLL).await;
+        }
     }
 
     /// `AT+QIDEACT=<cid>` (up to 40 s). Any FTP session over it is gone.
@@ -157,5 +275,14 @@ impl<U: Read + Write> Ftp<'_, U> {
             self.st.session = Session::Closed;
         }
         self.st.ended(r).map(drop)
-    }
+    }}
+
+/// A small number of the module's, saturated.
+fn sat8(n: u64) -> u8 {
+    u8::try_from(n).unwrap_or(u8::MAX)
+}
+
+/// `AT+QICSGP` for `pdp`.
+fn qicsgp<'a>(pdp: &PdpConfig<'a>) -> Result<Command<'a>, ArgError> {
+    cmd::qicsgp(pdp.cid, pdp.ip_type as u8, pdp.apn, pdp.user, pdp.password, pdp.auth as u8)
 }

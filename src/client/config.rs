@@ -269,11 +269,23 @@ pub struct PdpConfig<'a> {
     pub password: &'a str,
     /// Authentication.
     pub auth: Auth,
+    /// How long [`crate::Ftp::activate`] waits for the module to register
+    /// with the network before it activates the context, in seconds. An
+    /// LTE-M or NB-IoT attach can take minutes; 180 by default.
+    pub registration_timeout_s: u16,
 }
 
 impl Default for PdpConfig<'_> {
     fn default() -> Self {
-        PdpConfig { cid: 1, ip_type: IpType::V4, apn: "", user: "", password: "", auth: Auth::None }
+        PdpConfig {
+            cid: 1,
+            ip_type: IpType::V4,
+            apn: "",
+            user: "",
+            password: "",
+            auth: Auth::None,
+            registration_timeout_s: 180,
+        }
     }
 }
 
@@ -286,6 +298,7 @@ impl fmt::Debug for PdpConfig<'_> {
             .field("user", &self.user)
             .field("password", &"***")
             .field("auth", &self.auth)
+            .field("registration_timeout_s", &self.registration_timeout_s)
             .finish()
     }
 }

@@ -35,7 +35,7 @@ pub const MIN_BUF: usize = RX_LEN + 64;
 
 /// Bytes of a command line written at a time: held by every command's
 /// future, so kept small.
-const WINDOW: usize = 32;
+const WINDOW: usize = 16;
 
 /// The receive side: the tokenizer and the caller's buffer.
 pub(crate) struct Rx<'b> {
@@ -111,7 +111,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         self.write_line(cmd)
     }
 
-    /// Writes a command line, a window at a time (most lines fit in two).
+    /// Writes a command line, a window of 16 bytes at a time.
     /// Polled out of line ([`Shared`]): every command and probe share it.
     pub(crate) fn write_line<'s>(
         &'s mut self,
@@ -190,23 +190,31 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let mut busy = 0;
             loop {
                 self.send(cmd, w.want).await?;
-                let r = self.wait(w, after(timeout)).await;
-                if r != Err(Error::Cme(CmeError::Code(603))) {
-                    return r;
+                match self.wait(w, after(timeout)).await {
+                    Err(Error::Cme(CmeError::Code(603))) => busy += 1,
+                    r => return r,
                 }
-                busy += 1;
-                if self.st.closing {
-                    if busy > BUSY_POLLS_CLOSING {
-                        return r;
+                let give_up = match self.st.closing {
+                    true => busy > BUSY_POLLS_CLOSING,
+                    false => self.st.session != Session::Open || busy > BUSY_RETRIES,
+                };
+                if give_up {
+                    if !self.st.closing {
+                        self.st.busy_for_good();
                     }
-                } else if self.st.session != Session::Open {
-                    return r;
-                } else if busy > BUSY_RETRIES {
-                    self.st.busy_for_good();
-                    return r;
+                    return Err(Error::Cme(CmeError::Code(603)));
                 }
                 debug!("busy (603): waiting");
-                self.listen(after(BUSY_POLL)).await?;
+                // Listens, the lines going to the URC dispatcher; a line
+                // that answers this command (the pending close's result,
+                // for a close) ends the pause early.
+                let until = core::mem::replace(&mut w.until, Until::Busy);
+                let paused = self.wait(w, after(BUSY_POLL)).await.map(drop);
+                (w.until, w.answer) = (until, None);
+                match paused {
+                    Ok(()) | Err(Error::Timeout) => {}
+                    Err(e) => return Err(e),
+                }
             }
         })
     }
@@ -214,7 +222,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// The resynchronisation probe: a lone CR ends any partial command line,
     /// then `AT+CMEE?`, whose `OK` only counts after its own `+CMEE:` line,
     /// so that a late `OK` of an abandoned command cannot pass for it. What
-    /// is pending stays pending.
+    /// is pending stays pending. A probe answered only with errors gives
+    /// [`Error::AtError`] at its deadline.
     pub(crate) fn probe<'s>(
         &'s mut self,
         timeout: Duration,
@@ -222,7 +231,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         async move {
             self.write_line(&cmd::probe()).await?;
             let mut w = Waiting::new(Want::Cmee, Until::Probe, &mut []);
-            self.wait(&mut w, after(timeout)).await.map(drop)
+            match self.wait(&mut w, after(timeout)).await {
+                // The module is there, but answers the probe with an error.
+                Err(Error::Timeout) if w.refused => Err(Error::AtError),
+                r => r.map(drop),
+            }
         }
     }
 
@@ -295,9 +308,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Reads what the UART has into the emptied receive buffer, waiting
     /// until `deadline` for at least one byte (a deadline passed already
     /// takes what the UART has at once: the read is polled first).
-    /// Polled out of line ([`Shared`]).
     pub(crate) fn fill(&mut self, deadline: Instant) -> impl Future<Output = Result<(), Error>> + use<'_, 'b, U> {
-        Shared::new(async move {
+        async move {
             self.rx.start = 0;
             self.rx.end = 0;
             let room = self.rx.buf.get_mut(..self.rx.cap).unwrap_or_default();
@@ -310,7 +322,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     Ok(())
                 }
             }
-        })
+        }
     }
 
     /// During an upload, before more data goes out: reads what the module

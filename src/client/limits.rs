@@ -40,12 +40,18 @@ pub(crate) const PDP_ACT: Duration = Duration::from_secs(150);
 /// `AT+QIDEACT` may take up to 40 s (TCP/IP application note).
 pub(crate) const PDP_DEACT: Duration = Duration::from_secs(40);
 
-/// `init` waits this long for `+CPIN: READY` (SIM initialisation after boot)
-/// ...
+/// `init` waits this long for `+CPIN: READY` (SIM initialisation after
+/// boot, or after the PIN) while the SIM is busy (`+CME ERROR: 14`) or the
+/// module refuses the query ...
 pub(crate) const SIM_READY: Duration = Duration::from_secs(20);
 
 /// ... asking again after this pause.
 pub(crate) const SIM_POLL: Duration = Duration::from_secs(1);
+
+/// While the module is not registered with the network, `activate` asks
+/// again after this pause (each round is `AT+CEREG?`, `AT+CGREG?`,
+/// `AT+CREG?`).
+pub(crate) const REGISTRATION_POLL: Duration = Duration::from_secs(2);
 
 /// How the client probes the module (`AT+CMEE?`) until it answers.
 #[derive(Debug, Clone, Copy)]

@@ -130,7 +130,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 match self.probe(probes.timeout).await {
                     Ok(()) => break,
                     Err(_) if tries + 1 < probes.tries => tries += 1,
-                    Err(_) => return Err(Error::Timeout),
+                    // `Timeout`, or `AtError` from a module that is there
+                    // but refuses the probe.
+                    Err(e) => return Err(e),
                 }
             }
             if tries > 0 {
@@ -184,8 +186,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `ATE0` and `AT+CMEE=1`: echo off, numeric `+CME ERROR` codes.
     pub(crate) fn echo_off<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         async move {
-            self.command(&cmd::echo_off(), Want::Nothing, QUICK, &mut []).await?;
-            self.command(&cmd::cmee_numeric(), Want::Nothing, QUICK, &mut []).await?;
+            for cmee in [false, true] {
+                let command = if cmee { cmd::cmee_numeric() } else { cmd::echo_off() };
+                self.command(&command, Want::Nothing, QUICK, &mut []).await?;
+            }
             self.st.need_init = false;
             Ok(())
         }

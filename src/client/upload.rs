@@ -124,7 +124,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 let r = async {
                     let mut w = self.upload_start(&command).await?;
                     let moved = self.stream(src, Some(n), None, &mut w).await?;
-                    self.upload_end(&mut w, false, moved).await
+                    self.upload_end(&mut w, moved).await
                 }
                 .await;
                 self.release_upload_area();
@@ -167,7 +167,15 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let r = async {
                 let mut w = self.upload_start(&command).await?;
                 let moved = self.stream(src, None, Some(&mut opts), &mut w).await?;
-                self.upload_end(&mut w, true, moved).await
+                // A module that ended the upload itself gets no `+++`.
+                if !self.module_left_data_mode(&mut w).await? {
+                    // `escape` takes the `OK`; the result line follows.
+                    // Until the escape is through, the module is in data
+                    // mode.
+                    self.escape(ESCAPE_TRIES).await?;
+                    self.st.dirty = Dirty::Stream;
+                }
+                self.upload_end(&mut w, moved).await
             }
             .await;
             self.release_upload_area();
@@ -221,7 +229,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             if n > 0 {
                 self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
             }
-            self.upload_end(&mut w, false, n as u64).await
+            self.upload_end(&mut w, n as u64).await
         }
     }
 
@@ -285,28 +293,21 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
     }
 
-    /// Ends an upload exchange: after the data (ended by a guarded `+++`
-    /// if `escaped`), the result, whose count must be `moved`.
+    /// Ends an upload exchange after the data: the result, whose count
+    /// must be `moved`.
+    ///
+    /// Without `+++`, the module leaves data mode by itself after the
+    /// announced bytes, unless the line lost some: then it still waits for
+    /// them, and whatever this client sends next would become data. So
+    /// until the result arrives the stream stays marked as in data mode,
+    /// and a call after a timeout or a dropped future escapes before its
+    /// first byte.
     fn upload_end<'s, 't>(
         &'s mut self,
         w: &'s mut Waiting<'t>,
-        escaped: bool,
         moved: u64,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 't, 'b, U> {
         async move {
-            // A module that ended the upload itself gets no `+++`.
-            if escaped && !self.module_left_data_mode(w).await? {
-                // `escape` takes the `OK`; the result line follows. Until the
-                // escape is through, the module is in data mode.
-                self.escape(ESCAPE_TRIES).await?;
-                self.st.dirty = Dirty::Stream;
-            }
-            // Otherwise the module leaves data mode by itself after the
-            // announced bytes, unless the line lost some: then it still
-            // waits for them, and whatever this client sends next would
-            // become data. So until the result arrives the stream stays
-            // marked as in data mode, and a call after a timeout or a
-            // dropped future escapes before its first byte.
             self.wait(w, after(self.st.deferred)).await?;
             counted(w.value()?, moved)
         }

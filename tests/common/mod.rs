@@ -355,6 +355,12 @@ pub fn boot_open() -> Script {
     boot().then(open_ok())
 }
 
+/// The registration query `activate` makes before `AT+QIACT`, answered:
+/// registered (home network).
+pub fn registered() -> Script {
+    Script::new().cmd("AT+CEREG?").lines(&["+CEREG: 0,1", "OK"])
+}
+
 /// A successful `AT+QFTPOPEN="h",21`.
 pub fn open_ok() -> Script {
     Script::new().deferred("AT+QFTPOPEN=\"h\",21", "+QFTPOPEN: 0,0")
