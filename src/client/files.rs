@@ -16,7 +16,7 @@ use super::limits::{OPEN_RETRIES, QUICK};
 use super::session::Session;
 use super::Ftp;
 use super::{FtpState, ModifyTime};
-use crate::at::cmd::{self, Command, FileOp, Names};
+use crate::at::cmd::{self, FileOp, Names};
 use crate::at::parse;
 use crate::error::{CmeError, Error, ModuleError};
 
@@ -270,14 +270,16 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         text: &'s mut [u8],
     ) -> impl Future<Output = Result<Got, Error>> + use<'s, 'n, 'b, U> {
         async move {
-            let command: Command<'_> = cmd::file_cmd(op, names)?;
+            // Checked before anything is sent; built again after the
+            // preparation, so as not to hold it meanwhile.
+            cmd::file_cmd(op, names)?;
             let want = match op {
                 FileOp::Pwd => Want::Text(op.result()),
                 FileOp::Mdtm => Want::Time(parse::mdtm_value),
                 _ => Want::Num(op.result()),
             };
             self.prepare(true).await?;
-            let r = self.command(&command, want, self.st.deferred, text).await;
+            let r = self.command(&cmd::file_cmd(op, names)?, want, self.st.deferred, text).await;
             self.st.ended(r)
         }
     }
