@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The driver's footprint in firmware images (examples/qemu-mps2, opt-level
-# "s", LTO, thumbv7em-none-eabihf), and the size gates of the "client
+# "z", LTO, thumbv7em-none-eabihf), and the size gates of the "client
 # redesign" issue.
 #
 # Two images, each against a baseline built with `--features no-driver` that
@@ -100,7 +100,7 @@ report() {
     row "driver's share" "$share_flash" "$share_ram"
 }
 
-echo "== quectel-ftp size report (mps2-an386 image, opt-level s, LTO)"
+echo "== quectel-ftp size report (mps2-an386 image, opt-level z, LTO)"
 report "every operation (ftp_session::run)" "$all" "$all_base" "--features no-driver"
 all_flash=$share_flash all_ram=$share_ram
 report "upload only (--features upload-only: init, activate, configure, open, put, close)" \

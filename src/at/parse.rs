@@ -245,7 +245,7 @@ pub fn cpin(line: &[u8]) -> Option<&[u8]> {
 /// (`name` is `CEREG`, `CGREG` or `CREG`), to `<stat>`. The unsolicited
 /// form, `+<name>: <stat>[,"<tac>",...]`, has no number second and is not
 /// an answer.
-pub fn reg_stat(line: &[u8], name: &[u8]) -> Option<u8> {
+pub fn creg(line: &[u8], name: &[u8]) -> Option<u8> {
     match fields(body(line, name)?, 2).as_slice() {
         [n, stat, ..] => n.num::<u8>().and(stat.num()),
         _ => None,

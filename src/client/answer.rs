@@ -136,7 +136,7 @@ impl Want {
                 }))
             }),
             Want::Network(b"CSQ") => parse::csq(line).map(|rssi| Ok(Got::Num(rssi.into()))),
-            Want::Network(name) => parse::reg_stat(line, name).map(|stat| Ok(Got::Num(stat.into()))),
+            Want::Network(name) => parse::creg(line, name).map(|stat| Ok(Got::Num(stat.into()))),
             Want::QiAct(cid) => match parse::qiact(line) {
                 Some(a) if a.cid == cid && a.state == 1 => Some(Ok(keep(text, a.ip).unwrap_or(Got::Flag(true)))),
                 Some(_) => return Match::Consumed,
