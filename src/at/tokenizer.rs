@@ -257,8 +257,15 @@ impl<const N: usize> Tokenizer<N> {
         // lengths, and building a whole new tokenizer would cost a
         // buffer-sized temporary on the stack. (Destructured in full, so
         // that a new field cannot be forgotten here.)
-        let Tokenizer { line: LineBuf { buf: _, len, skipping }, mode, skip_lf, hold: _, hold_len, hold_taken, end_seen } =
-            self;
+        let Tokenizer {
+            line: LineBuf { buf: _, len, skipping },
+            mode,
+            skip_lf,
+            hold: _,
+            hold_len,
+            hold_taken,
+            end_seen,
+        } = self;
         *len = 0;
         *skipping = false;
         *mode = Mode::Command;

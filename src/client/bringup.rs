@@ -275,7 +275,8 @@ impl<U: Read + Write> Ftp<'_, U> {
             self.st.session = Session::Closed;
         }
         self.st.ended(r).map(drop)
-    }}
+    }
+}
 
 /// A small number of the module's, saturated.
 fn sat8(n: u64) -> u8 {
