@@ -560,3 +560,164 @@ fn a_550_after_full_chunks_ends_the_file_when_size_was_answered_500() {
     assert!(got == data, "the file came out different: {} bytes of {}", got.len(), data.len());
     assert_eq!(next, Ok(7));
 }
+
+// ---------------------------------------------------------------------------
+// #4: busy (`+CME ERROR: 603`) ridden out everywhere.
+
+const BUSY: &str = "+CME ERROR: 603";
+const CLOSE: &[u8] = b"AT+QFTPCLOSE\r";
+
+/// Asserts each gap is the busy poll: one second, give or take a few ms.
+fn about_a_second_apart(at: &[Instant], what: &str) {
+    for g in gaps(at) {
+        assert!(g >= secs(1) && g < ms(1050), "{what}: asked again after {g:?} ({:?})", gaps(at));
+    }
+}
+
+/// issue 15 #4 (a): a close dropped after its `OK` is remade by the next
+/// `open`, which rides out the `603` of the close still pending (asking
+/// again each second, and at once when `+QFTPCLOSE:` comes), then opens.
+#[test]
+fn a_dropped_close_is_remade_by_open_which_rides_out_603_until_the_close_ends() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot_open()
+            // `OK` at once; the caller gives up before `+QFTPCLOSE:`.
+            .cmd("AT+QFTPCLOSE")
+            .lines(&["OK"])
+            // `open`: resynchronise, then the close again, refused while
+            // the first one is still under way (0, 1, 2 and 3 s) ...
+            .then(probe())
+            .cmd("AT+QFTPCLOSE")
+            .lines(&[BUSY])
+            .cmd("AT+QFTPCLOSE")
+            .lines(&[BUSY])
+            .cmd("AT+QFTPCLOSE")
+            .lines(&[BUSY])
+            .cmd("AT+QFTPCLOSE")
+            .lines(&[BUSY])
+            // ... which ends at 3.5 s ...
+            .pause(ms(500))
+            .lines(&["+QFTPCLOSE: 0,0"])
+            // ... then once more, with nothing left to close, and the open.
+            .cmd("AT+QFTPCLOSE")
+            .lines(&["+CME ERROR: 601"])
+            .then(open_ok()),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, up(&mut ftp));
+    poll_then_drop(20, ftp.close());
+    assert!(!ftp.is_open(), "the session counts as closed from the close on");
+    let (r, took) = timed(LONG, ftp.open("h", 21));
+    assert_eq!(r, Ok(()));
+    assert!(ftp.is_open());
+    assert!(took >= ms(3500) && took < ms(3600), "open took {took:?}");
+    modem.finished();
+    // The dropped close, then four refused, then the one after the result.
+    let closes = sent_at(&modem, CLOSE);
+    assert_eq!(closes.len(), 6, "{closes:?}");
+    about_a_second_apart(&closes[1..5], "busy close");
+    // The pending close's result ends the pause early: asked again at once.
+    let last = closes[5] - closes[4];
+    assert!(last >= ms(500) && last < ms(510), "the close after the result came {last:?} after the last refusal");
+}
+
+/// issue 15 #4 (b): a file command refused `603` twice, then answered:
+/// the caller gets the answer; the command went three times, a second
+/// apart, and the session goes on (no close).
+#[test]
+fn a_file_command_refused_603_twice_is_asked_again_and_answered() {
+    let _c = clock();
+    let size = "AT+QFTPSIZE=\"f\"";
+    let modem = Modem::new(
+        boot_open()
+            .cmd(size)
+            .lines(&[BUSY])
+            .cmd(size)
+            .lines(&[BUSY])
+            .deferred(size, "+QFTPSIZE: 0,1234")
+            .deferred("AT+QFTPSIZE=\"g\"", "+QFTPSIZE: 0,7"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, up(&mut ftp));
+    let (r, took) = timed(LONG, ftp.size("f"));
+    assert_eq!(r, Ok(1234));
+    assert!(took >= secs(2) && took < ms(2100), "size took {took:?}");
+    assert!(ftp.is_open());
+    // The session was not given up: the next command goes at once.
+    assert_eq!(run(LONG, ftp.size("g")), Ok(7));
+    modem.finished();
+    let sent = sent_at(&modem, format!("{size}\r").as_bytes());
+    assert_eq!(sent.len(), 3);
+    about_a_second_apart(&sent, "SIZE");
+}
+
+/// issue 15 #4 (c): a file command refused `603` for good, with no close
+/// in progress: after 1 + 3 tries the session is given up
+/// (`SessionClosed`), and the next call closes it before anything else
+/// and finds no session.
+#[test]
+fn a_file_command_refused_603_for_good_gives_the_session_up() {
+    let _c = clock();
+    let size = "AT+QFTPSIZE=\"f\"";
+    let mut script = boot_open();
+    for _ in 0..4 {
+        script = script.cmd(size).lines(&[BUSY]);
+    }
+    let modem = Modem::new(script.then(close_ok()).then(open_ok()).deferred(size, "+QFTPSIZE: 0,5"));
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, up(&mut ftp));
+    let (r, took) = timed(LONG, ftp.size("f"));
+    assert_eq!(r, Err(Error::SessionClosed));
+    assert!(took >= secs(3) && took < ms(3100), "size took {took:?}");
+    assert!(!ftp.is_open());
+    let before = modem.written().len();
+    assert_eq!(run(LONG, ftp.size("f")), Err(Error::NotOpen));
+    assert_eq!(String::from_utf8_lossy(&modem.written()[before..]), "AT+QFTPCLOSE\r", "close first, no SIZE");
+    run(LONG, async {
+        open_again(&mut ftp).await;
+        assert_eq!(ftp.size("f").await, Ok(5));
+    });
+    modem.finished();
+    let sent = sent_at(&modem, format!("{size}\r").as_bytes());
+    assert_eq!(sent.len(), 5, "1 + 3 tries, then the one after the reopen");
+    about_a_second_apart(&sent[..4], "SIZE");
+}
+
+/// issue 15 #4 (d): a download chunk and an upload refused `603` once,
+/// then `CONNECT`: both go through, byte for byte.
+#[test]
+fn a_transfer_refused_603_once_goes_through_byte_for_byte() {
+    let _c = clock();
+    let down = hostile(300);
+    let up_data = hostile(200);
+    let get = "AT+QFTPGET=\"f\",\"COM:\",0,300";
+    let put = "AT+QFTPPUT=\"u\",\"COM:\",0,200,1";
+    let modem = Modem::new(
+        boot_open()
+            .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,300")
+            .cmd(get)
+            .lines(&[BUSY])
+            .then(get_chunk("f", 0, 300, &down))
+            .cmd(put)
+            .lines(&[BUSY])
+            .then(put_chunk("u", 0, &up_data, true)),
+    );
+    let mut buf = [0u8; 1024];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, up(&mut ftp));
+    let mut sink = Sink(Vec::new());
+    assert_eq!(run(LONG, ftp.get("f", &mut sink, Transfer::default())), Ok(300));
+    assert!(sink.0 == down, "the download came out different");
+    assert_eq!(run(LONG, ftp.put("u", &mut Source(&up_data), Transfer::default())), Ok(200));
+    assert!(ftp.is_open());
+    modem.finished();
+    for cmd in [get, put] {
+        let sent = sent_at(&modem, format!("{cmd}\r").as_bytes());
+        assert_eq!(sent.len(), 2, "{cmd}");
+        about_a_second_apart(&sent, cmd);
+    }
+}

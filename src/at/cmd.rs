@@ -257,9 +257,8 @@ pub fn cpin_query() -> Command<'static> {
 /// `AT+CPIN="<pin>"` — enters the SIM PIN: 4 to 8 digits (3GPP TS 31.101
 /// section 9.9), never shown by `Debug` nor logged.
 pub fn cpin_enter(pin: &str) -> Result<Command<'_>, ArgError> {
-    let b = pin.as_bytes();
-    if b.len() < 4 {
-        return Err(ArgError::Empty);
+    if pin.len() < 4 {
+        return Err(ArgError::OutOfRange);
     }
     let digits = check_str(pin, 8, false)?;
     if let Some(at) = digits.iter().position(|c| !c.is_ascii_digit()) {

@@ -75,8 +75,9 @@ impl<U: Read + Write> Ftp<'_, U> {
     ///
     /// [`Error::InvalidArgument`] for a PIN that is not 4 to 8 digits,
     /// before anything is sent; [`SimError::WrongPin`] if the SIM refuses
-    /// it (it is not tried again: a third wrong PIN blocks the SIM); as
-    /// [`Ftp::init`] otherwise.
+    /// it; as [`Ftp::init`] otherwise. The client remembers nothing of a
+    /// wrong PIN: do not call this again with the same PIN (a third wrong
+    /// PIN blocks the SIM, which then needs its PUK).
     ///
     /// **Cancel safety:** as [`Ftp::init`].
     pub async fn init_with_pin(&mut self, pin: &str) -> Result<(), Error> {

@@ -506,3 +506,31 @@ pub async fn up(ftp: &mut Ftp<'_, Modem>) {
 pub async fn open_again(ftp: &mut Ftp<'_, Modem>) {
     ftp.open("h", 21).await.unwrap();
 }
+
+/// When the client wrote each occurrence of `line` (the time of the write
+/// call holding its first byte), however its writes were split.
+pub fn sent_at(modem: &Modem, line: &[u8]) -> Vec<Instant> {
+    let w = writes(modem);
+    let mut bytes = Vec::new();
+    let mut times = Vec::new();
+    for (t, b) in &w {
+        bytes.extend_from_slice(b);
+        times.extend(std::iter::repeat_n(*t, b.len()));
+    }
+    let mut at = Vec::new();
+    let mut i = 0;
+    while i + line.len() <= bytes.len() {
+        if bytes[i..].starts_with(line) {
+            at.push(times[i]);
+            i += line.len();
+        } else {
+            i += 1;
+        }
+    }
+    at
+}
+
+/// The gaps between consecutive instants.
+pub fn gaps(at: &[Instant]) -> Vec<Duration> {
+    at.windows(2).map(|p| p[1] - p[0]).collect()
+}
