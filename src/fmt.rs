@@ -48,3 +48,29 @@ macro_rules! warn {
         }
     }};
 }
+
+/// Bytes of the wire for a trace: printable ASCII as it is, CR and LF as
+/// `\r` and `\n`, every other byte as `\xNN`.
+pub(crate) struct Escaped<'a>(pub(crate) &'a [u8]);
+
+impl core::fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use core::fmt::Write;
+        for &b in self.0 {
+            match b {
+                b'\r' => f.write_str("\\r")?,
+                b'\n' => f.write_str("\\n")?,
+                0x20..=0x7e => f.write_char(char::from(b))?,
+                _ => write!(f, "\\x{:02x}", b)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Escaped<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=[u8]:a}", self.0)
+    }
+}

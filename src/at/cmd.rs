@@ -35,8 +35,10 @@ pub const COM: &str = "COM:";
 // can never be mistaken for text.
 /// `strs[0]`, `strs[1]`, `strs[2]` as they are (the form holds the quotes).
 const S0: u8 = 1;
-/// `strs[2]`, never shown by `Debug` (passwords).
-const SECRET: u8 = 4;
+/// `strs[0]`, `strs[1]`, `strs[2]`, never shown by `Debug` nor in a trace
+/// (credentials: user names, passwords, the PIN).
+const SECRET0: u8 = 0x11;
+const SECRET2: u8 = 0x13;
 /// `nums[0]`, `nums[1]`, `nums[2]` in decimal.
 const N0: u8 = 5;
 /// `nums[2]` in hexadecimal, after `0X`.
@@ -138,11 +140,6 @@ impl<'a> Command<'a> {
         self
     }
 
-    /// The command's name, e.g. `AT+QFTPOPEN`. Safe to log.
-    pub fn name(&self) -> &'static str {
-        self.head.trim_start_matches('\r')
-    }
-
     /// Calls `f` with each piece of the line in order, the terminator last,
     /// until it returns false. Secrets are shown as `***` if `hide`.
     fn pieces(&self, hide: bool, mut f: impl FnMut(&[u8]) -> bool) {
@@ -155,8 +152,8 @@ impl<'a> Command<'a> {
             // One call of `f` below, so that it is inlined once.
             let number;
             let piece = match b {
-                SECRET if hide => b"***",
-                S0..=SECRET => self.strs.get(slot.wrapping_sub(1).min(2)).copied().unwrap_or_default(),
+                SECRET0..=SECRET2 if hide => b"***",
+                S0..=3 | SECRET0..=SECRET2 => self.strs.get(slot.wrapping_sub(1) & 0x0f).copied().unwrap_or_default(),
                 N0..=HEX => {
                     number = match b {
                         HEX => digits(num(2), 16),
@@ -195,25 +192,35 @@ impl<'a> Command<'a> {
     }
 }
 
-/// Shows the command as it goes on the wire (without the terminator), with
-/// secrets replaced by `***`.
-impl fmt::Debug for Command<'_> {
+/// Shows the command as it goes on the wire, without its terminator, with
+/// credentials as `***` and control bytes escaped (`\r`): what the
+/// client's trace shows.
+impl fmt::Display for Command<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut r = Ok(());
         self.pieces(true, |p| {
-            let text = core::str::from_utf8(p).unwrap_or("?");
-            r = f.write_str(text.trim_end_matches('\r'));
+            r = fmt::Display::fmt(&crate::fmt::Escaped(p.strip_suffix(b"\r").unwrap_or(p)), f);
             r.is_ok()
         });
         r
     }
 }
 
+/// As [`Display`](fmt::Display).
+impl fmt::Debug for Command<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// The line with credentials as `***`, as [`Debug`](fmt::Debug) shows it.
 #[cfg(feature = "defmt")]
 impl defmt::Format for Command<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
-        // Arguments may hold user data; the name is enough to follow a log.
-        defmt::write!(f, "{=str}", self.head)
+        self.pieces(true, |p| {
+            defmt::write!(f, "{=[u8]:a}", p.strip_suffix(b"\r").unwrap_or(p));
+            true
+        });
     }
 }
 
@@ -264,7 +271,7 @@ pub fn cpin_enter(pin: &str) -> Result<Command<'_>, ArgError> {
     if let Some(at) = digits.iter().position(|c| !c.is_ascii_digit()) {
         return Err(ArgError::ForbiddenByte { at: at as u16 });
     }
-    Ok(Command::new("AT+CPIN", b"=\"\x04\"\r").strs([&[], &[], digits]))
+    Ok(Command::new("AT+CPIN", b"=\"\x13\"\r").strs([&[], &[], digits]))
 }
 /// `AT+CEREG?`, `AT+CGREG?`, `AT+CREG?` — network registration (EPS,
 /// GPRS, circuit switched) — and `AT+CSQ`, signal quality: by the name of
@@ -291,7 +298,7 @@ pub fn qicsgp<'a>(
     in_range(auth, 0, 3)?;
     let strs =
         [check_str(apn, MAX_APN, true)?, check_str(user, MAX_ACCOUNT, true)?, check_str(pass, MAX_ACCOUNT, true)?];
-    Ok(Command::new("AT+QICSGP", b"=\x05,\x06,\"\x01\",\"\x02\",\"\x04\",\x07\r").strs(strs).nums([
+    Ok(Command::new("AT+QICSGP", b"=\x05,\x06,\"\x01\",\"\x12\",\"\x13\",\x07\r").strs(strs).nums([
         cid.into(),
         ip_type.into(),
         auth.into(),
@@ -320,7 +327,7 @@ pub fn qftpcfg_num(name: &'static str, value: u32) -> Command<'static> {
 /// `AT+QFTPCFG="account","<user>","<pass>"`.
 pub fn qftpcfg_account<'a>(user: &'a str, pass: &'a str) -> Result<Command<'a>, ArgError> {
     let strs = [check_str(user, MAX_ACCOUNT, true)?, &[][..], check_str(pass, MAX_ACCOUNT, true)?];
-    Ok(Command::new("AT+QFTPCFG", b"=\"account\",\"\x01\",\"\x04\"\r").strs(strs))
+    Ok(Command::new("AT+QFTPCFG", b"=\"account\",\"\x11\",\"\x13\"\r").strs(strs))
 }
 /// `AT+QFTPCFG="<name>"` — query one setting.
 pub fn qftpcfg_query(name: &'static str) -> Command<'static> {
@@ -575,15 +582,16 @@ mod tests {
     }
 
     #[test]
-    fn passwords_never_show_in_debug() {
+    fn credentials_never_show_in_debug() {
         let c = qftpcfg_account("user", "hunter2").unwrap();
-        let shown = format!("{:?}", c);
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert_eq!(shown, "AT+QFTPCFG=\"account\",\"user\",\"***\"");
-        let c = qicsgp(1, 1, "apn", "u", "s3cret", 1).unwrap();
-        assert!(!format!("{:?}", c).contains("s3cret"));
-        // ... while the wire carries it.
-        assert!(wire(&c).windows(6).any(|w| w == b"s3cret"));
+        assert_eq!(format!("{:?}", c), "AT+QFTPCFG=\"account\",\"***\",\"***\"");
+        let c = qicsgp(1, 1, "apn", "s3cret", "s3cret", 1).unwrap();
+        assert_eq!(format!("{:?}", c), "AT+QICSGP=1,1,\"apn\",\"***\",\"***\",1");
+        // ... while the wire carries them.
+        assert_eq!(wire(&c), b"AT+QICSGP=1,1,\"apn\",\"s3cret\",\"s3cret\",1\r");
+        let c = cpin_enter("1234").unwrap();
+        assert_eq!(format!("{:?}", c), "AT+CPIN=\"***\"");
+        assert_eq!(wire(&c), b"AT+CPIN=\"1234\"\r");
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub enum DataAddress {
 /// The FTP(S) settings applied by [`Ftp::configure`](crate::Ftp::configure).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FtpConfig<'a> {
-    /// Login name (255 bytes at most).
+    /// Login name (255 bytes at most). A credential: never logged nor
+    /// shown by `Debug`.
     pub user: &'a str,
     /// Password (255 bytes at most). Never logged nor shown by `Debug`.
     pub password: &'a str,
@@ -108,7 +109,7 @@ impl FtpConfig<'_> {
 impl fmt::Debug for FtpConfig<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FtpConfig")
-            .field("user", &self.user)
+            .field("user", &"***")
             .field("password", &"***")
             .field("file_type", &self.file_type)
             .field("transfer_mode", &self.transfer_mode)
@@ -126,8 +127,7 @@ impl defmt::Format for FtpConfig<'_> {
     fn format(&self, f: defmt::Formatter<'_>) {
         defmt::write!(
             f,
-            "FtpConfig {{ user: {=str}, password: ***, ssl: {}, context_id: {=u8}, rsp_timeout_s: {=u8} }}",
-            self.user,
+            "FtpConfig {{ user: ***, password: ***, ssl: {}, context_id: {=u8}, rsp_timeout_s: {=u8} }}",
             self.ssl,
             self.context_id,
             self.rsp_timeout_s
@@ -263,7 +263,7 @@ pub struct PdpConfig<'a> {
     pub ip_type: IpType,
     /// Access point name (may be empty: the network picks).
     pub apn: &'a str,
-    /// APN user name.
+    /// APN user name. A credential: never logged nor shown by `Debug`.
     pub user: &'a str,
     /// APN password. Never logged nor shown by `Debug`.
     pub password: &'a str,
@@ -295,7 +295,7 @@ impl fmt::Debug for PdpConfig<'_> {
             .field("cid", &self.cid)
             .field("ip_type", &self.ip_type)
             .field("apn", &self.apn)
-            .field("user", &self.user)
+            .field("user", &"***")
             .field("password", &"***")
             .field("auth", &self.auth)
             .field("registration_timeout_s", &self.registration_timeout_s)

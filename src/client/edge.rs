@@ -18,6 +18,7 @@ use super::{io_error, Ftp};
 use crate::at::cmd::{self, Command};
 use crate::at::tokenizer::{Frame, Tokenizer};
 use crate::error::{CmeError, Error};
+use crate::fmt::Escaped;
 
 /// Longest line the client's tokenizer keeps: the longest answer,
 /// `+QFTPPWD: 0,"<255-byte path>"` (269 bytes), rounded up to a word.
@@ -118,7 +119,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         cmd: &'s Command<'_>,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         Shared::new(async move {
-            debug!("> {}", cmd.name());
+            // Credentials show as `***`.
+            trace!("> {}", cmd);
             let mut window = [0u8; WINDOW];
             let mut at = 0;
             self.st.line_open = true;
@@ -141,11 +143,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         b: usize,
         deadline: Instant,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        trace!("> {} bytes of data", b.saturating_sub(a));
         write_all(&mut self.uart, self.rx.buf.get(a..b).unwrap_or_default(), deadline)
     }
 
     /// Writes `+++` in one write.
     pub(crate) fn write_escape<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+        trace!("> +++");
         write_all(&mut self.uart, b"+++", after(QUICK))
     }
 
@@ -367,6 +371,20 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let (used, frame) = self.rx.tok.feed(input);
             if used == 0 && frame.is_none() {
                 return None;
+            }
+            match &frame {
+                None => {}
+                Some(Frame::Line(line)) => trace!("< {}", Escaped(line)),
+                Some(Frame::Data(d)) => trace!("< {} bytes of payload", d.len()),
+                // An echo repeats a command line, credentials included.
+                Some(Frame::Echo(line)) => trace!("< echo of {} bytes", line.len()),
+                Some(Frame::Ok) => trace!("< OK"),
+                Some(Frame::Error) => trace!("< ERROR"),
+                Some(Frame::Cme(e)) => trace!("< {}", e),
+                Some(Frame::Connect) => trace!("< CONNECT"),
+                Some(Frame::NoCarrier) => trace!("< NO CARRIER"),
+                Some(Frame::DataEnd { len }) => trace!("< end of payload, {} bytes", len),
+                Some(Frame::Overflow) => trace!("< a line too long, skipped"),
             }
             let mut restarted = false;
             let event = match frame {
