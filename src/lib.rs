@@ -11,6 +11,7 @@ pub mod at;
 pub mod blocking;
 pub mod client;
 pub mod error;
+pub mod listing;
 
 pub use client::{
     Auth, DataAddress, FileType, Ftp, FtpConfig, FtpState, IpType, Listing, LocalAddr, ModifyTime, PdpConfig, Setting,

@@ -22,6 +22,7 @@ use super::{io_error, sat32, Ftp, Transfer};
 use crate::at::cmd::{self, Command, FileOp, Names, COM};
 use crate::at::tokenizer::Payload;
 use crate::error::{Error, FtpReply};
+use crate::listing::{Entries, Entry, LINE_MAX};
 
 /// The name of `+QFTPGET:`.
 const GET: &[u8] = b"QFTPGET";
@@ -140,6 +141,38 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let payload = Payload::Confirmed { result, limit: None };
             let r = self.fetch(&command, payload, result.as_bytes(), sink).await;
             self.st.ended(r)
+        }
+    }
+
+    /// Lists `dir` like [`Ftp::list`], parsing the listing as it arrives
+    /// ([`crate::listing`]: MLSD facts for [`Listing::Mlsd`], `ls -l` or
+    /// DOS lines for [`Listing::List`], names as [`crate::listing::Kind::Other`]
+    /// for [`Listing::Nlst`]) and calling `each` with every entry, in order.
+    /// Returns the number of entries `each` was given (lines that are not
+    /// entries, such as `total 12` or `.`, are not counted).
+    ///
+    /// Lines are kept in a [`LINE_MAX`]-byte buffer inside the future; a
+    /// longer line comes out as a [`crate::listing::Kind::Other`] entry
+    /// holding its start. For another buffer, pass a
+    /// [`crate::listing::Entries`] to [`Ftp::list`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Ftp::list`]. On an error, `each` has seen the entries of the
+    /// lines completed so far.
+    ///
+    /// **Cancel safety:** as [`Ftp::list`].
+    pub fn list_entries<'s, F: FnMut(Entry<'_>)>(
+        &'s mut self,
+        kind: Listing,
+        dir: &'s str,
+        each: F,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, F> {
+        async move {
+            let mut line = [0u8; LINE_MAX];
+            let mut entries = Entries::new(kind, &mut line, each);
+            self.list(kind, dir, &mut entries).await?;
+            Ok(entries.finish())
         }
     }
 
