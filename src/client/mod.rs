@@ -9,7 +9,7 @@
 //!
 //! | to find | look in |
 //! | --- | --- |
-//! | an operation's command sequence | one file per family: `bringup.rs` (`init`, `activate`, `deactivate`), `settings.rs` (`configure`, `setting`), `files.rs` (`open`, `close`, `cwd`, ... `stat`), `download.rs` (`get`, `list`), `upload.rs` (`put`, `put_sized`, `put_escaped`) |
+//! | an operation's command sequence | one file per family: `bringup.rs` (`init`, `init_with_pin`, `activate` with the wait for registration, `deactivate`), `settings.rs` (`configure`, `setting`), `files.rs` (`open`, `close`, `cwd`, ... `stat`), `download.rs` (`get`, `list`, `list_entries`), `upload.rs` (`put`, `put_sized`, `put_escaped`) |
 //! | a timeout or retry count | `limits.rs` |
 //! | which line answers a command, when a wait ends | `answer.rs` |
 //! | what a dropped future or a timeout leaves for the next call | `session.rs` |
