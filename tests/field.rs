@@ -721,3 +721,32 @@ fn a_transfer_refused_603_once_goes_through_byte_for_byte() {
         about_a_second_apart(&sent, cmd);
     }
 }
+
+/// issue 15 #3: the module leaves data mode in the middle of a counted
+/// chunk (the server failed it): the rest of the chunk reaches it as
+/// command lines, whose `ERROR` answers come after the upload's result.
+/// The next call probes first, so none of them passes for its answer.
+#[test]
+fn data_the_module_took_as_commands_is_answered_before_the_next_call_starts() {
+    let _c = clock();
+    let data = b"abcd\r\nefgh";
+    let modem = Modem::new(
+        boot_open()
+            .cmd("AT+QFTPPUT=\"f\",\"COM:\",0,10,1")
+            .lines(&["CONNECT"])
+            .expect(data)
+            // `efgh` and `\r\n` came after the module left data mode: a
+            // command line, answered at once.
+            .lines(&["+QFTPPUT: 609,0", "ERROR"])
+            .then(probe())
+            .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,4"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async {
+        up(&mut ftp).await;
+        assert_eq!(ftp.put("f", &mut Source(data), Transfer::default()).await, Err(Error::ftp(609, 0)));
+        assert_eq!(ftp.size("f").await, Ok(4));
+    });
+    modem.finished();
+}

@@ -120,7 +120,7 @@ impl<U: Read + Write> Ftp<'_, U> {
         self.st.session = Session::Closed;
         // Nothing of a previous run of this client is waited for.
         self.st.pending = None;
-        self.st.stale_result = false;
+        self.st.need_close = false;
         self.st.closing = false;
         self.forget_input();
         if escape {
@@ -136,8 +136,6 @@ impl<U: Read + Write> Ftp<'_, U> {
             return self.st.ended(Err(e));
         }
         self.st.dirty = Dirty::Stream;
-        // A dead run's transfer ended while we listened: its session is open.
-        self.st.need_close = self.st.stale_result;
         let r = async {
             self.echo_off().await?;
             self.sim_ready().await

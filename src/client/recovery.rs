@@ -32,7 +32,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         needs_session: bool,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
         async move {
-            if self.st.dirty != Dirty::Clean {
+            if self.st.dirty != Dirty::Clean || self.st.probe_first {
                 self.resync().await?;
             }
             // Commands may go out from here on: dropped midway, they leave
@@ -104,6 +104,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         let escape = self.st.must_escape();
         self.synchronise(escape, AFTER_ABANDON).await?;
         self.st.dirty = Dirty::Clean;
+        self.st.probe_first = false;
         Ok(())
     }
 

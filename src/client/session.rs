@@ -52,9 +52,10 @@ pub(crate) struct State {
     /// line buffer, and the next CR would run it (a cut `...,4096,0` runs
     /// as `...,40`). The next call escapes first: `+++` spoils the line.
     pub(crate) line_open: bool,
-    /// A transfer result (`+QFTPPUT:`, `+QFTPGET:`) came that no command of
-    /// this client asked for: a predecessor's transfer ended.
-    pub(crate) stale_result: bool,
+    /// Even with every answer read, the next call resynchronises first:
+    /// lines the module may still answer went out (the end of an upload's
+    /// data after the module left data mode).
+    pub(crate) probe_first: bool,
     /// `AT+QFTPCLOSE` went out and its `+QFTPCLOSE:` has not come yet:
     /// FTP commands answer `+CME ERROR: 603` until it does.
     pub(crate) closing: bool,
@@ -79,7 +80,7 @@ impl State {
             need_init: false,
             pending: None,
             line_open: false,
-            stale_result: false,
+            probe_first: false,
             closing: false,
             context_id: 1,
             deferred: Self::rsptimeout(RSPTIMEOUT_DEFAULT_S),
@@ -95,10 +96,15 @@ impl State {
 
     /// A line that answered no command. Returns true if it says the module
     /// restarted under an open session (nothing in flight will be answered
-    /// then).
+    /// then). A transfer result (`+QFTPPUT:`, `+QFTPGET:`) while this client
+    /// has no session means that a transfer it does not know of ended (a
+    /// dead run's, heard by `init`): that session is closed before anything
+    /// else. (Under an open session, a stray result changes nothing.)
     pub(crate) fn unanswered(&mut self, line: &[u8], urc: Option<Urc>) -> bool {
         if let Some((b"QFTPPUT" | b"QFTPGET", _)) = parse::prefixed(line) {
-            self.stale_result = true;
+            if self.session != Session::Open {
+                self.need_close = true;
+            }
         }
         match urc {
             Some(Urc::PdpDeactivated { cid }) if cid == self.context_id => self.lose(),
@@ -319,8 +325,12 @@ mod tests {
     fn a_predecessors_transfer_result_is_noticed() {
         let mut s = State::new();
         s.unanswered(b"+CEREG: 5", None);
-        assert!(!s.stale_result);
+        assert!(!s.need_close);
         s.unanswered(b"+QFTPPUT: 0,1000", None);
-        assert!(s.stale_result);
+        assert!(s.need_close);
+        // Under an open session a stray result changes nothing.
+        let mut s = open();
+        s.unanswered(b"+QFTPGET: 0,5", None);
+        assert!(!s.need_close);
     }
 }

@@ -309,6 +309,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 't, 'b, U> {
         async move {
             self.wait(w, after(self.st.deferred)).await?;
+            if w.value().is_err() {
+                // A module that left data mode early (it ends an upload
+                // itself, `+QFTPPUT: 609,0`, or when the server fails) took
+                // the rest of the data as command lines, whose answers are
+                // still to come: the next call probes first.
+                self.st.probe_first = true;
+            }
             counted(w.value()?, moved)
         }
     }
