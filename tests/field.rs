@@ -750,3 +750,57 @@ fn data_the_module_took_as_commands_is_answered_before_the_next_call_starts() {
     });
     modem.finished();
 }
+
+/// A download of unknown size (no SIZE): a chunk that fills what was asked
+/// for must be followed by `OK` at once, as a chunk of known size is. A
+/// byte the line doubled inside it is found, not taken as data.
+#[test]
+fn a_full_chunk_of_unknown_size_with_a_doubled_byte_is_refused() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot_open()
+            .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 627,502")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,8")
+            .send(b"\r\nCONNECT\r\nabccdefgh\r\nOK\r\n\r\n+QFTPGET: 0,8\r\n"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async {
+        up(&mut ftp).await;
+        let mut sink = Sink(Vec::new());
+        let r = ftp.get("f", &mut sink, Transfer { chunk: 8, ..Transfer::default() }).await;
+        assert_eq!(r, Err(Error::Protocol));
+    });
+    modem.finished();
+}
+
+/// The same check when the chunk ends in what starts like the payload's
+/// end (`\r\nO`): the bytes after the chunk, read ahead to judge it, are
+/// checked too, and an exact file comes out exactly.
+#[test]
+fn a_full_chunk_of_unknown_size_ending_like_an_end_comes_out_exactly() {
+    let _c = clock();
+    for (data, last) in [(&b"abcde\r\nO"[..], &b""[..]), (b"ab\r\nOK\r\n", b"x\r")] {
+        let mut script = boot_open()
+            .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 627,502")
+            .then(get_chunk("f", 0, 8, data))
+            .then(get_chunk("f", 8, 8, last));
+        if last.is_empty() {
+            script = script.deferred("AT+QFTPSIZE=\"g\"", "+QFTPSIZE: 0,1");
+        }
+        let modem = Modem::new(script);
+        let mut buf = [0u8; 256];
+        let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+        run(LONG, async {
+            up(&mut ftp).await;
+            let mut sink = Sink(Vec::new());
+            let r = ftp.get("f", &mut sink, Transfer { chunk: 8, ..Transfer::default() }).await;
+            assert_eq!(r, Ok((data.len() + last.len()) as u64));
+            assert_eq!(sink.0, [data, last].concat());
+            if last.is_empty() {
+                assert_eq!(ftp.size("g").await, Ok(1));
+            }
+        });
+        modem.finished();
+    }
+}

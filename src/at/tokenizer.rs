@@ -42,7 +42,9 @@
 //!   that `OK` and the result line are looked past and come out after the
 //!   payload; when they fill [`HOLD`] bytes before the result line comes,
 //!   the end is taken there and the result line's count, which the caller
-//!   checks, decides. After [`Frame::DataEnd`] come the [`Frame::Ok`] and
+//!   checks, decides. Only lines shaped as URCs (`+NAME: ` and printable
+//!   text) count as such: payload after an `\r\nOK\r\n` of its own
+//!   (binary bytes, `+++`, plain text) is data at once. After [`Frame::DataEnd`] come the [`Frame::Ok`] and
 //!   the result line as usual.
 
 use crate::at::parse::{self, Field};
@@ -283,6 +285,21 @@ impl<const N: usize> Tokenizer<N> {
         self.hold.get(..self.hold_taken).unwrap_or_default()
     }
 
+    /// Bytes taken from the input but not framed yet: they come before the
+    /// rest of the input. After a payload that ended at its limit, the
+    /// start of what follows it may be here (pulled in to judge a possible
+    /// end that turned out to be data).
+    pub fn unframed(&self) -> &[u8] {
+        self.hold.get(self.hold_taken..self.hold_len).unwrap_or_default()
+    }
+
+    /// Forgets the first `n` bytes of [`Tokenizer::unframed`]: the caller
+    /// read them itself.
+    pub fn skip_unframed(&mut self, n: usize) {
+        self.drop_held(self.hold_taken.saturating_add(n));
+        self.hold_taken = 0;
+    }
+
     /// Leaves data mode at once (after `+++` aborted a transfer), keeping
     /// nothing of the payload.
     pub fn abort_payload(&mut self) {
@@ -513,16 +530,14 @@ fn judge(held: &[u8], result: &[u8], moved: u64) -> Verdict {
         let start = rest.iter().position(|&b| b != b'\r' && b != b'\n').unwrap_or(rest.len());
         let from = rest.get(start..).unwrap_or_default();
         let Some(end) = line_end(from) else {
-            return match (full, from.first()) {
-                (false, _) => Verdict::NeedMore,
+            return match full {
+                false => Verdict::NeedMore,
                 // The hold is full of unsolicited lines (and perhaps the
                 // start of one more): a module back in command mode that
                 // keeps talking. Taken as the end; the result line's count,
-                // checked by the caller, still decides (a payload that
-                // goes on this way ends in a count mismatch, never in
-                // bytes taken for lines unnoticed).
-                (true, None | Some(b'+')) => Verdict::Confirm,
-                (true, _) => Verdict::Reject,
+                // checked by the caller, still decides.
+                true if from.is_empty() || urc_like(from, true) => Verdict::Confirm,
+                true => Verdict::Reject,
             };
         };
         let line = from.get(..end).unwrap_or_default();
@@ -532,10 +547,25 @@ fn judge(held: &[u8], result: &[u8], moved: u64) -> Verdict {
             Some(_) => return Verdict::Reject,
             // A URC between the payload's `OK` and its result: look past it
             // (it comes out as a line after the payload).
-            None if line.first() == Some(&b'+') => rest = from.get(end..).unwrap_or_default(),
+            None if urc_like(line, false) => rest = from.get(end..).unwrap_or_default(),
             None => return Verdict::Reject,
         }
     }
+}
+
+/// Whether `line` looks like an unsolicited result code: `+`, a name of
+/// capitals and digits, `:`, then printable ASCII only; with `partial`,
+/// whether it may be the start of one. Payload that follows an
+/// `\r\nOK\r\n` of its own rarely does (binary bytes, `+++`, text lines),
+/// so it is told from the module's own lines after the real end.
+fn urc_like(line: &[u8], partial: bool) -> bool {
+    let Some(rest) = line.strip_prefix(b"+") else {
+        return false;
+    };
+    let name = rest.iter().take_while(|b| b.is_ascii_uppercase() || b.is_ascii_digit()).count();
+    let after = rest.get(name..).unwrap_or_default();
+    let printable = rest.iter().all(|b| (0x20..0x7f).contains(b));
+    printable && (name > 0 || partial) && (after.first() == Some(&b':') || (partial && after.is_empty()))
 }
 
 /// `s` after the CR and LF bytes it starts with. Lines come as
@@ -838,6 +868,23 @@ mod tests {
         let input = confirmed_stream(listing, "QFTPLIST");
         let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPLIST", limit: None }]);
         assert_eq!(frames, transfer_frames(listing, "QFTPLIST"));
+    }
+
+    #[test]
+    fn a_payload_with_its_own_ok_then_plus_lines_that_are_not_urcs_is_data() {
+        // `+++`, binary and text after an `OK` inside the payload: data,
+        // however long (more than the hold).
+        let mut listing = b"a\r\nOK\r\n+++".to_vec();
+        listing.extend(0..=255u8);
+        listing.extend_from_slice(b"\r\nOK\r\n\r\n+abc: 1\r\n");
+        listing.extend(std::iter::repeat_n(b'+', 100));
+        listing.extend_from_slice(b"\r\nOK\r\n\r\n+QIURC: \"pdpdeact\",1\r\n\x01\r\nz");
+        let input = confirmed_stream(&listing, "QFTPLIST");
+        let frames = check_all_splits::<64>(&input, &[Payload::Confirmed { result: "QFTPLIST", limit: None }]);
+        assert_eq!(frames, transfer_frames(&listing, "QFTPLIST"));
+        assert!(urc_like(b"+CEREG: 5", false) && urc_like(b"+QIND: \"csq\",20,99", false));
+        assert!(urc_like(b"+QIN", true) && urc_like(b"+", true));
+        assert!(!urc_like(b"+++", true) && !urc_like(b"+abc: 1", false) && !urc_like(b"+Q: \x01", false));
     }
 
     #[test]

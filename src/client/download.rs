@@ -239,7 +239,14 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     return Ok(Some(piece));
                 }
                 let deadline = after(self.st.deferred);
-                if let Payload::Exact(_) = rd.payload {
+                // A payload that ended at its length (known, or the chunk
+                // asked for) must be followed by `OK` at once: a byte more
+                // or less inside it would shift its end.
+                let full = match rd.payload {
+                    Payload::Exact(_) => true,
+                    Payload::Confirmed { limit, .. } => limit == Some(rd.moved),
+                };
+                if full {
                     if let Err(e) = self.expect_raw(TRAILER, deadline).await {
                         if e == Error::Protocol {
                             warn!("payload not followed by OK: bytes lost or doubled");

@@ -464,20 +464,28 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         async move {
             let mut matched = 0;
             while matched < expected.len() {
-                if self.rx.start >= self.rx.end {
+                // What the tokenizer pulled in already comes first.
+                let held = !self.rx.tok.unframed().is_empty();
+                if !held && self.rx.start >= self.rx.end {
                     if Instant::now() >= deadline {
                         return Err(Error::Timeout);
                     }
                     self.fill(deadline).await?;
                     continue;
                 }
-                let avail = self.rx.buf.get(self.rx.start..self.rx.end).unwrap_or_default();
+                let avail = match held {
+                    true => self.rx.tok.unframed(),
+                    false => self.rx.buf.get(self.rx.start..self.rx.end).unwrap_or_default(),
+                };
                 let k = avail.len().min(expected.len() - matched);
                 if avail.get(..k) != expected.get(matched..matched + k) {
                     return Err(Error::Protocol);
                 }
                 matched += k;
-                self.rx.start += k;
+                match held {
+                    true => self.rx.tok.skip_unframed(k),
+                    false => self.rx.start += k,
+                }
             }
             Ok(())
         }
