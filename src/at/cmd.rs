@@ -273,16 +273,15 @@ pub fn cpin_enter(pin: &str) -> Result<Command<'_>, ArgError> {
     }
     Ok(Command::new("AT+CPIN", b"=\"\x13\"\r").strs([&[], &[], digits]))
 }
-/// `AT+CEREG?`, `AT+CGREG?`, `AT+CREG?` — network registration (EPS,
-/// GPRS, circuit switched) — and `AT+CSQ`, signal quality: by the name of
-/// their answer.
-pub fn network_query(name: &[u8]) -> Command<'static> {
-    match name {
-        b"CGREG" => query("AT+CGREG"),
-        b"CREG" => query("AT+CREG"),
-        b"CSQ" => exec("AT+CSQ"),
-        _ => query("AT+CEREG"),
-    }
+/// The network queries, each by the name of its answer and the rest of its
+/// line: `AT+CEREG?`, `AT+CGREG?`, `AT+CREG?` (registration: EPS, GPRS,
+/// circuit switched) and `AT+CSQ` (signal quality).
+pub const NETWORK: [(&[u8], &[u8]); 4] =
+    [(b"CEREG", b"CEREG?\r"), (b"CGREG", b"CGREG?\r"), (b"CREG", b"CREG?\r"), (b"CSQ", b"CSQ\r")];
+
+/// One of the [`NETWORK`] queries, by the rest of its line.
+pub fn network_query(rest: &'static [u8]) -> Command<'static> {
+    Command::new("AT+", rest)
 }
 /// `AT+QICSGP=<cid>,<type>,"<apn>","<user>","<pass>",<auth>`.
 pub fn qicsgp<'a>(

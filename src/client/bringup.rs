@@ -228,18 +228,16 @@ impl<U: Read + Write> Ftp<'_, U> {
         let until = after(Duration::from_secs(timeout_s.into()));
         loop {
             let (mut stat, mut rssi) = (0, 99);
-            for name in [&b"CEREG"[..], b"CGREG", b"CREG", b"CSQ"] {
-                match self.command(&cmd::network_query(name), Want::Network(name), QUICK, &mut []).await {
+            for &(name, query) in &cmd::NETWORK {
+                match self.command(&cmd::network_query(query), Want::Network(name), QUICK, &mut []).await {
                     Ok(got) => match (name, got.num()?) {
                         (b"CSQ", n) => rssi = sat8(n),
                         (_, 1 | 5) => return Ok(()),
                         // The one to report: denied, else searching, else
-                        // what else came.
+                        // the first other state.
                         (_, s) => {
-                            stat = match (stat, sat8(s)) {
-                                (3, _) | (_, 3) => 3,
-                                (2, _) | (_, 2) => 2,
-                                (old, new) => old.max(new),
+                            if s == 3 || stat == 0 || (s == 2 && stat != 3) {
+                                stat = sat8(s);
                             }
                         }
                     },
