@@ -4,14 +4,13 @@ use std::io;
 
 use clap::Parser;
 use quectel_ftp::Ftp;
-use quectel_ftp_sim::SimConfig;
 
 use crate::command::Command;
 use crate::console::Console;
 use crate::interrupt::Interrupt;
 use crate::io::open_serial;
 use crate::session::{run_session_until, Failure, SessionConfig, Tls, BUF_LEN};
-use crate::sim::{Simulator, SIM_HOST};
+use crate::sim::{SimFaults, Simulator, SIM_HOST};
 
 /// FTP(S) through a Quectel BG95 / BG77 / BG600L modem.
 ///
@@ -61,6 +60,19 @@ pub struct Cli {
     /// Directory to change to after login.
     #[arg(long, value_name = "DIR")]
     pub cwd: Option<String>,
+    /// The SIM's PIN, entered only if the SIM asks for it (once: a third
+    /// wrong PIN in a row blocks the SIM). Better from the environment
+    /// (QFTP_PIN), out of the shell's history and the process list.
+    #[arg(long, value_name = "PIN", env = "QFTP_PIN", hide_env_values = true)]
+    pub pin: Option<Pin>,
+    /// How long to wait for the module to register with the network
+    /// before activating the PDP context (an LTE-M or NB-IoT attach can
+    /// take minutes).
+    #[arg(long, value_name = "SECS", default_value_t = 180)]
+    pub registration_timeout: u16,
+    /// Faults of the built-in simulator.
+    #[command(flatten)]
+    pub sim_faults: SimFaults,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -93,6 +105,8 @@ impl Cli {
             active: self.active,
             timeout_s: self.timeout,
             cwd: self.cwd.clone().or_else(|| cwd.map(str::to_owned)),
+            pin: self.pin.as_ref().map(Pin::checked).transpose()?,
+            registration_timeout_s: self.registration_timeout,
         })
     }
 
@@ -110,12 +124,43 @@ impl Cli {
                 futures_executor::block_on(run_session_until(&mut ftp, &cfg, &self.command, console, interrupt))
             }
             None => {
-                let (sim, port) = Simulator::start(self.tls, SimConfig::default())
+                let (sim, port) = Simulator::start(self.tls, self.sim_faults.config())
                     .map_err(|e: io::Error| Failure::other("start the simulator", e.to_string()))?;
                 let cfg = self.session_config(Some(&sim))?;
                 let mut ftp = Ftp::new(port, &mut buf).map_err(|e| Failure::modem("start", e))?;
                 futures_executor::block_on(run_session_until(&mut ftp, &cfg, &self.command, console, interrupt))
             }
         }
+    }
+}
+
+/// The SIM's PIN as given: never shown, by `Debug` or in a message (clap
+/// cannot refuse it either, and so never echoes it: it is checked after
+/// parsing, by [`Pin::checked`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(String);
+
+impl Pin {
+    /// The PIN, if it is 4 to 8 digits (what SIMs take); a usage error
+    /// that does not repeat it otherwise.
+    pub fn checked(&self) -> Result<String, Failure> {
+        let digits = self.0.bytes().all(|b| b.is_ascii_digit());
+        if digits && (4..=8).contains(&self.0.len()) {
+            Ok(self.0.clone())
+        } else {
+            Err(Failure::other("usage", "the PIN (--pin or QFTP_PIN) must be 4 to 8 digits"))
+        }
+    }
+}
+
+impl From<String> for Pin {
+    fn from(pin: String) -> Self {
+        Pin(pin)
+    }
+}
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pin(***)")
     }
 }

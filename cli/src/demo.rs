@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use embedded_io_async::{Read, Write};
-use quectel_ftp::{Ftp, Listing, Transfer};
+use quectel_ftp::{Error, Ftp, FtpReply, Listing, Transfer};
 
 use crate::console::{rate, Console};
 use crate::session::{Failure, SessionConfig, Step};
@@ -47,8 +47,9 @@ pub fn hostile_data(len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// Uploads [`DEMO_LEN`] bytes of [`hostile_data`] as [`DEMO_NAME`], lists
-/// the directory, checks the size, downloads the file, compares it byte for
-/// byte and deletes it. Fails unless the copy is exact.
+/// the directory, checks the size (if the server has SIZE), downloads the
+/// file, compares it byte for byte and deletes it. Fails unless the copy is
+/// exact.
 pub async fn run<U: Read + Write>(
     ftp: &mut Ftp<'_, U>,
     cfg: &SessionConfig,
@@ -83,11 +84,22 @@ pub async fn run<U: Read + Write>(
         out(console, format!("  {line}"))?;
     }
 
-    let size = ftp.size(DEMO_NAME).await.step("demo: size")?;
-    out(console, format!("server reports {size} bytes"))?;
+    // A server without SIZE (reply 502 or 500) is no failure: the download
+    // then learns where the file ends from the module.
+    let size = match ftp.size(DEMO_NAME).await {
+        Ok(size) => {
+            out(console, format!("server reports {size} bytes"))?;
+            Some(size)
+        }
+        Err(Error::Ftp { reply: Some(reply @ (FtpReply::NotImplemented | FtpReply::SyntaxError)), .. }) => {
+            out(console, format!("server has no SIZE (replied {}): the download finds the end", reply.code()))?;
+            None
+        }
+        Err(e) => return Err(Failure::modem("demo: size", e)),
+    };
 
     let mut copy = Vec::with_capacity(data.len());
-    let bar = console.bar(Some(size), "download");
+    let bar = console.bar(size, "download");
     let started = Instant::now();
     let mut report = |n| bar.set_position(n);
     let got = ftp.get(DEMO_NAME, &mut copy, Transfer::default().with_progress(&mut report)).await;
@@ -98,7 +110,8 @@ pub async fn run<U: Read + Write>(
     if let Some(at) = data.iter().zip(&copy).position(|(a, b)| a != b) {
         return Err(Failure::other("demo", format!("the downloaded copy differs from the original at byte {at}")));
     }
-    if copy.len() != data.len() || size != data.len() as u64 {
+    if copy.len() != data.len() || size.is_some_and(|size| size != data.len() as u64) {
+        let size = size.map_or("an unknown size".to_owned(), |size| format!("{size} bytes"));
         let text = format!("sent {} bytes, server has {size}, received {}", data.len(), copy.len());
         return Err(Failure::other("demo", text));
     }

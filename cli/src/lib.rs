@@ -24,7 +24,7 @@ pub mod io;
 mod session;
 mod sim;
 
-pub use cli::Cli;
+pub use cli::{Cli, Pin};
 pub use command::{Command, Progress};
 pub use console::{rate, Console};
 pub use interrupt::Interrupt;
@@ -32,4 +32,4 @@ pub use session::{
     open_session, run_session, run_session_until, Cause, Failure, SessionConfig, Step, Tls, BUF_LEN,
     CLOSE_AFTER_INTERRUPT,
 };
-pub use sim::{Simulator, SIM_HOST};
+pub use sim::{SimFaults, Simulator, SIM_HOST};

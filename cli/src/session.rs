@@ -77,6 +77,10 @@ pub struct SessionConfig {
     pub timeout_s: u8,
     /// Directory to change to after login.
     pub cwd: Option<String>,
+    /// The SIM's PIN, entered if the SIM asks for it. Never shown.
+    pub pin: Option<String>,
+    /// How long to wait for network registration, in seconds.
+    pub registration_timeout_s: u16,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -88,6 +92,8 @@ impl fmt::Debug for SessionConfig {
             .field("password", &"***")
             .field("tls", &self.tls)
             .field("cwd", &self.cwd)
+            .field("pin", &self.pin.as_ref().map(|_| "***"))
+            .field("registration_timeout_s", &self.registration_timeout_s)
             .finish_non_exhaustive()
     }
 }
@@ -95,7 +101,12 @@ impl fmt::Debug for SessionConfig {
 impl SessionConfig {
     /// The PDP context settings.
     pub fn pdp(&self) -> PdpConfig<'_> {
-        PdpConfig { cid: self.context, apn: &self.apn, ..PdpConfig::default() }
+        PdpConfig {
+            cid: self.context,
+            apn: &self.apn,
+            registration_timeout_s: self.registration_timeout_s,
+            ..PdpConfig::default()
+        }
     }
 
     /// The `AT+QFTPCFG` settings.
@@ -180,7 +191,10 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.cause {
-            Cause::Modem(e) => write!(f, "{}: {}", self.step, e),
+            Cause::Modem(e) => {
+                write!(f, "{}: {}", self.step, e)?;
+                advice(f, e)
+            }
             Cause::Local(path, e) => write!(f, "{}: {}: {}", self.step, path.display(), e),
             Cause::Other(text) | Cause::Interrupted(text) => write!(f, "{}: {}", self.step, text),
         }
@@ -188,6 +202,35 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
+
+/// What the user can do about a SIM or network error, after the driver's
+/// words for it.
+fn advice(f: &mut fmt::Formatter<'_>, error: &quectel_ftp::Error) -> fmt::Result {
+    use quectel_ftp::{Error, SimError};
+    match error {
+        Error::Sim(SimError::PinRequired) => f.write_str("; give it with --pin or the QFTP_PIN environment variable"),
+        Error::Sim(SimError::WrongPin) => f.write_str(
+            "; it was entered once and not again: check it before the next run \
+             (three wrong PINs in a row block the SIM)",
+        ),
+        Error::Sim(SimError::PukRequired) => f.write_str("; unblock the SIM with its PUK (qftp does not enter PUKs)"),
+        Error::Sim(SimError::Busy) => f.write_str("; the SIM did not become ready in 20 s"),
+        Error::NotRegistered { stat, rssi } => {
+            let state = match stat {
+                3 => "the network denied registration",
+                2 => "still searching when --registration-timeout ran out",
+                0 => "the module is not searching for a network",
+                _ => "registration state unknown",
+            };
+            let signal = match rssi {
+                0..=31 => format!("{} dBm", -113 + 2 * i32::from(*rssi)),
+                _ => "no signal reading".to_owned(),
+            };
+            write!(f, ": {state} ({signal})")
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Extension to name the step of a driver call.
 pub trait Step<T> {
@@ -201,11 +244,16 @@ impl<T> Step<T> for Result<T, quectel_ftp::Error> {
     }
 }
 
-/// Brings the module up and logs in: `init`, PDP activation (a context that
-/// is still active from an earlier run is reused), configuration, `open`,
-/// and the optional `cwd`.
+/// Brings the module up and logs in: `init` (with the PIN, if one is
+/// given and the SIM asks for it), PDP activation after network
+/// registration (a context that is still active from an earlier run is
+/// reused), configuration, `open`, and the optional `cwd`.
 pub async fn open_session<U: Read + Write>(ftp: &mut Ftp<'_, U>, cfg: &SessionConfig) -> Result<(), Failure> {
-    ftp.init().await.step("init")?;
+    match &cfg.pin {
+        Some(pin) => ftp.init_with_pin(pin).await,
+        None => ftp.init().await,
+    }
+    .step("init")?;
     ftp.activate(&cfg.pdp()).await.step("activate")?;
     let ssl = SslConfig::default();
     ftp.configure(&cfg.ftp(), Some(&ssl)).await.step("configure")?;

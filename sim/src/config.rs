@@ -287,3 +287,35 @@ pub enum NetworkDomain {
     /// Circuit-switched domain: `AT+CREG?`.
     Cs,
 }
+
+/// As the simulator's command lines spell it: `ready`, `pin:<PIN>`, `puk`,
+/// `not-inserted`, `failure` or `busy:<N>`.
+impl std::str::FromStr for SimState {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Ok(match text.split_once(':') {
+            None if text == "ready" => SimState::Ready,
+            None if text == "puk" => SimState::Puk,
+            None if text == "not-inserted" => SimState::NotInserted,
+            None if text == "failure" => SimState::Failure,
+            Some(("pin", pin)) => SimState::Pin(pin.to_owned()),
+            Some(("busy", n)) => SimState::Busy(n.parse().map_err(|_| format!("busy:{n}: not a count"))?),
+            _ => return Err("expected ready, pin:PIN, puk, not-inserted, failure or busy:N".to_owned()),
+        })
+    }
+}
+
+/// As the simulator's command lines spell it: `eps`, `gprs` or `cs`.
+impl std::str::FromStr for NetworkDomain {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "eps" => Ok(NetworkDomain::Eps),
+            "gprs" => Ok(NetworkDomain::Gprs),
+            "cs" => Ok(NetworkDomain::Cs),
+            _ => Err("expected eps, gprs or cs".to_owned()),
+        }
+    }
+}

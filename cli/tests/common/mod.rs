@@ -95,6 +95,8 @@ pub fn session_config(sim: &Simulator, tls: Tls) -> SessionConfig {
         active: false,
         timeout_s: 20,
         cwd: cwd.map(str::to_owned),
+        pin: None,
+        registration_timeout_s: 180,
     }
 }
 

@@ -28,7 +28,7 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use embedded_io::{Read as _, ReadReady as _, Write as _};
-use quectel_ftp_sim::{pair, Faults, NetworkDomain, SimConfig, SimControl, SimPort, SimState, TestServer};
+use quectel_ftp_sim::{pair, Faults, SimConfig, SimControl, SimPort, TestServer};
 
 const USAGE: &str = "usage: qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N] [--stall-upload-after BYTES]
                 [--urcs-in-windows N] [--put-timeout-without-ok] [--end-upload-after BYTES]
@@ -64,16 +64,11 @@ fn parse_args() -> Result<Options, String> {
             "--fail-data-connection" => faults.fail_data_connection = true,
             "--busy-after-data-failure" => faults.busy_after_data_failure = true,
             "--rejects-probe" => faults.rejects_probe = true,
-            "--sim" => faults.sim = sim_state(&value()?)?,
+            "--sim" => faults.sim = value()?.parse().map_err(|_: String| USAGE.to_owned())?,
             "--registration-delay-ms" => faults.registration.delay = Duration::from_millis(number(&value()?)?),
             "--registration-stat" => faults.registration.stat = number(&value()?)?,
             "--registration-via" => {
-                faults.registration.via = match value()?.as_str() {
-                    "eps" => NetworkDomain::Eps,
-                    "gprs" => NetworkDomain::Gprs,
-                    "cs" => NetworkDomain::Cs,
-                    _ => return Err(USAGE.to_owned()),
-                }
+                faults.registration.via = value()?.parse().map_err(|_: String| USAGE.to_owned())?;
             }
             "--rssi" => faults.registration.rssi = number(&value()?)?,
             _ => return Err(USAGE.to_owned()),
@@ -84,19 +79,6 @@ fn parse_args() -> Result<Options, String> {
 
 fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
     text.parse().map_err(|_| USAGE.to_owned())
-}
-
-/// `ready`, `pin:<PIN>`, `puk`, `not-inserted`, `failure` or `busy:<N>`.
-fn sim_state(text: &str) -> Result<SimState, String> {
-    Ok(match text.split_once(':') {
-        None if text == "ready" => SimState::Ready,
-        None if text == "puk" => SimState::Puk,
-        None if text == "not-inserted" => SimState::NotInserted,
-        None if text == "failure" => SimState::Failure,
-        Some(("pin", pin)) => SimState::Pin(pin.to_owned()),
-        Some(("busy", n)) => SimState::Busy(number(n)?),
-        _ => return Err(USAGE.to_owned()),
-    })
 }
 
 fn main() {
