@@ -207,3 +207,34 @@ fn a_close_dropped_after_its_ok_is_closed_for_the_caller_and_made_again() {
     assert!(ftp.is_open());
     modem.finished();
 }
+
+/// The fuzzer's finding (seed `finding-2-late-open-result-taken-by-next-open`):
+/// an `open` dropped after its `OK`, then a `recover` dropped during its
+/// escape. The next call escapes, so it does not wait for the abandoned
+/// open's result; the module prints it late. A close before anything else
+/// takes it (its result comes before the close's), and the next `open` gets
+/// its own answer.
+#[test]
+fn an_abandoned_open_is_closed_before_its_late_result_can_answer_the_next() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot()
+            .cmd("AT+QFTPOPEN=\"h\",21")
+            .lines(&["OK"])
+            // The next call: escape (recover left data mode in doubt), probe.
+            .expect(b"+++")
+            .then(probe())
+            // The abandoned open's result, late, then the close's.
+            .cmd("AT+QFTPCLOSE")
+            .lines(&["+QFTPOPEN: 609,0", "OK", "+QFTPCLOSE: 0,0"])
+            .then(open_ok()),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, ftp.init()).unwrap();
+    poll_then_drop(100, ftp.open("h", 21));
+    poll_then_drop(100, ftp.recover(None));
+    assert_eq!(run(LONG, ftp.open("h", 21)), Ok(()));
+    assert!(ftp.is_open());
+    modem.finished();
+}

@@ -217,10 +217,15 @@ impl State {
         self.pending.is_some() && !was_data_mode && !self.need_close
     }
 
-    /// The pending result did not come (or was not waited for): an open
-    /// session is in doubt.
+    /// The pending result did not come (or was not waited for): the module
+    /// may still be busy with its command, and print that result later,
+    /// where it could pass for the answer to a later command of its kind
+    /// (an `open` abandoned without a session, a `+QFTPOPEN:` that comes
+    /// during the next `open`). A close before anything else ends that
+    /// command, its result coming before the close's (closing what is not
+    /// open is fine).
     pub(crate) fn give_up_pending(&mut self) {
-        if self.pending.take().is_some() && self.session == Session::Open {
+        if self.pending.take().is_some() {
             self.need_close = true;
         }
     }
