@@ -29,7 +29,7 @@
 //! The parsers are pure functions over one line; nothing here panics or
 //! allocates.
 
-use crate::at::parse::mdtm_time;
+use crate::at::parse::{decimal, mdtm_time};
 use crate::client::{Listing, ModifyTime};
 
 /// The line buffer [`crate::Ftp::list_entries`] uses, in bytes: room for
@@ -355,17 +355,6 @@ fn token(line: &[u8], from: usize) -> Option<(usize, usize)> {
     let start = from + rest.iter().position(|&b| b != b' ')?;
     let len = line.get(start..)?.iter().position(|&b| b == b' ').unwrap_or(line.len() - start);
     Some((start, start + len))
-}
-
-/// The value of a non-empty run of ASCII digits, if it fits `u64`.
-fn decimal(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |n, &b| {
-        let digit = b.checked_sub(b'0').filter(|d| *d < 10)?;
-        n.checked_mul(10)?.checked_add(u64::from(digit))
-    })
 }
 
 /// A decimal that fits a `u8`.

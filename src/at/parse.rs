@@ -381,7 +381,7 @@ fn number<T: TryFrom<u64>>(digits: &[u8]) -> Option<T> {
 /// The value of a non-empty run of ASCII digits, if it fits `u64`. One
 /// copy for every [`number`] type.
 #[inline(never)]
-fn decimal(digits: &[u8]) -> Option<u64> {
+pub(crate) fn decimal(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() {
         return None;
     }

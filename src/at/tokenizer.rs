@@ -44,8 +44,18 @@
 //!   the end is taken there and the result line's count, which the caller
 //!   checks, decides. Only lines shaped as URCs (`+NAME: ` and printable
 //!   text) count as such: payload after an `\r\nOK\r\n` of its own
-//!   (binary bytes, `+++`, plain text) is data at once. After [`Frame::DataEnd`] come the [`Frame::Ok`] and
-//!   the result line as usual.
+//!   (binary bytes, `+++`, plain text) is data at once. After
+//!   [`Frame::DataEnd`] come the [`Frame::Ok`] and the result line as usual.
+//!
+//! # Reading this file
+//!
+//! In order: the public types ([`Payload`], [`Frame`]) and the private
+//! `Mode` (command mode, armed, exact or confirmed payload); `LineBuf`,
+//! the command-mode line assembler; [`Tokenizer`], whose `feed` is the one
+//! entry point (a fast path for whole lines, then one loop over the modes);
+//! then the free helpers by concern: `classify` (which frame a line is),
+//! `judge` and `urc_like` (is this `\r\nOK\r\n` the payload's end?),
+//! and the byte scanners `skip_blanks`, `line_end` and `candidate`.
 
 use crate::at::parse::{self, Field};
 use crate::error::CmeError;
