@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use common::*;
 use embassy_time::Duration;
-use quectel_ftp::{Error, Ftp, Transfer};
+use quectel_ftp::{Error, Ftp, FtpState, Listing, Transfer};
 
 #[test]
 fn a_put_dropped_before_connect_has_the_next_call_escape_first() {
@@ -236,5 +236,39 @@ fn an_abandoned_open_is_closed_before_its_late_result_can_answer_the_next() {
     poll_then_drop(100, ftp.recover(None));
     assert_eq!(run(LONG, ftp.open("h", 21)), Ok(()));
     assert!(ftp.is_open());
+    modem.finished();
+}
+
+/// The fuzzer's finding `client/unsolicited-final-result-before-a-command`:
+/// a module that prints final results nobody asked for, the last one still
+/// without its line end when the next operation starts. Neither may answer
+/// that operation's command.
+#[test]
+fn final_results_nobody_asked_for_never_answer_the_next_command() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot()
+            .cmd("AT+QFTPOPEN=\"h\",21")
+            // In the same read as the answer, so still buffered when the
+            // next operation starts: a whole `ERROR`, a `+CME ERROR`, and
+            // a `CONNECT` begun, which the next answer's first CR ends.
+            .send(b"\r\nOK\r\n\r\n+QFTPOPEN: 0,0\r\n\r\nERROR\r\n\r\n+CME ERROR: 3\r\n\r\nCONNECT")
+            .cmd("AT+QFTPSTAT")
+            .send(b"\r\n+QFTPSTAT: 0,1\r\n\r\nOK\r\n\r\n+CME ERROR: 4")
+            // A listing is armed for `CONNECT` before its command goes out.
+            .cmd("AT+QFTPSIZE=\"f\"")
+            .send(b"\r\nOK\r\n\r\n+QFTPSIZE: 0,4\r\n\r\nCONNECT")
+            .cmd("AT+QFTPLIST=\".\",\"COM:\"")
+            .send(b"\r\nCONNECT\r\nabc\r\n\r\nOK\r\n\r\n+QFTPLIST: 0,5\r\n"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, ftp.init()).unwrap();
+    run(LONG, ftp.open("h", 21)).unwrap();
+    assert_eq!(run(LONG, ftp.stat()), Ok(FtpState::Idle));
+    assert_eq!(run(LONG, ftp.size("f")), Ok(4));
+    let mut sink = Sink(Vec::new());
+    assert_eq!(run(LONG, ftp.list(Listing::List, ".", &mut sink)), Ok(5));
+    assert_eq!(sink.0, b"abc\r\n");
     modem.finished();
 }

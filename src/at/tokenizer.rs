@@ -146,6 +146,9 @@ struct LineBuf<const N: usize> {
     len: usize,
     /// Skipping the rest of an overlong line.
     skipping: bool,
+    /// The line begun is older than the command sent since
+    /// ([`Tokenizer::stale_line`]): it comes out as a plain line.
+    stale: bool,
 }
 
 impl<const N: usize> LineBuf<N> {
@@ -175,6 +178,7 @@ impl<const N: usize> LineBuf<N> {
             None => {
                 self.len = 0;
                 self.skipping = end.is_none();
+                self.stale = false;
                 return (used, Some(LineEvent::Overflow));
             }
         }
@@ -220,7 +224,7 @@ impl<const N: usize> Tokenizer<N> {
     /// A tokenizer in command mode.
     pub const fn new() -> Self {
         Tokenizer {
-            line: LineBuf { buf: [0; N], len: 0, skipping: false },
+            line: LineBuf { buf: [0; N], len: 0, skipping: false, stale: false },
             mode: Mode::Command,
             skip_lf: false,
             hold: [0; HOLD],
@@ -270,7 +274,7 @@ impl<const N: usize> Tokenizer<N> {
         // buffer-sized temporary on the stack. (Destructured in full, so
         // that a new field cannot be forgotten here.)
         let Tokenizer {
-            line: LineBuf { buf: _, len, skipping },
+            line: LineBuf { buf: _, len, skipping, stale },
             mode,
             skip_lf,
             hold: _,
@@ -280,6 +284,7 @@ impl<const N: usize> Tokenizer<N> {
         } = self;
         *len = 0;
         *skipping = false;
+        *stale = false;
         *mode = Mode::Command;
         *skip_lf = false;
         *hold_len = 0;
@@ -310,6 +315,15 @@ impl<const N: usize> Tokenizer<N> {
         self.hold_taken = 0;
     }
 
+    /// Marks the line begun, if any, as older than the command about to be
+    /// sent: it cannot be that command's answer, so when it ends it comes
+    /// out as [`Frame::Line`] whatever it says (an `ERROR`, a `+CME ERROR`
+    /// or a `CONNECT` that nothing asked for stays a line, for the URC
+    /// dispatcher). In command mode only.
+    pub fn stale_line(&mut self) {
+        self.line.stale = self.line.len > 0;
+    }
+
     /// Leaves data mode at once (after `+++` aborted a transfer), keeping
     /// nothing of the payload.
     pub fn abort_payload(&mut self) {
@@ -338,7 +352,7 @@ impl<const N: usize> Tokenizer<N> {
     /// next frame, if one is complete. Call again with the rest of the input
     /// until it is consumed and no frame comes out.
     pub fn feed<'s>(&'s mut self, input: &'s [u8]) -> (usize, Option<Frame<'s>>) {
-        let (used, line) = 'line: {
+        let (used, line, stale) = 'line: {
             // Fast path, the common case: command mode, nothing held, no line
             // begun, and a whole line in the input, handed out without a copy.
             // (The two lengths or-ed: one test, which the hot loop feels.)
@@ -353,7 +367,7 @@ impl<const N: usize> Tokenizer<N> {
                     if line.len() > N {
                         return (blank + end + 1, Some(Frame::Overflow));
                     }
-                    break 'line (blank + end + 1, line);
+                    break 'line (blank + end + 1, line, false);
                 }
             }
             if self.hold_taken > 0 {
@@ -380,7 +394,10 @@ impl<const N: usize> Tokenizer<N> {
                         match event {
                             None => {}
                             Some(LineEvent::Overflow) => return (used, Some(Frame::Overflow)),
-                            Some(LineEvent::Line) => break 'line (used, self.line.take()),
+                            Some(LineEvent::Line) => {
+                                let stale = core::mem::take(&mut self.line.stale);
+                                break 'line (used, self.line.take(), stale);
+                            }
                         }
                     }
                     _ if self.skip_lf => {
@@ -468,7 +485,10 @@ impl<const N: usize> Tokenizer<N> {
             }
         };
         // Classified in one place only, which lets it inline.
-        let frame = classify(line);
+        let frame = match stale {
+            true => Frame::Line(line),
+            false => classify(line),
+        };
         if matches!(frame, Frame::Connect) {
             enter_data_mode(&mut self.mode, &mut self.skip_lf);
         }
@@ -995,6 +1015,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_line_begun_before_the_command_comes_out_as_a_plain_line() {
+        let payload = Payload::Exact(2);
+        for begun in [&b"+CME ERROR: 3"[..], b"ERROR", b"CONNECT", b"OK"] {
+            let mut tok = Tokenizer::<64>::new();
+            assert_eq!(tok.feed(b"\r\n"), (2, None));
+            let (used, frame) = tok.feed(begun);
+            assert_eq!((used, frame), (begun.len(), None));
+            tok.stale_line();
+            tok.expect_payload(payload);
+            // The answer's CR ends it: a line, and no data mode.
+            assert_eq!(tok.feed(b"\r\nOK\r\n"), (1, Some(Frame::Line(begun))));
+            assert_eq!(tok.feed(b"\nOK\r\n"), (4, Some(Frame::Ok)));
+            assert!(!tok.in_data_mode());
+        }
+        // Only the line begun: the next one is classified again, and with
+        // nothing begun there is nothing to mark.
+        let mut tok = Tokenizer::<64>::new();
+        tok.stale_line();
+        assert_eq!(tok.feed(b"\r\nERROR\r\n"), (8, Some(Frame::Error)));
+        assert_eq!(tok.feed(b"ERR"), (3, None));
+        tok.stale_line();
+        assert_eq!(tok.feed(b"OR\r\nERROR\r\n"), (3, Some(Frame::Line(b"ERROR"))));
+        assert_eq!(tok.feed(b"\nERROR\r\n"), (7, Some(Frame::Error)));
     }
 
     #[test]

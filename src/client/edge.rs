@@ -360,6 +360,17 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
     }
 
+    /// Before an operation's first command: what was received before it
+    /// answers nothing of it. Complete lines go to the URC dispatcher (a
+    /// final result nobody asked for is dropped), and a line begun is
+    /// marked stale ([`Tokenizer::stale_line`]), so that the end the next
+    /// answer brings it cannot turn it into that answer.
+    pub(crate) fn settle_input(&mut self) {
+        let mut w = Waiting::new(Want::Nothing, Until::Busy, &mut []);
+        while self.event(&mut w).is_some() {}
+        self.rx.tok.stale_line();
+    }
+
     /// The next event from the buffered input, `None` once it is used up.
     /// Lines that answer nothing go to the URC dispatcher.
     fn event(&mut self, w: &mut Waiting<'_>) -> Option<Result<Event, Error>> {

@@ -35,6 +35,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             if self.st.dirty != Dirty::Clean || self.st.probe_first {
                 self.resync().await?;
             }
+            self.settle_input();
             // Commands may go out from here on: dropped midway, they leave
             // the stream dirty.
             self.st.dirty = Dirty::Stream;
