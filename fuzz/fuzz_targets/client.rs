@@ -19,7 +19,8 @@
 //!   the first such byte), takes no late answer for a later command's, a
 //!   download moves exactly the file's bytes and an upload exactly its
 //!   own: no desynchronisation survives the hostile part;
-//! - the password is written only inside its own `AT+QFTPCFG="account"`.
+//! - the password is written only inside its own `AT+QFTPCFG="account"`,
+//!   and the PIN only inside its own `AT+CPIN="<pin>"`.
 //!
 //! Where the hostile part's bytes leave the module's state ambiguous, the
 //! model takes the reading that asks least of the client (command mode,
@@ -51,6 +52,10 @@ use quectel_ftp::{Error, Ftp, FtpConfig, Listing, PdpConfig, Transfer};
 const SECRET: &str = "s3cr3t-pw";
 /// The account command, as the reference spells it.
 const ACCOUNT: &[u8] = b"AT+QFTPCFG=\"account\",\"u\",\"s3cr3t-pw\"\r";
+/// The SIM's PIN: it may appear on the wire only inside its own command.
+const PIN: &str = "97531";
+/// The PIN command (3GPP TS 27.007 section 8.3).
+const PIN_COMMAND: &[u8] = b"AT+CPIN=\"97531\"\r";
 /// The file the well-behaved modem serves as `f`.
 const FILE: &[u8] = b"0123\r\nOK\r\n\r\n+QFTPGET: 0,5\r\n+++CONNECT\r\n89";
 /// Another file, `dir/x.bin`, of another size: a late answer about it is
@@ -971,12 +976,12 @@ fn drive<F: Future>(fut: F, polls: Option<u32>) -> Option<(F::Output, Duration)>
     }
 }
 
-/// Upload data the hostile part may use: not the password (that would be
-/// the caller's leak, not the client's), and no `AT` (data a module takes
-/// as command lines, once it left data mode, then only ever forms lines it
-/// ignores).
+/// Upload data the hostile part may use: not the password or the PIN
+/// (that would be the caller's leak, not the client's), and no `AT` (data
+/// a module takes as command lines, once it left data mode, then only ever
+/// forms lines it ignores).
 fn harmless(data: &[u8]) -> &[u8] {
-    let secret = data.windows(SECRET.len()).any(|w| w == SECRET.as_bytes());
+    let secret = [SECRET, PIN].iter().any(|s| data.windows(s.len()).any(|w| w == s.as_bytes()));
     let command = data.windows(2).any(|w| w.eq_ignore_ascii_case(b"AT"));
     if secret || command {
         &[]
@@ -1005,6 +1010,10 @@ fn operation(ftp: &mut Ftp<'_, Modem>, line: &RefCell<Line>, input: &mut Input<'
         ($fut:expr) => {{
             let _ = drive($fut, drop_after);
         }};
+    }
+    if op == 0xFF {
+        // Enters the PIN if the SIM asks for it (`+CPIN: SIM PIN`).
+        return go!(ftp.init_with_pin(PIN));
     }
     match op % 14 {
         0 => {
@@ -1144,9 +1153,10 @@ fuzz_target!(|data: &[u8]| {
     assert!(r.is_ok(), "close: {r:?}");
     assert!(matches!(line.borrow().module.mode, Mode::Command), "the module is left in command mode");
 
-    // The password only ever inside its own command.
+    // The password and the PIN only ever inside their own commands.
     let written = &line.borrow().written;
-    let secrets = written.windows(SECRET.len()).filter(|w| *w == SECRET.as_bytes()).count();
-    let accounts = written.windows(ACCOUNT.len()).filter(|w| *w == ACCOUNT).count();
-    assert_eq!(secrets, accounts, "the password went out outside its command: {:?}", String::from_utf8_lossy(written));
+    let count = |s: &[u8]| written.windows(s.len()).filter(|w| *w == s).count();
+    let shown = String::from_utf8_lossy(written);
+    assert_eq!(count(SECRET.as_bytes()), count(ACCOUNT), "the password went out outside its command: {shown:?}");
+    assert_eq!(count(PIN.as_bytes()), count(PIN_COMMAND), "the PIN went out outside its command: {shown:?}");
 });

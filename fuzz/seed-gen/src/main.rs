@@ -1,0 +1,308 @@
+//! Writes the seed corpus of the `client` fuzz target: whole sessions as
+//! the reference documents them (`ref-*`), and the field behaviours the
+//! scripted tests replay (`field-*`: `tests/field.rs`, `tests/bringup.rs`,
+//! `tests/drop_points.rs`), so that the fuzzer starts from realistic
+//! exchanges rather than from noise.
+//!
+//! ```text
+//! cargo run --manifest-path fuzz/seed-gen/Cargo.toml [-- OUT_DIR]
+//! ```
+//!
+//! (default `fuzz/seeds/client`). Each seed is encoded the way
+//! `fuzz_targets/client.rs` reads its input: the hostile modem's script
+//! (its answers, in order, whatever the client writes), the operations
+//! the client runs against it, and the manners of the well-behaved module
+//! that follows. When the script holds the reference's answer to each
+//! command of the operations, in order, the hostile part is a clean
+//! session; the fuzzer mutates it from there.
+
+use std::path::PathBuf;
+
+/// One act of the hostile modem.
+#[derive(Clone)]
+enum Act {
+    /// Sends these bytes (split into the target's raw sends of at most
+    /// 31 bytes).
+    Send(Vec<u8>),
+    /// Silent for this many milliseconds (a multiple of 40, at most 10.2 s).
+    Quiet(u32),
+    /// Silent from here on.
+    Never,
+}
+
+/// The target's operations (`operation` in `fuzz_targets/client.rs`).
+#[derive(Clone, Copy)]
+enum Op {
+    InitFresh = 0,
+    Open = 1,
+    Size = 2,
+    Get = 4,
+    Put = 5,
+    PutSized = 6,
+    PutEscaped = 7,
+    Nlst = 8,
+    Stat = 9,
+    Close = 10,
+    Configure = 11,
+    Activate = 12,
+    Recover = 13,
+    InitWithPin = 0xFF,
+}
+
+/// One operation with its arguments.
+struct Call {
+    op: Op,
+    /// Dropped after this many polls (times 7), or run to its end.
+    drop_after: Option<u8>,
+    /// The remote name: 0 `f` (the well-behaved modem's file), 3 `dir/x.bin`.
+    name: u8,
+    /// The chunk: 0 = 1 byte, 1 = 7, 2 = 64, 3 = 1000.
+    chunk: u8,
+    /// Upload data.
+    data: &'static [u8],
+}
+
+impl Call {
+    fn new(op: Op) -> Self {
+        Call { op, drop_after: None, name: 0, chunk: 3, data: b"" }
+    }
+}
+
+/// A seed: the script, the calls, and the well-behaved module's manners
+/// (`Manners::read`: late answers, their delay, flags).
+struct Seed {
+    name: &'static str,
+    script: Vec<Act>,
+    calls: Vec<Call>,
+    manners: [u8; 3],
+}
+
+impl Seed {
+    fn encode(&self) -> Vec<u8> {
+        let mut acts: Vec<Vec<u8>> = Vec::new();
+        for act in &self.script {
+            match act {
+                Act::Send(bytes) => {
+                    for piece in bytes.chunks(31) {
+                        let mut raw = vec![0, piece.len() as u8];
+                        raw.extend_from_slice(piece);
+                        acts.push(raw);
+                    }
+                }
+                Act::Quiet(ms) => acts.push(vec![224, (ms / 40).min(255) as u8]),
+                Act::Never => acts.push(vec![255]),
+            }
+        }
+        // The target reads twice the count byte's acts: an odd count is
+        // padded with a silence of no length.
+        if acts.len() % 2 == 1 {
+            acts.push(vec![224, 0]);
+        }
+        assert!(acts.len() / 2 <= 255, "{}: script too long", self.name);
+        assert!(self.calls.len() < 8, "{}: at most 7 calls", self.name);
+        let mut out = vec![(acts.len() / 2) as u8];
+        out.extend(acts.concat());
+        out.push(self.calls.len() as u8);
+        for call in &self.calls {
+            out.push(call.op as u8);
+            out.push(call.drop_after.unwrap_or(0xFF));
+            out.push(call.name);
+            out.push(call.chunk);
+            out.push(call.data.len() as u8);
+            out.extend_from_slice(call.data);
+            out.push(0); // start offset
+            out.push(0); // no MCU reset
+        }
+        out.extend_from_slice(&self.manners);
+        out
+    }
+}
+
+/// Lines as the module frames them: `\r\n<line>\r\n` each.
+fn lines(lines: &[&str]) -> Act {
+    Act::Send(lines.iter().flat_map(|l| format!("\r\n{l}\r\n").into_bytes()).collect())
+}
+
+fn bytes(b: &[u8]) -> Act {
+    Act::Send(b.to_vec())
+}
+
+/// `init_fresh`: the probe's answer, `ATE0`, `AT+CMEE=1`, `AT+CPIN?`.
+fn boot() -> Vec<Act> {
+    vec![lines(&["+CMEE: 1", "OK"]), lines(&["OK"]), lines(&["OK"]), lines(&["+CPIN: READY", "OK"])]
+}
+
+/// `activate` of an active context: `AT+QICSGP`, `AT+QIACT?`.
+fn active() -> Vec<Act> {
+    vec![lines(&["OK"]), lines(&["+QIACT: 1,1,1,\"10.0.0.2\"", "OK"])]
+}
+
+/// `configure` without SSL: the six `AT+QFTPCFG` settings.
+fn configured() -> Vec<Act> {
+    (0..6).map(|_| lines(&["OK"])).collect()
+}
+
+fn deferred(result: &str) -> Vec<Act> {
+    vec![lines(&["OK", result])]
+}
+
+/// A download or listing: `CONNECT`, the payload, `OK`, the result.
+fn payload(data: &[u8], result: &str) -> Vec<Act> {
+    vec![bytes(b"\r\nCONNECT\r\n"), bytes(data), lines(&["OK", &format!("+{result}: 0,{}", data.len())])]
+}
+
+/// The session every `ref-` seed starts with: bring-up, activation,
+/// configuration, open.
+fn up() -> (Vec<Act>, Vec<Call>) {
+    let script = [boot(), active(), configured(), deferred("+QFTPOPEN: 0,0")].concat();
+    let calls = [Op::InitFresh, Op::Activate, Op::Configure, Op::Open].map(Call::new).into();
+    (script, calls)
+}
+
+fn seeds() -> Vec<Seed> {
+    let polite = [1, 0, 0b0111];
+    let mut seeds = Vec::new();
+    let mut session = |name, script: Vec<Act>, calls: Vec<Call>, manners| {
+        let (mut s, mut c) = up();
+        s.extend(script);
+        c.extend(calls);
+        seeds.push(Seed { name, script: s, calls: c, manners });
+    };
+
+    // The reference's exchanges (section 5), whole.
+    session(
+        "ref-size-get-close",
+        [deferred("+QFTPSIZE: 0,7"), payload(b"hello\r\n", "QFTPGET"), deferred("+QFTPCLOSE: 0,0")].concat(),
+        vec![Call::new(Op::Get), Call::new(Op::Close)],
+        polite,
+    );
+    session(
+        "ref-put-nlst-stat",
+        [
+            vec![lines(&["CONNECT"]), lines(&["OK", "+QFTPPUT: 0,3"])],
+            payload(b"f\r\ndir\r\n", "QFTPNLST"),
+            vec![lines(&["+QFTPSTAT: 0,1", "OK"])],
+        ]
+        .concat(),
+        vec![Call { data: b"abc", ..Call::new(Op::Put) }, Call::new(Op::Nlst), Call::new(Op::Stat)],
+        polite,
+    );
+    session(
+        "ref-put-sized-in-chunks",
+        [
+            vec![lines(&["CONNECT"]), lines(&["OK", "+QFTPPUT: 0,7"])],
+            vec![lines(&["CONNECT"]), lines(&["OK", "+QFTPPUT: 0,3"])],
+        ]
+        .concat(),
+        vec![Call { data: b"0123456789", chunk: 1, ..Call::new(Op::PutSized) }],
+        polite,
+    );
+    session(
+        "ref-put-escaped",
+        // Data mode ended by the client's guarded `+++`.
+        vec![lines(&["CONNECT"]), lines(&["OK", "+QFTPPUT: 0,5"])],
+        vec![Call { data: b"hello", ..Call::new(Op::PutEscaped) }],
+        polite,
+    );
+    session(
+        "ref-size-of-a-missing-file",
+        deferred("+QFTPSIZE: 627,550"),
+        vec![Call { name: 3, ..Call::new(Op::Size) }],
+        polite,
+    );
+
+    // What modules in the field do (issue 15; tests/field.rs).
+    session(
+        "field-urcs-between-the-listing-ok-and-its-result",
+        vec![
+            bytes(b"\r\nCONNECT\r\nf\r\ndir\r\n"),
+            lines(&["OK", "+CEREG: 5", "+QIND: \"csq\",20,99", "+QUSIM: 1", "+QFTPNLST: 0,8"]),
+        ],
+        vec![Call::new(Op::Nlst)],
+        polite,
+    );
+    session(
+        "field-upload-ended-by-the-module",
+        vec![lines(&["CONNECT"]), Act::Quiet(400), lines(&["OK", "+QFTPPUT: 609,0"])],
+        vec![Call { data: b"0123456789abcdef", ..Call::new(Op::PutEscaped) }, Call::new(Op::Stat)],
+        polite,
+    );
+    session(
+        "field-busy-while-closing",
+        vec![
+            lines(&["+CME ERROR: 603"]),
+            Act::Quiet(1000),
+            lines(&["+CME ERROR: 603"]),
+            lines(&["+QFTPCLOSE: 0,0"]),
+            lines(&["OK", "+QFTPCLOSE: 0,0"]),
+        ],
+        vec![Call::new(Op::Close), Call::new(Op::Open)],
+        polite,
+    );
+    session(
+        "field-end-of-file-as-550",
+        [deferred("+QFTPSIZE: 627,502"), payload(b"0123456", "QFTPGET"), vec![lines(&["+QFTPGET: 627,550"])]].concat(),
+        vec![Call { chunk: 1, ..Call::new(Op::Get) }],
+        polite,
+    );
+    session(
+        "field-listing-that-never-ends",
+        vec![bytes(b"\r\nCONNECT\r\nf\r\n\r\nOK\r\n"), bytes(&b"+CEREG: 5\r\n".repeat(40))],
+        vec![Call::new(Op::Nlst), Call::new(Op::Stat)],
+        polite,
+    );
+    session(
+        "field-context-dropped-after-open",
+        vec![lines(&["+QIURC: \"pdpdeact\",1"]), lines(&["+CME ERROR: 601"])],
+        vec![Call::new(Op::Size), Call::new(Op::Recover)],
+        polite,
+    );
+    session(
+        "field-module-restarts-mid-download",
+        vec![bytes(b"\r\nOK\r\n\r\n+QFTPSIZE: 0,41\r\n\r\nCONNECT\r\n0123"), lines(&["RDY"]), Act::Never],
+        vec![Call { chunk: 2, ..Call::new(Op::Get) }, Call::new(Op::InitFresh)],
+        [0, 0, 0],
+    );
+    session(
+        "field-silent-mid-download-then-dropped",
+        vec![bytes(b"\r\nOK\r\n\r\n+QFTPSIZE: 0,41\r\n\r\nCONNECT\r\n0123"), Act::Never],
+        vec![Call { chunk: 2, drop_after: Some(40), ..Call::new(Op::Get) }],
+        [2, 30, 0b0010],
+    );
+    session(
+        "field-unsolicited-final-results",
+        vec![lines(&["ERROR", "+CME ERROR: 3"]), bytes(b"\r\n+CME ERROR: 4")],
+        vec![Call::new(Op::Stat)],
+        polite,
+    );
+
+    // Bring-up with a PIN (issue 15 #6; tests/bringup.rs).
+    seeds.push(Seed {
+        name: "field-sim-pin",
+        script: vec![
+            lines(&["ERROR", "+CMEE: 1", "OK"]),
+            lines(&["OK"]),
+            lines(&["OK"]),
+            lines(&["+CPIN: SIM PIN", "OK"]),
+            lines(&["OK"]),
+            lines(&["+CPIN: READY", "OK"]),
+        ],
+        calls: vec![Call::new(Op::InitWithPin)],
+        manners: polite,
+    });
+    seeds
+}
+
+fn main() -> std::io::Result<()> {
+    let out = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("seeds").join("client"));
+    std::fs::create_dir_all(&out)?;
+    let seeds = seeds();
+    for seed in &seeds {
+        std::fs::write(out.join(seed.name), seed.encode())?;
+    }
+    println!("{} seeds written to {}", seeds.len(), out.display());
+    Ok(())
+}
