@@ -241,6 +241,49 @@ fn a_listing_silent_after_a_possible_end_then_endless_still_times_out_on_time() 
     endless_listing(secs(60));
 }
 
+/// A listing whose `CONNECT` never comes while the module repeats `OK`
+/// and a late result line every 30 s: they do not move the deadline, and
+/// the call ends at the deferred-result deadline of its command.
+#[test]
+fn lines_repeated_before_connect_cannot_hold_a_listing() {
+    let _c = clock();
+    let mut script = boot_open().cmd("AT+QFTPLIST=\".\",\"COM:\"");
+    for _ in 0..40 {
+        script = script.pause(secs(30)).lines(&["OK", "+QFTPGET: 0,5"]);
+    }
+    let modem = Modem::new(script);
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, up(&mut ftp));
+    let mut sink = Sink(Vec::new());
+    let (r, took) = timed(LONG, ftp.list(Listing::List, ".", &mut sink));
+    assert_eq!(r, Err(Error::Timeout));
+    // rsptimeout (90 s) + 5 s from the command.
+    assert!(took >= secs(95) && took < secs(96), "the listing ended after {took:?}");
+}
+
+/// A long listing over a slow link, each read ending at a line's CRLF
+/// (where a `\r\nOK\r\n` could begin): none of those is a possible end,
+/// so the listing may take longer than the deferred-result deadline as
+/// long as it keeps coming, and arrives whole.
+#[test]
+fn a_slow_listing_read_line_by_line_is_not_cut_short() {
+    let _c = clock();
+    let mut script = list_connect();
+    let mut text = Vec::new();
+    for i in 0..300 {
+        let line = format!("-rw-r--r-- 1 ftp ftp {i:5} Nov 30 14:15 file-{i:03}.bin\r\n");
+        text.extend_from_slice(line.as_bytes());
+        // One line a second: 300 s in all, three deferred-result deadlines.
+        script = script.send(line.as_bytes()).pause(secs(1));
+    }
+    let script = script.lines(&["OK", &format!("+QFTPLIST: 0,{}", text.len())]);
+    let (r, listed, _, took) = listing(script, 1024);
+    assert_eq!(r, Ok(text.len() as u64));
+    assert_eq!(listed, text);
+    assert!(took >= secs(300), "{took:?}");
+}
+
 // ---------------------------------------------------------------------------
 // #3: the module ends an upload on its own.
 

@@ -460,8 +460,10 @@ impl<const N: usize> Tokenizer<N> {
                             self.hold_len += pull;
                             used += pull;
                         }
-                        self.end_seen = true;
                         let held = self.hold.get(..self.hold_len).unwrap_or_default();
+                        // Only a whole `\r\nOK\r\n` is a possible end: a read that
+                        // stops after a line's CR or CRLF is not one.
+                        self.end_seen |= held.starts_with(END);
                         match judge(held, result, moved) {
                             Verdict::NeedMore => return (used, None),
                             Verdict::Confirm => {
@@ -924,7 +926,15 @@ mod tests {
         let _ = tok.feed(b"\r\nCONNECT\r\n");
         let _ = tok.feed(b"abc");
         assert!(!tok.end_seen());
-        let _ = tok.feed(b"\r\nOK\r\nxyz");
+        // Reads that stop after a line's CR, or inside `\r\nOK\r\n`.
+        for part in [&b"\r"[..], b"\nline\r\n", b"more\r\nO", b"K\r"] {
+            let mut input = part;
+            while let (n @ 1.., _) = tok.feed(input) {
+                input = &input[n..];
+            }
+            assert!(!tok.end_seen(), "after {:?}", String::from_utf8_lossy(part));
+        }
+        let _ = tok.feed(b"\nxyz");
         assert!(tok.end_seen());
         tok.abort_payload();
         tok.expect_payload(Payload::Confirmed { result: "QFTPLIST", limit: None });

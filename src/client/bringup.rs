@@ -52,6 +52,10 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// **Cost:** one guard cycle, 2.2 s, more than [`Ftp::init_fresh`];
     /// none after `RDY`.
     ///
+    /// **Time bound:** 49.2 s: `2·GUARD`, the boot probes, `ATE0`,
+    /// `AT+CMEE=1` and the SIM wait; no preparation (see [the time
+    /// bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::Timeout`] if the module never answers; [`Error::AtError`]
@@ -70,6 +74,9 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// [`Ftp::init`] for a SIM locked by a PIN: if the SIM asks for it
     /// (`+CPIN: SIM PIN`), enters `pin` (`AT+CPIN="<pin>"`) once, then
     /// waits for the SIM as `init` does. The PIN never reaches a log.
+    ///
+    /// **Time bound:** 80.2 s: [`Ftp::init`]'s, then the PIN and the SIM
+    /// wait again (see [the time bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///
@@ -103,6 +110,9 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// been reset through its `RESET_N` line): no listening, no `+++`. Never
     /// use it after an MCU reset that left the modem powered: a modem in
     /// data mode would take the probe for upload data.
+    ///
+    /// **Time bound:** 47 s: [`Ftp::init`]'s without the guard times (see
+    /// [the time bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///
@@ -171,6 +181,10 @@ impl<U: Read + Write> Ftp<'_, U> {
     /// (reference section 3). Then `AT+QIACT` (up to 150 s); if the module
     /// refuses it (a context the network dropped, `+QIURC: "pdpdeact"`,
     /// must be deactivated first), `AT+QIDEACT` and `AT+QIACT` once more.
+    ///
+    /// **Time bound:** `P` + 377 s + `registration_timeout_s` (`P` + 557 s
+    /// by default); `P` + 10 s if the context is active already (see [the
+    /// time bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///
@@ -255,6 +269,9 @@ impl<U: Read + Write> Ftp<'_, U> {
     }
 
     /// `AT+QIDEACT=<cid>` (up to 40 s). Any FTP session over it is gone.
+    ///
+    /// **Time bound:** `P` + 40 s (see [the time
+    /// bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///

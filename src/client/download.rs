@@ -47,6 +47,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Each wait is bounded by the deferred-result deadline, `rsptimeout`
     /// plus 5 s, between two pieces of payload too.
     ///
+    /// **Time bound:** `P` + `X(D)` for the size, then per chunk
+    /// `X(D) + 2·D` of command and result waits (285 s by default) plus the
+    /// payload, which has no fixed bound but fails at any silence of `D`;
+    /// writing to `sink` is outside the bound (see [the time
+    /// bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] before anything is sent; [`Error::NotOpen`]
@@ -121,6 +127,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// that deadline, however much the module keeps sending (URCs after the
     /// payload's `OK` are published, not taken as payload).
     ///
+    /// **Time bound:** `P` + `X(D) + 2·D` plus the listing, which fails at
+    /// any silence of `D` and, from its first possible end on, ends by a
+    /// fixed deadline; writing to `sink` is outside the bound (see [the
+    /// time bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// As [`Ftp::get`].
@@ -155,6 +166,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// longer line comes out as a [`crate::listing::Kind::Other`] entry
     /// holding its start. For another buffer, pass a
     /// [`crate::listing::Entries`] to [`Ftp::list`].
+    ///
+    /// **Time bound:** as [`Ftp::list`]'s; the time `each` takes is outside
+    /// the bound (see [the time bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///

@@ -258,11 +258,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         })
     }
 
-    /// Reads events until the wait `w` is over, or `deadline`. While
-    /// waiting for payload, each event moves the deadline on by the
-    /// deferred-result deadline (`rsptimeout` bounds the gap between two
-    /// packets), until a possible end of the payload was seen. Returns what ended the wait: [`Verdict::Done`], a payload
-    /// piece or the payload's end.
+    /// Reads events until the wait `w` is over, or `deadline`. `CONNECT`
+    /// moves the deadline on by the deferred-result deadline (the first
+    /// payload byte is due within it); nothing else does. Returns what
+    /// ended the wait: [`Verdict::Done`], a payload piece or the payload's
+    /// end.
     pub(crate) fn wait<'s, 't>(
         &'s mut self,
         w: &'s mut Waiting<'t>,
@@ -288,22 +288,23 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 };
                 match w.take(event) {
                     Verdict::More => {}
-                    // If the operation is dropped in data mode, the next call must escape.
-                    Verdict::Entered => self.st.dirty = Dirty::DataMode,
+                    // If the operation is dropped in data mode, the next
+                    // call must escape. The payload's first byte is due
+                    // within the deferred-result deadline of `CONNECT`
+                    // (each piece after it, of the piece before: see
+                    // `next_piece`). Nothing else moves the deadline, so
+                    // lines repeated before `CONNECT` cannot hold the wait.
+                    Verdict::Entered => {
+                        self.st.dirty = Dirty::DataMode;
+                        deadline = after(self.st.deferred);
+                        self.st.end_by = deadline;
+                    }
                     Verdict::End => {
                         self.st.dirty = Dirty::Stream;
                         return Ok(Verdict::End);
                     }
                     Verdict::Fail(e) => return Err(e),
                     v => return Ok(v),
-                }
-                // Payload moves the deadline on, until a possible end of
-                // it has been seen: from then on the module must confirm
-                // the end by the deadline in force then, however much it
-                // keeps sending.
-                if w.until == Until::Data && !self.rx.tok.end_seen() {
-                    deadline = after(self.st.deferred);
-                    self.st.end_by = deadline;
                 }
             }
         }

@@ -28,6 +28,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// A session left open by a run that died (`+CME ERROR: 603`, or module
     /// error 603 in the result) is closed and the open tried again, once.
     ///
+    /// **Time bound:** `P` + `X(D)`: `P` + 95 s by default; `P` + 295 s
+    /// with the retry after a dead run's session (see [the time
+    /// bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a host that is empty, longer than 200
@@ -67,6 +71,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// is not an error. The client takes the session as closed whatever
     /// the answer. Waits up to the deferred-result deadline.
     ///
+    /// **Time bound:** `P` + `C`: `P` + 95 s by default, `P` + 185 s riding
+    /// out 90 busy answers (see [the time
+    /// bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::Timeout`] if the module neither closes nor stays busy
@@ -89,6 +97,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `AT+QFTPCWD="<path>"`: changes the remote directory (reference
     /// section 5; paths of at most 255 bytes).
     ///
+    /// **Time bound:** `P` + `X(D)`: `P` + 95 s by default (see [the time
+    /// bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
@@ -105,6 +116,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// `AT+QFTPPWD`: the current directory, copied into `buf`.
+    ///
+    /// **Time bound:** `P` + `X(D)`: `P` + 95 s by default (see [the time
+    /// bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///
@@ -124,6 +138,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// `AT+QFTPSIZE`: the size of a remote file in bytes.
     ///
+    /// **Time bound:** `P` + `X(D)`: `P` + 95 s by default (see [the time
+    /// bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
@@ -140,6 +157,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// `AT+QFTPDEL="<name>"`: deletes a remote file.
+    ///
+    /// **Time bound:** `P` + `X(D)`: `P` + 95 s by default (see [the time
+    /// bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///
@@ -158,6 +178,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// `AT+QFTPMKDIR="<dir>"`: creates a remote directory.
     ///
+    /// **Time bound:** `P` + `X(D)`: `P` + 95 s by default (see [the time
+    /// bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
@@ -174,6 +197,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 
     /// `AT+QFTPRMDIR="<dir>"`: removes an empty remote directory.
+    ///
+    /// **Time bound:** `P` + `X(D)`: `P` + 95 s by default (see [the time
+    /// bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///
@@ -192,6 +218,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// `AT+QFTPRENAME="<old>","<new>"`: renames a remote file or
     /// directory.
+    ///
+    /// **Time bound:** `P` + `X(D)`: `P` + 95 s by default (see [the time
+    /// bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///
@@ -215,6 +244,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `AT+QFTPMDTM="<name>"`: a remote file's modification time, as
     /// the server reports it (RFC 3659, section 3: UTC).
     ///
+    /// **Time bound:** `P` + `X(D)`: `P` + 95 s by default (see [the time
+    /// bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a name that is empty, longer than 255
@@ -232,6 +264,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// `AT+QFTPLEN`: bytes moved by the session's last transfer.
     ///
+    /// **Time bound:** `P` + `X(D)`: `P` + 95 s by default (see [the time
+    /// bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::NotOpen`] without a session; `Ftp { .. }` as the module
@@ -247,6 +282,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// `AT+QFTPSTAT`: the module's FTP state, answered at once (within
     /// 5 s). Works without an open session.
+    ///
+    /// **Time bound:** `P` + `X(5 s)`: `P` + 5 s without busy answers (see
+    /// [the time bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///

@@ -67,6 +67,12 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// deferred-result deadline for the close, plus `AT+QIDEACT` (40 s) and
     /// `AT+QIACT` (150 s) with `pdp`.
     ///
+    /// **Time bound:** 20.6 s to get the module's attention (the 19 s above
+    /// leave out the 2 s of listening after a probe answered late), 10 s to
+    /// re-initialise a restarted module, and `C` for the close: 125.6 s by
+    /// default, 215.6 s riding out 90 busy answers; 783.8 s with `pdp` (see
+    /// [the time bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::Timeout`] if the module never answers the probes, or the

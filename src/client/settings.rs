@@ -16,6 +16,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// byte is sent. From here on the client's deadlines for deferred
     /// results follow `cfg.rsp_timeout_s`.
     ///
+    /// **Time bound:** `P` + 8 × `X(5 s)`: `P` + 40 s without busy answers,
+    /// 15 or 20 s more for FTPS; `P` runs with the deadlines in force
+    /// before the call (see [the time bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] before anything is sent; `Cme`/`AtError`
@@ -55,6 +59,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
 
     /// Reads one numeric `AT+QFTPCFG` setting back from the module (within
     /// 5 s).
+    ///
+    /// **Time bound:** `P` + `X(5 s)`: `P` + 5 s without busy answers (see
+    /// [the time bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///

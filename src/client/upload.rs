@@ -36,6 +36,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `+QFTPPUT: 0,<n>` is checked. `opts.progress` sees the bytes moved so
     /// far. Returns the bytes uploaded.
     ///
+    /// **Time bound:** `P`, then per chunk `X(D) + 2·D` (285 s by default);
+    /// reading `src` is outside the bound (see [the time
+    /// bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] before anything is sent; [`Error::NotOpen`]
@@ -93,6 +97,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// data streams through it. Fewer round trips than [`Ftp::put`], which
     /// matters on a slow network. Returns the bytes uploaded.
     ///
+    /// **Time bound:** `P`, then per chunk `X(D) + D` plus `D` for each
+    /// write of data (one per read of `src`); reading `src` is outside the
+    /// bound (see [the time bounds](crate::client#time-bounds)).
+    ///
     /// # Errors
     ///
     /// As [`Ftp::put`]; a source that ends before `len` bytes gives
@@ -145,6 +153,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// times. The upload starts at `opts.start`; `opts.progress` sees the
     /// bytes sent so far after each write (`opts.chunk` is not used: the
     /// stream is one upload). Returns the bytes uploaded.
+    ///
+    /// **Time bound:** `P` + `X(D) + D` + 12.6 s for the escapes, plus `D`
+    /// for each write of data (one per read of `src`); reading `src` is
+    /// outside the bound (see [the time
+    /// bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///
