@@ -127,7 +127,7 @@ const fn at(ymd: (u16, u8, u8), hms: (u8, u8, u8), millis: Option<u16>) -> Optio
 /// What a sample line must parse to: name, kind, size, full time, recent time.
 type Row = (&'static str, Kind, Option<u64>, Option<ModifyTime>, Option<Recent>);
 
-use Kind::{Dir, File, Link, Other};
+use Kind::{Dir, File, Link};
 
 // vsftpd 3.0 LIST (it has no MLSD): owner and group as names or numbers,
 // `%b %d` (a zero-padded day), the year for files older than six months.
