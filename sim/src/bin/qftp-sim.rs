@@ -269,3 +269,62 @@ fn write_all_nonblocking(link: &mut impl Write, mut bytes: &[u8]) -> io::Result<
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use quectel_ftp_sim::Registration;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Options::command().debug_assert();
+    }
+
+    #[test]
+    fn no_option_keeps_the_default_module() {
+        let options = Options::parse_from(["qftp-sim"]);
+        assert_eq!((options.tcp.as_deref(), options.with_server), (None, false));
+        assert_eq!(options.faults(), Faults::default());
+    }
+
+    #[test]
+    fn every_fault_option_sets_its_field() {
+        #[rustfmt::skip]
+        let options = Options::parse_from([
+            "qftp-sim", "--tcp", "127.0.0.1:0", "--with-server", "--baud", "9600", "--stall-upload-after", "5",
+            "--urcs-in-windows", "3", "--put-timeout-without-ok", "--end-upload-after", "7", "--eof-as-550",
+            "--size-unsupported", "502", "--fail-data-connection", "--busy-after-data-failure", "--rejects-probe",
+            "--sim", "busy:2", "--registration-delay-ms", "1500", "--registration-stat", "5",
+            "--registration-via", "cs", "--rssi", "99",
+        ]);
+        assert_eq!((options.tcp.as_deref(), options.with_server), (Some("127.0.0.1:0"), true));
+        let want = Faults {
+            baud: Some(9600),
+            stall_upload_after: Some(5),
+            urcs_in_windows: 3,
+            put_timeout_without_ok: true,
+            end_upload_after: Some(7),
+            eof_as_550: true,
+            size_unsupported: Some(502),
+            fail_data_connection: true,
+            busy_after_data_failure: true,
+            rejects_probe: true,
+            sim: SimState::Busy(2),
+            registration: Registration {
+                delay: Duration::from_millis(1500),
+                stat: 5,
+                via: NetworkDomain::Cs,
+                rssi: 99,
+            },
+            ..Faults::default()
+        };
+        assert_eq!(options.faults(), want);
+    }
+
+    #[test]
+    fn a_repeated_option_takes_its_last_value_as_before() {
+        let options = Options::parse_from(["qftp-sim", "--rssi", "3", "--rssi", "4", "--with-server", "--with-server"]);
+        assert_eq!(options.faults().registration.rssi, 4);
+    }
+}
