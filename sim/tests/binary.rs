@@ -85,3 +85,23 @@ fn a_bad_fault_option_is_a_usage_error() {
         assert_eq!(status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn help_lists_the_options_and_an_unknown_option_is_a_usage_error() {
+    let help = Command::new(env!("CARGO_BIN_EXE_qftp-sim")).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8(help.stdout).unwrap();
+    for option in ["--tcp", "--with-server", "--sim <STATE>", "--registration-via <DOMAIN>", "--version"] {
+        assert!(text.contains(option), "{option} missing from:\n{text}");
+    }
+    let version = Command::new(env!("CARGO_BIN_EXE_qftp-sim")).arg("--version").output().unwrap();
+    assert_eq!(version.status.code(), Some(0));
+    assert_eq!(String::from_utf8(version.stdout).unwrap(), format!("qftp-sim {}\n", env!("CARGO_PKG_VERSION")));
+    for args in [&["--no-such-option"][..], &["--tcp"], &["stray"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_qftp-sim")).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: nothing is served");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: ") && stderr.contains("'--help'"), "{args:?}: {stderr}");
+    }
+}

@@ -1,25 +1,16 @@
 //! `qftp-sim`: a simulated BG95 on a pseudo-terminal (or a TCP socket), so
 //! that any program that opens a serial port can talk to it.
 //!
-//! ```text
-//! qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [FAULT OPTIONS]
-//! ```
-//!
 //! Without `--tcp` it opens a pty and prints its `/dev/pts/N` path as the
-//! only line on stdout. With `--with-server` it also starts the in-process
-//! FTP server and describes it on stderr. `--stall-upload-after N` arms the
-//! fault that leaves the module in the middle of a counted upload after N
-//! payload bytes (`Faults::stall_upload_after`); when it has bitten,
-//! `qftp-sim: upload stalled` goes to stderr. Runs until killed.
+//! only line on stdout; with `--tcp` it prints the address it listens on.
+//! With `--with-server` it also starts the in-process FTP server and
+//! describes it on stderr. When the `--stall-upload-after` fault has
+//! bitten, `qftp-sim: upload stalled` goes to stderr. Runs until killed.
 //!
-//! The other fault options set the [`Faults`] field of the same name (the
-//! usage text lists them): `--baud N`, `--urcs-in-windows N`,
-//! `--put-timeout-without-ok`, `--end-upload-after BYTES`, `--eof-as-550`,
-//! `--size-unsupported REPLY`, `--fail-data-connection`,
-//! `--busy-after-data-failure`, `--rejects-probe`, `--sim STATE` (`ready`,
-//! `pin:<PIN>`, `puk`, `not-inserted`, `failure`, `busy:<N>`), and
-//! `Faults::registration`'s `--registration-delay-ms MS`,
-//! `--registration-stat N`, `--registration-via eps|gprs|cs`, `--rssi N`.
+//! The options are [`Options`] (`qftp-sim --help` prints them); each fault
+//! option sets the [`Faults`] field of the same name, or of
+//! [`Faults::registration`] for `--registration-*` and `--rssi`. A bad
+//! option or value exits with status 2.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -27,68 +18,105 @@ use std::net::TcpListener;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::time::Duration;
 
+use clap::Parser;
 use embedded_io::{Read as _, ReadReady as _, Write as _};
-use quectel_ftp_sim::{pair, Faults, SimConfig, SimControl, SimPort, TestServer};
+use quectel_ftp_sim::{pair, Faults, NetworkDomain, SimConfig, SimControl, SimPort, SimState, TestServer};
 
-const USAGE: &str = "usage: qftp-sim [--tcp 127.0.0.1:PORT] [--with-server] [--baud N] [--stall-upload-after BYTES]
-                [--urcs-in-windows N] [--put-timeout-without-ok] [--end-upload-after BYTES]
-                [--eof-as-550] [--size-unsupported REPLY] [--fail-data-connection]
-                [--busy-after-data-failure] [--rejects-probe]
-                [--sim ready|pin:PIN|puk|not-inserted|failure|busy:N]
-                [--registration-delay-ms MS] [--registration-stat N] [--registration-via eps|gprs|cs] [--rssi N]";
 /// Polling period of the bridge when neither side has data.
 const IDLE: Duration = Duration::from_millis(2);
 
+/// A simulated Quectel BG95 on a pseudo-terminal or a TCP socket.
+///
+/// Prints the pty's path (or the TCP address) as the only line on stdout,
+/// then serves it until killed. Fault options switch on the misbehaviour of
+/// real modules and networks, from power-on.
+#[derive(Debug, Parser)]
+#[command(name = "qftp-sim", version, args_override_self = true)]
 struct Options {
+    /// Listen on this TCP address (e.g. 127.0.0.1:0) instead of opening a pty; one client at a time.
+    #[arg(long, value_name = "ADDR")]
     tcp: Option<String>,
+    /// Also start the FTP server on loopback (user test/test or anonymous); its port and root go to stderr.
+    #[arg(long)]
     with_server: bool,
-    faults: Faults,
+    /// Line rate: every byte takes 10/N seconds each way (default: an infinitely fast line).
+    #[arg(long, value_name = "N")]
+    baud: Option<u32>,
+    /// The module loses the rest of the counted upload chunk in which this payload offset falls, and waits for it (one shot).
+    #[arg(long, value_name = "BYTES")]
+    stall_upload_after: Option<u64>,
+    /// Unsolicited lines (+CEREG, +QIND, +QUSIM) in every command-mode window of an FTP exchange.
+    #[arg(long, value_name = "N")]
+    urcs_in_windows: Option<u8>,
+    /// An upload the module ends itself (+QFTPPUT: 609,0) leaves data mode without the OK before it.
+    #[arg(long)]
+    put_timeout_without_ok: bool,
+    /// The module ends the next upload by itself after this many payload bytes (one shot).
+    #[arg(long, value_name = "BYTES")]
+    end_upload_after: Option<u64>,
+    /// A download from the end of a file fails with +QFTPGET: 627,550 instead of an empty chunk.
+    #[arg(long)]
+    eof_as_550: bool,
+    /// AT+QFTPSIZE fails with +QFTPSIZE: 627,REPLY (a server without SIZE: 502 or 500).
+    #[arg(long, value_name = "REPLY")]
+    size_unsupported: Option<u16>,
+    /// The next transfer or listing fails to open its data connection (+CME ERROR: 615; one shot).
+    #[arg(long)]
+    fail_data_connection: bool,
+    /// After that failure the module stays busy (+CME ERROR: 603) until AT+QFTPCLOSE.
+    #[arg(long)]
+    busy_after_data_failure: bool,
+    /// The module answers every command line with ERROR.
+    #[arg(long)]
+    rejects_probe: bool,
+    /// The SIM card: ready, pin:PIN (locked by PIN), puk, not-inserted, failure or busy:N.
+    #[arg(long, value_name = "STATE")]
+    sim: Option<SimState>,
+    /// How long the network search takes after power-on (and after the SIM becomes ready).
+    #[arg(long, value_name = "MS")]
+    registration_delay_ms: Option<u64>,
+    /// The registration state the search ends in: 1 home, 5 roaming, 3 denied, 0 not searching.
+    #[arg(long, value_name = "N")]
+    registration_stat: Option<u8>,
+    /// Which command reports the registration: AT+CEREG? (eps), AT+CGREG? (gprs) or AT+CREG? (cs).
+    #[arg(long, value_name = "DOMAIN")]
+    registration_via: Option<NetworkDomain>,
+    /// The signal AT+CSQ reports: 0-31, 99 unknown.
+    #[arg(long, value_name = "N")]
+    rssi: Option<u8>,
 }
 
-fn parse_args() -> Result<Options, String> {
-    let mut options = Options { tcp: None, with_server: false, faults: Faults::default() };
-    let mut args = std::env::args().skip(1);
-    let faults = &mut options.faults;
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(USAGE);
-        match arg.as_str() {
-            "--tcp" => options.tcp = Some(value()?),
-            "--with-server" => options.with_server = true,
-            "--baud" => faults.baud = Some(number(&value()?)?),
-            "--stall-upload-after" => faults.stall_upload_after = Some(number(&value()?)?),
-            "--urcs-in-windows" => faults.urcs_in_windows = number(&value()?)?,
-            "--put-timeout-without-ok" => faults.put_timeout_without_ok = true,
-            "--end-upload-after" => faults.end_upload_after = Some(number(&value()?)?),
-            "--eof-as-550" => faults.eof_as_550 = true,
-            "--size-unsupported" => faults.size_unsupported = Some(number(&value()?)?),
-            "--fail-data-connection" => faults.fail_data_connection = true,
-            "--busy-after-data-failure" => faults.busy_after_data_failure = true,
-            "--rejects-probe" => faults.rejects_probe = true,
-            "--sim" => faults.sim = value()?.parse().map_err(|_: String| USAGE.to_owned())?,
-            "--registration-delay-ms" => faults.registration.delay = Duration::from_millis(number(&value()?)?),
-            "--registration-stat" => faults.registration.stat = number(&value()?)?,
-            "--registration-via" => {
-                faults.registration.via = value()?.parse().map_err(|_: String| USAGE.to_owned())?;
-            }
-            "--rssi" => faults.registration.rssi = number(&value()?)?,
-            _ => return Err(USAGE.to_owned()),
+impl Options {
+    /// The default module's faults with these options applied.
+    fn faults(&self) -> Faults {
+        let mut faults = Faults::default();
+        faults.baud = self.baud.or(faults.baud);
+        faults.stall_upload_after = self.stall_upload_after.or(faults.stall_upload_after);
+        faults.urcs_in_windows = self.urcs_in_windows.unwrap_or(faults.urcs_in_windows);
+        faults.put_timeout_without_ok |= self.put_timeout_without_ok;
+        faults.end_upload_after = self.end_upload_after.or(faults.end_upload_after);
+        faults.eof_as_550 |= self.eof_as_550;
+        faults.size_unsupported = self.size_unsupported.or(faults.size_unsupported);
+        faults.fail_data_connection |= self.fail_data_connection;
+        faults.busy_after_data_failure |= self.busy_after_data_failure;
+        faults.rejects_probe |= self.rejects_probe;
+        if let Some(sim) = &self.sim {
+            faults.sim = sim.clone();
         }
+        let registration = &mut faults.registration;
+        if let Some(ms) = self.registration_delay_ms {
+            registration.delay = Duration::from_millis(ms);
+        }
+        registration.stat = self.registration_stat.unwrap_or(registration.stat);
+        registration.via = self.registration_via.unwrap_or(registration.via);
+        registration.rssi = self.rssi.unwrap_or(registration.rssi);
+        faults
     }
-    Ok(options)
-}
-
-fn number<T: std::str::FromStr>(text: &str) -> Result<T, String> {
-    text.parse().map_err(|_| USAGE.to_owned())
 }
 
 fn main() {
-    let options = match parse_args() {
-        Ok(options) => options,
-        Err(usage) => {
-            eprintln!("{usage}");
-            std::process::exit(2);
-        }
-    };
+    // Usage errors exit with status 2, `--help` and `--version` with 0.
+    let options = Options::parse();
     if let Err(error) = run(options) {
         eprintln!("qftp-sim: {error}");
         std::process::exit(1);
@@ -107,7 +135,7 @@ fn run(options: Options) -> io::Result<()> {
     } else {
         None
     };
-    let (port, control) = pair(SimConfig { faults: options.faults, ..SimConfig::default() });
+    let (port, control) = pair(SimConfig { faults: options.faults(), ..SimConfig::default() });
     let mut module = Module { port, control, stalls: 0 };
     match options.tcp {
         Some(addr) => serve_tcp(&mut module, &addr),
@@ -240,4 +268,63 @@ fn write_all_nonblocking(link: &mut impl Write, mut bytes: &[u8]) -> io::Result<
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use quectel_ftp_sim::Registration;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Options::command().debug_assert();
+    }
+
+    #[test]
+    fn no_option_keeps_the_default_module() {
+        let options = Options::parse_from(["qftp-sim"]);
+        assert_eq!((options.tcp.as_deref(), options.with_server), (None, false));
+        assert_eq!(options.faults(), Faults::default());
+    }
+
+    #[test]
+    fn every_fault_option_sets_its_field() {
+        #[rustfmt::skip]
+        let options = Options::parse_from([
+            "qftp-sim", "--tcp", "127.0.0.1:0", "--with-server", "--baud", "9600", "--stall-upload-after", "5",
+            "--urcs-in-windows", "3", "--put-timeout-without-ok", "--end-upload-after", "7", "--eof-as-550",
+            "--size-unsupported", "502", "--fail-data-connection", "--busy-after-data-failure", "--rejects-probe",
+            "--sim", "busy:2", "--registration-delay-ms", "1500", "--registration-stat", "5",
+            "--registration-via", "cs", "--rssi", "99",
+        ]);
+        assert_eq!((options.tcp.as_deref(), options.with_server), (Some("127.0.0.1:0"), true));
+        let want = Faults {
+            baud: Some(9600),
+            stall_upload_after: Some(5),
+            urcs_in_windows: 3,
+            put_timeout_without_ok: true,
+            end_upload_after: Some(7),
+            eof_as_550: true,
+            size_unsupported: Some(502),
+            fail_data_connection: true,
+            busy_after_data_failure: true,
+            rejects_probe: true,
+            sim: SimState::Busy(2),
+            registration: Registration {
+                delay: Duration::from_millis(1500),
+                stat: 5,
+                via: NetworkDomain::Cs,
+                rssi: 99,
+            },
+            ..Faults::default()
+        };
+        assert_eq!(options.faults(), want);
+    }
+
+    #[test]
+    fn a_repeated_option_takes_its_last_value_as_before() {
+        let options = Options::parse_from(["qftp-sim", "--rssi", "3", "--rssi", "4", "--with-server", "--with-server"]);
+        assert_eq!(options.faults().registration.rssi, 4);
+    }
 }
