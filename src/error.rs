@@ -178,6 +178,55 @@ code_enum! {
     }
 }
 
+code_enum! {
+    /// The file store's `+CME ERROR: <err>` codes (Quectel FILE AT
+    /// Commands Manual, "Summary of Error Codes"; reference section 8).
+    pub enum FileError {
+        /// 400
+        InvalidInput = 400 => "invalid input value",
+        /// 401
+        LargerThanFile = 401 => "larger than the size of the file",
+        /// 402
+        ReadZero = 402 => "read zero byte",
+        /// 403
+        DriveFull = 403 => "drive full",
+        /// 405
+        NotFound = 405 => "file not found",
+        /// 406
+        InvalidName = 406 => "invalid file name",
+        /// 407
+        AlreadyExists = 407 => "file already exists",
+        /// 409
+        WriteFailed = 409 => "fail to write the file",
+        /// 410
+        OpenFailed = 410 => "fail to open the file",
+        /// 411
+        ReadFailed = 411 => "fail to read the file",
+        /// 413
+        TooManyOpen = 413 => "reach the max number of files allowed to be opened",
+        /// 414
+        ReadOnly = 414 => "the file is read-only",
+        /// 416
+        InvalidHandle = 416 => "invalid file descriptor",
+        /// 417
+        ListFailed = 417 => "fail to list the file",
+        /// 418
+        DeleteFailed = 418 => "fail to delete the file",
+        /// 419
+        DiskInfoFailed = 419 => "fail to get disk info",
+        /// 420
+        NoSpace = 420 => "no space",
+        /// 421
+        Timeout = 421 => "time out",
+        /// 423
+        FileTooLarge = 423 => "file too large",
+        /// 425
+        InvalidParameter = 425 => "invalid parameter",
+        /// 426
+        AlreadyOpen = 426 => "file already opened",
+    }
+}
+
 /// What keeps the SIM from use (`AT+CPIN?` and its `+CME ERROR` codes,
 /// 3GPP TS 27.007 sections 8.3 and 9.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -236,6 +285,15 @@ impl CmeError {
     pub fn module(self) -> Option<ModuleError> {
         match self {
             CmeError::Code(c @ 601..=631) => Some(ModuleError::from(c)),
+            _ => None,
+        }
+    }
+
+    /// The file store's error this code stands for, if it is in the 400–499
+    /// range (the FILE commands, `AT+QFUPL` and the like).
+    pub fn file(self) -> Option<FileError> {
+        match self {
+            CmeError::Code(c @ 400..=499) => Some(FileError::from(c)),
             _ => None,
         }
     }
@@ -337,6 +395,15 @@ pub enum Error {
         /// Bytes the module reported (or that were asked for).
         reported: u32,
     },
+    /// The file store's checksum of a file moved to or from it
+    /// (`+QFUPL:`, `+QFDWL:`) is not the one of the bytes this side moved:
+    /// the UART lost or changed some (reference section 8).
+    Checksum {
+        /// The 16-bit XOR checksum of the bytes this side moved.
+        ours: u16,
+        /// The module's.
+        module: u16,
+    },
     /// The SIM keeps the module off the network (`AT+CPIN?`).
     Sim(SimError),
     /// The module did not register with the network in time, or the
@@ -389,6 +456,9 @@ impl fmt::Display for Error {
             Error::Protocol => f.write_str("unexpected response from the modem"),
             Error::LengthMismatch { moved, reported } => {
                 write!(f, "transfer length mismatch: moved {} bytes, modem reports {}", moved, reported)
+            }
+            Error::Checksum { ours, module } => {
+                write!(f, "checksum mismatch: {:04x} sent or received, module {:04x}", ours, module)
             }
             Error::Sim(e) => write!(f, "SIM: {}", e),
             Error::NotRegistered { stat, rssi } => {

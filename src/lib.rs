@@ -15,6 +15,6 @@ pub mod listing;
 
 pub use client::{
     Auth, DataAddress, FileType, Ftp, FtpConfig, FtpState, IpType, Listing, LocalAddr, ModifyTime, PdpConfig, Setting,
-    SslConfig, SslType, Transfer, TransferMode, GUARD, MIN_BUF, RX_LEN,
+    SslConfig, SslFiles, SslType, Staging, Transfer, TransferMode, UfsSpace, UfsUpload, GUARD, MIN_BUF, RX_LEN,
 };
-pub use error::{ArgError, CmeError, Error, FtpReply, ModuleError, SimError};
+pub use error::{ArgError, CmeError, Error, FileError, FtpReply, ModuleError, SimError};

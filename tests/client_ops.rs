@@ -117,7 +117,7 @@ fn section_5_exchanges_byte_for_byte() {
         ssl_ctx: 0,
         data_address: DataAddress::Server,
     };
-    let ssl = SslConfig { version: 4, ciphersuite: 0xFFFF, seclevel: 0, cacert: None };
+    let ssl = SslConfig { version: 4, ciphersuite: 0xFFFF, seclevel: 0 };
     run(LONG, async {
         ftp.init().await.unwrap();
         assert_eq!(ftp.activate(&pdp).await.unwrap().unwrap().as_str(), "10.7.157.1");

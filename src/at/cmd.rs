@@ -344,11 +344,12 @@ pub fn qsslcfg_ciphersuite(ctx: u8, suite: u16) -> Result<Command<'static>, ArgE
     in_range(ctx, 0, 5)?;
     Ok(Command::new("AT+QSSLCFG", b"=\"ciphersuite\",\x05,\x08\r").nums([ctx.into(), 0, suite.into()]))
 }
-/// `AT+QSSLCFG="cacert",<ctx>,"<ufs file>"`.
-pub fn qsslcfg_cacert(ctx: u8, file: &str) -> Result<Command<'_>, ArgError> {
+/// `AT+QSSLCFG="<param>",<ctx>,"<ufs file>"` for the certificate files:
+/// `cacert`, `clientcert`, `clientkey`.
+pub fn qsslcfg_file<'a>(param: &'static str, ctx: u8, file: &'a str) -> Result<Command<'a>, ArgError> {
     in_range(ctx, 0, 5)?;
-    let c = Command::new("AT+QSSLCFG", b"=\"cacert\",\x05,\"\x01\"\r");
-    Ok(c.str0(local(file)?).num0(ctx.into()))
+    let c = Command::new("AT+QSSLCFG", b"=\"\x02\",\x05,\"\x01\"\r");
+    Ok(c.strs([local(file)?, param.as_bytes(), &[]]).num0(ctx.into()))
 }
 
 /// `AT+QFTPOPEN="<host>",<port>`.
@@ -467,6 +468,54 @@ pub fn qftpget<'a>(
     };
     let strs = [remote(remote_name)?, local(local_name)?, &[]];
     Ok(Command::new("AT+QFTPGET", form).strs(strs).nums([startpos, len.unwrap_or(0).into(), 0]))
+}
+
+// ---------------------------------------------------------------------------
+// The file store (Quectel FILE AT Commands Manual; reference section 8).
+// Names are local names: 80 bytes at most, `UFS:` or `RAM:` prefixed or not.
+
+/// `AT+QFLDS="UFS"` — free and total bytes of the file store.
+pub fn qflds() -> Command<'static> {
+    Command::new("AT+QFLDS", b"=\"UFS\"\r")
+}
+/// `AT+QFLST="<pattern>"` — the files whose names match (`*` all).
+pub fn qflst(pattern: &str) -> Result<Command<'_>, ArgError> {
+    Ok(Command::new("AT+QFLST", b"=\"\x01\"\r").str0(local(pattern)?))
+}
+/// `AT+QFDEL="<name>"` — deletes a file (`*` deletes all).
+pub fn qfdel(name: &str) -> Result<Command<'_>, ArgError> {
+    Ok(Command::new("AT+QFDEL", b"=\"\x01\"\r").str0(local(name)?))
+}
+/// `AT+QFUPL="<name>",<file_size>,<timeout>,<ackmode>` — uploads a file:
+/// `<file_size>` bytes follow `CONNECT`; the module leaves data mode after
+/// them, or after `<timeout>` seconds without a byte; with `<ackmode>` 1 it
+/// sends `A` after each 1 KiB and waits for the host.
+pub fn qfupl(name: &str, file_size: u64, timeout_s: u8, ack: bool) -> Result<Command<'_>, ArgError> {
+    if timeout_s == 0 {
+        return Err(ArgError::OutOfRange);
+    }
+    let c = Command::new("AT+QFUPL", b"=\"\x01\",\x05,\x06,\x07\r").str0(local(name)?);
+    Ok(c.nums([file_size, timeout_s.into(), ack.into()]))
+}
+/// `AT+QFDWL="<name>"` — downloads a file: `CONNECT`, its bytes, then
+/// `+QFDWL: <download_size>,<checksum>`.
+pub fn qfdwl(name: &str) -> Result<Command<'_>, ArgError> {
+    Ok(Command::new("AT+QFDWL", b"=\"\x01\"\r").str0(local(name)?))
+}
+/// `AT+QFOPEN="<name>",<mode>` — 0: open or create, 1: create or
+/// truncate, 2: read only (the file must exist).
+pub fn qfopen(name: &str, mode: u8) -> Result<Command<'_>, ArgError> {
+    in_range(mode, 0, 2)?;
+    Ok(Command::new("AT+QFOPEN", b"=\"\x01\",\x05\r").str0(local(name)?).num0(mode.into()))
+}
+/// `AT+QFREAD=<filehandle>,<length>` — `CONNECT <n>`, then exactly `<n>`
+/// bytes (fewer than asked at the end of the file).
+pub fn qfread(handle: u32, len: u32) -> Command<'static> {
+    Command::new("AT+QFREAD", b"=\x05,\x06\r").nums([handle.into(), len.into(), 0])
+}
+/// `AT+QFCLOSE=<filehandle>`.
+pub fn qfclose(handle: u32) -> Command<'static> {
+    Command::new("AT+QFCLOSE", b"=\x05\r").num0(handle.into())
 }
 
 /// `v` within `lo..=hi`, or [`ArgError::OutOfRange`].

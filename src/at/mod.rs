@@ -1,6 +1,7 @@
 //! The AT engine: command writer, tokenizer, response parsers and URC
 //! dispatcher. It knows nothing about FTP sessions; the client sequences it.
 
+pub mod checksum;
 pub(crate) mod cmd;
 #[doc(hidden)]
 pub mod parse;

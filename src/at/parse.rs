@@ -268,6 +268,41 @@ pub fn qflst(line: &[u8]) -> Option<(&[u8], u64)> {
     }
 }
 
+/// Parses the end of a file moved to or from the file store,
+/// `+QFUPL: <upload_size>,<checksum>` or `+QFDWL: <download_size>,<checksum>`
+/// (`name` without `+`), the checksum in hexadecimal (`613e`).
+pub fn file_moved(line: &[u8], name: &[u8]) -> Option<(u64, u16)> {
+    match fields(body(line, name)?, NO_REST).as_slice() {
+        [size, checksum] => Some((size.num()?, hex16(checksum.text)?)),
+        _ => None,
+    }
+}
+
+/// Parses `+QFLDS: <free_size>,<total_size>` (bytes; or, for `AT+QFLDS`
+/// without a storage, `<used>,<files>`).
+pub fn qflds(line: &[u8]) -> Option<(u64, u64)> {
+    match fields(body(line, b"QFLDS")?, NO_REST).as_slice() {
+        [a, b] => Some((a.num()?, b.num()?)),
+        _ => None,
+    }
+}
+
+/// Parses `+QFOPEN: <filehandle>`.
+pub fn qfopen(line: &[u8]) -> Option<u32> {
+    match fields(body(line, b"QFOPEN")?, NO_REST).as_slice() {
+        [handle] => handle.num(),
+        _ => None,
+    }
+}
+
+/// The value of 1 to 4 hexadecimal digits, either case.
+fn hex16(digits: &[u8]) -> Option<u16> {
+    if digits.is_empty() || digits.len() > 4 {
+        return None;
+    }
+    digits.iter().try_fold(0u16, |n, &b| Some(n << 4 | char::from(b).to_digit(16)? as u16))
+}
+
 type Res<'a, T> = IResult<&'a [u8], T, ()>;
 
 /// One comma-separated item of a result line: a quoted string's contents,
@@ -734,6 +769,33 @@ mod tests {
         (b"+QFLST: a.txt,99999999999999999999999", None),
         (b"+QFLST: ,5",                        None),
     ];
+
+    #[rustfmt::skip]
+    const FILE_MOVED: &[Row<(u64, u16)>] = &[
+        // The FILE manual's example, and hex digits of either case.
+        (b"+QFUPL: 10,613e",                   Some((10, 0x613e))),
+        (b"+QFUPL: 0,0",                       Some((0, 0))),
+        (b"+QFUPL: 1048576,FFFF",              Some((1_048_576, 0xffff))),
+        (b"+QFUPL: 5, 0a1 ",                   Some((5, 0x0a1))),
+        (b"+QFUPL: 5,10000",                   None),
+        (b"+QFUPL: 5,",                        None),
+        (b"+QFUPL: 5,xyz",                     None),
+        (b"+QFUPL: 5",                         None),
+        (b"+QFDWL: 5,1",                       None),
+    ];
+
+    #[test]
+    fn file_moved_lines() {
+        for &(line, expected) in FILE_MOVED {
+            assert_eq!(file_moved(line, b"QFUPL"), expected, "{:?}", std::str::from_utf8(line));
+        }
+        assert_eq!(file_moved(b"+QFDWL: 7,2a", b"QFDWL"), Some((7, 0x2a)));
+        assert_eq!(qflds(b"+QFLDS: 2096640,2097152"), Some((2_096_640, 2_097_152)));
+        assert_eq!(qflds(b"+QFLDS: 1,"), None);
+        assert_eq!(qfopen(b"+QFOPEN: 1027"), Some(1027));
+        assert_eq!(qfopen(b"+QFOPEN: x"), None);
+        assert_eq!(qfopen(b"+QFOPEN: 99999999999"), None);
+    }
 
     #[test]
     fn qflst_lines() {

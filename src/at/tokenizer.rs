@@ -74,6 +74,12 @@ const END: &[u8] = b"\r\nOK\r\n";
 pub enum Payload {
     /// Exactly this many payload bytes.
     Exact(u64),
+    /// Exactly as many payload bytes as the `CONNECT <n>` line says, at
+    /// most `limit` (`AT+QFREAD`; a `CONNECT` without a count: none).
+    Counted {
+        /// The most bytes the command asked for.
+        limit: u64,
+    },
     /// A payload of unknown length, ended by `\r\nOK\r\n` and confirmed by
     /// the result line `+<result>: 0,<count>`.
     Confirmed {
@@ -118,10 +124,12 @@ pub enum Frame<'a> {
 enum Mode {
     Command,
     /// Command mode, and the next `CONNECT` starts a payload: of `limit`
-    /// bytes exactly, or, with a result name, confirmed by that result.
+    /// bytes exactly (at most, `counted` on the `CONNECT` line), or, with
+    /// a result name, confirmed by that result.
     Armed {
         result: Option<&'static [u8]>,
         limit: u64,
+        counted: bool,
     },
     Exact {
         left: u64,
@@ -240,9 +248,10 @@ impl<const N: usize> Tokenizer<N> {
         if !self.in_data_mode() {
             self.end_seen = false;
             self.mode = match payload {
-                Payload::Exact(n) => Mode::Armed { result: None, limit: n },
+                Payload::Exact(n) => Mode::Armed { result: None, limit: n, counted: false },
+                Payload::Counted { limit } => Mode::Armed { result: None, limit, counted: true },
                 Payload::Confirmed { result, limit } => {
-                    Mode::Armed { result: Some(result.as_bytes()), limit: limit.unwrap_or(u64::MAX) }
+                    Mode::Armed { result: Some(result.as_bytes()), limit: limit.unwrap_or(u64::MAX), counted: false }
                 }
             };
         }
@@ -492,18 +501,23 @@ impl<const N: usize> Tokenizer<N> {
             false => classify(line),
         };
         if matches!(frame, Frame::Connect) {
-            enter_data_mode(&mut self.mode, &mut self.skip_lf);
+            enter_data_mode(&mut self.mode, &mut self.skip_lf, line);
         }
         (used, Some(frame))
     }
 }
 
-/// After `CONNECT`: switches to data mode if a payload is armed. (A free
-/// function over the two fields, so that a frame borrowing the line buffer
-/// can stay alive meanwhile.)
-fn enter_data_mode(mode: &mut Mode, skip_lf: &mut bool) {
-    if let Mode::Armed { result, limit } = *mode {
+/// After the `CONNECT` line `line`: switches to data mode if a payload is
+/// armed. (A free function over the two fields, so that a frame borrowing
+/// the line buffer can stay alive meanwhile.)
+fn enter_data_mode(mode: &mut Mode, skip_lf: &mut bool, line: &[u8]) {
+    if let Mode::Armed { result, limit, counted } = *mode {
         *mode = match result {
+            // `CONNECT <n>`: `n` bytes, at most the limit.
+            None if counted => {
+                let n = line.get(b"CONNECT".len()..).and_then(|n| parse::decimal(n.trim_ascii()));
+                Mode::Exact { left: n.unwrap_or(0).min(limit), moved: 0 }
+            }
             None => Mode::Exact { left: limit, moved: 0 },
             Some(result) => Mode::Confirmed { result, limit, moved: 0 },
         };
@@ -1051,6 +1065,21 @@ mod tests {
         tok.stale_line();
         assert_eq!(tok.feed(b"OR\r\nERROR\r\n"), (3, Some(Frame::Line(b"ERROR"))));
         assert_eq!(tok.feed(b"\nERROR\r\n"), (7, Some(Frame::Error)));
+    }
+
+    #[test]
+    fn a_counted_payload_takes_its_length_from_the_connect_line_at_every_split() {
+        let counted = [Payload::Counted { limit: 8 }];
+        // `AT+QFREAD`: five bytes that look like an end, then `OK`.
+        let frames = check_all_splits::<64>(b"\r\nCONNECT 5\r\n\r\nOK\r\n\r\nOK\r\n", &counted);
+        assert_eq!(frames, [F::Connect, F::Data(b"\r\nOK\r".to_vec()), F::DataEnd(5), F::Ok]);
+        // The end of the file, and a count without a number.
+        for input in [&b"\r\nCONNECT 0\r\n\r\nOK\r\n"[..], b"\r\nCONNECT\r\n\r\nOK\r\n"] {
+            assert_eq!(check_all_splits::<64>(input, &counted), [F::Connect, F::DataEnd(0), F::Ok]);
+        }
+        // More than asked for is cut at the limit: the rest is lines.
+        let frames = check_all_splits::<64>(b"\r\nCONNECT 99\r\n12345678\r\nOK\r\n", &counted);
+        assert_eq!(frames, [F::Connect, F::Data(b"12345678".to_vec()), F::DataEnd(8), F::Ok]);
     }
 
     #[test]

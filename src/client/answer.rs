@@ -40,7 +40,15 @@ pub(crate) enum Want {
     QiAct(u8),
     /// `+QFTPCFG: "<name>",<value>`.
     Cfg(&'static str),
+    /// A line the function given recognises and reads (the file store's
+    /// answers, `ufs.rs`); like [`Want::Time`], a function pointer, so that
+    /// only a firmware that uses them links their parsers.
+    Custom(ReadAnswer),
 }
+
+/// Reads a line for [`Want::Custom`]: `None` if it is not the answer;
+/// text goes to the buffer given.
+pub(crate) type ReadAnswer = fn(&[u8], &mut [u8]) -> Option<Result<Got, Error>>;
 
 /// The SIM states of [`Want::Cpin`]: `READY`, `SIM PIN`, `SIM PUK`, any
 /// other (a lock this crate does not handle).
@@ -135,6 +143,7 @@ impl Want {
                     _ => CPIN_OTHER,
                 }))
             }),
+            Want::Custom(read) => read(line, text),
             Want::Network(b"CSQ") => parse::csq(line).map(|rssi| Ok(Got::Num(rssi.into()))),
             Want::Network(name) => parse::creg(line, name).map(|stat| Ok(Got::Num(stat.into()))),
             Want::QiAct(cid) => match parse::qiact(line) {
@@ -223,6 +232,9 @@ pub(crate) enum Until {
     Escape,
     /// The answer line; anything else is ignored (riding out `603`).
     Busy,
+    /// The next of several answer lines, or the final `OK` after them
+    /// (`AT+QFLST`).
+    Each,
     /// Until no deferred result is pending.
     Settle,
 }
@@ -272,6 +284,7 @@ impl<'t> Waiting<'t> {
         let done = match self.until {
             Until::Final => self.ok && (self.answer.is_some() || !self.want.required()),
             Until::Answer => self.answer.is_some(),
+            Until::Each => self.ok || self.answer.is_some(),
             Until::Settle => settled,
             _ => false,
         };
@@ -296,7 +309,7 @@ impl<'t> Waiting<'t> {
 
     /// The waits for a command's own answers, which stop at a failure.
     fn answers(&self) -> bool {
-        matches!(self.until, Until::Final | Until::Connect | Until::Data)
+        matches!(self.until, Until::Final | Until::Connect | Until::Data | Until::Each)
     }
 
     /// What `event` means to this wait.
@@ -310,7 +323,7 @@ impl<'t> Waiting<'t> {
             }
             (Event::Error, _) if strict => Verdict::Fail(Error::AtError),
             (Event::Cme(e), _) if strict => Verdict::Fail(Error::Cme(e)),
-            (Event::Ok, Until::Final | Until::Answer) => {
+            (Event::Ok, Until::Final | Until::Answer | Until::Each) => {
                 self.ok = true;
                 Verdict::More
             }

@@ -198,26 +198,27 @@ impl Setting {
 /// `AT+QSSLCFG` settings for the SSL context of an FTPS session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct SslConfig<'a> {
+pub struct SslConfig {
     /// `"sslversion"`: 0 SSL3.0, 1 TLS1.0, 2 TLS1.1, 3 TLS1.2, 4 all.
     pub version: u8,
     /// `"ciphersuite"`: `0xFFFF` for all.
     pub ciphersuite: u16,
-    /// `"seclevel"`: 0 no authentication, 1 server, 2 server and client.
+    /// `"seclevel"`: 0 no authentication, 1 the server's certificate is
+    /// verified against the CA certificate, 2 the client's certificate is
+    /// sent too. The certificates are files on the module, named with
+    /// [`crate::Ftp::ssl_files`] (or [`crate::Ftp::install_ca`]).
     pub seclevel: u8,
-    /// `"cacert"`: the CA certificate's file name on the module (UFS).
-    pub cacert: Option<&'a str>,
 }
 
-impl Default for SslConfig<'_> {
+impl Default for SslConfig {
     fn default() -> Self {
         SslConfig::DEFAULT
     }
 }
 
-impl SslConfig<'_> {
-    /// All versions and cipher suites, no authentication, no CA certificate.
-    pub const DEFAULT: SslConfig<'static> = SslConfig { version: 4, ciphersuite: 0xFFFF, seclevel: 0, cacert: None };
+impl SslConfig {
+    /// All versions and cipher suites, no authentication.
+    pub const DEFAULT: SslConfig = SslConfig { version: 4, ciphersuite: 0xFFFF, seclevel: 0 };
 
     /// Checks the ranges.
     pub fn validate(&self) -> Result<(), ArgError> {

@@ -257,7 +257,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 // asked for) must be followed by `OK` at once: a byte more
                 // or less inside it would shift its end.
                 let full = match rd.payload {
-                    Payload::Exact(_) => true,
+                    Payload::Exact(_) | Payload::Counted { .. } => true,
                     Payload::Confirmed { limit, .. } => limit == Some(rd.moved),
                 };
                 if full {

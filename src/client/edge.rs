@@ -372,6 +372,35 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         self.rx.tok.stale_line();
     }
 
+    /// `AT+QFUPL`'s ACK mode: reads the module's `A` after a block, by
+    /// `deadline`, raw (it has no line end).
+    /// False if the module says anything else: it has left data mode, and
+    /// the answer is left for the wait that follows.
+    pub(crate) fn acknowledged(
+        &mut self,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<bool, Error>> + use<'_, 'b, U> {
+        async move {
+            loop {
+                while let Some(&b) = self.rx.buf.get(self.rx.start..self.rx.end).and_then(<[u8]>::first) {
+                    match b {
+                        b'A' => {
+                            self.rx.start += 1;
+                            return Ok(true);
+                        }
+                        // The end of `CONNECT`'s line.
+                        b'\r' | b'\n' => self.rx.start += 1,
+                        _ => return Ok(false),
+                    }
+                }
+                if Instant::now() >= deadline {
+                    return Err(Error::Timeout);
+                }
+                self.fill(deadline).await?;
+            }
+        }
+    }
+
     /// The next event from the buffered input, `None` once it is used up.
     /// Lines that answer nothing go to the URC dispatcher.
     fn event(&mut self, w: &mut Waiting<'_>) -> Option<Result<Event, Error>> {

@@ -192,6 +192,8 @@ mod session;
 mod settings;
 mod types;
 #[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
+mod ufs;
+#[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod upload;
 
 use embedded_io_async::{Read, Write};
@@ -207,6 +209,7 @@ pub use config::{
 pub use edge::{LINE_LEN, MIN_BUF, RX_LEN};
 pub use limits::GUARD;
 pub use types::{FtpState, Listing, LocalAddr, ModifyTime, Transfer};
+pub use ufs::{SslFiles, Staging, UfsSpace, UfsUpload};
 
 /// The FTP(S) client over an async UART.
 ///

@@ -27,7 +27,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub async fn configure(&mut self, cfg: &FtpConfig<'_>, ssl: Option<&SslConfig<'_>>) -> Result<(), Error> {
+    pub async fn configure(&mut self, cfg: &FtpConfig<'_>, ssl: Option<&SslConfig>) -> Result<(), Error> {
         let ssl = match cfg.ssl {
             SslType::None => None,
             _ => Some(ssl.unwrap_or(&SslConfig::DEFAULT)),
@@ -79,25 +79,23 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     }
 }
 
-/// How many `AT+QSSLCFG` commands an FTPS configuration takes at most.
-const SSL_STEPS: u8 = 4;
+/// The `AT+QSSLCFG` commands of an FTPS configuration: `sslversion`,
+/// `ciphersuite`, `seclevel` (the certificate files are named apart, by
+/// `ssl_files`, which only a firmware that verifies the server links).
+const SSL_STEPS: u8 = 3;
 
 /// The settings of [`Setting::ALL`], the account, then the SSL commands.
 const CONFIG_STEPS: u8 = SETTINGS + 1 + SSL_STEPS;
 const SETTINGS: u8 = Setting::ALL.len() as u8;
 
 /// The steps of a configuration: the settings and the account always, the
-/// SSL commands for FTPS (the CA file only if set).
-fn steps<'s>(ssl: Option<&'s SslConfig<'_>>) -> impl Iterator<Item = u8> + 's {
-    (0..CONFIG_STEPS).filter(move |&step| match ssl {
-        _ if step <= SETTINGS => true,
-        Some(s) => step < CONFIG_STEPS - 1 || s.cacert.is_some(),
-        None => false,
-    })
+/// SSL commands for FTPS.
+fn steps(ssl: Option<&SslConfig>) -> core::ops::Range<u8> {
+    0..if ssl.is_some() { CONFIG_STEPS } else { SETTINGS + 1 }
 }
 
 /// The `step`-th command of a configuration (see [`steps`]).
-fn config_command<'a>(cfg: &FtpConfig<'a>, ssl: Option<&SslConfig<'a>>, step: u8) -> Result<Command<'a>, ArgError> {
+fn config_command<'a>(cfg: &FtpConfig<'a>, ssl: Option<&SslConfig>, step: u8) -> Result<Command<'a>, ArgError> {
     let ctx = cfg.ssl_ctx;
     match (Setting::ALL.get(usize::from(step)), ssl) {
         (Some(setting), _) => Ok(cmd::qftpcfg_num(setting.name(), setting.value(cfg))),
@@ -105,8 +103,7 @@ fn config_command<'a>(cfg: &FtpConfig<'a>, ssl: Option<&SslConfig<'a>>, step: u8
         (None, Some(s)) => match step - SETTINGS - 1 {
             0 => cmd::qsslcfg_num("sslversion", ctx, s.version.into()),
             1 => cmd::qsslcfg_ciphersuite(ctx, s.ciphersuite),
-            2 => cmd::qsslcfg_num("seclevel", ctx, s.seclevel.into()),
-            _ => cmd::qsslcfg_cacert(ctx, s.cacert.unwrap_or_default()),
+            _ => cmd::qsslcfg_num("seclevel", ctx, s.seclevel.into()),
         },
         (None, None) => Err(ArgError::OutOfRange),
     }

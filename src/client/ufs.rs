@@ -1,0 +1,796 @@
+//! The module's file store (UFS) and FTP through it (reference section 8;
+//! Quectel's FILE AT Commands Manual; the FTP application note's step 4).
+//!
+//! The file commands: `AT+QFLDS` (space), `AT+QFLST` (files), `AT+QFDEL`,
+//! `AT+QFUPL` (a file from the host, checksummed, with the ACK mode for
+//! UARTs without flow control), `AT+QFDWL` (a file to the host,
+//! checksummed), and `AT+QFOPEN`/`AT+QFREAD`/`AT+QFCLOSE` (a file read in
+//! counted pieces, `CONNECT <n>`). Then FTP with a local file instead of
+//! `"COM:"`: the module moves the file itself, and the UART is free
+//! meanwhile. On top, the store-and-forward rounds (`put_via_ufs`,
+//! `get_via_ufs`) and the CA certificate of FTPS that verifies the server
+//! (`install_ca`).
+//!
+//! None of this needs an FTP session except the FTP commands. Names are
+//! local names: at most 80 bytes (DOS 8.3 names are recommended), a
+//! `RAM:` prefix for the module's RAM, `UFS:` or none for its flash.
+//! The file store's errors are `+CME ERROR: 4xx`: see [`CmeError::file`].
+
+use core::future::Future;
+
+use embassy_time::Duration;
+use embedded_io_async::{Read, Write};
+
+use super::answer::{Got, Until, Verdict, Waiting, Want};
+use super::edge::{after, RX_LEN};
+use super::limits::QUICK;
+use super::session::Dirty;
+use super::{io_error, Ftp, Listing, Transfer};
+use crate::at::checksum::Checksum;
+use crate::at::cmd::{self, Command, COM, MAX_LOCAL};
+use crate::at::parse;
+use crate::at::tokenizer::Payload;
+use crate::error::{ArgError, CmeError, Error, FileError};
+
+/// The ACK mode's block: the module sends `A` after each.
+const ACK_BLOCK: u64 = 1024;
+
+/// Free and total bytes of the file store (`AT+QFLDS="UFS"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct UfsSpace {
+    /// Bytes free.
+    pub free: u64,
+    /// Bytes in all.
+    pub total: u64,
+}
+
+/// How `AT+QFUPL` takes a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct UfsUpload {
+    /// `<timeout>`: after this many seconds without a byte the module ends
+    /// the upload by itself (1–255; the module's default is 5).
+    pub timeout_s: u8,
+    /// `<ackmode>` 1: the module sends `A` after each 1 KiB and the client
+    /// waits for it before the next. For UARTs without working hardware
+    /// flow control; costs a round trip per KiB.
+    pub ack: bool,
+}
+
+impl Default for UfsUpload {
+    fn default() -> Self {
+        UfsUpload { timeout_s: 5, ack: false }
+    }
+}
+
+/// The staging file of a store-and-forward transfer
+/// ([`Ftp::put_via_ufs`], [`Ftp::get_via_ufs`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Staging<'a> {
+    /// Its local name; it must not exist yet.
+    pub name: &'a str,
+    /// Keep it afterwards, whatever happened (by default it is deleted,
+    /// after an error too).
+    pub keep: bool,
+    /// How it is uploaded.
+    pub upload: UfsUpload,
+    /// How long the module's own FTP transfer of it may take, in seconds:
+    /// its `+QFTPPUT:`/`+QFTPGET:` comes when the whole file has moved.
+    pub within_s: u32,
+}
+
+impl<'a> Staging<'a> {
+    /// The file `name`, deleted afterwards, ten minutes for its FTP
+    /// transfer.
+    pub fn new(name: &'a str) -> Self {
+        Staging { name, keep: false, upload: UfsUpload::default(), within_s: 600 }
+    }
+}
+
+impl<'b, U: Read + Write> Ftp<'b, U> {
+    /// `AT+QFLDS="UFS"`: the file store's free and total bytes.
+    ///
+    /// **Time bound:** `P` + 5 s (see [the time bounds](crate::client#time-bounds)).
+    ///
+    /// # Errors
+    ///
+    /// `Cme` as the module answers; [`Error::Timeout`] after 5 s.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
+    pub async fn ufs_space(&mut self) -> Result<UfsSpace, Error> {
+        self.prepare(false).await?;
+        let r = self.command(&cmd::qflds(), Want::Custom(read_qflds), QUICK, &mut []).await;
+        let n = self.st.ended(r)?.num()?;
+        Ok(UfsSpace { free: n >> 32, total: n & u64::from(u32::MAX) })
+    }
+
+    /// `AT+QFLST="<pattern>"`: calls `each` with the name and size in
+    /// bytes of every file whose name matches (`*` any run of bytes, `?`
+    /// any byte; `"*"` all, `"RAM:*"` the RAM's), as the lines come;
+    /// returns how many there were.
+    ///
+    /// **Time bound:** `P` + 5 s for the whole list.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a pattern that is empty, longer than
+    /// 80 bytes or holds `"` or a control byte, before anything is sent;
+    /// `Cme` as the module answers; [`Error::Timeout`].
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
+    pub async fn ufs_list(&mut self, pattern: &str, mut each: impl FnMut(&[u8], u64)) -> Result<u32, Error> {
+        let command = cmd::qflst(pattern)?;
+        self.prepare(false).await?;
+        let deadline = after(QUICK);
+        let mut name = [0u8; MAX_LOCAL];
+        let mut w = Waiting::new(Want::Custom(read_qflst), Until::Each, &mut name);
+        let r = async {
+            self.exchange(&command, &mut w, QUICK).await?;
+            let mut files = 0;
+            loop {
+                if let Some(answer) = w.answer.take() {
+                    let packed = answer?.num()?;
+                    let len = (packed & 0xff) as usize;
+                    each(w.text.get(..len).unwrap_or_default(), packed >> 8);
+                    files += 1;
+                }
+                if w.ok {
+                    return Ok(files);
+                }
+                self.wait(&mut w, deadline).await?;
+            }
+        }
+        .await;
+        self.st.ended(r)
+    }
+
+    /// The size in bytes of the file `name`, `None` if there is none
+    /// (`AT+QFLST="<name>"`).
+    ///
+    /// **Time bound:** `P` + 5 s.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ftp::ufs_list`]; a name with `*` or `?` is refused
+    /// ([`ArgError::ForbiddenByte`]).
+    ///
+    /// **Cancel safety:** as [`Ftp::ufs_list`].
+    pub async fn ufs_size(&mut self, name: &str) -> Result<Option<u64>, Error> {
+        plain_name(name)?;
+        let want = name.as_bytes();
+        let mut size = None;
+        self.ufs_list(name, |found, n| {
+            if same_file(found, want) {
+                size = Some(n);
+            }
+        })
+        .await?;
+        Ok(size)
+    }
+
+    /// `AT+QFDEL="<name>"`: deletes the file (`"*"`: every file).
+    ///
+    /// **Time bound:** `P` + 5 s.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] before anything is sent;
+    /// `Cme(Code(405))` ([`FileError::NotFound`]) if there is no such file;
+    /// [`Error::Timeout`].
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
+    pub async fn ufs_delete(&mut self, name: &str) -> Result<(), Error> {
+        let command = cmd::qfdel(name)?;
+        self.prepare(false).await?;
+        let r = self.command(&command, Want::Nothing, QUICK, &mut []).await;
+        self.st.ended(r).map(drop)
+    }
+
+    /// `AT+QFUPL`: uploads `size` bytes from `src` into the new file
+    /// `name`, and checks the module's `+QFUPL: <upload_size>,<checksum>`
+    /// against the bytes sent. `progress` (of `opts`; its other fields are
+    /// not used) hears the bytes sent so far. Returns `size`.
+    ///
+    /// The data goes in data mode through the chunk buffer (less
+    /// [`RX_LEN`]) a read of `src` at a time; with [`UfsUpload::ack`], in
+    /// blocks of 1 KiB, each acknowledged by the module's `A`. The module
+    /// ends the upload by itself after `size` bytes, or after
+    /// [`UfsUpload::timeout_s`] without one: a source that stalls that long
+    /// ends it early (then [`Error::LengthMismatch`]).
+    ///
+    /// **Time bound:** `P` + 5 s to `CONNECT`, then per read of `src` one
+    /// UART write of `D`, per KiB in ACK mode 5 s for the `A`, then 5 s
+    /// for the result; reading `src` is outside the bound.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] before anything is sent (a name that is
+    /// empty, longer than 80 bytes, or holds `"` or a control byte;
+    /// `timeout_s` 0); `Cme(Code(407))` if the file exists,
+    /// `Cme(Code(420))` if the store has no room ([`CmeError::file`] names
+    /// them); [`Error::Checksum`] or [`Error::LengthMismatch`] if the file
+    /// on the module is not what was sent: it is deleted then;
+    /// [`Error::Io`] from the UART, or `InvalidInput` if `src` ends before
+    /// `size` bytes (the module then ends the upload after its timeout and
+    /// keeps what came: delete it); [`Error::Timeout`].
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call leaves data mode with a guarded `+++` and resynchronises. What
+    /// was sent stays on the module (`+++` ends an upload keeping the
+    /// data): delete it.
+    pub async fn ufs_upload<R: Read>(
+        &mut self,
+        name: &str,
+        src: &mut R,
+        size: u64,
+        how: UfsUpload,
+        mut opts: Transfer<'_>,
+    ) -> Result<u64, Error> {
+        let command = cmd::qfupl(name, size, how.timeout_s, how.ack)?;
+        self.prepare(false).await?;
+        let r = self.upload_to_store(&command, src, size, how, &mut opts).await;
+        let r = self.st.ended(r);
+        if let Err(Error::Checksum { .. } | Error::LengthMismatch { .. }) = r {
+            // What the module holds is not the file: it goes.
+            let _ = self.ufs_delete(name).await;
+        }
+        r
+    }
+
+    /// The exchange of [`Ftp::ufs_upload`]: `CONNECT`, the data, the
+    /// result.
+    fn upload_to_store<'s, 'c, 'p, R: Read>(
+        &'s mut self,
+        command: &'s Command<'c>,
+        src: &'s mut R,
+        size: u64,
+        how: UfsUpload,
+        opts: &'s mut Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'p, 'b, U, R> {
+        async move {
+            // From the command on, the module may enter data mode.
+            self.st.dirty = Dirty::DataMode;
+            let mut w = Waiting::new(Want::Custom(read_qfupl), Until::Connect, &mut []);
+            self.exchange(command, &mut w, QUICK).await?;
+            w.until = Until::Final;
+            self.reserve_upload_area();
+            let sent = self.stream_to_store(src, size, how.ack, opts, &mut w).await;
+            self.release_upload_area();
+            let (sent, sum) = sent?;
+            self.wait(&mut w, after(QUICK)).await?;
+            self.st.dirty = Dirty::Stream;
+            let (stored, module) = unpack_moved(w.value()?.num()?);
+            check_moved(sent, stored, sum.value(), module)?;
+            if stored != size {
+                return Err(Error::LengthMismatch { moved: sat(size), reported: sat(stored) });
+            }
+            Ok(size)
+        }
+    }
+
+    /// Streams `size` bytes of `src` to the module in data mode (in ACK
+    /// mode, a block of 1 KiB at a time, each acknowledged); stops early,
+    /// sending nothing more, if the module has left data mode by itself.
+    /// Returns the bytes sent and their checksum.
+    fn stream_to_store<'s, 'p, 't, R: Read>(
+        &'s mut self,
+        src: &'s mut R,
+        size: u64,
+        ack: bool,
+        opts: &'s mut Transfer<'p>,
+        w: &'s mut Waiting<'t>,
+    ) -> impl Future<Output = Result<(u64, Checksum), Error>> + use<'s, 'p, 't, 'b, U, R> {
+        async move {
+            let room = self.rx.len().saturating_sub(RX_LEN) as u64;
+            let mut sum = Checksum::new();
+            let mut sent = 0u64;
+            while sent < size {
+                let block = if ack { ACK_BLOCK - sent % ACK_BLOCK } else { u64::MAX };
+                let want = (size - sent).min(room).min(block) as usize;
+                let area = self.rx.upload_room(RX_LEN, RX_LEN + want);
+                let k = src.read(area).await.map_err(io_error)?;
+                if k == 0 {
+                    return Err(Error::Io(embedded_io::ErrorKind::InvalidInput));
+                }
+                sum.update(area.get(..k).unwrap_or_default());
+                if self.module_left_data_mode(w).await? {
+                    break;
+                }
+                self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
+                sent += k as u64;
+                opts.report(sent);
+                if ack && sent.is_multiple_of(ACK_BLOCK) && sent < size && !self.acknowledged(after(QUICK)).await? {
+                    break;
+                }
+            }
+            Ok((sent, sum))
+        }
+    }
+
+    /// `AT+QFDWL`: downloads the file `name` into `sink` and checks the
+    /// module's `+QFDWL: <download_size>,<checksum>` against the bytes
+    /// received. Its size is asked first (`AT+QFLST`), so that the payload
+    /// is taken by its exact length (binary-safe, whatever it holds).
+    /// `progress` (of `opts`) hears the bytes received so far. Returns the
+    /// file's size.
+    ///
+    /// **Time bound:** `P` + 5 s for the size, `P` + 5 s to `CONNECT`,
+    /// then each piece within `D` of the one before, then 5 s for the
+    /// result; writing to `sink` is outside the bound.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] before anything is sent;
+    /// `Cme(Code(405))` if there is no such file; [`Error::Checksum`] or
+    /// [`Error::LengthMismatch`] if the bytes received are not the file
+    /// (the UART lost or changed some): `sink` has had them; [`Error::Io`]
+    /// from the UART or `sink`; [`Error::Timeout`].
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first (leaving data mode with a guarded `+++`
+    /// if the file was still coming).
+    pub async fn ufs_download<W: Write>(
+        &mut self,
+        name: &str,
+        sink: &mut W,
+        mut opts: Transfer<'_>,
+    ) -> Result<u64, Error> {
+        let command = cmd::qfdwl(name)?;
+        let size = self.ufs_size(name).await?.ok_or(Error::Cme(CmeError::Code(FileError::NotFound.code())))?;
+        self.prepare(false).await?;
+        self.rx.tok().expect_payload(Payload::Exact(size));
+        let r = self.download_from_store(&command, sink, &mut opts).await;
+        if r.is_err() {
+            self.rx.tok().abort_payload();
+        }
+        let received = self.st.ended(r)?;
+        if received != size {
+            return Err(Error::LengthMismatch { moved: sat(received), reported: sat(size) });
+        }
+        Ok(size)
+    }
+
+    /// The exchange of [`Ftp::ufs_download`]: `CONNECT`, the payload as
+    /// armed, the result, whose count and checksum must be those of the
+    /// bytes received; returns their count.
+    fn download_from_store<'s, 'c, 'p, W: Write>(
+        &'s mut self,
+        command: &'s Command<'c>,
+        sink: &'s mut W,
+        opts: &'s mut Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'p, 'b, U, W> {
+        async move {
+            self.st.dirty = Dirty::DataMode;
+            let mut w = Waiting::new(Want::Custom(read_qfdwl), Until::Data, &mut []);
+            let (received, sum) = self.receive(command, &mut w, sink, opts).await?;
+            w.until = Until::Final;
+            self.wait(&mut w, after(QUICK)).await?;
+            let (size, module) = unpack_moved(w.value()?.num()?);
+            check_moved(received, size, sum.value(), module)?;
+            Ok(received)
+        }
+    }
+
+    /// Sends `command` and passes the payload it brings to `sink`, each
+    /// piece due within the deferred-result deadline of the one before;
+    /// returns the bytes received and their checksum.
+    fn receive<'s, 'c, 't, 'p, W: Write>(
+        &'s mut self,
+        command: &'s Command<'c>,
+        w: &'s mut Waiting<'t>,
+        sink: &'s mut W,
+        opts: &'s mut Transfer<'p>,
+    ) -> impl Future<Output = Result<(u64, Checksum), Error>> + use<'s, 'c, 't, 'p, 'b, U, W> {
+        async move {
+            let mut sum = Checksum::new();
+            let mut received = 0u64;
+            let mut verdict = self.exchange(command, w, QUICK).await?;
+            loop {
+                match verdict {
+                    Verdict::Piece(piece) => {
+                        let bytes = self.rx.piece(piece);
+                        sum.update(bytes);
+                        received += bytes.len() as u64;
+                        sink.write_all(bytes).await.map_err(io_error)?;
+                        opts.report(received);
+                    }
+                    Verdict::End => {
+                        self.st.dirty = Dirty::Stream;
+                        return Ok((received, sum));
+                    }
+                    _ => return Err(Error::Protocol),
+                }
+                verdict = self.wait(w, after(self.st.deferred)).await?;
+            }
+        }
+    }
+
+    /// Reads the file `name` into `sink` with `AT+QFOPEN` (read only),
+    /// `AT+QFREAD` of `opts.chunk` bytes at a time (each answered
+    /// `CONNECT <n>` and exactly `n` bytes; `n` 0 at the end of the file)
+    /// and `AT+QFCLOSE`, also after a failure. `progress` hears the bytes
+    /// read so far. Returns the bytes read.
+    ///
+    /// Unlike [`Ftp::ufs_download`] there is no checksum: each piece's
+    /// length is on its `CONNECT` line and must be followed by `OK`.
+    ///
+    /// **Time bound:** `P` + 5 s to open; per piece 5 s to `CONNECT`,
+    /// then each part of it within `D` of the one before, then 5 s for
+    /// `OK`; 5 s to close. Writing to `sink` is outside the bound.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] before anything is sent;
+    /// `Cme(Code(405))` if there is no such file, `Cme(Code(426))` if it
+    /// is open already; [`Error::Io`] from the UART or `sink`;
+    /// [`Error::Timeout`].
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first. The file stays open on the module then
+    /// (its handle is lost): the module closes it when it restarts.
+    pub async fn ufs_read<W: Write>(&mut self, name: &str, sink: &mut W, mut opts: Transfer<'_>) -> Result<u64, Error> {
+        let open = cmd::qfopen(name, 2)?;
+        self.prepare(false).await?;
+        let r = self.command(&open, Want::Custom(read_qfopen), QUICK, &mut []).await;
+        let handle = u32::try_from(self.st.ended(r)?.num()?).map_err(|_| Error::Protocol)?;
+        let chunk = opts.chunk.max(1);
+        let mut read = 0u64;
+        let r = loop {
+            self.rx.tok().expect_payload(Payload::Counted { limit: chunk.into() });
+            let mut w = Waiting::new(Want::Nothing, Until::Data, &mut []);
+            let before = read;
+            let piece = async {
+                let (n, _) = self.receive(&cmd::qfread(handle, chunk), &mut w, sink, &mut opts).await?;
+                read += n;
+                w.until = Until::Final;
+                self.wait(&mut w, after(QUICK)).await.map(drop)
+            }
+            .await;
+            match piece {
+                Err(e) => {
+                    self.rx.tok().abort_payload();
+                    break Err(e);
+                }
+                Ok(()) if read == before => break Ok(read),
+                Ok(()) => {}
+            }
+        };
+        let r = self.st.ended(r);
+        // Closed whatever happened, if the stream allows.
+        let closed = self.command(&cmd::qfclose(handle), Want::Nothing, QUICK, &mut []).await;
+        let closed = self.st.ended(closed);
+        r.and_then(|n| closed.map(|_| n))
+    }
+
+    /// `AT+QFTPPUT="<remote>","<local>",<start>`: the module uploads its
+    /// file `local` to `remote` (from `start` of the remote file: non-zero
+    /// resumes or appends) by itself, within `within_s` seconds; the UART
+    /// waits idle meanwhile. Returns the bytes the module moved
+    /// (`+QFTPPUT: 0,<transferlen>`).
+    ///
+    /// **Time bound:** `P` + `within_s` (the whole transfer), riding out
+    /// up to three busy answers.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] before anything is sent (also for the
+    /// local name `"COM:"`, which is [`Ftp::put`]'s); [`Error::NotOpen`]
+    /// without a session; `Ftp { .. }` as the module and server report
+    /// (module error 611 or 613: no such local file); [`Error::Timeout`].
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call waits out the deferred result for the deferred-result deadline
+    /// (not `within_s`), then closes the session if it has not come.
+    pub async fn put_from_ufs(&mut self, remote: &str, local: &str, start: u64, within_s: u32) -> Result<u64, Error> {
+        not_com(local)?;
+        let command = cmd::qftpput(remote, local, start, None)?;
+        self.ufs_ftp(&command, b"QFTPPUT", within_s).await
+    }
+
+    /// `AT+QFTPGET="<remote>","<local>",<start>`: the module downloads
+    /// `remote` (from byte `start`) into its file `local` by itself,
+    /// within `within_s` seconds. Returns the bytes the module moved
+    /// (`+QFTPGET: 0,<transferlen>`).
+    ///
+    /// **Time bound, errors, cancel safety:** as [`Ftp::put_from_ufs`]
+    /// (a full store: module error 613 or 619).
+    pub async fn get_to_ufs(&mut self, remote: &str, local: &str, start: u64, within_s: u32) -> Result<u64, Error> {
+        not_com(local)?;
+        let command = cmd::qftpget(remote, local, start, None)?;
+        self.ufs_ftp(&command, b"QFTPGET", within_s).await
+    }
+
+    /// `AT+QFTPLIST="<dir>","<local>"` (likewise NLST, MLSD): the module
+    /// stores the listing of `dir` in its file `local`. Returns the
+    /// listing's length in bytes.
+    ///
+    /// **Time bound, errors, cancel safety:** as [`Ftp::put_from_ufs`].
+    pub async fn list_to_ufs(&mut self, kind: Listing, dir: &str, local: &str, within_s: u32) -> Result<u64, Error> {
+        not_com(local)?;
+        let command = cmd::qftplist(kind, dir, local)?;
+        let result = kind.result_name().as_bytes();
+        self.ufs_ftp(&command, result, within_s).await
+    }
+
+    /// An FTP command whose local file is on the module: `OK`, then
+    /// `+<result>: 0,<transferlen>` once the module is done.
+    async fn ufs_ftp(&mut self, command: &Command<'_>, result: &'static [u8], within_s: u32) -> Result<u64, Error> {
+        self.prepare(true).await?;
+        let within = Duration::from_secs(within_s.into());
+        let r = self.command(command, Want::Num(result), within, &mut []).await;
+        self.st.ended(r)?.num()
+    }
+
+    /// Store and forward, up: stages `size` bytes of `src` on the module
+    /// ([`Ftp::ufs_upload`] to `staging.name`, checksummed), has the module
+    /// upload it to `remote` ([`Ftp::put_from_ufs`], from `opts.start`),
+    /// checks the count, and deletes the staging file: after an error too,
+    /// unless `staging.keep` (a staging file that existed already is never
+    /// touched: that upload fails with `Cme(Code(407))`). `progress` hears
+    /// the staging upload. Returns `size`.
+    ///
+    /// The module moves the file to the server by itself: the UART and the
+    /// task only wait for its result (within `staging.within_s`).
+    ///
+    /// **Time bound:** [`Ftp::ufs_upload`]'s, then [`Ftp::put_from_ufs`]'s,
+    /// then `P` + 5 s for the deletion.
+    ///
+    /// # Errors
+    ///
+    /// Those of the steps; [`Error::LengthMismatch`] if the module's
+    /// count is not `size`. The first error wins; the deletion's own
+    /// failure is reported only if all else went well.
+    ///
+    /// **Cancel safety:** as the steps'; a dropped call leaves the staging
+    /// file on the module: delete it.
+    pub async fn put_via_ufs<R: Read>(
+        &mut self,
+        remote: &str,
+        src: &mut R,
+        size: u64,
+        staging: &Staging<'_>,
+        opts: Transfer<'_>,
+    ) -> Result<u64, Error> {
+        cmd::qftpput(remote, staging.name, opts.start, None)?;
+        not_com(staging.name)?;
+        let start = opts.start;
+        let r = match self.ufs_upload(staging.name, src, size, staging.upload, opts).await {
+            // Not ours: left alone.
+            Err(e @ Error::Cme(CmeError::Code(407))) => return Err(e),
+            Err(e) => Err(e),
+            Ok(_) => match self.put_from_ufs(remote, staging.name, start, staging.within_s).await {
+                Ok(moved) if moved != size => Err(Error::LengthMismatch { moved: sat(size), reported: sat(moved) }),
+                r => r,
+            },
+        };
+        self.unstage(staging, r).await
+    }
+
+    /// Store and forward, down: has the module download `remote` (from
+    /// `opts.start`) into `staging.name` ([`Ftp::get_to_ufs`]), reads it
+    /// into `sink` ([`Ftp::ufs_download`], checksummed), checks the count,
+    /// and deletes the staging file: after an error too, unless
+    /// `staging.keep`. `progress` hears the read-back. Returns the bytes
+    /// written to `sink`.
+    ///
+    /// **Time bound:** [`Ftp::get_to_ufs`]'s, then [`Ftp::ufs_download`]'s,
+    /// then `P` + 5 s for the deletion.
+    ///
+    /// # Errors
+    ///
+    /// Those of the steps; [`Error::LengthMismatch`] if the module's count
+    /// and the file read back differ.
+    ///
+    /// **Cancel safety:** as [`Ftp::put_via_ufs`].
+    pub async fn get_via_ufs<W: Write>(
+        &mut self,
+        remote: &str,
+        sink: &mut W,
+        staging: &Staging<'_>,
+        opts: Transfer<'_>,
+    ) -> Result<u64, Error> {
+        cmd::qftpget(remote, staging.name, opts.start, None)?;
+        not_com(staging.name)?;
+        let r = match self.get_to_ufs(remote, staging.name, opts.start, staging.within_s).await {
+            Err(e) => Err(e),
+            Ok(moved) => match self.ufs_download(staging.name, sink, opts).await {
+                Ok(read) if read != moved => Err(Error::LengthMismatch { moved: sat(read), reported: sat(moved) }),
+                r => r,
+            },
+        };
+        self.unstage(staging, r).await
+    }
+
+    /// Deletes the staging file unless it is to be kept; `r` wins.
+    async fn unstage(&mut self, staging: &Staging<'_>, r: Result<u64, Error>) -> Result<u64, Error> {
+        if staging.keep {
+            return r;
+        }
+        let deleted = match self.ufs_delete(staging.name).await {
+            // Never made (the download failed before it), or deleted
+            // already (a checksum failure).
+            Err(Error::Cme(CmeError::Code(405))) => Ok(()),
+            d => d,
+        };
+        r.and_then(|n| deleted.map(|_| n))
+    }
+
+    /// `AT+QSSLCFG="cacert"|"clientcert"|"clientkey",<ctx>,"<name>"` for
+    /// each file `files` names: the certificates of FTPS that verifies the
+    /// server (`seclevel` 1: `cacert`) and shows its own (`seclevel` 2: all
+    /// three), PEM files on the module (upload them with
+    /// [`Ftp::ufs_upload`], or use [`Ftp::install_ca`]). `seclevel` itself
+    /// is [`crate::SslConfig::seclevel`], set by [`Ftp::configure`].
+    ///
+    /// **Time bound:** `P` + 5 s per file.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a context beyond 5 or a bad name,
+    /// before anything is sent; `Cme`/`AtError` as the module answers.
+    ///
+    /// **Cancel safety:** the future may be dropped at any point; the next
+    /// call resynchronises first.
+    pub async fn ssl_files(&mut self, ssl_ctx: u8, files: &SslFiles<'_>) -> Result<(), Error> {
+        for (param, name) in files.named() {
+            cmd::qsslcfg_file(param, ssl_ctx, name)?;
+        }
+        self.prepare(false).await?;
+        let r = async {
+            for (param, name) in files.named() {
+                self.command(&cmd::qsslcfg_file(param, ssl_ctx, name)?, Want::Nothing, QUICK, &mut []).await?;
+            }
+            Ok(())
+        }
+        .await;
+        self.st.ended(r)
+    }
+
+    /// Installs a CA certificate for FTPS that verifies the server: uploads
+    /// `size` bytes of PEM from `src` into the file `name` (replacing one
+    /// of that name), then `AT+QSSLCFG="seclevel",<ctx>,1` and
+    /// `AT+QSSLCFG="cacert",<ctx>,"<name>"`. Call it after
+    /// [`Ftp::configure`], which sets `seclevel` too (or give `configure`
+    /// `seclevel: 1`).
+    ///
+    /// **Time bound:** [`Ftp::ufs_delete`]'s, [`Ftp::ufs_upload`]'s, then
+    /// `P` + 10 s.
+    ///
+    /// # Errors
+    ///
+    /// Those of the upload; [`Error::InvalidArgument`] for an SSL context
+    /// beyond 5, before anything is sent.
+    ///
+    /// **Cancel safety:** as the upload's.
+    pub async fn install_ca<R: Read>(&mut self, name: &str, src: &mut R, size: u64, ssl_ctx: u8) -> Result<(), Error> {
+        let seclevel = cmd::qsslcfg_num("seclevel", ssl_ctx, 1)?;
+        let files = SslFiles { cacert: Some(name), ..SslFiles::default() };
+        cmd::qsslcfg_file("cacert", ssl_ctx, name)?;
+        match self.ufs_delete(name).await {
+            Ok(()) | Err(Error::Cme(CmeError::Code(405))) => {}
+            Err(e) => return Err(e),
+        }
+        self.ufs_upload(name, src, size, UfsUpload::default(), Transfer::default()).await?;
+        self.prepare(false).await?;
+        let r = self.command(&seclevel, Want::Nothing, QUICK, &mut []).await;
+        self.st.ended(r)?;
+        self.ssl_files(ssl_ctx, &files).await
+    }
+}
+
+/// The certificate files of an SSL context, by their names on the module
+/// ([`Ftp::ssl_files`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct SslFiles<'a> {
+    /// `"cacert"`: the CA certificate the server's is verified against.
+    pub cacert: Option<&'a str>,
+    /// `"clientcert"`: the client's certificate (`seclevel` 2).
+    pub clientcert: Option<&'a str>,
+    /// `"clientkey"`: the client's private key (`seclevel` 2).
+    pub clientkey: Option<&'a str>,
+}
+
+impl<'a> SslFiles<'a> {
+    /// The files named, by their `AT+QSSLCFG` parameter.
+    fn named(&self) -> impl Iterator<Item = (&'static str, &'a str)> {
+        [("cacert", self.cacert), ("clientcert", self.clientcert), ("clientkey", self.clientkey)]
+            .into_iter()
+            .filter_map(|(param, name)| Some((param, name?)))
+    }
+}
+
+/// `+QFLDS: <free>,<total>`, packed as `free << 32 | total` (each capped
+/// at 4 GiB: a module's store is a few MiB).
+fn read_qflds(line: &[u8], _: &mut [u8]) -> Option<Result<Got, Error>> {
+    let cap = |n: u64| n.min(u32::MAX.into());
+    parse::qflds(line).map(|(free, total)| Ok(Got::Num(cap(free) << 32 | cap(total))))
+}
+
+/// `+QFLST: "<name>",<size>`: the name copied into `text`, packed as
+/// `size << 8 | name length`.
+fn read_qflst(line: &[u8], text: &mut [u8]) -> Option<Result<Got, Error>> {
+    let (name, size) = parse::qflst(line)?;
+    let fits = text.get_mut(..name.len()).map(|dst| dst.copy_from_slice(name));
+    Some(match fits {
+        Some(()) if size < 1 << 56 => Ok(Got::Num(size << 8 | name.len() as u64)),
+        _ => Err(Error::Protocol),
+    })
+}
+
+/// `+QFUPL: <upload_size>,<checksum>`, packed by [`pack_moved`].
+fn read_qfupl(line: &[u8], _: &mut [u8]) -> Option<Result<Got, Error>> {
+    parse::file_moved(line, b"QFUPL").map(pack_moved)
+}
+
+/// `+QFDWL: <download_size>,<checksum>`, packed by [`pack_moved`].
+fn read_qfdwl(line: &[u8], _: &mut [u8]) -> Option<Result<Got, Error>> {
+    parse::file_moved(line, b"QFDWL").map(pack_moved)
+}
+
+/// `+QFOPEN: <filehandle>`.
+fn read_qfopen(line: &[u8], _: &mut [u8]) -> Option<Result<Got, Error>> {
+    parse::qfopen(line).map(|handle| Ok(Got::Num(handle.into())))
+}
+
+/// A size and a checksum as one number: `size << 16 | checksum`.
+fn pack_moved((size, checksum): (u64, u16)) -> Result<Got, Error> {
+    match size < 1 << 48 {
+        true => Ok(Got::Num(size << 16 | u64::from(checksum))),
+        false => Err(Error::Protocol),
+    }
+}
+
+fn unpack_moved(n: u64) -> (u64, u16) {
+    (n >> 16, n as u16)
+}
+
+/// The module's count and checksum against this side's: the count first
+/// (a shorter file has another checksum anyway).
+fn check_moved(ours: u64, module: u64, sum: u16, module_sum: u16) -> Result<(), Error> {
+    if ours != module {
+        return Err(Error::LengthMismatch { moved: sat(ours), reported: sat(module) });
+    }
+    if sum != module_sum {
+        return Err(Error::Checksum { ours: sum, module: module_sum });
+    }
+    Ok(())
+}
+
+/// A count for [`Error::LengthMismatch`].
+fn sat(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A local name for a file of the module, not the UART's `"COM:"`.
+fn not_com(local: &str) -> Result<(), ArgError> {
+    match local.eq_ignore_ascii_case(COM) {
+        true => Err(ArgError::Conflict),
+        false => Ok(()),
+    }
+}
+
+/// A name without wildcards: one file.
+fn plain_name(name: &str) -> Result<(), ArgError> {
+    match name.bytes().position(|b| b == b'*' || b == b'?') {
+        Some(at) => Err(ArgError::ForbiddenByte { at: at as u16 }),
+        None => Ok(()),
+    }
+}
+
+/// Whether the listed name `found` is the file `want`: the module lists
+/// UFS files without their `UFS:` prefix.
+fn same_file(found: &[u8], want: &[u8]) -> bool {
+    fn bare(name: &[u8]) -> &[u8] {
+        match name.get(..4) {
+            Some(prefix) if prefix.eq_ignore_ascii_case(b"UFS:") => name.get(4..).unwrap_or_default(),
+            _ => name,
+        }
+    }
+    bare(found) == bare(want)
+}
