@@ -57,9 +57,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&limit, rest)) = rest.split_first() else { return };
     let cut = rest.len().min(16);
     let (split, input) = rest.split_at(cut);
-    let payload = match mode % 3 {
+    let payload = match mode % 4 {
         0 => Payload::Exact(u64::from(limit)),
         1 => Payload::Confirmed { result: "QFTPGET", limit: Some(u64::from(limit)) },
+        // `AT+QFREAD`: the length on the `CONNECT <n>` line.
+        2 => Payload::Counted { limit: u64::from(limit) },
         _ => Payload::Confirmed { result: "QFTPLIST", limit: None },
     };
     let whole = frames(input, payload, &[255]);
