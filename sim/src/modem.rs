@@ -1340,9 +1340,11 @@ impl Modem {
     /// the module sends `A` (one byte, no framing), unless that KiB
     /// completes the `limit` (then the result follows instead), and the
     /// host must wait for the `A` before it sends more. The simulator
-    /// models a module whose receive buffer holds only that window: bytes
-    /// the host sent before the `A` went out (beyond the window) are lost,
-    /// and the upload goes on with the bytes sent after it.
+    /// models a module without flow control that is busy with the KiB it
+    /// has until it sends the `A`: bytes that arrive before the `A` went
+    /// out (a host that did not wait) are lost, and the upload goes on
+    /// with the bytes that arrive after it. A host that does not wait thus
+    /// ends up with a short file, as on a real UART without flow control.
     fn receive_upload(&mut self, intake: Intake) -> Result<(Vec<u8>, Received), Stop> {
         let Intake { limit, idle, lost, cut, ack_every } = intake;
         let reset_budget = self.take_reset_budget();

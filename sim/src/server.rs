@@ -4,6 +4,11 @@
 //! `AUTH TLS`) in-process: it needs nothing but crates.io.
 //! [`TestServer::start_vsftpd_implicit`] runs Debian's `vsftpd` for
 //! implicit FTPS, which `libunftp` does not offer.
+//!
+//! Both present a certificate issued by a test CA generated when the server
+//! starts ([`TestServer::ca_pem`]): a test puts the CA on the module's UFS
+//! and names it with `AT+QSSLCFG="cacert"` to have `seclevel` 1 verify the
+//! server for real.
 
 use std::io::{self, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
