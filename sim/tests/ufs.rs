@@ -261,6 +261,15 @@ fn a_full_drive_answers_no_space() {
     host.expect_output("\r\n+CME ERROR: 420\r\n");
     host.expect("AT", "\r\nOK\r\n");
     host.expect("AT+QFLST", "\r\n+QFLST: \"a.bin\",60\r\n\r\nOK\r\n");
+
+    // The control handle's view and changes.
+    assert_eq!(host.control.files(), [("a.bin".to_owned(), 60), ("RAM:c.bin".to_owned(), 100)]);
+    assert!(host.control.remove_ufs_file("UFS:a.bin"));
+    assert!(!host.control.remove_ufs_file("a.bin"));
+    host.expect("AT+QFLDS", "\r\n+QFLDS: 0,0\r\n\r\nOK\r\n");
+    host.control.clear_files();
+    assert!(host.control.files().is_empty());
+    host.expect(r#"AT+QFLDS="RAM""#, "\r\n+QFLDS: 70,70\r\n\r\nOK\r\n");
 }
 
 #[test]
