@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
+use crate::ufs::Limits;
+
 /// How the simulated module is built. `SimConfig::default()` is a BG95 as it
 /// leaves the factory: echo on, `+CME ERROR: <n>` errors, no faults.
 #[derive(Debug, Clone)]
@@ -21,9 +23,6 @@ pub struct SimConfig {
     pub close_delay: Duration,
     /// The IP address reported by `AT+QIACT?`.
     pub pdp_address: Ipv4Addr,
-    /// PEM certificates trusted when `AT+QSSLCFG="seclevel",<ctx>,1|2`
-    /// asks for server verification (the module's `cacert`).
-    pub ca_pem: Option<String>,
     /// Response-shape variants (reference sections 6 and 6b).
     pub variants: Variants,
     /// Faults active from power-on; change them later through
@@ -42,7 +41,6 @@ impl Default for SimConfig {
             guard_time: Duration::from_secs(1),
             close_delay: Duration::from_millis(50),
             pdp_address: Ipv4Addr::new(10, 0, 0, 2),
-            ca_pem: None,
             variants: Variants::default(),
             faults: Faults::default(),
         }
@@ -190,6 +188,14 @@ pub struct Faults {
     /// `AT+CSQ` report it. `AT+QIACT` answers `ERROR` at once while the SIM
     /// is not ready, and after a 300 ms attach attempt while not registered.
     pub registration: Registration,
+    /// Bytes of file data each of the module's drives (UFS and RAM) holds:
+    /// `AT+QFLDS="UFS"` reports it as `<total_size>`; an upload, a download
+    /// to a file or a listing to a file that would need more is "no space"
+    /// (`+CME ERROR: 420`, or module error 613 for FTP). Set it small to
+    /// test a full drive.
+    pub ufs_capacity: u64,
+    /// Files each drive holds; one more is "no space" too.
+    pub ufs_max_files: usize,
 }
 
 impl Default for Faults {
@@ -216,6 +222,8 @@ impl Default for Faults {
             sim: SimState::Ready,
             rejects_probe: false,
             registration: Registration::default(),
+            ufs_capacity: 4 << 20,
+            ufs_max_files: 64,
         }
     }
 }
@@ -224,6 +232,11 @@ impl Faults {
     /// Time one byte takes on the line at the configured baud rate.
     pub fn byte_time(&self) -> Option<Duration> {
         self.baud.filter(|&baud| baud > 0).map(|baud| Duration::from_secs_f64(10.0 / f64::from(baud)))
+    }
+
+    /// The drives' limits now in force.
+    pub(crate) fn file_limits(&self) -> Limits {
+        Limits { capacity: self.ufs_capacity, max_files: self.ufs_max_files }
     }
 }
 

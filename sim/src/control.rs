@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::config::{Faults, SimState, Variants};
 use crate::line::{lock, Event, FaultState, Shared};
+use crate::ufs::FileName;
 
 /// A handle to steer a running simulated module from a test. Cheap to
 /// clone; every method takes effect at once.
@@ -120,15 +121,43 @@ impl SimControl {
         self.shared.post(Event::Reset);
     }
 
-    /// A file in the module's flash file system (UFS), as written by
-    /// `AT+QFTPGET`/`AT+QFTPLIST` with a local name other than `"COM:"`.
-    pub fn ufs_file(&self, name: &str) -> Option<Vec<u8>> {
-        lock(&self.shared.ufs).get(name).cloned()
+    /// Every file on the module's drives as `(name, size)`: UFS files by
+    /// name (without a prefix), then RAM files (as `RAM:<name>`), as
+    /// `AT+QFLST="*"` and `AT+QFLST="RAM:*"` print them.
+    pub fn files(&self) -> Vec<(String, usize)> {
+        lock(&self.shared.files).entries().map(|(name, data)| (name.display(), data.len())).collect()
     }
 
-    /// Puts a file into the module's flash file system, for
-    /// `AT+QFTPPUT="<remote>","<ufs name>"`.
+    /// A file's contents: `name` or `UFS:name` in flash, `RAM:name` in RAM
+    /// (as written by `AT+QFUPL`, or by `AT+QFTPGET`/`AT+QFTPLIST` with a
+    /// local name other than `"COM:"`). `None` if there is no such file.
+    pub fn ufs_file(&self, name: &str) -> Option<Vec<u8>> {
+        let name = FileName::parse(name).ok()?;
+        lock(&self.shared.files).get(&name).cloned()
+    }
+
+    /// Puts a file on the module's drives (replacing one of that name),
+    /// for `AT+QFTPPUT="<remote>","<name>"`, `AT+QFDWL` or a `cacert`.
+    /// The drive's limits ([`Faults::ufs_capacity`], [`Faults::ufs_max_files`])
+    /// are not checked, so a test can fill a drive beyond them.
+    ///
+    /// # Panics
+    /// If `name` is not a valid file name (1 to 80 bytes after an optional
+    /// `UFS:`/`RAM:` prefix, none of `* ? / \ : "` or control bytes).
     pub fn set_ufs_file(&self, name: &str, contents: &[u8]) {
-        lock(&self.shared.ufs).insert(name.to_owned(), contents.to_vec());
+        let name = FileName::parse(name).unwrap_or_else(|_| panic!("not a valid UFS file name: {name:?}"));
+        lock(&self.shared.files).put_unchecked(name, contents.to_vec());
+    }
+
+    /// Deletes a file, also one that is open; `false` if there was none.
+    pub fn remove_ufs_file(&self, name: &str) -> bool {
+        let Ok(name) = FileName::parse(name) else { return false };
+        lock(&self.shared.files).remove(&name)
+    }
+
+    /// Empties both drives (UFS and RAM) and closes every `AT+QFOPEN`
+    /// handle.
+    pub fn clear_files(&self) {
+        lock(&self.shared.files).clear();
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use suppaftp::types::{FileType, FormatControl};
 use suppaftp::{FtpError, RustlsConnector, RustlsFtpStream, Status};
@@ -75,45 +75,73 @@ impl From<FtpError> for FtpFail {
     }
 }
 
-/// TLS settings of one SSL context (`AT+QSSLCFG`).
+/// TLS settings of one SSL context (`AT+QSSLCFG`), with the contents of
+/// the files it names, read from the module's UFS at `AT+QFTPOPEN`.
 #[derive(Debug, Clone)]
 pub(crate) struct TlsSettings {
     /// `sslversion`: 0 SSL 3.0, 1 TLS 1.0, 2 TLS 1.1, 3 TLS 1.2, 4 all.
     pub version: u8,
     /// `seclevel`: 0 no verification, 1 verify the server, 2 mutual.
     pub seclevel: u8,
-    /// Trusted certificates for `seclevel` 1 and 2.
-    pub ca_pem: Option<String>,
+    /// The `cacert` file (PEM): the certificates trusted for `seclevel` 1
+    /// and 2.
+    pub ca_pem: Option<Vec<u8>>,
+    /// The `clientcert` (PEM, the chain) and `clientkey` (PEM) files:
+    /// the module's own certificate for `seclevel` 2.
+    pub client_pem: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl TlsSettings {
+    /// The handshake's configuration. Anything that does not parse as the
+    /// settings ask (no trusted certificate, an unparsable file, a missing
+    /// client certificate at `seclevel` 2) fails as the handshake would: 631.
     fn client_config(&self) -> Result<Arc<ClientConfig>, FtpFail> {
+        const SSL_FAILED: FtpFail = FtpFail::module(631);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let versions: &[&rustls::SupportedProtocolVersion] = match self.version {
             3 => &[&rustls::version::TLS12],
             4 => &[&rustls::version::TLS12, &rustls::version::TLS13],
             // SSL 3.0, TLS 1.0 and 1.1 are not offered by rustls: the
             // handshake fails as against a server that refuses them.
-            _ => return Err(FtpFail::module(631)),
+            _ => return Err(SSL_FAILED),
         };
         let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_protocol_versions(versions)
-            .map_err(|_| FtpFail::module(631))?;
-        let config = if self.seclevel == 0 {
-            builder
+            .map_err(|_| SSL_FAILED)?;
+        if self.seclevel == 0 {
+            let config = builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnyCert(provider)))
-                .with_no_client_auth()
+                .with_no_client_auth();
+            return Ok(Arc::new(config));
+        }
+        let mut roots = RootCertStore::empty();
+        for cert in pem_certificates(self.ca_pem.as_deref())? {
+            roots.add(cert).map_err(|_| SSL_FAILED)?;
+        }
+        let builder = builder.with_root_certificates(roots);
+        let config = if self.seclevel == 2 {
+            let (cert_pem, key_pem) = self.client_pem.as_ref().ok_or(SSL_FAILED)?;
+            let chain = pem_certificates(Some(cert_pem))?;
+            let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| SSL_FAILED)?;
+            builder.with_client_auth_cert(chain, key).map_err(|_| SSL_FAILED)?
         } else {
-            let mut roots = RootCertStore::empty();
-            let pem = self.ca_pem.as_deref().unwrap_or_default();
-            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()).flatten() {
-                roots.add(cert).map_err(|_| FtpFail::module(631))?;
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
+            builder.with_no_client_auth()
         };
         Ok(Arc::new(config))
     }
+}
+
+/// Every certificate of a PEM file; none, or one that does not parse, is
+/// an SSL failure (631).
+fn pem_certificates(pem: Option<&[u8]>) -> Result<Vec<CertificateDer<'static>>, FtpFail> {
+    let certs = CertificateDer::pem_slice_iter(pem.unwrap_or_default())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| FtpFail::module(631))?;
+    if certs.is_empty() {
+        return Err(FtpFail::module(631));
+    }
+    Ok(certs)
 }
 
 /// `seclevel` 0: the module takes any server certificate.

@@ -4,7 +4,9 @@
 //! The simulated module implements the FTP(S) AT command set (`AT+QFTPCFG`,
 //! `AT+QFTPOPEN`, `AT+QFTPPUT`, `AT+QFTPGET`, ...) and the commands around
 //! it (`ATE`, `AT+CMEE`, `AT+CPIN`, `AT+CEREG`, `AT+CGREG`, `AT+CREG`,
-//! `AT+CSQ`, `AT+QICSGP`, `AT+QIACT`, `AT+QSSLCFG`),
+//! `AT+CSQ`, `AT+QICSGP`, `AT+QIACT`, `AT+QSSLCFG`), the file store's
+//! commands (`AT+QFLDS`, `AT+QFLST`, `AT+QFDEL`, `AT+QFUPL`, `AT+QFDWL`,
+//! `AT+QFOPEN`, `AT+QFREAD`, `AT+QFCLOSE`: UFS and RAM files),
 //! and carries out every FTP operation against a real FTP(S) server over
 //! loopback with the `suppaftp` client. It never connects anywhere but
 //! loopback addresses.
@@ -35,6 +37,7 @@ mod line;
 mod modem;
 mod port;
 mod server;
+mod ufs;
 
 use std::sync::Arc;
 

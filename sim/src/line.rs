@@ -1,12 +1,13 @@
 //! The simulated UART: the byte queues between host and module, the line
 //! rate, and the faults that act on the module-to-host direction.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::config::{Faults, SimState, Variants};
+use crate::ufs::FileStore;
 
 /// Longest single wait of the module thread, so that it re-checks for a
 /// departed host at least this often.
@@ -122,8 +123,9 @@ pub(crate) struct Shared {
     pub outbox_ready: Condvar,
     pub faults: Mutex<FaultState>,
     pub variants: Mutex<Variants>,
-    /// The module's flash file system (UFS), kept across resets.
-    pub ufs: Mutex<HashMap<String, Vec<u8>>>,
+    /// The module's file store (UFS, kept across resets, and RAM) and its
+    /// open file handles.
+    pub files: Mutex<FileStore>,
 }
 
 /// Locks a mutex, recovering the data if a thread panicked while holding it.
@@ -140,7 +142,7 @@ impl Shared {
             outbox_ready: Condvar::new(),
             faults: Mutex::new(FaultState::new(faults)),
             variants: Mutex::new(variants),
-            ufs: Mutex::default(),
+            files: Mutex::default(),
         }
     }
 

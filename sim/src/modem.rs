@@ -13,6 +13,9 @@ use crate::config::{NetworkDomain, SimConfig, SimState, Variants};
 use crate::escape::EscapeDetector;
 use crate::ftp::{FtpFail, FtpSession, ListKind, OpenParams, TlsSettings};
 use crate::line::{lock, Event, Input, ModemLine};
+use crate::ufs::FileName;
+
+mod files;
 
 /// Longest command line the module buffers.
 const MAX_LINE: usize = 1024;
@@ -163,11 +166,39 @@ struct Scheduled {
     ends_close: bool,
 }
 
+/// Where a download or listing goes (its `<local>` name).
+enum Local {
+    /// `"COM:"`: the UART, in data mode.
+    Com,
+    /// A file on UFS or in RAM.
+    File(FileName),
+}
+
 /// How a data-mode transfer from the module ended.
 enum Sent {
     All,
     /// The host escaped with `+++` after this many bytes.
     Escaped(usize),
+}
+
+/// How the module takes in one data-mode upload (`AT+QFTPPUT` to
+/// `"COM:"`, `AT+QFUPL`): what ends it besides a guarded `+++`, and the
+/// faults that act on it.
+#[derive(Debug, Clone, Copy)]
+struct Intake {
+    /// Leave data mode after this many payload bytes (`<uploadlen>`,
+    /// `<file_size>`).
+    limit: Option<u64>,
+    /// Leave data mode after this long without a byte (`rsptimeout`,
+    /// `AT+QFUPL`'s `<timeout>`).
+    idle: Duration,
+    /// [`Faults::stall_upload_after`](crate::Faults::stall_upload_after):
+    /// the bytes the host sends from this offset up to `limit` are lost.
+    lost: Option<u64>,
+    /// [`Faults::end_upload_after`](crate::Faults::end_upload_after).
+    cut: Option<u64>,
+    /// `AT+QFUPL`'s ACK mode: send `A` after each this many bytes.
+    ack_every: Option<u64>,
 }
 
 /// How a data-mode upload ended.
@@ -177,7 +208,7 @@ enum Received {
     Complete,
     /// Guarded `+++`.
     Escaped,
-    /// No byte for `rsptimeout`.
+    /// No byte for [`Intake::idle`].
     TimedOut,
     /// [`Faults::end_upload_after`](crate::Faults::end_upload_after) bytes
     /// arrived: the module ends the upload.
@@ -239,6 +270,7 @@ impl Modem {
         self.urcs_before_result.clear();
         self.held_events.clear();
         self.line.discard_input();
+        lock(&self.line.shared().files).power_cycle();
         let cpin = match lock(&self.line.shared().faults).faults.sim {
             SimState::Ready => "\r\n+CPIN: READY\r\n",
             SimState::Pin(_) => "\r\n+CPIN: SIM PIN\r\n",
@@ -440,6 +472,9 @@ impl Modem {
             ("QFTPCFG", Form::Test) => self.qftpcfg_test(),
             ("QFTPCFG", Form::Write(args)) => self.qftpcfg(&args),
             ("QSSLCFG", Form::Write(args)) => self.qsslcfg(&args),
+            ("QFLDS" | "QFLST" | "QFDEL" | "QFUPL" | "QFDWL" | "QFOPEN" | "QFREAD" | "QFCLOSE", form) => {
+                return self.file_command(name, form)
+            }
             (name, form) if name.starts_with("QFTP") => return self.ftp_command(name, form),
             _ => self.error(),
         }
@@ -759,7 +794,9 @@ impl Modem {
                 let hex = v.text.trim_start_matches("0x").trim_start_matches("0X");
                 u32::from_str_radix(hex, 16).ok().map(|_| v.text.clone())
             }
-            ("cacert" | "clientcert" | "clientkey", [v]) => v.string(80).map(|name| format!("\"{name}\"")),
+            ("cacert" | "clientcert" | "clientkey", [v]) => {
+                v.string(crate::ufs::MAX_NAME + "RAM:".len()).map(|name| format!("\"{name}\""))
+            }
             (_, values) => Some(
                 values
                     .iter()
@@ -951,17 +988,34 @@ impl Modem {
             user: cfg.user.clone(),
             password: cfg.password.clone(),
             ssl_type: cfg.ssltype as u8,
-            tls: TlsSettings {
-                version: self.ssl_int("sslversion"),
-                seclevel: self.ssl_int("seclevel"),
-                ca_pem: self.config.ca_pem.clone(),
-            },
+            tls: self.tls_settings()?,
             passive: cfg.transmode == 1,
             control_address_for_data: cfg.data_address == 1,
             ascii: cfg.filetype == 1,
             timeout: Duration::from_secs(cfg.rsptimeout.into()),
         };
         FtpSession::open(&params)
+    }
+
+    /// The FTP session's SSL context, with the files its `cacert`,
+    /// `clientcert` and `clientkey` name read from the file store now, at
+    /// `AT+QFTPOPEN` (the module loads them for the handshake). Plain FTP
+    /// reads none. A file that `seclevel` needs (1: `cacert`; 2: also
+    /// `clientcert` and `clientkey`) that is not named, or not there,
+    /// fails the open with 631, as a handshake without it would.
+    fn tls_settings(&self) -> Result<TlsSettings, FtpFail> {
+        const SSL_FAILED: FtpFail = FtpFail::module(631);
+        let seclevel = self.ssl_int("seclevel");
+        let secure = self.st.ftp.ssltype != 0;
+        let file = |param: &str| -> Result<Vec<u8>, FtpFail> {
+            let key = (self.st.ftp.sslctxid, param.to_owned());
+            let name = self.st.ssl.get(&key).ok_or(SSL_FAILED)?;
+            let name = FileName::parse(name.trim_matches('"')).map_err(|_| SSL_FAILED)?;
+            lock(&self.line.shared().files).get(&name).cloned().ok_or(SSL_FAILED)
+        };
+        let ca_pem = if secure && seclevel >= 1 { Some(file("cacert")?) } else { None };
+        let client_pem = if secure && seclevel == 2 { Some((file("clientcert")?, file("clientkey")?)) } else { None };
+        Ok(TlsSettings { version: self.ssl_int("sslversion"), seclevel, ca_pem, client_pem })
     }
 
     /// Only loopback addresses are ever contacted; other names fail as DNS
@@ -1018,8 +1072,38 @@ impl Modem {
         }
     }
 
-    fn store_ufs(&mut self, name: &str, data: Vec<u8>) {
-        lock(&self.line.shared().ufs).insert(name.to_owned(), data);
+    /// Where a download or listing goes, from its `<local>` name: the UART
+    /// or a file. `None` after answering `OK` and `+QFTP<cmd>: 611,0`
+    /// (failed to open the file) for a name that is not a valid file name.
+    fn local_target(&mut self, cmd: &str, local: &str) -> Option<Local> {
+        if local == COM {
+            return Some(Local::Com);
+        }
+        match FileName::parse(local) {
+            Ok(name) => Some(Local::File(name)),
+            Err(_) => {
+                self.ok();
+                self.defer(cmd, Err(FtpFail::module(611)));
+                None
+            }
+        }
+    }
+
+    /// Writes a download into a file: replacing it at `start` 0; at
+    /// `start` > 0 after the file's first `start` bytes, resuming an
+    /// interrupted download (a shorter or missing file gets the data at
+    /// its end). A drive without room for the result fails with module
+    /// error 613 (file error) and leaves the file as it was.
+    fn write_download(&mut self, name: &FileName, start: u64, data: Vec<u8>) -> Result<(), FtpFail> {
+        let limits = lock(&self.line.shared().faults).faults.file_limits();
+        let mut files = lock(&self.line.shared().files);
+        let keep = usize::try_from(start).unwrap_or(usize::MAX);
+        let mut contents = match files.get(name) {
+            Some(old) if keep > 0 => old[..keep.min(old.len())].to_vec(),
+            _ => Vec::new(),
+        };
+        contents.extend(data);
+        files.write(name, contents, limits).map_err(|_| FtpFail::module(613))
     }
 
     fn get(&mut self, remote: &str, local: &str, start: u64, len: Option<u64>) -> Result<(), Stop> {
@@ -1027,6 +1111,9 @@ impl Modem {
         if self.data_connection_fails() {
             return Ok(());
         }
+        let Some(target) = self.local_target("GET", local) else {
+            return Ok(());
+        };
         let eof_fails = local == COM && len.is_some() && lock(&self.line.shared().faults).faults.eof_as_550;
         let data = self.ready().and_then(|()| {
             self.on_session(|s| {
@@ -1042,7 +1129,7 @@ impl Modem {
             }
             data
         });
-        self.deliver("GET", local, data)
+        self.deliver("GET", target, start, data)
     }
 
     fn list(&mut self, cmd: &'static str, kind: ListKind, dir: &str, local: &str) -> Result<(), Stop> {
@@ -1050,8 +1137,11 @@ impl Modem {
         if self.data_connection_fails() {
             return Ok(());
         }
+        let Some(target) = self.local_target(cmd, local) else {
+            return Ok(());
+        };
         let data = self.ready().and_then(|()| self.on_session(|s| s.listing(kind, dir)));
-        self.deliver(cmd, local, data)
+        self.deliver(cmd, target, 0, data)
     }
 
     /// The one-shot [`Faults::fail_data_connection`](crate::Faults::fail_data_connection):
@@ -1070,18 +1160,28 @@ impl Modem {
         fails
     }
 
-    /// Hands downloaded bytes to the UART in data mode, or to UFS.
-    fn deliver(&mut self, cmd: &'static str, local: &str, data: Result<Vec<u8>, FtpFail>) -> Result<(), Stop> {
-        match data {
-            Ok(data) if local == COM => self.download(cmd, data, 0),
-            Ok(data) => {
+    /// Hands downloaded bytes to the UART in data mode, or to a file
+    /// ([`write_download`](Self::write_download) from `start`).
+    fn deliver(
+        &mut self,
+        cmd: &'static str,
+        target: Local,
+        start: u64,
+        data: Result<Vec<u8>, FtpFail>,
+    ) -> Result<(), Stop> {
+        match (data, target) {
+            (Ok(data), Local::Com) => self.download(cmd, data, 0),
+            (Ok(data), Local::File(name)) => {
                 self.ok();
-                self.st.last_len = data.len() as u64;
-                self.defer(cmd, Ok(data.len().to_string()));
-                self.store_ufs(local, data);
+                let len = data.len() as u64;
+                let stored = self.write_download(&name, start, data);
+                if stored.is_ok() {
+                    self.st.last_len = len;
+                }
+                self.defer(cmd, stored.map(|()| len.to_string()));
                 Ok(())
             }
-            Err(fail) => {
+            (Err(fail), _) => {
                 self.ok();
                 self.defer(cmd, Err(fail));
                 Ok(())
@@ -1160,13 +1260,7 @@ impl Modem {
             return Ok(());
         }
         if local != COM {
-            self.ok();
-            let data = lock(&self.line.shared().ufs).get(local).cloned();
-            let result = match data {
-                None => Err(FtpFail::module(611)),
-                Some(data) => self.ready().and_then(|()| self.on_session(|s| s.store(remote, start, &data))),
-            };
-            return self.finish_put(result);
+            return self.put_file(remote, local, start);
         }
         if let Err(fail) = self.ready() {
             self.ok();
@@ -1177,7 +1271,8 @@ impl Modem {
         self.send(b"\r\nCONNECT\r\n");
         let lost = len.and_then(|len| self.stall_point(len));
         let cut = lock(&self.line.shared().faults).faults.end_upload_after.take();
-        let (payload, end) = self.receive_upload(len, lost, cut)?;
+        let idle = Duration::from_secs(self.st.ftp.rsptimeout.into());
+        let (payload, end) = self.receive_upload(Intake { limit: len, idle, lost, cut, ack_every: None })?;
         let module_ended = matches!(end, Received::TimedOut | Received::Cut);
         if !(module_ended && lock(&self.line.shared().faults).faults.put_timeout_without_ok) {
             self.ok();
@@ -1192,6 +1287,26 @@ impl Modem {
             Received::Complete | Received::Escaped => self.on_session(|s| s.store(remote, start, &payload)),
         };
         self.release_held_events()?;
+        self.finish_put(result)
+    }
+
+    /// `AT+QFTPPUT="<remote>","<file>"[,<startpos>]`: `OK`, then the file
+    /// goes to the server. At `<startpos>` > 0 it resumes an interrupted
+    /// upload: the file's bytes from `<startpos>` on are appended to the
+    /// remote file (which holds the first `<startpos>` already), and
+    /// `<transferlen>` counts those. A missing file (or an invalid name) is
+    /// module error 611 (failed to open file), a `<startpos>` beyond its
+    /// end 612 (file position invalid); neither reaches the server.
+    fn put_file(&mut self, remote: &str, local: &str, start: u64) -> Result<(), Stop> {
+        self.ok();
+        let data = FileName::parse(local).ok().and_then(|name| lock(&self.line.shared().files).get(&name).cloned());
+        let result = match data {
+            None => Err(FtpFail::module(611)),
+            Some(data) => match usize::try_from(start).ok().and_then(|from| data.get(from..)) {
+                None => Err(FtpFail::module(612)),
+                Some(rest) => self.ready().and_then(|()| self.on_session(|s| s.store(remote, start, rest))),
+            },
+        };
         self.finish_put(result)
     }
 
@@ -1217,23 +1332,32 @@ impl Modem {
         }
     }
 
-    /// Collects upload payload until `limit` bytes, a guarded `+++`,
-    /// `rsptimeout` without a byte, or `cut` bytes. With `lost`, the bytes
-    /// the host sends from that offset up to `limit` never reach the module.
-    fn receive_upload(
-        &mut self,
-        limit: Option<u64>,
-        lost: Option<u64>,
-        cut: Option<u64>,
-    ) -> Result<(Vec<u8>, Received), Stop> {
+    /// Collects upload payload until [`Intake::limit`] bytes, a guarded
+    /// `+++`, [`Intake::idle`] without a byte, or [`Intake::cut`] bytes.
+    ///
+    /// ACK mode ([`Intake::ack_every`], FILE manual, `AT+QFUPL` note 4)
+    /// is there for UARTs without working flow control: after each 1 KiB
+    /// the module sends `A` (one byte, no framing), unless that KiB
+    /// completes the `limit` (then the result follows instead), and the
+    /// host must wait for the `A` before it sends more. The simulator
+    /// models a module without flow control that is busy with the KiB it
+    /// has until it sends the `A`: bytes that arrive before the `A` went
+    /// out (a host that did not wait) are lost, and the upload goes on
+    /// with the bytes that arrive after it. A host that does not wait thus
+    /// ends up with a short file, as on a real UART without flow control.
+    fn receive_upload(&mut self, intake: Intake) -> Result<(Vec<u8>, Received), Stop> {
+        let Intake { limit, idle, lost, cut, ack_every } = intake;
         let reset_budget = self.take_reset_budget();
-        let gap = Duration::from_secs(self.st.ftp.rsptimeout.into());
         let start = Instant::now();
         let mut detector = EscapeDetector::new(self.config.guard_time, start);
         let mut payload = Vec::new();
         let mut last_byte = start;
         // Bytes the host has sent in this data mode, lost ones included.
         let mut arrived: u64 = 0;
+        // Bytes the module took in (ACK mode's count).
+        let mut taken: u64 = 0;
+        // When the last `A` went out: bytes sent before it are lost.
+        let mut acked_at: Option<Instant> = None;
         loop {
             if let Some(limit) = limit.map(|l| usize::try_from(l).unwrap_or(usize::MAX)) {
                 if payload.len() >= limit {
@@ -1248,7 +1372,7 @@ impl Modem {
             if reset_budget.is_some_and(|b| payload.len() as u64 >= b) {
                 return Err(Stop::Reset);
             }
-            let idle_deadline = last_byte + gap;
+            let idle_deadline = last_byte + idle;
             let deadline = detector.deadline().map_or(idle_deadline, |d| d.min(idle_deadline));
             match self.line.recv(Some(deadline)) {
                 Input::Byte(byte, at) => {
@@ -1261,8 +1385,17 @@ impl Modem {
                             continue;
                         }
                     }
+                    if acked_at.is_some_and(|acked| at < acked) {
+                        continue;
+                    }
                     last_byte = at;
                     detector.feed(byte, at, &mut payload);
+                    taken += 1;
+                    let window_full = ack_every.is_some_and(|every| taken.is_multiple_of(every));
+                    if window_full && limit.is_none_or(|limit| taken < limit) {
+                        acked_at = Some(Instant::now());
+                        self.send(b"A");
+                    }
                 }
                 Input::Event(event) => self.data_mode_event(event)?,
                 Input::Timeout => {
@@ -1329,6 +1462,15 @@ fn error_text(code: u16) -> &'static str {
         606 => "control connection closed",
         610 => "invalid parameter",
         615 => "open data connection failed",
+        400 => "invalid input value",
+        405 => "file not found",
+        406 => "invalid file name",
+        407 => "file already exists",
+        413 => "too many open files",
+        416 => "invalid file descriptor",
+        418 => "fail to delete the file",
+        420 => "no space",
+        426 => "file already opened",
         _ => "error",
     }
 }

@@ -4,6 +4,11 @@
 //! `AUTH TLS`) in-process: it needs nothing but crates.io.
 //! [`TestServer::start_vsftpd_implicit`] runs Debian's `vsftpd` for
 //! implicit FTPS, which `libunftp` does not offer.
+//!
+//! Both present a certificate issued by a test CA generated when the server
+//! starts ([`TestServer::ca_pem`]): a test puts the CA on the module's UFS
+//! and names it with `AT+QSSLCFG="cacert"` to have `seclevel` 1 verify the
+//! server for real.
 
 use std::io::{self, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -45,24 +50,46 @@ impl Authenticator for TestAuthenticator {
     }
 }
 
-/// The self-signed certificate the servers present.
+/// The names the servers' certificate covers: what tests and `qftp` give
+/// `AT+QFTPOPEN` (the simulator resolves `ftp.sim.test` to loopback). An IP
+/// address is an IP SAN, as TLS clients need for a host given as an address.
+const SERVER_NAMES: [&str; 4] = ["localhost", "127.0.0.1", "::1", "ftp.sim.test"];
+
+/// The servers' certificates: a test CA generated at start, and a leaf for
+/// [`SERVER_NAMES`] that it signed. The servers present the chain (leaf,
+/// then CA); a client that trusts the CA verifies the leaf.
 struct Certificate {
+    ca_pem: String,
     cert_pem: String,
-    cert_path: PathBuf,
+    /// The chain the servers present: the leaf's PEM, then the CA's.
+    chain_path: PathBuf,
     key_path: PathBuf,
 }
 
 impl Certificate {
-    /// Generates a certificate for `localhost` and `127.0.0.1` into `dir`.
+    /// Generates the CA and the leaf into `dir`.
     fn generate(dir: &Path) -> io::Result<Self> {
-        let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-        let key = rcgen::generate_simple_self_signed(names).map_err(io::Error::other)?;
-        let cert_pem = key.cert.pem();
-        let cert_path = dir.join("cert.pem");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(io::Error::other)?;
+        ca_params.distinguished_name.push(rcgen::DnType::CommonName, "quectel-ftp-sim test CA");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        let ca_key = rcgen::KeyPair::generate().map_err(io::Error::other)?;
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).map_err(io::Error::other)?;
+
+        let names: Vec<String> = SERVER_NAMES.iter().map(|name| (*name).to_owned()).collect();
+        let mut leaf_params = rcgen::CertificateParams::new(names).map_err(io::Error::other)?;
+        leaf_params.distinguished_name.push(rcgen::DnType::CommonName, "localhost");
+        leaf_params.use_authority_key_identifier_extension = true;
+        leaf_params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+        let leaf_key = rcgen::KeyPair::generate().map_err(io::Error::other)?;
+        let leaf = leaf_params.signed_by(&leaf_key, &ca).map_err(io::Error::other)?;
+
+        let (ca_pem, cert_pem) = (ca.pem(), leaf.pem());
+        let chain_path = dir.join("chain.pem");
         let key_path = dir.join("key.pem");
-        std::fs::write(&cert_path, &cert_pem)?;
-        std::fs::write(&key_path, key.signing_key.serialize_pem())?;
-        Ok(Certificate { cert_pem, cert_path, key_path })
+        std::fs::write(&chain_path, format!("{cert_pem}{ca_pem}"))?;
+        std::fs::write(&key_path, leaf_key.serialize_pem())?;
+        Ok(Certificate { ca_pem, cert_pem, chain_path, key_path })
     }
 }
 
@@ -77,6 +104,7 @@ pub struct TestServer {
     port: u16,
     root: tempfile::TempDir,
     _tls_dir: tempfile::TempDir,
+    ca_pem: String,
     cert_pem: String,
     backend: Backend,
 }
@@ -98,7 +126,7 @@ impl TestServer {
         .greeting("quectel-ftp-sim test server")
         .passive_host(Ipv4Addr::LOCALHOST)
         .active_passive_mode(libunftp::options::ActivePassiveMode::ActiveAndPassive)
-        .ftps(cert.cert_path.clone(), cert.key_path.clone());
+        .ftps(cert.chain_path.clone(), cert.key_path.clone());
         let server = builder.build().map_err(io::Error::other)?;
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (stop, stopped) = oneshot::channel::<()>();
@@ -115,6 +143,7 @@ impl TestServer {
             port,
             root,
             _tls_dir: tls_dir,
+            ca_pem: cert.ca_pem,
             cert_pem: cert.cert_pem,
             backend: Backend::Unftp { stop: Some(stop), thread: Some(thread) },
         };
@@ -152,7 +181,7 @@ impl TestServer {
              rsa_cert_file={cert}\nrsa_private_key_file={key}\n",
             root = root.path().display(),
             empty = empty.display(),
-            cert = cert.cert_path.display(),
+            cert = cert.chain_path.display(),
             key = cert.key_path.display(),
         );
         let conf_path = tls_dir.path().join("vsftpd.conf");
@@ -163,8 +192,14 @@ impl TestServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
-        let server =
-            TestServer { port, root, _tls_dir: tls_dir, cert_pem: cert.cert_pem, backend: Backend::Vsftpd(child) };
+        let server = TestServer {
+            port,
+            root,
+            _tls_dir: tls_dir,
+            ca_pem: cert.ca_pem,
+            cert_pem: cert.cert_pem,
+            backend: Backend::Vsftpd(child),
+        };
         server.wait_until_listening()?;
         Ok(server)
     }
@@ -179,9 +214,19 @@ impl TestServer {
         self.root.path()
     }
 
-    /// The server's self-signed certificate (PEM).
+    /// The server's own (leaf) certificate (PEM), for `localhost`,
+    /// `127.0.0.1`, `::1` and `ftp.sim.test`, issued by [`ca_pem`](Self::ca_pem).
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem
+    }
+
+    /// The test CA that issued the server's certificate (PEM), generated
+    /// when the server started: put it on the module's UFS
+    /// (`AT+QFUPL="cacert.pem",<size>`) and name it with
+    /// `AT+QSSLCFG="cacert",<ctx>,"cacert.pem"` so that `seclevel` 1
+    /// verifies the server.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
     }
 
     fn wait_until_listening(&self) -> io::Result<()> {

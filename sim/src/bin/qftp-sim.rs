@@ -84,6 +84,12 @@ struct Options {
     /// The signal AT+CSQ reports: 0-31, 99 unknown.
     #[arg(long, value_name = "N")]
     rssi: Option<u8>,
+    /// Bytes each of the module's drives (UFS, RAM) holds (default 4 MiB); more is "no space" (+CME ERROR: 420).
+    #[arg(long, value_name = "BYTES")]
+    ufs_capacity: Option<u64>,
+    /// Files each of the module's drives holds (default 64).
+    #[arg(long, value_name = "N")]
+    ufs_max_files: Option<usize>,
 }
 
 impl Options {
@@ -100,6 +106,8 @@ impl Options {
         faults.fail_data_connection |= self.fail_data_connection;
         faults.busy_after_data_failure |= self.busy_after_data_failure;
         faults.rejects_probe |= self.rejects_probe;
+        faults.ufs_capacity = self.ufs_capacity.unwrap_or(faults.ufs_capacity);
+        faults.ufs_max_files = self.ufs_max_files.unwrap_or(faults.ufs_max_files);
         if let Some(sim) = &self.sim {
             faults.sim = sim.clone();
         }
@@ -296,7 +304,7 @@ mod tests {
             "--urcs-in-windows", "3", "--put-timeout-without-ok", "--end-upload-after", "7", "--eof-as-550",
             "--size-unsupported", "502", "--fail-data-connection", "--busy-after-data-failure", "--rejects-probe",
             "--sim", "busy:2", "--registration-delay-ms", "1500", "--registration-stat", "5",
-            "--registration-via", "cs", "--rssi", "99",
+            "--registration-via", "cs", "--rssi", "99", "--ufs-capacity", "1000", "--ufs-max-files", "3",
         ]);
         assert_eq!((options.tcp.as_deref(), options.with_server), (Some("127.0.0.1:0"), true));
         let want = Faults {
@@ -317,6 +325,8 @@ mod tests {
                 via: NetworkDomain::Cs,
                 rssi: 99,
             },
+            ufs_capacity: 1000,
+            ufs_max_files: 3,
             ..Faults::default()
         };
         assert_eq!(options.faults(), want);

@@ -166,3 +166,38 @@ pub fn hostile_payload() -> Vec<u8> {
     data.extend((0..=255u8).rev());
     data
 }
+
+/// The test's own statement of the FILE manual's `<checksum>` (16-bit XOR
+/// of big-endian byte pairs, an odd last byte padded with 0), as the
+/// lowercase hex the module prints: the oracle for `+QFUPL:`/`+QFDWL:`.
+pub fn checksum_hex(data: &[u8]) -> String {
+    let mut sum = 0u16;
+    for (i, &byte) in data.iter().enumerate() {
+        sum ^= if i % 2 == 0 { u16::from(byte) << 8 } else { u16::from(byte) };
+    }
+    format!("{sum:x}")
+}
+
+/// `n` bytes cycling through [`hostile_payload`].
+pub fn hostile_of_len(n: usize) -> Vec<u8> {
+    hostile_payload().into_iter().cycle().take(n).collect()
+}
+
+impl Host {
+    /// `AT+QFUPL="<name>",<len>` with `data` (no escape needed), checking
+    /// the framing and the result.
+    pub fn upload_file(&mut self, name: &str, data: &[u8]) {
+        assert_eq!(self.at(&format!(r#"AT+QFUPL="{name}",{}"#, data.len()), "CONNECT\r\n"), "\r\nCONNECT\r\n");
+        self.send(data);
+        self.expect_output(&format!("\r\n+QFUPL: {},{}\r\n\r\nOK\r\n", data.len(), checksum_hex(data)));
+    }
+
+    /// `AT+QFDWL="<name>"` of a file of `size` bytes: its bytes, checking
+    /// the framing and the result line (size and checksum).
+    pub fn download_file(&mut self, name: &str, size: usize) -> Vec<u8> {
+        self.expect(&format!(r#"AT+QFDWL="{name}""#), "\r\nCONNECT\r\n");
+        let data = self.read_exact(size);
+        self.expect_output(&format!("\r\n+QFDWL: {size},{}\r\n\r\nOK\r\n", checksum_hex(&data)));
+        data
+    }
+}
