@@ -57,6 +57,8 @@ fn space_list_size_and_delete() {
             .lines(&["+QFLST: \"a.txt\",10", "OK"])
             .cmd("AT+QFLST=\"none\"")
             .lines(&["OK"])
+            .cmd("AT+QFLST=\"gone\"")
+            .lines(&["+CME ERROR: 405"])
             .ok("AT+QFDEL=\"a.txt\"")
             .cmd("AT+QFDEL=\"a.txt\"")
             .lines(&["+CME ERROR: 405"]),
@@ -74,6 +76,7 @@ fn space_list_size_and_delete() {
         assert_eq!(files, expected);
         assert_eq!(ftp.ufs_size("a.txt").await, Ok(Some(10)));
         assert_eq!(ftp.ufs_size("none").await, Ok(None));
+        assert_eq!(ftp.ufs_size("gone").await, Ok(None));
         assert_eq!(ftp.ufs_delete("a.txt").await, Ok(()));
         let e = ftp.ufs_delete("a.txt").await.unwrap_err();
         assert_eq!(e, Error::Cme(CmeError::Code(405)));

@@ -4,36 +4,16 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::Once;
-use std::time::Instant;
 
-use embassy_time::{Duration, MockDriver};
 use quectel_ftp::listing::{Entry, Kind};
 use quectel_ftp::{Error, Ftp, FtpConfig, Listing, PdpConfig};
 use quectel_ftp_sim::{pair, SimConfig, TestServer, PASSWORD, USER};
 
+mod common;
+
 /// Name, kind and, for a file, its size: what a listing and `read_dir`
 /// must agree on.
 type Item = (String, Kind, Option<u64>);
-
-/// Starts embassy-time's mock clock (once per process), moved on from the
-/// wall clock by a background thread: the client's deadlines then pass in
-/// real time, as the simulated module's do.
-fn start_wall_clock() {
-    static CLOCK: Once = Once::new();
-    CLOCK.call_once(|| {
-        std::thread::spawn(|| {
-            let start = Instant::now();
-            let mut advanced = 0u64;
-            loop {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-                let now = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-                MockDriver::get().advance(Duration::from_micros(now - advanced));
-                advanced = now;
-            }
-        });
-    });
-}
 
 /// The directory's entries as the file system has them, sorted by name
 /// (names in a directory are unique).
@@ -64,7 +44,7 @@ fn item(e: Entry<'_>) -> Item {
 
 #[test]
 fn mlsd_and_list_entries_are_what_read_dir_gives_for_the_served_directory() {
-    start_wall_clock();
+    common::start_wall_clock();
     let server = TestServer::start().unwrap();
     let root = server.root();
     let files: [(&str, usize); 7] = [

@@ -163,13 +163,19 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         plain_name(name)?;
         let want = name.as_bytes();
         let mut size = None;
-        self.ufs_list(name, |found, n| {
-            if same_file(found, want) {
-                size = Some(n);
-            }
-        })
-        .await?;
-        Ok(size)
+        let listed = self
+            .ufs_list(name, |found, n| {
+                if same_file(found, want) {
+                    size = Some(n);
+                }
+            })
+            .await;
+        match listed {
+            // A name without wildcards that matches nothing: 405 on some
+            // firmware, a bare `OK` on other.
+            Ok(_) | Err(Error::Cme(CmeError::Code(405))) => Ok(size),
+            Err(e) => Err(e),
+        }
     }
 
     /// `AT+QFDEL="<name>"`: deletes the file (`"*"`: every file).

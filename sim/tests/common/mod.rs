@@ -201,3 +201,22 @@ impl Host {
         data
     }
 }
+
+/// Starts embassy-time's mock clock (once per process), moved on from the
+/// wall clock by a background thread: the client's deadlines then pass in
+/// real time, as the simulated module's do.
+pub fn start_wall_clock() {
+    static CLOCK: std::sync::Once = std::sync::Once::new();
+    CLOCK.call_once(|| {
+        std::thread::spawn(|| {
+            let start = Instant::now();
+            let mut advanced = 0u64;
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                let now = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+                embassy_time::MockDriver::get().advance(embassy_time::Duration::from_micros(now - advanced));
+                advanced = now;
+            }
+        });
+    });
+}
