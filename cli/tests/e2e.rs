@@ -36,16 +36,16 @@ fn every_operation(tls: Tls) {
     let time = rig.ok(Command::Mdtm { remote: "up.bin".into() });
     assert!(time.len() == 20 && time.as_bytes()[4] == b'-' && time.as_bytes()[13] == b':', "{time:?}");
 
-    let ls = rig.ok(Command::Ls { dir: None });
+    let ls = rig.ok(Command::Ls { dir: None, json: false });
     assert!(ls.lines().any(|l| l.ends_with(" up.bin") && l.contains("102400")), "{ls}");
     let nlst = rig.ok(Command::Nlst { dir: Some(".".into()) });
     assert!(nlst.lines().any(|l| l.trim_end() == "up.bin"), "{nlst}");
-    let mlsd = rig.ok(Command::Mlsd { dir: None });
+    let mlsd = rig.ok(Command::Mlsd { dir: None, json: false });
     let fact = mlsd.lines().find(|l| l.trim_end().ends_with(" up.bin")).unwrap_or_else(|| panic!("{mlsd}"));
     assert!(fact.to_ascii_lowercase().contains("type=file") && fact.contains("ize=102400"), "{fact}");
 
     let dst = local.path().join("dst.bin");
-    let (out, err) = rig.run(Command::Get { remote: "up.bin".into(), local: dst.clone() }).unwrap();
+    let (out, err) = rig.run(Command::Get { remote: "up.bin".into(), local: dst.clone(), resume: false }).unwrap();
     assert_eq!(out, "");
     assert!(err.contains("102400 bytes"), "{err}");
     assert_eq!(std::fs::read(&dst).unwrap(), data);
@@ -69,7 +69,8 @@ fn every_operation(tls: Tls) {
 
     // A missing file fails with the server's reply, and leaves no local file.
     let missing = local.path().join("missing.bin");
-    let failure = rig.run(Command::Get { remote: "nope.bin".into(), local: missing.clone() }).unwrap_err();
+    let failure =
+        rig.run(Command::Get { remote: "nope.bin".into(), local: missing.clone(), resume: false }).unwrap_err();
     assert_eq!(failure.step, "get");
     assert!(matches!(failure.modem_error(), Some(Error::Ftp { reply: Some(FtpReply::FileUnavailable), .. })));
     assert!(failure.to_string().starts_with("get: file unavailable (server replied 550"), "{failure}");
@@ -102,10 +103,10 @@ fn implicit_ftps_against_vsftpd() {
         std::fs::write(&src, &data).unwrap();
         rig.ok(Command::Put { local: src, remote: "tls.bin".into(), resume: false });
         assert_eq!(std::fs::read(rig.server_path("tls.bin")).unwrap(), data);
-        assert!(rig.ok(Command::Ls { dir: None }).contains("tls.bin"));
+        assert!(rig.ok(Command::Ls { dir: None, json: false }).contains("tls.bin"));
         assert_eq!(rig.ok(Command::Size { remote: "tls.bin".into() }), "65536\n");
         let dst = local.path().join("dst.bin");
-        rig.ok(Command::Get { remote: "tls.bin".into(), local: dst.clone() });
+        rig.ok(Command::Get { remote: "tls.bin".into(), local: dst.clone(), resume: false });
         assert_eq!(std::fs::read(dst).unwrap(), data);
         assert_eq!(rig.ok(Command::Pwd), "/pub\n");
     });
