@@ -391,7 +391,8 @@ async fn remote_size<U: Read + Write>(ftp: &mut Ftp<'_, U>, remote: &str) -> Res
     }
 }
 
-/// `get`, with its retries: each try goes on from the bytes written so far.
+/// `get`, with its retries: each try goes on from the end of the last
+/// chunk the module confirmed (see [`Download::keep_confirmed`]).
 async fn get<U: Read + Write>(
     ftp: &mut Ftp<'_, U>,
     cfg: &SessionConfig,
@@ -404,13 +405,18 @@ async fn get<U: Read + Write>(
     let mut download = Download::open(local, resume)?;
     let started = Instant::now();
     let mut tries = 0;
-    loop {
-        match get_once(ftp, remote, local, &mut download, console, progress).await {
-            Ok(()) => break,
-            Err(failure) => retry(ftp, cfg, console, failure, &mut tries).await?,
+    let last_start = loop {
+        let start = download.offset();
+        let Err(failure) = get_once(ftp, remote, local, &mut download, console, progress).await else {
+            break start;
+        };
+        if !download.keep_confirmed(progress.moved.get(), local)? {
+            // Bytes that cannot be taken back went out: no try can go on.
+            return Err(failure);
         }
-    }
-    let Download { mut sink, start, part } = download;
+        retry(ftp, cfg, console, failure, &mut tries).await?;
+    };
+    let Download { mut sink, start, part, .. } = download;
     sink.io.flush().map_err(|e| Failure::local("get", local, e))?;
     let (moved, length) = (sink.written, start + sink.written);
     drop(sink);
@@ -421,13 +427,15 @@ async fn get<U: Read + Write>(
         fs::rename(&part.0, local).map_err(|e| Failure::local("get", local, e))?;
     }
     let mut summary = format!("get {remote} -> {}: {}", local.display(), rate(moved, started.elapsed()));
-    if start > 0 {
-        summary.push_str(&format!(", resumed at byte {start}"));
+    if last_start > 0 {
+        summary.push_str(&format!(", resumed at byte {last_start}"));
     }
     writeln!(console.err, "{summary}").map_err(|e| Failure::local("get", "stderr", e))
 }
 
 /// One try of `get`: from the bytes written so far, into the same sink.
+/// `progress.moved` ends at the end of the last chunk the module
+/// confirmed.
 async fn get_once<U: Read + Write>(
     ftp: &mut Ftp<'_, U>,
     remote: &str,
@@ -455,6 +463,9 @@ async fn get_once<U: Read + Write>(
 struct Download {
     /// The sink, with the bytes written to it so far.
     sink: LocalFile<Box<dyn std::io::Write>>,
+    /// The file behind the sink, if it is a regular file (opened for
+    /// appending): a failed try's unconfirmed bytes are cut off it.
+    file: Option<File>,
     /// LOCAL's length before this run, where `--continue` starts; else 0.
     start: u64,
     /// The sibling file to rename over LOCAL at the end, if any.
@@ -472,32 +483,42 @@ impl Download {
     fn open(local: &Path, resume: bool) -> Result<Download, Failure> {
         let fail = |e| Failure::local("get", local, e);
         let is_dir = || std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory");
-        let download =
-            |sink: Box<dyn std::io::Write>, start, part| Download { sink: LocalFile::new(sink), start, part };
+        let append = |path: &Path| fs::OpenOptions::new().append(true).create(true).open(path);
+        let to_file = |file: File, start, part| -> Result<Download, Failure> {
+            let writer = BufWriter::new(file.try_clone().map_err(fail)?);
+            Ok(Download { sink: LocalFile::new(Box::new(writer)), file: Some(file), start, part })
+        };
+        let to_other = |writer: Box<dyn std::io::Write>| Download {
+            sink: LocalFile::new(writer),
+            file: None,
+            start: 0,
+            part: None,
+        };
         if resume {
             if local.as_os_str() == "-" {
                 return Err(Failure::usage("get --continue needs LOCAL to be a file, not standard output"));
             }
-            let file = fs::OpenOptions::new().append(true).create(true).open(local).map_err(fail)?;
+            let file = append(local).map_err(fail)?;
             let meta = file.metadata().map_err(fail)?;
             if meta.is_dir() {
                 return Err(fail(is_dir()));
             }
-            return Ok(download(Box::new(BufWriter::new(file)), meta.len(), None));
+            return to_file(file, meta.len(), None);
         }
         if local.as_os_str() == "-" {
-            return Ok(download(Box::new(BufWriter::new(std::io::stdout())), 0, None));
+            return Ok(to_other(Box::new(BufWriter::new(std::io::stdout()))));
         }
         match fs::symlink_metadata(local) {
             Ok(meta) if meta.is_dir() => Err(fail(is_dir())),
             Ok(meta) if !meta.is_file() => {
                 let file = fs::OpenOptions::new().write(true).open(local).map_err(fail)?;
-                Ok(download(Box::new(BufWriter::new(file)), 0, None))
+                Ok(to_other(Box::new(BufWriter::new(file))))
             }
             _ => {
                 let part = PartFile::new(local);
-                let file = File::create(&part.0).map_err(fail)?;
-                Ok(download(Box::new(BufWriter::new(file)), 0, Some(part)))
+                File::create(&part.0).map_err(fail)?;
+                let file = append(&part.0).map_err(fail)?;
+                to_file(file, 0, Some(part))
             }
         }
     }
@@ -505,6 +526,23 @@ impl Download {
     /// Where the next try starts in the remote file.
     fn offset(&self) -> u64 {
         self.start + self.sink.written
+    }
+
+    /// After a failed try: keeps only the bytes up to `confirmed`, the end
+    /// of the last chunk the module confirmed (the bytes of a chunk that
+    /// failed may be short, or shifted by a lost byte). A file is cut
+    /// there; for a stream (stdout, a pipe) that already has more, false:
+    /// the download cannot go on.
+    fn keep_confirmed(&mut self, confirmed: u64, local: &Path) -> Result<bool, Failure> {
+        let fail = |e| Failure::local("get", local, e);
+        if self.offset() == confirmed {
+            return Ok(true);
+        }
+        let Some(file) = &self.file else { return Ok(false) };
+        self.sink.io.flush().map_err(fail)?;
+        file.set_len(confirmed).map_err(fail)?;
+        self.sink.written = confirmed.saturating_sub(self.start);
+        Ok(true)
     }
 }
 
