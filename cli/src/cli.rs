@@ -270,3 +270,26 @@ impl std::fmt::Debug for Pin {
         f.write_str("Pin(***)")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password_or_the_pin() {
+        let cli = Cli::parse_from(["qftp", "--password", "hunter2-pw", "--pin", "97531", "pwd"]);
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("hunter2-pw") && !shown.contains("97531"), "{shown}");
+        assert!(shown.contains("Password(***)"), "{shown}");
+        let cfg = cli.session_config(None);
+        assert!(cfg.is_err(), "--device without --host");
+    }
+
+    #[test]
+    fn put_continue_keeps_resume_as_a_hidden_alias() {
+        let continued = Cli::parse_from(["qftp", "put", "--continue", "a", "b"]);
+        let resumed = Cli::parse_from(["qftp", "put", "--resume", "a", "b"]);
+        assert_eq!(continued.action, resumed.action);
+        assert!(matches!(continued.action, Action::Run(Command::Put { resume: true, .. })));
+    }
+}

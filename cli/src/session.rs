@@ -511,3 +511,50 @@ async fn stop<U: Read + Write>(ftp: &mut Ftp<'_, U>, command: &Command, progress
     }
     Failure::interrupted(command.name(), text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quectel_ftp::{ArgError, CmeError, Error, SimError};
+
+    fn status(error: Error) -> u8 {
+        Failure::modem("step", error).exit_code()
+    }
+
+    #[test]
+    fn driver_errors_map_to_the_documented_exit_statuses() {
+        assert_eq!(status(Error::InvalidArgument(ArgError::Empty)), EXIT_USAGE);
+        assert_eq!(status(Error::Timeout), EXIT_TIMEOUT);
+        assert_eq!(status(Error::ftp(609, 0)), EXIT_TIMEOUT, "the module's own timeout");
+        assert_eq!(status(Error::ftp(627, 550)), EXIT_FTP_REPLY, "file unavailable");
+        assert_eq!(status(Error::ftp(625, 530)), EXIT_FTP_REPLY, "not logged in");
+        assert_eq!(status(Error::ftp(627, 0)), EXIT_FTP_REPLY, "a refusal without the reply code");
+        assert_eq!(status(Error::ftp(616, 426)), EXIT_CONNECTION, "a transfer aborted by the connection");
+        assert_eq!(status(Error::ftp(605, 0)), EXIT_CONNECTION);
+        assert_eq!(status(Error::ftp(604, 0)), EXIT_CONNECTION, "DNS");
+        assert_eq!(status(Error::Cme(CmeError::Code(615))), EXIT_CONNECTION, "data connection");
+        assert_eq!(status(Error::Cme(CmeError::Code(10))), EXIT_CONNECTION);
+        assert_eq!(status(Error::Sim(SimError::NotInserted)), EXIT_CONNECTION);
+        assert_eq!(status(Error::NotRegistered { stat: 3, rssi: 9 }), EXIT_CONNECTION);
+        assert_eq!(status(Error::SessionClosed), EXIT_CONNECTION);
+        assert_eq!(status(Error::LengthMismatch { moved: 1, reported: 2 }), EXIT_CONNECTION);
+        assert_eq!(status(Error::BufferTooSmall { needed: 9 }), EXIT_FAILURE);
+        let local = Failure::local("get", "x", std::io::Error::other("disk full"));
+        assert_eq!(local.exit_code(), EXIT_LOCAL);
+        assert_eq!(Failure::usage("bad").exit_code(), EXIT_USAGE);
+        assert_eq!(Failure::other("put", "sizes differ").exit_code(), EXIT_FAILURE);
+        assert_eq!(Failure::interrupted("put", "interrupted").exit_code(), 130);
+        assert_eq!(Failure::failed_commands(2, Class::FtpReply).exit_code(), EXIT_FTP_REPLY);
+    }
+
+    #[test]
+    fn only_network_failures_are_retried() {
+        assert!(Failure::modem("get", Error::Timeout).is_transient());
+        assert!(Failure::modem("get", Error::Cme(CmeError::Code(615))).is_transient());
+        assert!(Failure::modem("put", Error::ftp(609, 0)).is_transient());
+        assert!(!Failure::modem("get", Error::ftp(627, 550)).is_transient());
+        assert!(!Failure::modem("init", Error::Sim(SimError::PinRequired)).is_transient());
+        assert!(!Failure::modem("get", Error::InvalidArgument(ArgError::Empty)).is_transient());
+        assert!(!Failure::local("get", "x", std::io::Error::other("disk full")).is_transient());
+    }
+}

@@ -280,13 +280,13 @@ fn interrupt_mid_chunk_closes_the_session_and_reports_how_far() {
         let took = fired.join().unwrap().elapsed();
         assert!(took < Duration::from(CLOSE_AFTER_INTERRUPT) + Duration::from_secs(1), "{took:?}");
         assert_eq!(failure.exit_code(), 130);
-        let resume = format!("qftp [options] put --resume {} stalled.bin", src.display());
+        let resume = format!("qftp [options] put --continue {} stalled.bin", src.display());
         assert_eq!(failure.to_string(), format!("put: interrupted after 32768 of 200000 bytes; resume with: {resume}"));
         let on_server = std::fs::read(rig.server_path("stalled.bin")).unwrap();
         assert!(on_server == data[..40_000], "{} bytes on the server, not the first 40000", on_server.len());
 
         let resumed = Command::Put { local: src, remote: "stalled.bin".into(), resume: true };
-        let (_, err) = rig.run(resumed).expect("put --resume");
+        let (_, err) = rig.run(resumed).expect("put --continue");
         assert!(err.contains("resumed at byte 40000"), "{err}");
         assert!(std::fs::read(rig.server_path("stalled.bin")).unwrap() == data, "resumed upload differs");
     });

@@ -97,6 +97,7 @@ impl SimProcess {
         command
             .args(["--device", &self.pty, "--host", "localhost", "--port", &port])
             .args(login)
+            .env_remove("QFTP_PASSWORD")
             .args(["--timeout", "20"])
             .args(args)
             .stdin(Stdio::null())
