@@ -410,8 +410,9 @@ async fn get<U: Read + Write>(
         let Err(failure) = get_once(ftp, remote, local, &mut download, console, progress).await else {
             break start;
         };
-        if !download.keep_confirmed(progress.moved.get(), local)? {
-            // Bytes that cannot be taken back went out: no try can go on.
+        // A stream that got bytes it cannot give back, or a file that
+        // cannot be cut: no try can go on.
+        if !matches!(download.keep_confirmed(progress.moved.get(), local), Ok(true)) {
             return Err(failure);
         }
         retry(ftp, cfg, console, failure, &mut tries).await?;
@@ -616,9 +617,9 @@ async fn list_json<U: Read + Write>(
 /// (bytes that are not become U+FFFD), the kind `file`, `dir`, `link` or
 /// `other`, the size in bytes or null, the modification time as
 /// `YYYY-MM-DDTHH:MM:SS` or null. MLSD times are UTC (a `Z` follows);
-/// `ls` times are the server's local time (no `Z`), and a time without a
-/// year (`ls -l` of a recent file) is in the latest year that puts it no
-/// more than a day after `tomorrow`'s date minus one, as `ls` means it.
+/// `ls` times are the server's local time (no `Z`). A time without a year
+/// (`ls -l` of a recent file) is put in the latest year that makes it no
+/// later than `tomorrow` (year, month, day), as `ls` means it.
 fn entry_json(entry: &Entry<'_>, format: Listing, tomorrow: (u16, u8, u8)) -> serde_json::Value {
     let kind = match entry.kind {
         Kind::File => "file",
@@ -627,7 +628,8 @@ fn entry_json(entry: &Entry<'_>, format: Listing, tomorrow: (u16, u8, u8)) -> se
         Kind::Other => "other",
     };
     let (year, month, day) = tomorrow;
-    let recent = entry.recent.map(|r| r.in_year(if (r.month, r.day) <= (month, day) { year } else { year - 1 }));
+    let recent =
+        entry.recent.map(|r| r.in_year(if (r.month, r.day) <= (month, day) { year } else { year.saturating_sub(1) }));
     let zone = if format == Listing::Mlsd { "Z" } else { "" };
     let modified = entry.modified.or(recent).map(|t| {
         let ModifyTime { year, month, day, hour, minute, second, .. } = t;
