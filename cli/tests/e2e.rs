@@ -291,3 +291,47 @@ fn interrupt_mid_chunk_closes_the_session_and_reports_how_far() {
         assert!(std::fs::read(rig.server_path("stalled.bin")).unwrap() == data, "resumed upload differs");
     });
 }
+
+/// `--retries`: a download that fails part-way is run again in a new
+/// session, from the end of the last chunk the module confirmed; the bytes
+/// of the failed chunk are cut off the local file first.
+#[test]
+fn a_download_that_fails_part_way_is_retried_from_the_last_confirmed_chunk() {
+    bounded(LIMIT, || {
+        let mut rig = Rig::start(Tls::None, SimConfig::default());
+        rig.cfg.retries = 1;
+        let data = hostile_data(200_000, 12);
+        std::fs::write(rig.server_path("cut.bin"), &data).unwrap();
+        let local = temp_dir();
+
+        // A byte of the second 64 KiB chunk is lost on its way to the host.
+        let dst = local.path().join("lost-byte.bin");
+        rig.sim.control.drop_byte_in(100_000);
+        let (_, err) = rig.run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: false }).unwrap();
+        assert!(err.contains("; retry 1 of 1 in 1 s"), "{err}");
+        assert!(err.contains("resumed at byte 65536"), "{err}");
+        assert!(std::fs::read(&dst).unwrap() == data, "the retried download differs");
+
+        // `--continue` too: the module resets 30000 bytes into the first
+        // chunk, which started at the local file's 10000 bytes.
+        let dst = local.path().join("reset.bin");
+        std::fs::write(&dst, &data[..10_000]).unwrap();
+        rig.sim.control.update_faults(|f| f.reset_after_data_bytes = Some(30_000));
+        let (_, err) = rig.run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true }).unwrap();
+        assert!(err.contains("; retry 1 of 1 in 1 s"), "{err}");
+        assert!(err.contains("resumed at byte 10000"), "{err}");
+        assert!(std::fs::read(&dst).unwrap() == data, "the continued and retried download differs");
+
+        // Without retries the same failure is reported, and the local file
+        // keeps only what was confirmed: `--continue` goes on from there.
+        rig.cfg.retries = 0;
+        let dst = local.path().join("kept.bin");
+        std::fs::write(&dst, b"").unwrap();
+        rig.sim.control.drop_byte_in(100_000);
+        let failure = rig.run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true }).unwrap_err();
+        assert!(failure.is_transient(), "{failure}");
+        assert_eq!(std::fs::read(&dst).unwrap(), data[..65_536], "only the confirmed chunk is kept");
+        rig.ok(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true });
+        assert!(std::fs::read(&dst).unwrap() == data, "the continued download differs");
+    });
+}
