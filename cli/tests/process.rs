@@ -646,3 +646,60 @@ fn ls_and_mlsd_json_list_what_the_directory_holds() {
         assert_eq!(got, expected, "{command} --json:\n{out}");
     }
 }
+
+/// A pseudo-terminal pair for a `qftp` that must see a terminal on stdin.
+fn open_pty() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    let none = std::ptr::null_mut();
+    // SAFETY: openpty writes two new descriptors into `master` and
+    // `slave`; the name, termios and window size pointers may be null.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, none, std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are new and owned by nothing else.
+    unsafe { (std::fs::File::from_raw_fd(master), std::os::fd::OwnedFd::from_raw_fd(slave)) }
+}
+
+#[test]
+fn the_shell_on_a_terminal_is_a_prompt_that_goes_on_after_a_failure() {
+    use std::io::{Read as _, Write as _};
+    use std::sync::{Arc, Mutex};
+    let sim = SimProcess::start();
+    let (mut master, slave) = open_pty();
+    let mut command = sim.command(&["shell"]);
+    command.stdin(slave.try_clone().unwrap()).stdout(slave);
+    let child = command.spawn().expect("start qftp shell");
+    drop(command);
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut reader = master.try_clone().unwrap();
+    let shown = Arc::clone(&screen);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        // Ends with EIO once qftp has exited.
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            shown.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let prompts = |n: usize| {
+        let deadline = Instant::now() + RUN_LIMIT;
+        while screen.lock().unwrap().matches("qftp> ").count() < n {
+            assert!(Instant::now() < deadline, "no prompt {n}:\n{}", screen.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    prompts(1);
+    master.write_all(b"get no-such.bin no-such.bin\r").unwrap();
+    prompts(2);
+    master.write_all(b"mkdir typed\r").unwrap();
+    prompts(3);
+    master.write_all(b"pwd\r").unwrap();
+    prompts(4);
+    // Ctrl-D ends the shell.
+    master.write_all(b"\x04").unwrap();
+    let out = finish(child, RUN_LIMIT).expect("qftp shell ends at Ctrl-D");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("qftp: get: file unavailable"), "the failure is printed: {err}");
+    assert!(sim.root.join("typed").is_dir(), "the prompt went on after the failure");
+    assert!(screen.lock().unwrap().contains("/\r\n"), "{}", screen.lock().unwrap());
+}
