@@ -24,7 +24,8 @@ use crate::console::Console;
 use crate::interrupt::Interrupt;
 use crate::session::{execute_until, open_session, Class, Failure, SessionConfig, Step};
 
-/// One line of the shell.
+/// A command of `qftp shell`, one a line: as on the command line, and
+/// `cd` and `exit`.
 #[derive(Debug, Parser)]
 #[command(name = "qftp shell", no_binary_name = true, disable_version_flag = true)]
 struct Line {
@@ -117,8 +118,20 @@ fn parse(line: &str) -> Result<Parsed, Failure> {
     let words = shlex::split(line).ok_or_else(|| Failure::usage(format!("unbalanced quotes in: {line}")))?;
     match Line::try_parse_from(words) {
         Ok(parsed) => Ok(Parsed::Command(parsed.command)),
-        Err(e) if !e.use_stderr() => Ok(Parsed::Text(e.to_string())),
-        Err(e) => Err(Failure::usage(e.to_string().trim_end().trim_start_matches("error: ").to_owned())),
+        Err(e) if !e.use_stderr() => {
+            let mut text = e.to_string();
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            Ok(Parsed::Text(text))
+        }
+        Err(e) => {
+            // clap's message without its usage and hints, which follow a
+            // blank line.
+            let text = e.to_string();
+            let text = text.split("\n\n").next().unwrap_or_default();
+            Err(Failure::usage(text.trim_start_matches("error: ").to_owned()))
+        }
     }
 }
 
