@@ -104,7 +104,7 @@ Exit status:
   2    usage error, also a name or setting the driver refuses (nothing is sent for it)
   3    local file error
   4    connection or modem failure: modem, SIM, network registration, PDP context,
-       FTP session or data connection, serial link
+       FTP session or data connection, the serial device or link
   5    the FTP server refused (a reply such as 550 file unavailable)
   6    timeout
   130  interrupted (Ctrl-C, SIGTERM, SIGHUP)";
@@ -177,7 +177,7 @@ impl Cli {
         match &self.device {
             Some(path) => {
                 let cfg = self.session_config(None)?;
-                let uart = open_serial(path, self.baud).map_err(|e| Failure::local("open the device", path, e))?;
+                let uart = open_serial(path, self.baud).map_err(|e| Failure::device(path, e))?;
                 let mut ftp = Ftp::new(uart, &mut buf).map_err(|e| Failure::modem("start", e))?;
                 futures_executor::block_on(self.drive(&mut ftp, &cfg, console, interrupt))
             }

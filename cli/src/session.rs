@@ -135,6 +135,8 @@ pub enum Cause {
     Modem(quectel_ftp::Error),
     /// A local file could not be read or written.
     Local(PathBuf, io::Error),
+    /// The modem's serial device could not be opened or set up.
+    Device(PathBuf, io::Error),
     /// The command line asks for something impossible, in words.
     Usage(String),
     /// Anything else, in words.
@@ -171,6 +173,11 @@ impl Failure {
         Failure { step, cause: Cause::Local(path.into(), error) }
     }
 
+    /// The modem's serial device failed to open.
+    pub fn device(path: impl Into<PathBuf>, error: io::Error) -> Self {
+        Failure { step: "open the device", cause: Cause::Device(path.into(), error) }
+    }
+
     /// Any other failure.
     pub fn other(step: &'static str, text: impl Into<String>) -> Self {
         Failure { step, cause: Cause::Other(text.into()) }
@@ -198,6 +205,7 @@ impl Failure {
         match &self.cause {
             Cause::Modem(e) => Class::of(e),
             Cause::Local(..) => Class::Local,
+            Cause::Device(..) => Class::Connection,
             Cause::Usage(_) => Class::Usage,
             Cause::Other(_) => Class::Other,
             Cause::Interrupted(_) => Class::Interrupted,
@@ -237,7 +245,7 @@ impl fmt::Display for Failure {
                 write!(f, "{}: {}", self.step, e)?;
                 advice(f, e)
             }
-            Cause::Local(path, e) => write!(f, "{}: {}: {}", self.step, path.display(), e),
+            Cause::Local(path, e) | Cause::Device(path, e) => write!(f, "{}: {}: {}", self.step, path.display(), e),
             Cause::Usage(text) | Cause::Other(text) | Cause::Interrupted(text) => {
                 write!(f, "{}: {}", self.step, text)
             }
@@ -541,6 +549,8 @@ mod tests {
         assert_eq!(status(Error::BufferTooSmall { needed: 9 }), EXIT_FAILURE);
         let local = Failure::local("get", "x", std::io::Error::other("disk full"));
         assert_eq!(local.exit_code(), EXIT_LOCAL);
+        let device = Failure::device("/dev/ttyUSB9", std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(device.exit_code(), EXIT_CONNECTION);
         assert_eq!(Failure::usage("bad").exit_code(), EXIT_USAGE);
         assert_eq!(Failure::other("put", "sizes differ").exit_code(), EXIT_FAILURE);
         assert_eq!(Failure::interrupted("put", "interrupted").exit_code(), 130);

@@ -455,6 +455,12 @@ fn exit_statuses_tell_failures_apart() {
     let out = no_sim.qftp(&["pwd"]);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("SIM: not inserted"), "{}", text(&out.stderr));
+    // 4: no modem on that device.
+    let no_device = dir.path().join("ttyUSB9");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_qftp")).args(["--device", path(&no_device), "--host", "h", "pwd"]).output();
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
 }
 
 /// Where the tests below cut a transfer: not at a chunk boundary.
