@@ -1,8 +1,9 @@
 //! The command line.
 
-use std::io;
+use std::io::{self, IsTerminal};
 
 use clap::Parser;
+use embedded_io_async::{Read, Write};
 use quectel_ftp::Ftp;
 
 use crate::command::Command;
@@ -10,16 +11,18 @@ use crate::console::Console;
 use crate::interrupt::Interrupt;
 use crate::io::open_serial;
 use crate::session::{run_session_until, Failure, SessionConfig, Tls, BUF_LEN};
+use crate::shell;
 use crate::sim::{SimFaults, Simulator, SIM_HOST};
 
 /// FTP(S) through a Quectel BG95 / BG77 / BG600L modem.
 ///
 /// Each run is one whole session: the module is brought up, the PDP context
 /// activated, the FTP settings applied, the session opened, the command
-/// run and the session closed. Without --device, a simulated modem and an
-/// FTP server on loopback stand in for the hardware.
+/// run and the session closed (`shell` runs many commands in one session).
+/// Without --device, a simulated modem and an FTP server on loopback stand
+/// in for the hardware.
 #[derive(Debug, Parser)]
-#[command(name = "qftp", version)]
+#[command(name = "qftp", version, after_help = EXIT_STATUSES)]
 pub struct Cli {
     /// Serial device of the modem (e.g. /dev/ttyUSB2). Default: the built-in simulator.
     #[arg(long, value_name = "PATH")]
@@ -42,9 +45,13 @@ pub struct Cli {
     /// Login name (default: anonymous; test with the simulator).
     #[arg(long)]
     pub user: Option<String>,
-    /// Password (default: anonymous@; test with the simulator).
-    #[arg(long)]
-    pub password: Option<String>,
+    /// Password (default: anonymous@; test with the simulator). A password
+    /// given as an argument is visible to other local users (in the process
+    /// list): prefer the QFTP_PASSWORD environment variable, or `-` to be
+    /// asked for it on the terminal (without echo; with stdin not a
+    /// terminal, `-` is a usage error).
+    #[arg(long, value_name = "PASSWORD", env = "QFTP_PASSWORD", hide_env_values = true)]
+    pub password: Option<Password>,
     /// FTPS mode.
     #[arg(long, value_enum, default_value_t = Tls::None)]
     pub tls: Tls,
@@ -70,12 +77,59 @@ pub struct Cli {
     /// take minutes).
     #[arg(long, value_name = "SECS", default_value_t = 180)]
     pub registration_timeout: u16,
+    /// Write the AT transcript to FILE (`-`: stderr): every line sent and
+    /// received, with the seconds since the start; payload by its length,
+    /// credentials as `***`.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<String>,
+    /// Run a transfer (put, get) that failed in the network (a timeout, a
+    /// connection, session or modem failure; not a refusal by the server)
+    /// up to N more times, each in a new session, from where it stopped;
+    /// waiting 1 s, 2 s, 4 s ... up to 30 s before each.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
     /// Faults of the built-in simulator.
     #[command(flatten)]
     pub sim_faults: SimFaults,
     /// What to do.
     #[command(subcommand)]
-    pub command: Command,
+    pub action: Action,
+}
+
+/// The exit statuses, for `--help` (and the README).
+const EXIT_STATUSES: &str = "\
+Exit status:
+  0    success
+  1    any other failure
+  2    usage error, also a name or setting the driver refuses (nothing is sent for it)
+  3    local file error
+  4    connection or modem failure: modem, SIM, network registration, PDP context,
+       FTP session or data connection, the serial device or link
+  5    the FTP server refused (a reply such as 550 file unavailable)
+  6    timeout
+  130  interrupted (Ctrl-C, SIGTERM, SIGHUP)";
+
+/// The subcommand: one command in a session of its own, or a shell.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Action {
+    /// One command.
+    #[command(flatten)]
+    Run(Command),
+    /// Run commands read from stdin, one a line, in one session.
+    ///
+    /// Each line is a command as on the command line (`put a.bin b.bin`,
+    /// `ls --json`), split into words as a POSIX shell does; `cd DIR`
+    /// changes the remote directory; blank lines and lines starting with
+    /// `#` are skipped. On a terminal it is a prompt with line editing and
+    /// history, where a failing command prints its error and the prompt
+    /// goes on (`exit` or Ctrl-D ends it). Piped, it stops at the first
+    /// failing command with that command's exit status.
+    Shell {
+        /// Piped: go on after a failing command; the exit status is then
+        /// that of the last failure (0 if none).
+        #[arg(long)]
+        keep_going: bool,
+    },
 }
 
 impl Cli {
@@ -91,7 +145,7 @@ impl Cli {
         let host = match (&self.host, host) {
             (Some(host), _) => host.clone(),
             (None, Some(host)) => host.to_owned(),
-            (None, None) => return Err(Failure::other("usage", "--host is required with --device")),
+            (None, None) => return Err(Failure::usage("--host is required with --device")),
         };
         Ok(SessionConfig {
             apn: self.apn.clone(),
@@ -99,7 +153,10 @@ impl Cli {
             host,
             port: self.port.unwrap_or(port),
             user: self.user.clone().unwrap_or_else(|| user.to_owned()),
-            password: self.password.clone().unwrap_or_else(|| password.to_owned()),
+            password: match &self.password {
+                Some(given) => given.resolve()?,
+                None => password.to_owned(),
+            },
             tls: self.tls,
             ascii: self.ascii,
             active: self.active,
@@ -107,30 +164,79 @@ impl Cli {
             cwd: self.cwd.clone().or_else(|| cwd.map(str::to_owned)),
             pin: self.pin.as_ref().map(Pin::checked).transpose()?,
             registration_timeout_s: self.registration_timeout,
+            retries: self.retries,
         })
     }
 
-    /// Runs the command on the device, or on the simulator, until done or
-    /// `interrupt` fires (then the session is closed and the failure says
-    /// how far it got).
+    /// Runs the command (or the shell) on the device, or on the
+    /// simulator, until done or `interrupt` fires (then the session is
+    /// closed and the failure says how far it got).
     pub fn run(&self, console: &mut Console<'_>, interrupt: &Interrupt) -> Result<(), Failure> {
         crate::clock::start_wall_clock();
         let mut buf = vec![0u8; BUF_LEN];
         match &self.device {
             Some(path) => {
                 let cfg = self.session_config(None)?;
-                let uart = open_serial(path, self.baud).map_err(|e| Failure::local("open the device", path, e))?;
+                let uart = open_serial(path, self.baud).map_err(|e| Failure::device(path, e))?;
                 let mut ftp = Ftp::new(uart, &mut buf).map_err(|e| Failure::modem("start", e))?;
-                futures_executor::block_on(run_session_until(&mut ftp, &cfg, &self.command, console, interrupt))
+                futures_executor::block_on(self.drive(&mut ftp, &cfg, console, interrupt))
             }
             None => {
                 let (sim, port) = Simulator::start(self.tls, self.sim_faults.config())
                     .map_err(|e: io::Error| Failure::other("start the simulator", e.to_string()))?;
                 let cfg = self.session_config(Some(&sim))?;
                 let mut ftp = Ftp::new(port, &mut buf).map_err(|e| Failure::modem("start", e))?;
-                futures_executor::block_on(run_session_until(&mut ftp, &cfg, &self.command, console, interrupt))
+                futures_executor::block_on(self.drive(&mut ftp, &cfg, console, interrupt))
             }
         }
+    }
+
+    /// The action over a client.
+    async fn drive<U: Read + Write>(
+        &self,
+        ftp: &mut Ftp<'_, U>,
+        cfg: &SessionConfig,
+        console: &mut Console<'_>,
+        interrupt: &Interrupt,
+    ) -> Result<(), Failure> {
+        match &self.action {
+            Action::Run(command) => run_session_until(ftp, cfg, command, console, interrupt).await,
+            Action::Shell { keep_going } => shell::run(ftp, cfg, console, interrupt, *keep_going).await,
+        }
+    }
+}
+
+/// The FTP password as given: never shown, by `Debug` or in a message.
+/// `-` stands for a password asked for on the terminal ([`Password::resolve`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    /// The password: as given, or for `-` read from the terminal without
+    /// echo; `-` with stdin not a terminal is a usage error (a script
+    /// gives QFTP_PASSWORD instead).
+    pub fn resolve(&self) -> Result<String, Failure> {
+        if self.0 != "-" {
+            return Ok(self.0.clone());
+        }
+        if !io::stdin().is_terminal() {
+            return Err(Failure::usage(
+                "--password - asks on a terminal, and stdin is not one: give QFTP_PASSWORD instead",
+            ));
+        }
+        rpassword::prompt_password("FTP password: ").map_err(|e| Failure::local("password", "the terminal", e))
+    }
+}
+
+impl From<String> for Password {
+    fn from(password: String) -> Self {
+        Password(password)
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
     }
 }
 
@@ -148,7 +254,7 @@ impl Pin {
         if digits && (4..=8).contains(&self.0.len()) {
             Ok(self.0.clone())
         } else {
-            Err(Failure::other("usage", "the PIN (--pin or QFTP_PIN) must be 4 to 8 digits"))
+            Err(Failure::usage("the PIN (--pin or QFTP_PIN) must be 4 to 8 digits"))
         }
     }
 }
@@ -162,5 +268,28 @@ impl From<String> for Pin {
 impl std::fmt::Debug for Pin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Pin(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password_or_the_pin() {
+        let cli = Cli::parse_from(["qftp", "--password", "hunter2-pw", "--pin", "97531", "pwd"]);
+        let shown = format!("{cli:?}");
+        assert!(!shown.contains("hunter2-pw") && !shown.contains("97531"), "{shown}");
+        assert!(shown.contains("Password(***)"), "{shown}");
+        let cfg = cli.session_config(None);
+        assert!(cfg.is_err(), "--device without --host");
+    }
+
+    #[test]
+    fn put_continue_keeps_resume_as_a_hidden_alias() {
+        let continued = Cli::parse_from(["qftp", "put", "--continue", "a", "b"]);
+        let resumed = Cli::parse_from(["qftp", "put", "--resume", "a", "b"]);
+        assert_eq!(continued.action, resumed.action);
+        assert!(matches!(continued.action, Action::Run(Command::Put { resume: true, .. })));
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
@@ -11,6 +12,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use embedded_io::ErrorKind;
+
+use crate::session::Failure;
 
 /// A `std::io` reader or writer (a local file) as an async `embedded-io`
 /// source or sink for [`quectel_ftp::Ftp::put`] and [`quectel_ftp::Ftp::get`].
@@ -33,6 +36,68 @@ impl<T: io::Write> embedded_io_async::Write for StdIo<T> {
 
     async fn flush(&mut self) -> io::Result<()> {
         self.0.flush()
+    }
+}
+
+/// A local file (or stdout) as an async source or sink for a transfer,
+/// which counts the bytes written to it and keeps the error of a failed
+/// read or write: the driver reports that only as `Error::Io(kind)`, as
+/// it does a failing UART, and [`LocalFile::failure`] tells them apart.
+pub struct LocalFile<T> {
+    /// The reader or writer.
+    pub io: T,
+    /// Bytes written so far.
+    pub written: u64,
+    /// The error of the last failed read or write, until taken.
+    pub error: Option<io::Error>,
+}
+
+impl<T> LocalFile<T> {
+    /// `io`, nothing written yet.
+    pub fn new(io: T) -> Self {
+        LocalFile { io, written: 0, error: None }
+    }
+
+    /// The failure of a transfer that ended with `error`: a local error on
+    /// `path` if this file failed, the driver's otherwise.
+    pub fn failure(&mut self, step: &'static str, path: &Path, error: quectel_ftp::Error) -> Failure {
+        match (error, self.error.take()) {
+            (quectel_ftp::Error::Io(_), Some(local)) => Failure::local(step, path, local),
+            (error, _) => Failure::modem(step, error),
+        }
+    }
+
+    fn keep<V>(&mut self, r: io::Result<V>) -> io::Result<V> {
+        if let Err(e) = &r {
+            self.error = Some(io::Error::new(e.kind(), e.to_string()));
+        }
+        r
+    }
+}
+
+impl<T> embedded_io::ErrorType for LocalFile<T> {
+    type Error = io::Error;
+}
+
+impl<T: io::Read> embedded_io_async::Read for LocalFile<T> {
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.io.read(buf);
+        self.keep(r)
+    }
+}
+
+impl<T: io::Write> embedded_io_async::Write for LocalFile<T> {
+    async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.io.write(buf);
+        if let Ok(n) = r {
+            self.written += n as u64;
+        }
+        self.keep(r)
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        let r = self.io.flush();
+        self.keep(r)
     }
 }
 

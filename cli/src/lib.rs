@@ -6,7 +6,8 @@
 //! [`Command`], logout) over any async UART — a serial port
 //! ([`io::open_serial`]) or the in-process simulator ([`Simulator`]).
 //! [`run_session_until`] is the same, stopped cleanly by an [`Interrupt`]
-//! (Ctrl-C and SIGTERM in the binary: see [`interrupt`]).
+//! (Ctrl-C and SIGTERM in the binary: see [`interrupt`]). `qftp shell`
+//! runs many commands in one session; [`trace`] writes the AT transcript.
 //!
 //! The driver's deadlines use embassy-time; this crate drives embassy-time's
 //! mock driver from the wall clock ([`clock::start_wall_clock`]), so every
@@ -22,14 +23,17 @@ pub mod demo;
 pub mod interrupt;
 pub mod io;
 mod session;
+mod shell;
 mod sim;
+pub mod trace;
 
-pub use cli::{Cli, Pin};
+pub use cli::{Action, Cli, Password, Pin};
 pub use command::{Command, Progress};
 pub use console::{rate, Console};
 pub use interrupt::Interrupt;
 pub use session::{
-    open_session, run_session, run_session_until, Cause, Failure, SessionConfig, Step, Tls, BUF_LEN,
-    CLOSE_AFTER_INTERRUPT,
+    execute_until, open_session, run_session, run_session_until, Cause, Class, Failure, SessionConfig, Step, Tls,
+    BUF_LEN, CLOSE_AFTER_INTERRUPT, EXIT_CONNECTION, EXIT_FAILURE, EXIT_FTP_REPLY, EXIT_LOCAL, EXIT_TIMEOUT,
+    EXIT_USAGE,
 };
 pub use sim::{SimFaults, Simulator, SIM_HOST};

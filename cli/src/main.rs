@@ -3,11 +3,17 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use qftp::{interrupt, Cli, Console};
+use qftp::{interrupt, trace, Cli, Console, EXIT_LOCAL};
 
 fn main() -> ExitCode {
     // Usage errors exit with status 2 inside `parse`.
     let cli = Cli::parse();
+    if let Some(dest) = &cli.trace {
+        if let Err(e) = trace::install(dest) {
+            eprintln!("qftp: --trace {dest}: {e}");
+            return ExitCode::from(EXIT_LOCAL);
+        }
+    }
     if let Err(e) = interrupt::install() {
         eprintln!("qftp: cannot handle Ctrl-C: {e}");
     }

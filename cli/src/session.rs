@@ -81,6 +81,9 @@ pub struct SessionConfig {
     pub pin: Option<String>,
     /// How long to wait for network registration, in seconds.
     pub registration_timeout_s: u16,
+    /// How many more times a transfer that failed in the network is run,
+    /// each in a new session (`--retries`).
+    pub retries: u32,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -94,6 +97,7 @@ impl fmt::Debug for SessionConfig {
             .field("cwd", &self.cwd)
             .field("pin", &self.pin.as_ref().map(|_| "***"))
             .field("registration_timeout_s", &self.registration_timeout_s)
+            .field("retries", &self.retries)
             .finish_non_exhaustive()
     }
 }
@@ -131,10 +135,22 @@ pub enum Cause {
     Modem(quectel_ftp::Error),
     /// A local file could not be read or written.
     Local(PathBuf, io::Error),
+    /// The modem's serial device could not be opened or set up.
+    Device(PathBuf, io::Error),
+    /// The command line asks for something impossible, in words.
+    Usage(String),
     /// Anything else, in words.
     Other(String),
     /// Stopped by Ctrl-C or SIGTERM: how far it got, in words.
     Interrupted(String),
+    /// Commands of a `shell --keep-going` failed (each has been reported):
+    /// how many, and the class of the last.
+    Commands {
+        /// How many failed.
+        failed: usize,
+        /// The class of the last failure, which gives the exit status.
+        last: Class,
+    },
 }
 
 /// A failed step of a session: `"<step>: <cause>"`.
@@ -157,9 +173,19 @@ impl Failure {
         Failure { step, cause: Cause::Local(path.into(), error) }
     }
 
+    /// The modem's serial device failed to open.
+    pub fn device(path: impl Into<PathBuf>, error: io::Error) -> Self {
+        Failure { step: "open the device", cause: Cause::Device(path.into(), error) }
+    }
+
     /// Any other failure.
     pub fn other(step: &'static str, text: impl Into<String>) -> Self {
         Failure { step, cause: Cause::Other(text.into()) }
+    }
+
+    /// A usage error found after parsing (exit status 2).
+    pub fn usage(text: impl Into<String>) -> Self {
+        Failure { step: "usage", cause: Cause::Usage(text.into()) }
     }
 
     /// Stopped by an interrupt; `text` says how far it got.
@@ -167,15 +193,39 @@ impl Failure {
         Failure { step, cause: Cause::Interrupted(text.into()) }
     }
 
-    /// The process's exit status for this failure: 130 after an
-    /// interrupt, 2 for a usage error or an argument the driver refused
-    /// (nothing was sent for it), 1 otherwise.
+    /// `failed` commands of a shell failed, the last with a failure of
+    /// class `last`.
+    pub fn failed_commands(failed: usize, last: Class) -> Self {
+        Failure { step: "shell", cause: Cause::Commands { failed, last } }
+    }
+
+    /// What kind of failure this is: it decides the exit status and
+    /// whether `--retries` tries again.
+    pub fn class(&self) -> Class {
+        match &self.cause {
+            Cause::Modem(e) => Class::of(e),
+            Cause::Local(..) => Class::Local,
+            Cause::Device(..) => Class::Connection,
+            Cause::Usage(_) => Class::Usage,
+            Cause::Other(_) => Class::Other,
+            Cause::Interrupted(_) => Class::Interrupted,
+            Cause::Commands { last, .. } => *last,
+        }
+    }
+
+    /// The process's exit status for this failure (see [`Class::exit_code`]).
     pub fn exit_code(&self) -> u8 {
-        match self.cause {
-            Cause::Interrupted(_) => EXIT_INTERRUPTED,
-            Cause::Modem(quectel_ftp::Error::InvalidArgument(_)) => 2,
-            _ if self.step == "usage" => 2,
-            _ => 1,
+        self.class().exit_code()
+    }
+
+    /// True for a failure in the network, the link or the modem that a new
+    /// session may get past (`--retries`): a timeout, a connection, data
+    /// connection or session lost. Not a refusal by the server, a local
+    /// error, or a SIM that keeps the module off the network.
+    pub fn is_transient(&self) -> bool {
+        match &self.cause {
+            Cause::Modem(quectel_ftp::Error::Sim(_)) => false,
+            _ => matches!(self.class(), Class::Connection | Class::Timeout),
         }
     }
 
@@ -195,13 +245,145 @@ impl fmt::Display for Failure {
                 write!(f, "{}: {}", self.step, e)?;
                 advice(f, e)
             }
-            Cause::Local(path, e) => write!(f, "{}: {}: {}", self.step, path.display(), e),
-            Cause::Other(text) | Cause::Interrupted(text) => write!(f, "{}: {}", self.step, text),
+            Cause::Local(path, e) | Cause::Device(path, e) => write!(f, "{}: {}: {}", self.step, path.display(), e),
+            Cause::Usage(text) | Cause::Other(text) | Cause::Interrupted(text) => {
+                write!(f, "{}: {}", self.step, text)
+            }
+            Cause::Commands { failed: 1, .. } => write!(f, "{}: a command failed", self.step),
+            Cause::Commands { failed, .. } => write!(f, "{}: {failed} commands failed", self.step),
         }
     }
 }
 
 impl std::error::Error for Failure {}
+
+/// Exit status of a failure that fits no other class.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status of a usage error (clap's too).
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status of a local file error.
+pub const EXIT_LOCAL: u8 = 3;
+/// Exit status of a connection or modem failure.
+pub const EXIT_CONNECTION: u8 = 4;
+/// Exit status of a refusal by the FTP server.
+pub const EXIT_FTP_REPLY: u8 = 5;
+/// Exit status of a timeout.
+pub const EXIT_TIMEOUT: u8 = 6;
+
+/// The kinds of failure that scripts can tell apart by the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// A usage error, or an argument the driver refused before sending
+    /// anything: 2.
+    Usage,
+    /// A local file could not be read or written: 3.
+    Local,
+    /// The modem, the SIM, the network, the PDP context, the FTP control
+    /// or data connection, or the UART failed: 4.
+    Connection,
+    /// The FTP server refused (a reply code it sent, or the module's code
+    /// for one): 5.
+    FtpReply,
+    /// A wait for the modem or the server ran out: 6.
+    Timeout,
+    /// Stopped by Ctrl-C, SIGTERM or SIGHUP: 130.
+    Interrupted,
+    /// Anything else: 1.
+    Other,
+}
+
+impl Class {
+    /// The class of a driver error.
+    pub fn of(error: &quectel_ftp::Error) -> Class {
+        use quectel_ftp::Error;
+        match *error {
+            Error::InvalidArgument(_) => Class::Usage,
+            Error::Timeout => Class::Timeout,
+            Error::Ftp { reply: Some(reply), .. } => Class::of_reply(reply),
+            Error::Ftp { module, reply: None } => Class::of_module(module),
+            Error::Cme(cme) => cme.module().map_or(Class::Connection, Class::of_module),
+            Error::Io(_)
+            | Error::AtError
+            | Error::Protocol
+            | Error::LengthMismatch { .. }
+            | Error::Sim(_)
+            | Error::NotRegistered { .. }
+            | Error::SessionClosed
+            | Error::NotOpen => Class::Connection,
+            Error::BufferTooSmall { .. } => Class::Other,
+            // `Error` is `#[non_exhaustive]`: a variant added later is 1
+            // until it is classified here.
+            _ => Class::Other,
+        }
+    }
+
+    /// The class of a failure the server replied with: a reply that says
+    /// the connection went is a connection failure, every other one a
+    /// refusal.
+    fn of_reply(reply: quectel_ftp::FtpReply) -> Class {
+        use quectel_ftp::FtpReply;
+        match reply {
+            FtpReply::ServiceNotAvailable | FtpReply::CantOpenDataConnection | FtpReply::TransferAborted => {
+                Class::Connection
+            }
+            _ => Class::FtpReply,
+        }
+    }
+
+    /// The class of a module error without a server reply.
+    fn of_module(module: quectel_ftp::ModuleError) -> Class {
+        use quectel_ftp::ModuleError as M;
+        match module {
+            M::Timeout => Class::Timeout,
+            M::Unknown
+            | M::ServerBlocked
+            | M::ServerBusy
+            | M::DnsFailed
+            | M::Network
+            | M::ControlClosed
+            | M::DataClosed
+            | M::ClosedByPeer
+            | M::ServiceUnavailable
+            | M::DataOpenFailed
+            | M::TransferAborted
+            | M::SslAuthFailed => Class::Connection,
+            // The module's codes for FTP replies (RFC 959's 5xx and 4xx).
+            M::FileActionNotTaken
+            | M::LocalError
+            | M::InsufficientStorage
+            | M::CommandUnrecognized
+            | M::ParameterSyntax
+            | M::NotImplemented
+            | M::BadSequence
+            | M::ParameterNotImplemented
+            | M::NotLoggedIn
+            | M::NeedAccount
+            | M::ActionNotTaken
+            | M::PageTypeUnknown
+            | M::FileActionAborted
+            | M::FileNameInvalid => Class::FtpReply,
+            // The module's own file system (not used with "COM:") and
+            // parameters the driver has already checked.
+            M::InvalidParameter | M::OpenFileFailed | M::FilePosition | M::FileError => Class::Other,
+            // `ModuleError` is `#[non_exhaustive]`; `Other(n)` is a code
+            // the reference does not list.
+            _ => Class::Other,
+        }
+    }
+
+    /// The exit status documented in `qftp --help`.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Class::Usage => EXIT_USAGE,
+            Class::Local => EXIT_LOCAL,
+            Class::Connection => EXIT_CONNECTION,
+            Class::FtpReply => EXIT_FTP_REPLY,
+            Class::Timeout => EXIT_TIMEOUT,
+            Class::Interrupted => EXIT_INTERRUPTED,
+            Class::Other => EXIT_FAILURE,
+        }
+    }
+}
 
 /// What the user can do about a SIM or network error, after the driver's
 /// words for it.
@@ -288,9 +470,8 @@ pub async fn run_session_until<U: Read + Write>(
     interrupt: &Interrupt,
 ) -> Result<(), Failure> {
     command.check_local()?;
-    let progress = Progress::default();
     match interrupt.unless(open_session(ftp, cfg)).await {
-        None => return Err(stop(ftp, command, &progress).await),
+        None => return Err(stop(ftp, command, &Progress::default()).await),
         Some(Err(failure)) => {
             // Best effort: do not leave a half-open session on the module.
             let _ = ftp.close().await;
@@ -298,11 +479,30 @@ pub async fn run_session_until<U: Read + Write>(
         }
         Some(Ok(())) => {}
     }
-    let Some(outcome) = interrupt.unless(command.execute(ftp, cfg, console, &progress)).await else {
-        return Err(stop(ftp, command, &progress).await);
-    };
+    let outcome = execute_until(ftp, cfg, command, console, interrupt).await;
+    if outcome.as_ref().is_err_and(|failure| failure.class() == Class::Interrupted) {
+        return outcome;
+    }
     let closed = ftp.close().await.step("close");
     outcome.and(closed)
+}
+
+/// Runs `command` in an open session, until `interrupt` fires: then the
+/// command is dropped where it stands, the session closed (see
+/// [`run_session_until`]) and the failure ([`Class::Interrupted`]) says
+/// how far it got.
+pub async fn execute_until<U: Read + Write>(
+    ftp: &mut Ftp<'_, U>,
+    cfg: &SessionConfig,
+    command: &Command,
+    console: &mut Console<'_>,
+    interrupt: &Interrupt,
+) -> Result<(), Failure> {
+    let progress = Progress::default();
+    match interrupt.unless(command.execute(ftp, cfg, console, &progress)).await {
+        Some(outcome) => outcome,
+        None => Err(stop(ftp, command, &progress).await),
+    }
 }
 
 /// After an interrupt: closes the session (the client's next call leaves
@@ -318,4 +518,53 @@ async fn stop<U: Read + Write>(ftp: &mut Ftp<'_, U>, command: &Command, progress
         text.push_str(&format!("; the session was not closed ({why}): the next run recovers the module"));
     }
     Failure::interrupted(command.name(), text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quectel_ftp::{ArgError, CmeError, Error, SimError};
+
+    fn status(error: Error) -> u8 {
+        Failure::modem("step", error).exit_code()
+    }
+
+    #[test]
+    fn driver_errors_map_to_the_documented_exit_statuses() {
+        assert_eq!(status(Error::InvalidArgument(ArgError::Empty)), EXIT_USAGE);
+        assert_eq!(status(Error::Timeout), EXIT_TIMEOUT);
+        assert_eq!(status(Error::ftp(609, 0)), EXIT_TIMEOUT, "the module's own timeout");
+        assert_eq!(status(Error::ftp(627, 550)), EXIT_FTP_REPLY, "file unavailable");
+        assert_eq!(status(Error::ftp(625, 530)), EXIT_FTP_REPLY, "not logged in");
+        assert_eq!(status(Error::ftp(627, 0)), EXIT_FTP_REPLY, "a refusal without the reply code");
+        assert_eq!(status(Error::ftp(616, 426)), EXIT_CONNECTION, "a transfer aborted by the connection");
+        assert_eq!(status(Error::ftp(605, 0)), EXIT_CONNECTION);
+        assert_eq!(status(Error::ftp(604, 0)), EXIT_CONNECTION, "DNS");
+        assert_eq!(status(Error::Cme(CmeError::Code(615))), EXIT_CONNECTION, "data connection");
+        assert_eq!(status(Error::Cme(CmeError::Code(10))), EXIT_CONNECTION);
+        assert_eq!(status(Error::Sim(SimError::NotInserted)), EXIT_CONNECTION);
+        assert_eq!(status(Error::NotRegistered { stat: 3, rssi: 9 }), EXIT_CONNECTION);
+        assert_eq!(status(Error::SessionClosed), EXIT_CONNECTION);
+        assert_eq!(status(Error::LengthMismatch { moved: 1, reported: 2 }), EXIT_CONNECTION);
+        assert_eq!(status(Error::BufferTooSmall { needed: 9 }), EXIT_FAILURE);
+        let local = Failure::local("get", "x", std::io::Error::other("disk full"));
+        assert_eq!(local.exit_code(), EXIT_LOCAL);
+        let device = Failure::device("/dev/ttyUSB9", std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert_eq!(device.exit_code(), EXIT_CONNECTION);
+        assert_eq!(Failure::usage("bad").exit_code(), EXIT_USAGE);
+        assert_eq!(Failure::other("put", "sizes differ").exit_code(), EXIT_FAILURE);
+        assert_eq!(Failure::interrupted("put", "interrupted").exit_code(), 130);
+        assert_eq!(Failure::failed_commands(2, Class::FtpReply).exit_code(), EXIT_FTP_REPLY);
+    }
+
+    #[test]
+    fn only_network_failures_are_retried() {
+        assert!(Failure::modem("get", Error::Timeout).is_transient());
+        assert!(Failure::modem("get", Error::Cme(CmeError::Code(615))).is_transient());
+        assert!(Failure::modem("put", Error::ftp(609, 0)).is_transient());
+        assert!(!Failure::modem("get", Error::ftp(627, 550)).is_transient());
+        assert!(!Failure::modem("init", Error::Sim(SimError::PinRequired)).is_transient());
+        assert!(!Failure::modem("get", Error::InvalidArgument(ArgError::Empty)).is_transient());
+        assert!(!Failure::local("get", "x", std::io::Error::other("disk full")).is_transient());
+    }
 }

@@ -17,6 +17,7 @@ fn qftp(args: &[&str]) -> Command {
         .args(["--timeout", "20"])
         .args(args)
         .env_remove("QFTP_PIN")
+        .env_remove("QFTP_PASSWORD")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -71,14 +72,14 @@ fn the_pin_can_come_from_the_environment() {
 #[test]
 fn a_pin_locked_sim_without_pin_fails_and_says_how_to_give_it() {
     let out = run(qftp(&["--sim", "pin:1234", "pwd"]));
-    let err = failed(&out, 1);
+    let err = failed(&out, 4);
     assert_eq!(err, "qftp: init: SIM: PIN required; give it with --pin or the QFTP_PIN environment variable\n");
 }
 
 #[test]
 fn a_wrong_pin_is_reported_and_never_shown() {
     let out = run(qftp(&["--sim", "pin:1234", "--pin", "4321", "pwd"]));
-    let err = failed(&out, 1);
+    let err = failed(&out, 4);
     assert!(err.starts_with("qftp: init: SIM: wrong PIN; "), "{err}");
     assert!(err.contains("three wrong PINs"), "{err}");
     assert!(!err.contains("4321"), "the PIN is shown: {err}");
@@ -103,7 +104,7 @@ fn a_pin_that_is_not_4_to_8_digits_is_a_usage_error_that_does_not_show_it() {
 #[test]
 fn a_denied_registration_fails_activation() {
     let out = run(qftp(&["--registration-stat", "3", "--rssi", "9", "pwd"]));
-    let err = failed(&out, 1);
+    let err = failed(&out, 4);
     assert_eq!(
         err,
         "qftp: activate: not registered with the network (state 3, signal 9): \
@@ -120,7 +121,7 @@ fn registration_is_waited_for_up_to_the_timeout() {
     // ... one of a minute is not, with --registration-timeout 1.
     let started = Instant::now();
     let out = run(qftp(&["--registration-delay-ms", "60000", "--registration-timeout", "1", "pwd"]));
-    let err = failed(&out, 1);
+    let err = failed(&out, 4);
     assert!(
         err.starts_with("qftp: activate: not registered with the network (state 2, signal 20): still searching"),
         "{err}"

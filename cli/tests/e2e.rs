@@ -36,16 +36,16 @@ fn every_operation(tls: Tls) {
     let time = rig.ok(Command::Mdtm { remote: "up.bin".into() });
     assert!(time.len() == 20 && time.as_bytes()[4] == b'-' && time.as_bytes()[13] == b':', "{time:?}");
 
-    let ls = rig.ok(Command::Ls { dir: None });
+    let ls = rig.ok(Command::Ls { dir: None, json: false });
     assert!(ls.lines().any(|l| l.ends_with(" up.bin") && l.contains("102400")), "{ls}");
     let nlst = rig.ok(Command::Nlst { dir: Some(".".into()) });
     assert!(nlst.lines().any(|l| l.trim_end() == "up.bin"), "{nlst}");
-    let mlsd = rig.ok(Command::Mlsd { dir: None });
+    let mlsd = rig.ok(Command::Mlsd { dir: None, json: false });
     let fact = mlsd.lines().find(|l| l.trim_end().ends_with(" up.bin")).unwrap_or_else(|| panic!("{mlsd}"));
     assert!(fact.to_ascii_lowercase().contains("type=file") && fact.contains("ize=102400"), "{fact}");
 
     let dst = local.path().join("dst.bin");
-    let (out, err) = rig.run(Command::Get { remote: "up.bin".into(), local: dst.clone() }).unwrap();
+    let (out, err) = rig.run(Command::Get { remote: "up.bin".into(), local: dst.clone(), resume: false }).unwrap();
     assert_eq!(out, "");
     assert!(err.contains("102400 bytes"), "{err}");
     assert_eq!(std::fs::read(&dst).unwrap(), data);
@@ -69,7 +69,8 @@ fn every_operation(tls: Tls) {
 
     // A missing file fails with the server's reply, and leaves no local file.
     let missing = local.path().join("missing.bin");
-    let failure = rig.run(Command::Get { remote: "nope.bin".into(), local: missing.clone() }).unwrap_err();
+    let failure =
+        rig.run(Command::Get { remote: "nope.bin".into(), local: missing.clone(), resume: false }).unwrap_err();
     assert_eq!(failure.step, "get");
     assert!(matches!(failure.modem_error(), Some(Error::Ftp { reply: Some(FtpReply::FileUnavailable), .. })));
     assert!(failure.to_string().starts_with("get: file unavailable (server replied 550"), "{failure}");
@@ -102,10 +103,10 @@ fn implicit_ftps_against_vsftpd() {
         std::fs::write(&src, &data).unwrap();
         rig.ok(Command::Put { local: src, remote: "tls.bin".into(), resume: false });
         assert_eq!(std::fs::read(rig.server_path("tls.bin")).unwrap(), data);
-        assert!(rig.ok(Command::Ls { dir: None }).contains("tls.bin"));
+        assert!(rig.ok(Command::Ls { dir: None, json: false }).contains("tls.bin"));
         assert_eq!(rig.ok(Command::Size { remote: "tls.bin".into() }), "65536\n");
         let dst = local.path().join("dst.bin");
-        rig.ok(Command::Get { remote: "tls.bin".into(), local: dst.clone() });
+        rig.ok(Command::Get { remote: "tls.bin".into(), local: dst.clone(), resume: false });
         assert_eq!(std::fs::read(dst).unwrap(), data);
         assert_eq!(rig.ok(Command::Pwd), "/pub\n");
     });
@@ -279,14 +280,58 @@ fn interrupt_mid_chunk_closes_the_session_and_reports_how_far() {
         let took = fired.join().unwrap().elapsed();
         assert!(took < Duration::from(CLOSE_AFTER_INTERRUPT) + Duration::from_secs(1), "{took:?}");
         assert_eq!(failure.exit_code(), 130);
-        let resume = format!("qftp [options] put --resume {} stalled.bin", src.display());
+        let resume = format!("qftp [options] put --continue {} stalled.bin", src.display());
         assert_eq!(failure.to_string(), format!("put: interrupted after 32768 of 200000 bytes; resume with: {resume}"));
         let on_server = std::fs::read(rig.server_path("stalled.bin")).unwrap();
         assert!(on_server == data[..40_000], "{} bytes on the server, not the first 40000", on_server.len());
 
         let resumed = Command::Put { local: src, remote: "stalled.bin".into(), resume: true };
-        let (_, err) = rig.run(resumed).expect("put --resume");
+        let (_, err) = rig.run(resumed).expect("put --continue");
         assert!(err.contains("resumed at byte 40000"), "{err}");
         assert!(std::fs::read(rig.server_path("stalled.bin")).unwrap() == data, "resumed upload differs");
+    });
+}
+
+/// `--retries`: a download that fails part-way is run again in a new
+/// session, from the end of the last chunk the module confirmed; the bytes
+/// of the failed chunk are cut off the local file first.
+#[test]
+fn a_download_that_fails_part_way_is_retried_from_the_last_confirmed_chunk() {
+    bounded(LIMIT, || {
+        let mut rig = Rig::start(Tls::None, SimConfig::default());
+        rig.cfg.retries = 1;
+        let data = hostile_data(200_000, 12);
+        std::fs::write(rig.server_path("cut.bin"), &data).unwrap();
+        let local = temp_dir();
+
+        // A byte of the second 64 KiB chunk is lost on its way to the host.
+        let dst = local.path().join("lost-byte.bin");
+        rig.sim.control.drop_byte_in(100_000);
+        let (_, err) = rig.run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: false }).unwrap();
+        assert!(err.contains("; retry 1 of 1 in 1 s"), "{err}");
+        assert!(err.contains("resumed at byte 65536"), "{err}");
+        assert!(std::fs::read(&dst).unwrap() == data, "the retried download differs");
+
+        // `--continue` too: the module resets 30000 bytes into the first
+        // chunk, which started at the local file's 10000 bytes.
+        let dst = local.path().join("reset.bin");
+        std::fs::write(&dst, &data[..10_000]).unwrap();
+        rig.sim.control.update_faults(|f| f.reset_after_data_bytes = Some(30_000));
+        let (_, err) = rig.run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true }).unwrap();
+        assert!(err.contains("; retry 1 of 1 in 1 s"), "{err}");
+        assert!(err.contains("resumed at byte 10000"), "{err}");
+        assert!(std::fs::read(&dst).unwrap() == data, "the continued and retried download differs");
+
+        // Without retries the same failure is reported, and the local file
+        // keeps only what was confirmed: `--continue` goes on from there.
+        rig.cfg.retries = 0;
+        let dst = local.path().join("kept.bin");
+        std::fs::write(&dst, b"").unwrap();
+        rig.sim.control.drop_byte_in(100_000);
+        let failure = rig.run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true }).unwrap_err();
+        assert!(failure.is_transient(), "{failure}");
+        assert_eq!(std::fs::read(&dst).unwrap(), data[..65_536], "only the confirmed chunk is kept");
+        rig.ok(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true });
+        assert!(std::fs::read(&dst).unwrap() == data, "the continued download differs");
     });
 }

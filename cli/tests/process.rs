@@ -86,11 +86,19 @@ impl SimProcess {
 
     /// `qftp` on the pty with `args` after the connection options.
     fn command(&self, args: &[&str]) -> Command {
+        self.command_as(&["--user", "test", "--password", "test"], args)
+    }
+
+    /// `qftp` on the pty, logging in with the options `login`, with `args`
+    /// after the connection options.
+    fn command_as(&self, login: &[&str], args: &[&str]) -> Command {
         let port = self.ftp_port.to_string();
         let mut command = Command::new(env!("CARGO_BIN_EXE_qftp"));
         command
             .args(["--device", &self.pty, "--host", "localhost", "--port", &port])
-            .args(["--user", "test", "--password", "test", "--timeout", "20"])
+            .args(login)
+            .env_remove("QFTP_PASSWORD")
+            .args(["--timeout", "20"])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -181,7 +189,7 @@ fn qftp_runs_twice_against_the_simulator_on_a_pty() {
     }
 
     let missing = sim.qftp(&["get", "missing.bin", path(&dir.path().join("missing.bin"))]);
-    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(missing.status.code(), Some(5), "the server refused");
     assert_eq!(text(&missing.stdout), "");
     assert_eq!(
         text(&missing.stderr),
@@ -208,7 +216,7 @@ fn qftp_runs_twice_against_the_simulator_on_a_pty() {
     assert!(out.status.success() && out.stdout == data, "{}", text(&out.stderr));
     // A directory is refused before anything is downloaded.
     let into_dir = sim.qftp(&["get", "pty.bin", path(dir.path())]);
-    assert_eq!(into_dir.status.code(), Some(1));
+    assert_eq!(into_dir.status.code(), Some(3), "a local file error");
     assert!(text(&into_dir.stderr).contains("is a directory"), "{}", text(&into_dir.stderr));
 }
 
@@ -285,7 +293,7 @@ fn put_dies_mid_chunk(death: Death) {
                 .and_then(|n| n.parse().ok())
                 .unwrap_or_else(|| panic!("{report}"));
             assert!(moved <= STALL_AT, "{report}");
-            let resume = format!("of 200000 bytes; resume with: qftp [options] put --resume {} big.bin", path(&src));
+            let resume = format!("of 200000 bytes; resume with: qftp [options] put --continue {} big.bin", path(&src));
             assert!(report.ends_with(&resume), "{report}");
         }
         Death::InterruptTwice => {
@@ -308,6 +316,7 @@ fn put_dies_mid_chunk(death: Death) {
     assert_eq!(on_server.len(), STALL_AT, "the bytes the module received are kept");
     assert_eq!(ok(&sim.qftp(&["size", "big.bin"]), "size"), format!("{STALL_AT}\n"));
 
+    // `--resume`, the old name of `--continue`, still works.
     let resumed = sim.qftp(&["put", "--resume", path(&src), "big.bin"]);
     ok(&resumed, "put --resume");
     assert!(text(&resumed.stderr).contains("resumed at byte 40000"), "{}", text(&resumed.stderr));
@@ -345,4 +354,358 @@ fn sigterm_during_bring_up_exits_130() {
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     assert!(text(&out.stderr).ends_with("qftp: ls: interrupted\n"), "{}", text(&out.stderr));
     ok(&sim.qftp(&["ls"]), "ls after the interrupted one");
+}
+
+/// Runs `command` to its end, with `input` on its stdin.
+fn run_with_input(command: &mut Command, input: &str) -> Output {
+    use std::io::Write as _;
+    let mut child = command.stdin(Stdio::piped()).spawn().expect("start qftp");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    finish(child, RUN_LIMIT).unwrap_or_else(|| panic!("qftp did not finish within {RUN_LIMIT:?}"))
+}
+
+/// Runs `command` to its end.
+fn run(command: &mut Command) -> Output {
+    let child = command.spawn().expect("start qftp");
+    finish(child, RUN_LIMIT).unwrap_or_else(|| panic!("qftp did not finish within {RUN_LIMIT:?}"))
+}
+
+/// The lines of an AT transcript that `qftp` sent starting with `start`
+/// (`AT+QFTPOPEN`, ...), after the time stamp.
+fn sent<'a>(trace: &'a str, start: &str) -> Vec<&'a str> {
+    let prefix = format!("> {start}");
+    trace.lines().filter_map(|line| line.get(9..)).filter(|line| line.starts_with(&prefix)).collect()
+}
+
+#[test]
+fn trace_writes_the_whole_transcript_and_never_the_password() {
+    // The server lets `anonymous` in with any password: one that appears
+    // nowhere else.
+    const SECRET: &str = "Qz7-unguessable-pw";
+    let login = ["--user", "anonymous", "--password", SECRET];
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("at.trace");
+    let out = run(&mut sim.command_as(&login, &["--trace", path(&trace), "pwd"]));
+    assert_eq!(ok(&out, "pwd --trace"), "/\n");
+    let transcript = std::fs::read_to_string(&trace).unwrap();
+    for needle in ["> AT+QFTPOPEN=", "< +QFTPOPEN: 0,0", "> AT+QFTPPWD", "> AT+QFTPCLOSE", "< +QFTPCLOSE: 0,0"] {
+        assert!(transcript.contains(needle), "no {needle:?} in the trace:\n{transcript}");
+    }
+    assert!(transcript.contains(r#"> AT+QFTPCFG="account","***","***""#), "{transcript}");
+    assert!(!transcript.contains(SECRET) && !transcript.contains("anonymous"), "a credential:\n{transcript}");
+    // Every record: seconds since the start with milliseconds, then the line.
+    let mut last = 0.0;
+    for line in transcript.lines() {
+        let (time, rest) = line.split_at(8);
+        let time: f64 = time.trim_start().parse().unwrap_or_else(|_| panic!("no time stamp: {line:?}"));
+        assert!(time >= last && line.as_bytes()[4] == b'.' && rest.starts_with(' '), "{line:?}");
+        last = time;
+    }
+    // `-` is stderr.
+    let out = run(&mut sim.command_as(&login, &["--trace", "-", "pwd"]));
+    assert_eq!(ok(&out, "pwd --trace -"), "/\n");
+    let err = text(&out.stderr);
+    assert!(err.contains("> AT+QFTPPWD") && err.contains("< +QFTPCLOSE: 0,0"), "{err}");
+    assert!(!err.contains(SECRET), "{err}");
+}
+
+#[test]
+fn the_password_comes_from_the_environment_or_a_prompt_and_is_never_shown() {
+    let sim = SimProcess::start();
+    // `test` is let in with its password only.
+    let out = run(sim.command_as(&["--user", "test"], &["pwd"]).env("QFTP_PASSWORD", "test"));
+    assert_eq!(ok(&out, "pwd with QFTP_PASSWORD"), "/\n");
+    let wrong = run(sim.command_as(&["--user", "test"], &["pwd"]).env("QFTP_PASSWORD", "wrong-pw-123"));
+    assert_eq!(wrong.status.code(), Some(5), "the server refused the login: {}", text(&wrong.stderr));
+    assert!(!text(&wrong.stderr).contains("wrong-pw-123"), "{}", text(&wrong.stderr));
+    // `--password -` asks on a terminal; stdin is not one here.
+    let dash = run(&mut sim.command_as(&["--user", "test", "--password", "-"], &["pwd"]));
+    assert_eq!(dash.status.code(), Some(2), "{}", text(&dash.stderr));
+    assert!(text(&dash.stderr).contains("QFTP_PASSWORD"), "{}", text(&dash.stderr));
+    // `--help` warns, and does not show the environment's password.
+    let help =
+        Command::new(env!("CARGO_BIN_EXE_qftp")).arg("--help").env("QFTP_PASSWORD", "hunter2-xyz").output().unwrap();
+    let help = text(&help.stdout);
+    assert!(help.contains("visible to other local users"), "{help}");
+    assert!(help.contains("QFTP_PASSWORD") && !help.contains("hunter2-xyz"), "{help}");
+    assert!(help.contains("Exit status:") && help.contains("5    the FTP server refused"), "{help}");
+}
+
+#[test]
+fn exit_statuses_tell_failures_apart() {
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    // 2: usage (clap's, and a name the driver refuses: see above).
+    let out = Command::new(env!("CARGO_BIN_EXE_qftp")).args(["get", "only-one"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // 3: a local file that cannot be read, before any session.
+    let missing = dir.path().join("no-such-file");
+    let out = sim.qftp(&["put", path(&missing), "x.bin"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    // 5: the server refuses.
+    let out = sim.qftp(&["get", "no-such.bin", path(&dir.path().join("x"))]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let out = sim.qftp(&["rmdir", "no-such-dir"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    // 4: the modem cannot get on the network: no SIM.
+    let no_sim = SimProcess::start_with(&["--sim", "not-inserted"]);
+    let out = no_sim.qftp(&["pwd"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("SIM: not inserted"), "{}", text(&out.stderr));
+    // 4: no modem on that device.
+    let no_device = dir.path().join("ttyUSB9");
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_qftp")).args(["--device", path(&no_device), "--host", "h", "pwd"]).output();
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+}
+
+/// Where the tests below cut a transfer: not at a chunk boundary.
+const CUT: usize = 54_321;
+
+#[test]
+fn continue_completes_a_cut_transfer_from_where_it_stopped() {
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = qftp::demo::hostile_data(150_000, 5);
+
+    // get: the local copy stops at CUT.
+    std::fs::write(sim.root.join("down.bin"), &data).unwrap();
+    let local = dir.path().join("down.bin");
+    std::fs::write(&local, &data[..CUT]).unwrap();
+    let trace = dir.path().join("get.trace");
+    let out = sim.qftp(&["--trace", path(&trace), "get", "--continue", "down.bin", path(&local)]);
+    ok(&out, "get --continue");
+    assert!(std::fs::read(&local).unwrap() == data, "the continued download differs");
+    assert!(text(&out.stderr).contains(&format!("resumed at byte {CUT}")), "{}", text(&out.stderr));
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let gets = sent(&trace, "AT+QFTPGET=");
+    assert!(
+        gets.first().is_some_and(|l| l.starts_with(&format!("> AT+QFTPGET=\"down.bin\",\"COM:\",{CUT},"))),
+        "{gets:?}"
+    );
+    // Complete already: nothing more comes, and the sizes agree.
+    ok(&sim.qftp(&["get", "--continue", "down.bin", path(&local)]), "get --continue of a complete file");
+    assert!(std::fs::read(&local).unwrap() == data);
+
+    // put: the server's copy stops at CUT.
+    std::fs::write(sim.root.join("up.bin"), &data[..CUT]).unwrap();
+    let src = dir.path().join("up.src");
+    std::fs::write(&src, &data).unwrap();
+    let trace = dir.path().join("put.trace");
+    let out = sim.qftp(&["--trace", path(&trace), "put", "--continue", path(&src), "up.bin"]);
+    ok(&out, "put --continue");
+    assert!(std::fs::read(sim.root.join("up.bin")).unwrap() == data, "the continued upload differs");
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let puts = sent(&trace, "AT+QFTPPUT=");
+    assert!(
+        puts.first().is_some_and(|l| l.starts_with(&format!("> AT+QFTPPUT=\"up.bin\",\"COM:\",{CUT},"))),
+        "{puts:?}"
+    );
+
+    // A local file longer than the remote one cannot be its start.
+    let longer = dir.path().join("longer.bin");
+    std::fs::write(&longer, [&data[..], b"more"].concat()).unwrap();
+    let out = sim.qftp(&["get", "--continue", "down.bin", path(&longer)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("sizes differ"), "{}", text(&out.stderr));
+    // Standard output cannot be continued.
+    assert_eq!(sim.qftp(&["get", "--continue", "down.bin", "-"]).status.code(), Some(2));
+}
+
+#[test]
+fn retries_carry_a_transfer_over_a_network_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = qftp::demo::hostile_data(150_000, 6);
+    let src = dir.path().join("src.bin");
+    std::fs::write(&src, &data).unwrap();
+
+    // The data connection fails once (+CME ERROR: 615): without retries
+    // that is status 4; with them a new session uploads the file.
+    let sim = SimProcess::start_with(&["--fail-data-connection"]);
+    let out = sim.qftp(&["put", path(&src), "up.bin"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let sim = SimProcess::start_with(&["--fail-data-connection"]);
+    let trace = dir.path().join("put.trace");
+    let out = sim.qftp(&["--retries", "2", "--trace", path(&trace), "put", path(&src), "up.bin"]);
+    ok(&out, "put --retries 2");
+    assert!(text(&out.stderr).contains("; retry 1 of 2 in 1 s"), "{}", text(&out.stderr));
+    assert!(std::fs::read(sim.root.join("up.bin")).unwrap() == data, "the retried upload differs");
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(sent(&trace, "AT+QFTPOPEN=").len(), 2, "a new session for the retry");
+
+    // The same for a download.
+    let sim = SimProcess::start_with(&["--fail-data-connection"]);
+    std::fs::write(sim.root.join("down.bin"), &data).unwrap();
+    let dst = dir.path().join("down.bin");
+    ok(&sim.qftp(&["--retries", "1", "get", "down.bin", path(&dst)]), "get --retries 1");
+    assert!(std::fs::read(&dst).unwrap() == data, "the retried download differs");
+
+    // The module stops taking an upload part-way, in the middle of a
+    // chunk: the chunk times out, and the next try goes on from the
+    // server's size, not from the start.
+    let sim = SimProcess::start_with(&["--stall-upload-after", &STALL_AT.to_string()]);
+    let trace = dir.path().join("cut.trace");
+    let out = sim.qftp(&["--retries", "1", "--trace", path(&trace), "put", path(&src), "cut.bin"]);
+    ok(&out, "put --retries 1 after a stalled upload");
+    let err = text(&out.stderr);
+    // The module gives up on the chunk itself (609), keeping what it had
+    // stored before it.
+    assert!(err.contains("put: module error 609 timeout; retry 1 of 1 in 1 s"), "{err}");
+    assert!(std::fs::read(sim.root.join("cut.bin")).unwrap() == data, "the resumed upload differs");
+    let at: usize = err
+        .split("resumed at byte ")
+        .nth(1)
+        .and_then(|rest| rest.trim_end().parse().ok())
+        .unwrap_or_else(|| panic!("not resumed: {err}"));
+    assert!(at > 0 && at <= STALL_AT, "resumed at {at}");
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let second = trace.split("> AT+QFTPOPEN=").nth(2).expect("a second session");
+    let puts = sent(second, "AT+QFTPPUT=");
+    let resumed = format!("> AT+QFTPPUT=\"cut.bin\",\"COM:\",{at},");
+    assert!(puts.first().is_some_and(|l| l.starts_with(&resumed)), "{puts:?}");
+}
+
+#[test]
+fn a_piped_shell_runs_every_command_in_one_session() {
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = qftp::demo::hostile_data(70_000, 8);
+    let src = dir.path().join("src.bin");
+    let dst = dir.path().join("dst.bin");
+    std::fs::write(&src, &data).unwrap();
+    let trace = dir.path().join("shell.trace");
+    let script = format!(
+        "# five commands, a comment and a blank line\n\nput {} 'in shell.bin'\nmkdir box\ncd box\npwd\ncd ..\nget 'in shell.bin' {}\n",
+        path(&src),
+        path(&dst)
+    );
+    let out = run_with_input(&mut sim.command(&["--trace", path(&trace), "shell"]), &script);
+    assert_eq!(ok(&out, "shell"), "/box\n");
+    assert!(std::fs::read(&dst).unwrap() == data, "downloaded copy differs");
+    assert!(sim.root.join("box").is_dir());
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(sent(&trace, "AT+QFTPOPEN=").len(), 1, "one session");
+    assert_eq!(sent(&trace, "AT+QFTPCLOSE").len(), 1, "closed once");
+}
+
+#[test]
+fn a_piped_shell_stops_at_a_failing_command_unless_keep_going() {
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("shell.trace");
+    let script = format!("mkdir first\nget missing.bin {}\nmkdir second\n", path(&dir.path().join("x")));
+    let out = run_with_input(&mut sim.command(&["--trace", path(&trace), "shell"]), &script);
+    assert_eq!(out.status.code(), Some(5), "the failing command's status: {}", text(&out.stderr));
+    assert!(sim.root.join("first").is_dir() && !sim.root.join("second").exists());
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(sent(&trace, "AT+QFTPCLOSE").len(), 1, "the session is closed all the same");
+
+    let out = run_with_input(&mut sim.command(&["shell", "--keep-going"]), &script.replace("first", "third"));
+    assert_eq!(out.status.code(), Some(5), "the last failure's status: {}", text(&out.stderr));
+    assert!(sim.root.join("third").is_dir() && sim.root.join("second").is_dir(), "it went on");
+    assert!(text(&out.stderr).contains("get: file unavailable"), "{}", text(&out.stderr));
+
+    // A line that does not parse is a usage error.
+    let out = run_with_input(&mut sim.command(&["shell"]), "frobnicate\nmkdir fourth\n");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(!sim.root.join("fourth").exists());
+    // All went well: 0.
+    let out = run_with_input(&mut sim.command(&["shell", "--keep-going"]), "pwd\n");
+    assert_eq!(ok(&out, "shell --keep-going"), "/\n");
+}
+
+#[test]
+fn ls_and_mlsd_json_list_what_the_directory_holds() {
+    let sim = SimProcess::start();
+    let listed = sim.root.join("listed");
+    std::fs::create_dir_all(listed.join("sub dir")).unwrap();
+    std::fs::write(listed.join("a.txt"), b"0123456789").unwrap();
+    std::fs::write(listed.join("with space.bin"), vec![7u8; 1234]).unwrap();
+    std::fs::write(listed.join("empty"), b"").unwrap();
+    let mut expected = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(&listed).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        let (kind, size) = if meta.is_dir() { ("dir", None) } else { ("file", Some(meta.len())) };
+        expected.insert((name, kind.to_owned(), size));
+    }
+    for command in ["ls", "mlsd"] {
+        let out = ok(&sim.qftp(&[command, "--json", "listed"]), command);
+        let mut got = std::collections::BTreeSet::new();
+        for line in out.lines() {
+            let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+            let name = entry["name"].as_str().unwrap().to_owned();
+            let kind = entry["kind"].as_str().unwrap().to_owned();
+            let size = if kind == "file" { entry["size"].as_u64() } else { None };
+            let modified = entry["modified"].as_str().unwrap_or_else(|| panic!("{command}: no time: {line}"));
+            assert!(modified.len() >= 19 && &modified[10..11] == "T", "{line}");
+            if command == "mlsd" {
+                assert!(modified.ends_with('Z'), "MLSD times are UTC: {line}");
+            }
+            got.insert((name, kind, size));
+        }
+        assert_eq!(got, expected, "{command} --json:\n{out}");
+    }
+}
+
+/// A pseudo-terminal pair for a `qftp` that must see a terminal on stdin.
+fn open_pty() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    let none = std::ptr::null_mut();
+    // SAFETY: openpty writes two new descriptors into `master` and
+    // `slave`; the name, termios and window size pointers may be null.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, none, std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are new and owned by nothing else.
+    unsafe { (std::fs::File::from_raw_fd(master), std::os::fd::OwnedFd::from_raw_fd(slave)) }
+}
+
+#[test]
+fn the_shell_on_a_terminal_is_a_prompt_that_goes_on_after_a_failure() {
+    use std::io::{Read as _, Write as _};
+    use std::sync::{Arc, Mutex};
+    let sim = SimProcess::start();
+    let (mut master, slave) = open_pty();
+    let mut command = sim.command(&["shell"]);
+    command.stdin(slave.try_clone().unwrap()).stdout(slave);
+    let child = command.spawn().expect("start qftp shell");
+    drop(command);
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut reader = master.try_clone().unwrap();
+    let shown = Arc::clone(&screen);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        // Ends with EIO once qftp has exited.
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            shown.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let prompts = |n: usize| {
+        let deadline = Instant::now() + RUN_LIMIT;
+        while screen.lock().unwrap().matches("qftp> ").count() < n {
+            assert!(Instant::now() < deadline, "no prompt {n}:\n{}", screen.lock().unwrap());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    prompts(1);
+    master.write_all(b"get no-such.bin no-such.bin\r").unwrap();
+    prompts(2);
+    master.write_all(b"mkdir typed\r").unwrap();
+    prompts(3);
+    master.write_all(b"pwd\r").unwrap();
+    prompts(4);
+    // Ctrl-D ends the shell.
+    master.write_all(b"\x04").unwrap();
+    let out = finish(child, RUN_LIMIT).expect("qftp shell ends at Ctrl-D");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("qftp: get: file unavailable"), "the failure is printed: {err}");
+    assert!(sim.root.join("typed").is_dir(), "the prompt went on after the failure");
+    assert!(screen.lock().unwrap().contains("/\r\n"), "{}", screen.lock().unwrap());
 }

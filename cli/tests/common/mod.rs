@@ -97,6 +97,7 @@ pub fn session_config(sim: &Simulator, tls: Tls) -> SessionConfig {
         cwd: cwd.map(str::to_owned),
         pin: None,
         registration_timeout_s: 180,
+        retries: 0,
     }
 }
 
