@@ -272,3 +272,49 @@ fn final_results_nobody_asked_for_never_answer_the_next_command() {
     assert_eq!(sink.0, b"abc\r\n");
     modem.finished();
 }
+
+/// The fuzzer's finding `client/late-transfer-result-during-open` (stop
+/// 15): a dead transfer's result heard while no session is open says a
+/// session may be left over, to be closed before the next open; but when
+/// that open itself succeeds, the module had none, and the session it
+/// made must not be closed.
+#[test]
+fn a_transfer_result_heard_during_a_successful_open_closes_nothing() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot()
+            .cmd("AT+QFTPOPEN=\"h\",21")
+            .lines(&["+QFTPPUT: 0,119", "OK", "+QFTPOPEN: 0,0"])
+            .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,41"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, ftp.init()).unwrap();
+    run(LONG, ftp.open("h", 21)).unwrap();
+    assert_eq!(run(LONG, ftp.size("f")), Ok(41));
+    modem.finished();
+}
+
+/// The fuzzer's finding `client/init-forgot-an-abandoned-open` (stop 15):
+/// `init` on a client whose `open` was abandoned must not forget that its
+/// result may still come: a close goes first, so that a late
+/// `+QFTPOPEN: 609,0` cannot answer the next open.
+#[test]
+fn init_after_an_abandoned_open_closes_before_the_next_open() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot()
+            .cmd("AT+QFTPOPEN=\"h\",21")
+            .then(boot())
+            .cmd("AT+QFTPCLOSE")
+            .lines(&["+QFTPOPEN: 609,0", "OK", "+QFTPCLOSE: 0,0"])
+            .then(open_ok()),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, ftp.init()).unwrap();
+    poll_then_drop(100, ftp.open("h", 21));
+    run(LONG, ftp.init()).unwrap();
+    assert_eq!(run(LONG, ftp.open("h", 21)), Ok(()));
+    modem.finished();
+}

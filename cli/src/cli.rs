@@ -1,6 +1,7 @@
 //! The command line.
 
 use std::io::{self, IsTerminal};
+use std::path::PathBuf;
 
 use clap::Parser;
 use embedded_io_async::{Read, Write};
@@ -88,6 +89,12 @@ pub struct Cli {
     /// waiting 1 s, 2 s, 4 s ... up to 30 s before each.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub retries: u32,
+    /// FTPS that verifies the server: the PEM file of the CA that issued
+    /// the server's certificate. It is installed on the module's file
+    /// store and the server's certificate checked against it (`seclevel`
+    /// 1); a server it did not issue fails the login. Needs --tls.
+    #[arg(long, value_name = "CA.pem")]
+    pub ca_cert: Option<PathBuf>,
     /// Faults of the built-in simulator.
     #[command(flatten)]
     pub sim_faults: SimFaults,
@@ -165,6 +172,10 @@ impl Cli {
             pin: self.pin.as_ref().map(Pin::checked).transpose()?,
             registration_timeout_s: self.registration_timeout,
             retries: self.retries,
+            ca_cert: match (&self.ca_cert, self.tls) {
+                (Some(_), Tls::None) => return Err(Failure::usage("--ca-cert needs --tls implicit or explicit")),
+                (ca_cert, _) => ca_cert.clone(),
+            },
         })
     }
 

@@ -14,6 +14,7 @@ use quectel_ftp::{Error, Ftp, FtpReply, FtpState, Listing, ModifyTime, Transfer}
 use crate::console::{rate, Console};
 use crate::io::{LocalFile, StdIo};
 use crate::session::{open_session, Failure, SessionConfig, Step};
+use crate::ufs::UfsCommand;
 
 /// What to do once logged in.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
@@ -29,6 +30,10 @@ pub enum Command {
         /// there); the sizes are compared at the end.
         #[arg(long = "continue", alias = "resume")]
         resume: bool,
+        /// Store and forward: stage the file on the module's file store,
+        /// let the module upload it (the UART is free meanwhile), delete it.
+        #[arg(long, conflicts_with = "resume")]
+        via_ufs: bool,
     },
     /// Download a remote file (written to LOCAL only when complete, unless
     /// --continue).
@@ -42,6 +47,10 @@ pub enum Command {
         /// taken to be there); the sizes are compared at the end.
         #[arg(long = "continue")]
         resume: bool,
+        /// Store and forward: let the module download the file into its
+        /// file store, read it back, delete it.
+        #[arg(long, conflicts_with = "resume")]
+        via_ufs: bool,
     },
     /// Print the server's long listing of a directory.
     Ls {
@@ -103,6 +112,12 @@ pub enum Command {
     /// Upload, list, download and verify a generated file with hostile
     /// content, and report sizes and timings.
     Demo,
+    /// The module's file store (UFS): no FTP session needed.
+    Ufs {
+        /// What to do.
+        #[command(subcommand)]
+        op: UfsCommand,
+    },
 }
 
 impl Command {
@@ -123,14 +138,27 @@ impl Command {
             Command::Rmdir { .. } => "rmdir",
             Command::Mv { .. } => "mv",
             Command::Demo => "demo",
+            Command::Ufs { op } => op.name(),
         }
+    }
+
+    /// Whether the command needs an FTP session (the file store's do not:
+    /// they need the module only).
+    pub fn needs_session(&self) -> bool {
+        !matches!(self, Command::Ufs { .. })
     }
 
     /// Checks local files before any session is opened, so that a missing
     /// upload source fails at once.
     pub fn check_local(&self) -> Result<(), Failure> {
-        if let Command::Put { local, .. } = self {
-            File::open(local).map_err(|e| Failure::local("put", local, e))?;
+        match self {
+            Command::Put { local, .. } => {
+                File::open(local).map_err(|e| Failure::local("put", local, e))?;
+            }
+            Command::Ufs { op: UfsCommand::Put { local, .. } } => {
+                File::open(local).map_err(|e| Failure::local("ufs put", local, e))?;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -149,8 +177,18 @@ impl Command {
             writeln!(console.out, "{text}").map_err(|e| Failure::local(step, "stdout", e))
         };
         match self {
-            Command::Put { local, remote, resume } => put(ftp, cfg, local, remote, *resume, console, progress).await,
-            Command::Get { remote, local, resume } => get(ftp, cfg, remote, local, *resume, console, progress).await,
+            Command::Put { local, remote, via_ufs: true, .. } => {
+                crate::ufs::put_via_ufs(ftp, local, remote, console).await
+            }
+            Command::Get { remote, local, via_ufs: true, .. } => {
+                crate::ufs::get_via_ufs(ftp, remote, local, console).await
+            }
+            Command::Put { local, remote, resume, .. } => {
+                put(ftp, cfg, local, remote, *resume, console, progress).await
+            }
+            Command::Get { remote, local, resume, .. } => {
+                get(ftp, cfg, remote, local, *resume, console, progress).await
+            }
             Command::Ls { dir, json: false } => list(ftp, Listing::List, dir, console).await,
             Command::Ls { dir, json: true } => list_json(ftp, Listing::List, dir, console).await,
             Command::Nlst { dir } => list(ftp, Listing::Nlst, dir, console).await,
@@ -178,6 +216,7 @@ impl Command {
             Command::Rmdir { dir } => ftp.rmdir(dir).await.step(step),
             Command::Mv { old, new } => ftp.rename(old, new).await.step(step),
             Command::Demo => crate::demo::run(ftp, cfg, console).await,
+            Command::Ufs { op } => op.execute(ftp, console).await,
         }
     }
 
@@ -194,7 +233,7 @@ impl Command {
                 shell_word(&local.to_string_lossy()),
                 shell_word(remote)
             ),
-            Command::Get { remote, local, resume: true } if progress.started.get() => format!(
+            Command::Get { remote, local, resume: true, .. } if progress.started.get() => format!(
                 "interrupted {how_far}; resume with: qftp [options] get --continue {} {}",
                 shell_word(remote),
                 shell_word(&local.to_string_lossy())
@@ -417,16 +456,12 @@ async fn get<U: Read + Write>(
         }
         retry(ftp, cfg, console, failure, &mut tries).await?;
     };
-    let Download { mut sink, start, part, .. } = download;
-    sink.io.flush().map_err(|e| Failure::local("get", local, e))?;
-    let (moved, length) = (sink.written, start + sink.written);
-    drop(sink);
+    let start = download.start;
     if resume || tries > 0 {
-        check_size(ftp, "get", remote, local, length).await?;
+        download.sink.io.flush().map_err(|e| Failure::local("get", local, e))?;
+        check_size(ftp, "get", remote, local, start + download.sink.written).await?;
     }
-    if let Some(part) = &part {
-        fs::rename(&part.0, local).map_err(|e| Failure::local("get", local, e))?;
-    }
+    let moved = download.finish("get", local)?;
     let mut summary = format!("get {remote} -> {}: {}", local.display(), rate(moved, started.elapsed()));
     if last_start > 0 {
         summary.push_str(&format!(", resumed at byte {last_start}"));
@@ -461,9 +496,9 @@ async fn get_once<U: Read + Write>(
 }
 
 /// Where a download goes, kept across the tries of `--retries`.
-struct Download {
+pub(crate) struct Download {
     /// The sink, with the bytes written to it so far.
-    sink: LocalFile<Box<dyn std::io::Write>>,
+    pub(crate) sink: LocalFile<Box<dyn std::io::Write>>,
     /// The file behind the sink, if it is a regular file (opened for
     /// appending): a failed try's unconfirmed bytes are cut off it.
     file: Option<File>,
@@ -481,7 +516,7 @@ impl Download {
     /// pipe, a symbolic link) is written into, never replaced; `-` is
     /// standard output. With `resume`, LOCAL is appended to, from its
     /// length. A directory is refused before anything is downloaded.
-    fn open(local: &Path, resume: bool) -> Result<Download, Failure> {
+    pub(crate) fn open(local: &Path, resume: bool) -> Result<Download, Failure> {
         let fail = |e| Failure::local("get", local, e);
         let is_dir = || std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory");
         let append = |path: &Path| fs::OpenOptions::new().append(true).create(true).open(path);
@@ -522,6 +557,19 @@ impl Download {
                 to_file(file, 0, Some(part))
             }
         }
+    }
+
+    /// Flushes what was written and puts the sibling file, if any, in
+    /// place of `local`; returns the bytes written.
+    pub(crate) fn finish(self, step: &'static str, local: &Path) -> Result<u64, Failure> {
+        let Download { mut sink, part, .. } = self;
+        sink.io.flush().map_err(|e| Failure::local(step, local, e))?;
+        let written = sink.written;
+        drop(sink);
+        if let Some(part) = &part {
+            fs::rename(&part.0, local).map_err(|e| Failure::local(step, local, e))?;
+        }
+        Ok(written)
     }
 
     /// Where the next try starts in the remote file.

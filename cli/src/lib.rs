@@ -26,6 +26,7 @@ mod session;
 mod shell;
 mod sim;
 pub mod trace;
+mod ufs;
 
 pub use cli::{Action, Cli, Password, Pin};
 pub use command::{Command, Progress};
@@ -37,3 +38,4 @@ pub use session::{
     EXIT_USAGE,
 };
 pub use sim::{SimFaults, Simulator, SIM_HOST};
+pub use ufs::UfsCommand;

@@ -84,6 +84,9 @@ pub struct SessionConfig {
     /// How many more times a transfer that failed in the network is run,
     /// each in a new session (`--retries`).
     pub retries: u32,
+    /// FTPS that verifies the server against this CA certificate (PEM),
+    /// installed on the module's file store (`--ca-cert`).
+    pub ca_cert: Option<PathBuf>,
 }
 
 impl fmt::Debug for SessionConfig {
@@ -98,6 +101,7 @@ impl fmt::Debug for SessionConfig {
             .field("pin", &self.pin.as_ref().map(|_| "***"))
             .field("registration_timeout_s", &self.registration_timeout_s)
             .field("retries", &self.retries)
+            .field("ca_cert", &self.ca_cert)
             .finish_non_exhaustive()
     }
 }
@@ -301,11 +305,14 @@ impl Class {
             Error::Timeout => Class::Timeout,
             Error::Ftp { reply: Some(reply), .. } => Class::of_reply(reply),
             Error::Ftp { module, reply: None } => Class::of_module(module),
+            // The file store refused (no such file, no room, ...).
+            Error::Cme(cme) if cme.file().is_some() => Class::FtpReply,
             Error::Cme(cme) => cme.module().map_or(Class::Connection, Class::of_module),
             Error::Io(_)
             | Error::AtError
             | Error::Protocol
             | Error::LengthMismatch { .. }
+            | Error::Checksum { .. }
             | Error::Sim(_)
             | Error::NotRegistered { .. }
             | Error::SessionClosed
@@ -431,19 +438,29 @@ impl<T> Step<T> for Result<T, quectel_ftp::Error> {
 /// registration (a context that is still active from an earlier run is
 /// reused), configuration, `open`, and the optional `cwd`.
 pub async fn open_session<U: Read + Write>(ftp: &mut Ftp<'_, U>, cfg: &SessionConfig) -> Result<(), Failure> {
-    match &cfg.pin {
-        Some(pin) => ftp.init_with_pin(pin).await,
-        None => ftp.init().await,
-    }
-    .step("init")?;
+    bring_up(ftp, cfg).await?;
     ftp.activate(&cfg.pdp()).await.step("activate")?;
-    let ssl = SslConfig::default();
-    ftp.configure(&cfg.ftp(), Some(&ssl)).await.step("configure")?;
+    let ssl = SslConfig { seclevel: u8::from(cfg.ca_cert.is_some()), ..SslConfig::default() };
+    let ftp_cfg = cfg.ftp();
+    ftp.configure(&ftp_cfg, Some(&ssl)).await.step("configure")?;
+    if let Some(ca) = &cfg.ca_cert {
+        crate::ufs::install_ca(ftp, ca, ftp_cfg.ssl_ctx).await?;
+    }
     ftp.open(&cfg.host, cfg.port).await.step("open")?;
     if let Some(dir) = &cfg.cwd {
         ftp.cwd(dir).await.step("cwd")?;
     }
     Ok(())
+}
+
+/// Brings the module up: `init`, with the PIN if one is given and the SIM
+/// asks for it. All the file store's commands need.
+pub async fn bring_up<U: Read + Write>(ftp: &mut Ftp<'_, U>, cfg: &SessionConfig) -> Result<(), Failure> {
+    match &cfg.pin {
+        Some(pin) => ftp.init_with_pin(pin).await,
+        None => ftp.init().await,
+    }
+    .step("init")
 }
 
 /// Runs `command` as one whole session: [`open_session`], the command, and
@@ -470,6 +487,16 @@ pub async fn run_session_until<U: Read + Write>(
     interrupt: &Interrupt,
 ) -> Result<(), Failure> {
     command.check_local()?;
+    if !command.needs_session() {
+        // The file store: the module only, no network, no login.
+        return match interrupt.unless(bring_up(ftp, cfg)).await {
+            None => Err(Failure::interrupted(command.name(), "interrupted")),
+            Some(up) => match up {
+                Ok(()) => execute_until(ftp, cfg, command, console, interrupt).await,
+                Err(failure) => Err(failure),
+            },
+        };
+    }
     match interrupt.unless(open_session(ftp, cfg)).await {
         None => return Err(stop(ftp, command, &Progress::default()).await),
         Some(Err(failure)) => {

@@ -222,11 +222,16 @@ mod tests {
         assert_eq!(command("ls --json"), Command::Ls { dir: None, json: true });
         assert_eq!(
             command("put 'my file.bin' \"remote name.bin\""),
-            Command::Put { local: "my file.bin".into(), remote: "remote name.bin".into(), resume: false }
+            Command::Put {
+                local: "my file.bin".into(),
+                remote: "remote name.bin".into(),
+                resume: false,
+                via_ufs: false
+            }
         );
         assert_eq!(
             command("  get --continue a.bin b.bin  "),
-            Command::Get { remote: "a.bin".into(), local: "b.bin".into(), resume: true }
+            Command::Get { remote: "a.bin".into(), local: "b.bin".into(), resume: true, via_ufs: false }
         );
         assert!(matches!(parse("cd 'a dir'"), Ok(Parsed::Command(LineCommand::Cd { dir })) if dir == "a dir"));
         assert!(matches!(parse("quit"), Ok(Parsed::Command(LineCommand::Exit))));

@@ -1,16 +1,17 @@
 //! The module's file store (UFS) from the command line: `qftp ufs ...`,
 //! `put`/`get --via-ufs` and the CA certificate of `--ca-cert`.
 
-use std::fs::{self, File};
-use std::io::{BufReader, Write as _};
+use std::fs::File;
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use embedded_io_async::{Read, Write};
 use quectel_ftp::{Ftp, Staging, Transfer, UfsUpload};
 
+use crate::command::Download;
 use crate::console::{rate, Console};
-use crate::io::StdIo;
+use crate::io::LocalFile;
 use crate::session::{Failure, Step};
 
 /// The name `--via-ufs` stages a file under on the module.
@@ -71,7 +72,11 @@ impl UfsCommand {
     }
 
     /// Runs the command on a module that is up (no session needed).
-    pub async fn execute<U: Read + Write>(&self, ftp: &mut Ftp<'_, U>, console: &mut Console<'_>) -> Result<(), Failure> {
+    pub async fn execute<U: Read + Write>(
+        &self,
+        ftp: &mut Ftp<'_, U>,
+        console: &mut Console<'_>,
+    ) -> Result<(), Failure> {
         let step = self.name();
         match self {
             UfsCommand::Ls { pattern } => {
@@ -98,20 +103,19 @@ impl UfsCommand {
                 let mut report = |n| bar.set_position(n);
                 let r = ftp.ufs_upload(name, &mut src, len, how, Transfer::default().with_progress(&mut report)).await;
                 bar.finish_and_clear();
-                r.step(step)?;
+                r.map_err(|e| src.failure(step, local, e))?;
                 summary(console, step, &format!("{} -> UFS {name}", local.display()), len, started)
             }
             UfsCommand::Get { name, local } => {
-                let part = PartFile::new(local);
-                let file = File::create(&part.0).map_err(|e| Failure::local(step, local, e))?;
-                let mut sink = StdIo(std::io::BufWriter::new(file));
+                let mut download = Download::open(local, false)?;
                 let bar = console.bar(None, name);
                 let started = Instant::now();
                 let mut report = |n| bar.set_position(n);
-                let r = ftp.ufs_download(name, &mut sink, Transfer::default().with_progress(&mut report)).await;
+                let r =
+                    ftp.ufs_download(name, &mut download.sink, Transfer::default().with_progress(&mut report)).await;
                 bar.finish_and_clear();
-                let n = r.step(step)?;
-                part.keep(&mut sink, local, step)?;
+                r.map_err(|e| download.sink.failure(step, local, e))?;
+                let n = download.finish(step, local)?;
                 summary(console, step, &format!("UFS {name} -> {}", local.display()), n, started)
             }
             UfsCommand::Rm { name } => ftp.ufs_delete(name).await.step(step),
@@ -134,7 +138,7 @@ pub async fn put_via_ufs<U: Read + Write>(
     let staging = Staging { within_s: WITHIN_S, ..Staging::new(STAGING) };
     let r = ftp.put_via_ufs(remote, &mut src, len, &staging, Transfer::default().with_progress(&mut report)).await;
     bar.finish_and_clear();
-    r.step("put")?;
+    r.map_err(|e| src.failure("put", local, e))?;
     summary(console, "put", &format!("{} -> {remote} via UFS", local.display()), len, started)
 }
 
@@ -147,17 +151,15 @@ pub async fn get_via_ufs<U: Read + Write>(
     local: &Path,
     console: &mut Console<'_>,
 ) -> Result<(), Failure> {
-    let part = PartFile::new(local);
-    let file = File::create(&part.0).map_err(|e| Failure::local("get", local, e))?;
-    let mut sink = StdIo(std::io::BufWriter::new(file));
+    let mut download = Download::open(local, false)?;
     let bar = console.bar(None, &format!("{remote} (reading back from the module)"));
     let started = Instant::now();
     let mut report = |n| bar.set_position(n);
     let staging = Staging { within_s: WITHIN_S, ..Staging::new(STAGING) };
-    let r = ftp.get_via_ufs(remote, &mut sink, &staging, Transfer::default().with_progress(&mut report)).await;
+    let r = ftp.get_via_ufs(remote, &mut download.sink, &staging, Transfer::default().with_progress(&mut report)).await;
     bar.finish_and_clear();
-    let n = r.step("get")?;
-    part.keep(&mut sink, local, "get")?;
+    r.map_err(|e| download.sink.failure("get", local, e))?;
+    let n = download.finish("get", local)?;
     summary(console, "get", &format!("{remote} -> {} via UFS", local.display()), n, started)
 }
 
@@ -165,46 +167,18 @@ pub async fn get_via_ufs<U: Read + Write>(
 /// certificate is verified against (`seclevel` 1) on SSL context `ctx`.
 pub async fn install_ca<U: Read + Write>(ftp: &mut Ftp<'_, U>, pem: &Path, ctx: u8) -> Result<(), Failure> {
     let (mut src, len) = open_source("ca-cert", pem)?;
-    ftp.install_ca(CA_FILE, &mut src, len, ctx).await.step("ca-cert")
+    let r = ftp.install_ca(CA_FILE, &mut src, len, ctx).await;
+    r.map_err(|e| src.failure("ca-cert", pem, e))
 }
 
 /// A local file to upload, and its length.
-fn open_source(step: &'static str, local: &Path) -> Result<(StdIo<BufReader<File>>, u64), Failure> {
+fn open_source(step: &'static str, local: &Path) -> Result<(LocalFile<BufReader<File>>, u64), Failure> {
     let file = File::open(local).map_err(|e| Failure::local(step, local, e))?;
     let len = file.metadata().map_err(|e| Failure::local(step, local, e))?.len();
-    Ok((StdIo(BufReader::new(file)), len))
+    Ok((LocalFile::new(BufReader::new(file)), len))
 }
 
 fn summary(console: &mut Console<'_>, step: &'static str, what: &str, n: u64, started: Instant) -> Result<(), Failure> {
-    writeln!(console.err, "{step} {what}: {}", rate(n, started.elapsed())).map_err(|e| Failure::local(step, "stderr", e))
-}
-
-/// The sibling file a download goes to (`<local>.qftp-part`), renamed over
-/// LOCAL when complete, removed otherwise.
-struct PartFile(PathBuf);
-
-impl PartFile {
-    fn new(local: &Path) -> Self {
-        let mut part = local.as_os_str().to_owned();
-        part.push(".qftp-part");
-        PartFile(PathBuf::from(part))
-    }
-
-    /// Flushes `sink` and puts the file in place of `local`.
-    fn keep(
-        self,
-        sink: &mut StdIo<std::io::BufWriter<File>>,
-        local: &Path,
-        step: &'static str,
-    ) -> Result<(), Failure> {
-        use std::io::Write as _;
-        sink.0.flush().map_err(|e| Failure::local(step, local, e))?;
-        fs::rename(&self.0, local).map_err(|e| Failure::local(step, local, e))
-    }
-}
-
-impl Drop for PartFile {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
+    writeln!(console.err, "{step} {what}: {}", rate(n, started.elapsed()))
+        .map_err(|e| Failure::local(step, "stderr", e))
 }

@@ -27,7 +27,8 @@ fn every_operation(tls: Tls) {
     let src = local.path().join("src.bin");
     std::fs::write(&src, &data).unwrap();
 
-    let (out, err) = rig.run(Command::Put { local: src.clone(), remote: "up.bin".into(), resume: false }).unwrap();
+    let (out, err) =
+        rig.run(Command::Put { local: src.clone(), remote: "up.bin".into(), resume: false, via_ufs: false }).unwrap();
     assert_eq!(out, "");
     assert!(err.contains("102400 bytes"), "{err}");
     assert_eq!(std::fs::read(rig.server_path("up.bin")).unwrap(), data);
@@ -45,7 +46,8 @@ fn every_operation(tls: Tls) {
     assert!(fact.to_ascii_lowercase().contains("type=file") && fact.contains("ize=102400"), "{fact}");
 
     let dst = local.path().join("dst.bin");
-    let (out, err) = rig.run(Command::Get { remote: "up.bin".into(), local: dst.clone(), resume: false }).unwrap();
+    let (out, err) =
+        rig.run(Command::Get { remote: "up.bin".into(), local: dst.clone(), resume: false, via_ufs: false }).unwrap();
     assert_eq!(out, "");
     assert!(err.contains("102400 bytes"), "{err}");
     assert_eq!(std::fs::read(&dst).unwrap(), data);
@@ -69,8 +71,9 @@ fn every_operation(tls: Tls) {
 
     // A missing file fails with the server's reply, and leaves no local file.
     let missing = local.path().join("missing.bin");
-    let failure =
-        rig.run(Command::Get { remote: "nope.bin".into(), local: missing.clone(), resume: false }).unwrap_err();
+    let failure = rig
+        .run(Command::Get { remote: "nope.bin".into(), local: missing.clone(), resume: false, via_ufs: false })
+        .unwrap_err();
     assert_eq!(failure.step, "get");
     assert!(matches!(failure.modem_error(), Some(Error::Ftp { reply: Some(FtpReply::FileUnavailable), .. })));
     assert!(failure.to_string().starts_with("get: file unavailable (server replied 550"), "{failure}");
@@ -101,12 +104,12 @@ fn implicit_ftps_against_vsftpd() {
         let data = hostile_data(64 * 1024, 11);
         let src = local.path().join("src.bin");
         std::fs::write(&src, &data).unwrap();
-        rig.ok(Command::Put { local: src, remote: "tls.bin".into(), resume: false });
+        rig.ok(Command::Put { local: src, remote: "tls.bin".into(), resume: false, via_ufs: false });
         assert_eq!(std::fs::read(rig.server_path("tls.bin")).unwrap(), data);
         assert!(rig.ok(Command::Ls { dir: None, json: false }).contains("tls.bin"));
         assert_eq!(rig.ok(Command::Size { remote: "tls.bin".into() }), "65536\n");
         let dst = local.path().join("dst.bin");
-        rig.ok(Command::Get { remote: "tls.bin".into(), local: dst.clone(), resume: false });
+        rig.ok(Command::Get { remote: "tls.bin".into(), local: dst.clone(), resume: false, via_ufs: false });
         assert_eq!(std::fs::read(dst).unwrap(), data);
         assert_eq!(rig.ok(Command::Pwd), "/pub\n");
     });
@@ -245,7 +248,7 @@ fn back_to_back_sessions_reuse_the_context() {
         let local = temp_dir();
         let src: PathBuf = local.path().join("a.txt");
         std::fs::write(&src, b"hello\r\nOK\r\n").unwrap();
-        rig.ok(Command::Put { local: src, remote: "a.txt".into(), resume: false });
+        rig.ok(Command::Put { local: src, remote: "a.txt".into(), resume: false, via_ufs: false });
         assert_eq!(rig.ok(Command::Size { remote: "a.txt".into() }), "11\n");
         assert_eq!(rig.ok(Command::Size { remote: "a.txt".into() }), "11\n");
     });
@@ -275,7 +278,7 @@ fn interrupt_mid_chunk_closes_the_session_and_reports_how_far() {
             trigger.trigger();
             Instant::now()
         });
-        let put = Command::Put { local: src.clone(), remote: "stalled.bin".into(), resume: false };
+        let put = Command::Put { local: src.clone(), remote: "stalled.bin".into(), resume: false, via_ufs: false };
         let failure = rig.run_until(put, &interrupt).expect_err("interrupted");
         let took = fired.join().unwrap().elapsed();
         assert!(took < Duration::from(CLOSE_AFTER_INTERRUPT) + Duration::from_secs(1), "{took:?}");
@@ -285,7 +288,7 @@ fn interrupt_mid_chunk_closes_the_session_and_reports_how_far() {
         let on_server = std::fs::read(rig.server_path("stalled.bin")).unwrap();
         assert!(on_server == data[..40_000], "{} bytes on the server, not the first 40000", on_server.len());
 
-        let resumed = Command::Put { local: src, remote: "stalled.bin".into(), resume: true };
+        let resumed = Command::Put { local: src, remote: "stalled.bin".into(), resume: true, via_ufs: false };
         let (_, err) = rig.run(resumed).expect("put --continue");
         assert!(err.contains("resumed at byte 40000"), "{err}");
         assert!(std::fs::read(rig.server_path("stalled.bin")).unwrap() == data, "resumed upload differs");
@@ -307,7 +310,9 @@ fn a_download_that_fails_part_way_is_retried_from_the_last_confirmed_chunk() {
         // A byte of the second 64 KiB chunk is lost on its way to the host.
         let dst = local.path().join("lost-byte.bin");
         rig.sim.control.drop_byte_in(100_000);
-        let (_, err) = rig.run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: false }).unwrap();
+        let (_, err) = rig
+            .run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: false, via_ufs: false })
+            .unwrap();
         assert!(err.contains("; retry 1 of 1 in 1 s"), "{err}");
         assert!(err.contains("resumed at byte 65536"), "{err}");
         assert!(std::fs::read(&dst).unwrap() == data, "the retried download differs");
@@ -317,7 +322,9 @@ fn a_download_that_fails_part_way_is_retried_from_the_last_confirmed_chunk() {
         let dst = local.path().join("reset.bin");
         std::fs::write(&dst, &data[..10_000]).unwrap();
         rig.sim.control.update_faults(|f| f.reset_after_data_bytes = Some(30_000));
-        let (_, err) = rig.run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true }).unwrap();
+        let (_, err) = rig
+            .run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true, via_ufs: false })
+            .unwrap();
         assert!(err.contains("; retry 1 of 1 in 1 s"), "{err}");
         assert!(err.contains("resumed at byte 10000"), "{err}");
         assert!(std::fs::read(&dst).unwrap() == data, "the continued and retried download differs");
@@ -328,10 +335,12 @@ fn a_download_that_fails_part_way_is_retried_from_the_last_confirmed_chunk() {
         let dst = local.path().join("kept.bin");
         std::fs::write(&dst, b"").unwrap();
         rig.sim.control.drop_byte_in(100_000);
-        let failure = rig.run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true }).unwrap_err();
+        let failure = rig
+            .run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true, via_ufs: false })
+            .unwrap_err();
         assert!(failure.is_transient(), "{failure}");
         assert_eq!(std::fs::read(&dst).unwrap(), data[..65_536], "only the confirmed chunk is kept");
-        rig.ok(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true });
+        rig.ok(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true, via_ufs: false });
         assert!(std::fs::read(&dst).unwrap() == data, "the continued download differs");
     });
 }

@@ -128,9 +128,11 @@ impl<U: Read + Write> Ftp<'_, U> {
         // escapes (unless told the module is fresh) and probes.
         self.st.dirty = if escape { Dirty::DataMode } else { Dirty::Stream };
         self.st.session = Session::Closed;
-        // Nothing of a previous run of this client is waited for.
-        self.st.pending = None;
-        self.st.need_close = false;
+        // Nothing of a previous run of this client is waited for; a result
+        // it still owes (an abandoned `open`) could answer a later command
+        // of its kind, so a close comes first, before anything else (as
+        // after a session in doubt).
+        self.st.give_up_pending();
         self.st.closing = false;
         self.forget_input();
         if escape {

@@ -50,7 +50,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             self.prepare(false).await?;
             let r = self.command(&open, Want::Num(b"QFTPOPEN"), self.st.deferred, &mut []).await;
             match r {
-                Ok(_) => self.st.session = Session::Open,
+                // The module took the open: no other session holds it, so
+                // none is left to close (a dead run's transfer result heard
+                // meanwhile said there might be).
+                Ok(_) => (self.st.session, self.st.need_close) = (Session::Open, false),
                 Err(e) if busy(e) && retries < OPEN_RETRIES => {
                     warn!("a session is still open: closing it");
                     retries += 1;

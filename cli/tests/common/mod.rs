@@ -98,6 +98,7 @@ pub fn session_config(sim: &Simulator, tls: Tls) -> SessionConfig {
         pin: None,
         registration_timeout_s: 180,
         retries: 0,
+        ca_cert: None,
     }
 }
 
