@@ -112,7 +112,8 @@ Exit status:
   3    local file error
   4    connection or modem failure: modem, SIM, network registration, PDP context,
        FTP session or data connection, the serial device or link
-  5    the FTP server refused (a reply such as 550 file unavailable)
+  5    refused: the FTP server (a reply such as 550 file unavailable) or the
+       module's file store (no such file, no space)
   6    timeout
   130  interrupted (Ctrl-C, SIGTERM, SIGHUP)";
 

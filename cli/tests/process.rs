@@ -709,3 +709,39 @@ fn the_shell_on_a_terminal_is_a_prompt_that_goes_on_after_a_failure() {
     assert!(sim.root.join("typed").is_dir(), "the prompt went on after the failure");
     assert!(screen.lock().unwrap().contains("/\r\n"), "{}", screen.lock().unwrap());
 }
+
+/// `qftp ufs ...` and `--via-ufs` through the binary and `qftp-sim` (issue
+/// 16): the file store survives between runs of the same module, the
+/// transcript shows no `AT+QFTPOPEN` for the store's own commands, and a
+/// `--via-ufs` run leaves nothing staged.
+#[test]
+fn the_file_store_from_the_command_line() {
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src.bin");
+    let data: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&src, &data).unwrap();
+    let trace = dir.path().join("trace.txt");
+    let out = sim.qftp(&["--trace", path(&trace), "ufs", "put", "--ack", path(&src), "staged.bin"]);
+    ok(&out, "ufs put");
+    let transcript = std::fs::read_to_string(&trace).unwrap();
+    assert!(sent(&transcript, "AT+QFUPL=").len() == 1, "{transcript}");
+    assert!(sent(&transcript, "AT+QFTPOPEN").is_empty(), "no session for the store: {transcript}");
+    assert_eq!(ok(&sim.qftp(&["ufs", "ls"]), "ufs ls"), "staged.bin\t50000\n");
+    let back = dir.path().join("back.bin");
+    ok(&sim.qftp(&["ufs", "get", "staged.bin", path(&back)]), "ufs get");
+    assert!(std::fs::read(&back).unwrap() == data);
+    ok(&sim.qftp(&["ufs", "rm", "staged.bin"]), "ufs rm");
+    let missing = sim.qftp(&["ufs", "rm", "staged.bin"]);
+    assert_eq!(missing.status.code(), Some(5), "{}", text(&missing.stderr));
+    assert!(ok(&sim.qftp(&["ufs", "df"]), "ufs df").starts_with("free "));
+    ok(&sim.qftp(&["put", "--via-ufs", path(&src), "via.bin"]), "put --via-ufs");
+    assert!(std::fs::read(sim.root.join("via.bin")).unwrap() == data);
+    let down = dir.path().join("down.bin");
+    ok(&sim.qftp(&["get", "--via-ufs", "via.bin", path(&down)]), "get --via-ufs");
+    assert!(std::fs::read(&down).unwrap() == data);
+    assert_eq!(ok(&sim.qftp(&["ufs", "ls"]), "ufs ls"), "", "nothing staged is left");
+    // `--ca-cert` without FTPS is a usage error.
+    let usage = sim.qftp(&["--ca-cert", path(&src), "pwd"]);
+    assert_eq!(usage.status.code(), Some(2), "{}", text(&usage.stderr));
+}
