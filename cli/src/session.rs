@@ -489,13 +489,11 @@ pub async fn run_session_until<U: Read + Write>(
     command.check_local()?;
     if !command.needs_session() {
         // The file store: the module only, no network, no login.
-        return match interrupt.unless(bring_up(ftp, cfg)).await {
-            None => Err(Failure::interrupted(command.name(), "interrupted")),
-            Some(up) => match up {
-                Ok(()) => execute_until(ftp, cfg, command, console, interrupt).await,
-                Err(failure) => Err(failure),
-            },
-        };
+        match interrupt.unless(bring_up(ftp, cfg)).await {
+            None => return Err(Failure::interrupted(command.name(), "interrupted")),
+            Some(up) => up?,
+        }
+        return execute_until(ftp, cfg, command, console, interrupt).await;
     }
     match interrupt.unless(open_session(ftp, cfg)).await {
         None => return Err(stop(ftp, command, &Progress::default()).await),

@@ -12,7 +12,7 @@ use quectel_ftp::{
 use quectel_ftp_sim::{pair, SimConfig, SimControl, SimPort, TestServer, PASSWORD, USER};
 
 mod common;
-use common::{hostile_of_len, start_wall_clock};
+use common::{hostile_of_len, start_wall_clock, Sink};
 
 /// A client of a fresh simulated module, and the module's control handle.
 fn session(buf: &mut [u8]) -> (Ftp<'_, SimPort>, SimControl) {
@@ -29,25 +29,6 @@ async fn log_in(ftp: &mut Ftp<'_, SimPort>, ssl: SslType) -> Result<(), Error> {
     let config = FtpConfig { user: USER, password: PASSWORD, rsp_timeout_s: 20, ssl, ..Default::default() };
     ftp.configure(&config, Some(&SslConfig { seclevel: u8::from(ssl != SslType::None), ..SslConfig::DEFAULT })).await?;
     Ok(())
-}
-
-/// Bytes received, as an async sink.
-#[derive(Default)]
-struct Sink(Vec<u8>);
-
-impl embedded_io_async::ErrorType for Sink {
-    type Error = embedded_io::ErrorKind;
-}
-
-impl embedded_io_async::Write for Sink {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
-        self.0.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    async fn flush(&mut self) -> Result<(), Self::Error> {
-        Ok(())
-    }
 }
 
 fn block_on<T>(f: impl std::future::Future<Output = Result<T, Error>>) -> T {

@@ -220,3 +220,22 @@ pub fn start_wall_clock() {
         });
     });
 }
+
+/// Bytes received, as an async sink.
+#[derive(Default)]
+pub struct Sink(pub Vec<u8>);
+
+impl embedded_io_async::ErrorType for Sink {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io_async::Write for Sink {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Self::Error> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
