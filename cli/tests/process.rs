@@ -431,7 +431,7 @@ fn the_password_comes_from_the_environment_or_a_prompt_and_is_never_shown() {
     let help = text(&help.stdout);
     assert!(help.contains("visible to other local users"), "{help}");
     assert!(help.contains("QFTP_PASSWORD") && !help.contains("hunter2-xyz"), "{help}");
-    assert!(help.contains("Exit status:") && help.contains("5    the FTP server refused"), "{help}");
+    assert!(help.contains("Exit status:") && help.contains("5    refused: the FTP server"), "{help}");
 }
 
 #[test]
