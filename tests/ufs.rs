@@ -451,3 +451,33 @@ fn the_certificates_of_ftps_that_verifies_the_server() {
     });
     modem.finished();
 }
+
+/// A piece that stops coming: the call times out, writes no
+/// `AT+QFCLOSE` into what may still be data mode, and the next call
+/// escapes and probes first.
+#[test]
+fn a_read_that_stops_midway_is_not_followed_by_a_command_into_its_data() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot()
+            .cmd("AT+QFOPEN=\"f.bin\",2")
+            .lines(&["+QFOPEN: 1", "OK"])
+            .cmd("AT+QFREAD=1,100")
+            .send(b"\r\nCONNECT 100\r\n0123456789")
+            // Silent from here until the client's escape.
+            .expect(b"+++")
+            .lines(&["OK"])
+            .then(probe())
+            .cmd("AT+QFLDS=\"UFS\"")
+            .lines(&["+QFLDS: 1,2", "OK"]),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = client(&modem, &mut buf);
+    run(LONG, async {
+        ftp.init().await.unwrap();
+        let opts = Transfer { chunk: 100, ..Transfer::default() };
+        assert_eq!(ftp.ufs_read("f.bin", &mut Sink(Vec::new()), opts).await, Err(Error::Timeout));
+        assert_eq!(ftp.ufs_space().await, Ok(UfsSpace { free: 1, total: 2 }));
+    });
+    modem.finished();
+}

@@ -419,8 +419,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Reads the file `name` into `sink` with `AT+QFOPEN` (read only),
     /// `AT+QFREAD` of `opts.chunk` bytes at a time (each answered
     /// `CONNECT <n>` and exactly `n` bytes; `n` 0 at the end of the file)
-    /// and `AT+QFCLOSE`, also after a failure. `progress` hears the bytes
-    /// read so far. Returns the bytes read.
+    /// and `AT+QFCLOSE`, also after a failure the module answered (not
+    /// after a timeout, which leaves the stream in doubt). `progress` hears
+    /// the bytes read so far. Returns the bytes read.
     ///
     /// Unlike [`Ftp::ufs_download`] there is no checksum: each piece's
     /// length is on its `CONNECT` line and must be followed by `OK`.
@@ -450,6 +451,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             self.rx.tok().expect_payload(Payload::Counted { limit: chunk.into() });
             let mut w = Waiting::new(Want::Nothing, Until::Data, &mut []);
             let before = read;
+            // From the command on, the module may enter data mode: a call
+            // after a drop or a timeout escapes first.
+            self.st.dirty = Dirty::DataMode;
             let piece = async {
                 let (n, _) = self.receive(&cmd::qfread(handle, chunk), &mut w, sink, &mut opts).await?;
                 read += n;
@@ -467,7 +471,11 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             }
         };
         let r = self.st.ended(r);
-        // Closed whatever happened, if the stream allows.
+        if self.st.dirty != Dirty::Clean {
+            // The module may be in data mode still: a command now would be
+            // data. The next call resynchronises; the handle stays open.
+            return r;
+        }
         let closed = self.command(&cmd::qfclose(handle), Want::Nothing, QUICK, &mut []).await;
         let closed = self.st.ended(closed);
         r.and_then(|n| closed.map(|_| n))
