@@ -293,7 +293,8 @@ fn unix_tail(line: &[u8], kind: Kind, [size, month, day, clock]: [(usize, usize)
     let mut name = line.get(clock.1 + 1..).filter(|n| !n.is_empty())?;
     if kind == Kind::Link {
         if let Some(i) = name.windows(4).position(|w| w == b" -> ") {
-            name = name.get(..i)?;
+            // `-> target` with no name before it: not a link line.
+            name = name.get(..i).filter(|n| !n.is_empty())?;
         }
     }
     if kind == Kind::Other {
@@ -946,6 +947,18 @@ modify=20140708110039.123;size=1000;type=file; IIS file.txt\r
                 }
             }
         }
+    }
+
+    /// The fuzzer's finding (stop 15, CI's smoke run): a link line whose
+    /// name is empty before ` -> ` is no entry of that name, but a line
+    /// of no known shape, kept whole.
+    #[test]
+    fn a_link_without_a_name_is_another_line() {
+        let line = b"lrwxrwxrwx 1 ftp ftp 2 Jul  8  2014  -> target";
+        let e = parse(Listing::List, line).unwrap();
+        assert_eq!((e.kind, e.name), (Other, &line[..]));
+        let named = parse(Listing::List, b"lrwxrwxrwx 1 ftp ftp 2 Jul  8  2014 a -> target").unwrap();
+        assert_eq!((named.kind, named.name), (Link, &b"a"[..]));
     }
 
     #[test]
