@@ -25,7 +25,7 @@ use super::answer::{Got, Until, Verdict, Waiting, Want};
 use super::edge::{after, RX_LEN};
 use super::limits::QUICK;
 use super::session::Dirty;
-use super::{io_error, Ftp, Listing, Transfer};
+use super::{io_error, sat32, Ftp, Listing, Transfer};
 use crate::at::checksum::Checksum;
 use crate::at::cmd::{self, Command, COM, MAX_LOCAL};
 use crate::at::parse;
@@ -273,7 +273,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             let (stored, module) = unpack_moved(w.value()?.num()?);
             check_moved(sent, stored, sum.value(), module)?;
             if stored != size {
-                return Err(Error::LengthMismatch { moved: sat(size), reported: sat(stored) });
+                return Err(Error::LengthMismatch { moved: sat32(size), reported: sat32(stored) });
             }
             Ok(size)
         }
@@ -356,7 +356,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
         let received = self.st.ended(r)?;
         if received != size {
-            return Err(Error::LengthMismatch { moved: sat(received), reported: sat(size) });
+            return Err(Error::LengthMismatch { moved: sat32(received), reported: sat32(size) });
         }
         Ok(size)
     }
@@ -578,7 +578,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             Err(e @ Error::Cme(CmeError::Code(407))) => return Err(e),
             Err(e) => Err(e),
             Ok(_) => match self.put_from_ufs(remote, staging.name, start, staging.within_s).await {
-                Ok(moved) if moved != size => Err(Error::LengthMismatch { moved: sat(size), reported: sat(moved) }),
+                Ok(moved) if moved != size => Err(Error::LengthMismatch { moved: sat32(size), reported: sat32(moved) }),
                 r => r,
             },
         };
@@ -613,7 +613,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         let r = match self.get_to_ufs(remote, staging.name, opts.start, staging.within_s).await {
             Err(e) => Err(e),
             Ok(moved) => match self.ufs_download(staging.name, sink, opts).await {
-                Ok(read) if read != moved => Err(Error::LengthMismatch { moved: sat(read), reported: sat(moved) }),
+                Ok(read) if read != moved => Err(Error::LengthMismatch { moved: sat32(read), reported: sat32(moved) }),
                 r => r,
             },
         };
@@ -768,17 +768,12 @@ fn unpack_moved(n: u64) -> (u64, u16) {
 /// (a shorter file has another checksum anyway).
 fn check_moved(ours: u64, module: u64, sum: u16, module_sum: u16) -> Result<(), Error> {
     if ours != module {
-        return Err(Error::LengthMismatch { moved: sat(ours), reported: sat(module) });
+        return Err(Error::LengthMismatch { moved: sat32(ours), reported: sat32(module) });
     }
     if sum != module_sum {
         return Err(Error::Checksum { ours: sum, module: module_sum });
     }
     Ok(())
-}
-
-/// A count for [`Error::LengthMismatch`].
-fn sat(n: u64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// A local name for a file of the module, not the UART's `"COM:"`.
