@@ -5,6 +5,18 @@
 //! tokenizer here; each frame becomes an [`Event`] for the wait in
 //! progress, and each line that answers nothing goes to the URC dispatcher
 //! (and to `State::unanswered`).
+//!
+//! # Reading this file
+//!
+//! In order: the receive side (`Rx`) and the raw write with a deadline;
+//! then `Ftp`'s routines from the top down: writing (`send`,
+//! `write_line`, `write_upload`, `write_escape`), one command and its
+//! answer (`command`, `exchange` with the busy loop), `probe` and
+//! `listen`, the wait loop (`wait`) and what feeds it (`fill`), the check
+//! made while an upload streams (`module_left_data_mode`), `settle_input`
+//! before an operation, `acknowledged` (the file store's ACK mode), `event`
+//! (a frame of the tokenizer to an event, the URCs to the dispatcher), `expect_raw`, and the
+//! receive buffer's bookkeeping; last, `Shared`, the out-of-line poll.
 
 use core::future::Future;
 

@@ -9,7 +9,7 @@
 //!
 //! | to find | look in |
 //! | --- | --- |
-//! | an operation's command sequence | one file per family: `bringup.rs` (`init`, `init_with_pin`, `activate` with the wait for registration, `deactivate`), `settings.rs` (`configure`, `setting`), `files.rs` (`open`, `close`, `cwd`, ... `stat`), `download.rs` (`get`, `list`, `list_entries`), `upload.rs` (`put`, `put_sized`, `put_escaped`) |
+//! | an operation's command sequence | one file per family: `bringup.rs` (`init`, `init_with_pin`, `activate` with the wait for registration, `deactivate`), `settings.rs` (`configure`, `setting`), `files.rs` (`open`, `close`, `cwd`, ... `stat`), `download.rs` (`get`, `list`, `list_entries`), `upload.rs` (`put`, `put_sized`, `put_escaped`), `ufs.rs` (the module's file store: `ufs_upload`, `ufs_download`, `ufs_read`, ...), `forward.rs` (FTP through a file of the store, `put_via_ufs`/`get_via_ufs`, `ssl_files`, `install_ca`) |
 //! | a timeout or retry count | `limits.rs` |
 //! | which line answers a command, when a wait ends | `answer.rs` |
 //! | what a dropped future or a timeout leaves for the next call | `session.rs` |
@@ -185,6 +185,8 @@ mod download;
 mod edge;
 #[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod files;
+#[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
+mod forward;
 mod limits;
 #[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod recovery;
@@ -207,9 +209,10 @@ pub use config::{
     Auth, DataAddress, FileType, FtpConfig, IpType, PdpConfig, Setting, SslConfig, SslType, TransferMode,
 };
 pub use edge::{LINE_LEN, MIN_BUF, RX_LEN};
+pub use forward::{SslFiles, Staging};
 pub use limits::GUARD;
 pub use types::{FtpState, Listing, LocalAddr, ModifyTime, Transfer};
-pub use ufs::{SslFiles, Staging, UfsSpace, UfsUpload};
+pub use ufs::{UfsSpace, UfsUpload};
 
 /// The FTP(S) client over an async UART.
 ///
