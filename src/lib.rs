@@ -14,7 +14,8 @@ pub mod error;
 pub mod listing;
 
 pub use client::{
-    Auth, DataAddress, FileType, Ftp, FtpConfig, FtpState, IpType, Listing, LocalAddr, ModifyTime, PdpConfig, Setting,
-    SslConfig, SslFiles, SslType, Staging, Transfer, TransferMode, UfsSpace, UfsUpload, GUARD, MIN_BUF, RX_LEN,
+    Auth, DataAddress, Dtr, FileType, Ftp, FtpConfig, FtpState, IpType, Listing, LocalAddr, ModifyTime, NoDtr,
+    PdpConfig, Setting, SslConfig, SslFiles, SslType, Staging, Transfer, TransferMode, UfsSpace, UfsUpload, UploadMode,
+    GUARD, MIN_BUF, RX_LEN, SLOW_ROUND_TRIP,
 };
 pub use error::{ArgError, CmeError, Error, FileError, FtpReply, ModuleError, SimError};

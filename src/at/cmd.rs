@@ -247,6 +247,10 @@ fn query(head: &'static str) -> Command<'static> {
 pub fn echo_off() -> Command<'static> {
     exec("ATE0")
 }
+/// `AT&D1` — a low-to-high DTR edge leaves data mode (reference section 2).
+pub fn dtr_escape() -> Command<'static> {
+    exec("AT&D1")
+}
 /// `AT+CMEE=1` — numeric `+CME ERROR` codes.
 pub fn cmee_numeric() -> Command<'static> {
     Command::new("AT+CMEE", b"=1\r")
@@ -455,16 +459,18 @@ pub fn qftpput<'a>(
     Ok(Command::new("AT+QFTPPUT", form).strs(strs).nums([startpos, len.into(), last.into()]))
 }
 
-/// `AT+QFTPGET="<remote>","<local>",<startpos>[,<downloadlen>]`.
+/// `AT+QFTPGET="<remote>","<local>",<startpos>[,<downloadlen>]`; a start
+/// of 0 without a length is left out (the module's default).
 pub fn qftpget<'a>(
     remote_name: &'a str,
     local_name: &'a str,
     startpos: u64,
     len: Option<u32>,
 ) -> Result<Command<'a>, ArgError> {
-    let form: &[u8] = match len {
-        Some(_) => b"=\"\x01\",\"\x02\",\x05,\x06\r",
-        None => b"=\"\x01\",\"\x02\",\x05\r",
+    let form: &[u8] = match (startpos, len) {
+        (_, Some(_)) => b"=\"\x01\",\"\x02\",\x05,\x06\r",
+        (0, None) => b"=\"\x01\",\"\x02\"\r",
+        (_, None) => b"=\"\x01\",\"\x02\",\x05\r",
     };
     let strs = [remote(remote_name)?, local(local_name)?, &[]];
     Ok(Command::new("AT+QFTPGET", form).strs(strs).nums([startpos, len.unwrap_or(0).into(), 0]))

@@ -2,6 +2,7 @@
 
 use embassy_time::{Duration, Instant, Timer};
 
+use super::Dtr;
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Got, Want, CPIN_PIN, CPIN_PUK, CPIN_READY};
@@ -27,7 +28,7 @@ fn sim(r: Result<Got, Error>) -> Result<(), Error> {
     Err(Error::Sim(e))
 }
 
-impl<U: Read + Write> Ftp<'_, U> {
+impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
     /// Brings the module up, whatever state a previous run left it in.
     ///
     /// The module may still be in data mode, in the middle of a transfer of

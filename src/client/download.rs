@@ -10,6 +10,7 @@
 
 use core::future::Future;
 
+use super::Dtr;
 use embedded_io_async::{Read, Write};
 
 use super::answer::counted;
@@ -27,15 +28,27 @@ use crate::listing::{Entries, Entry, LINE_MAX};
 /// The name of `+QFTPGET:`.
 const GET: &[u8] = b"QFTPGET";
 
+/// The most bytes one `AT+QFTPGET` asks of a file whose size the server
+/// cannot tell: its end is then found where the result line's count
+/// confirms it, and from the first `\r\nOK\r\n` inside it on the payload
+/// must end within the deferred-result deadline (`State::end_by`). 64 KiB
+/// take 5.7 s at 115200 baud, well within it.
+const UNKNOWN_SIZE_CHUNK: u64 = 64 * 1024;
+
 /// What follows an exact-length payload at once.
 const TRAILER: &[u8] = b"\r\nOK\r\n";
 
-impl<'b, U: Read + Write> Ftp<'b, U> {
-    /// Downloads `remote` from `opts.start` into `sink`, in chunks of
-    /// `opts.chunk` bytes, each requested with `<startpos>,<downloadlen>` so
-    /// the number of payload bytes is always known. The size is asked first
-    /// (`AT+QFTPSIZE`); servers that cannot tell (reply 500 or 502) get
-    /// chunks whose end is confirmed by the modem's count, until a short
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
+    /// Downloads `remote` from `opts.start` into `sink`. The size is asked
+    /// first (`AT+QFTPSIZE`), so the number of payload bytes is always
+    /// known: by default the rest of the file comes in one `AT+QFTPGET`
+    /// (the whole file the vendor's way, without `<startpos>` and
+    /// `<downloadlen>`; from a start, with them), one round trip per file.
+    /// A smaller `opts.chunk` asks `<startpos>,<downloadlen>` chunks of
+    /// that size, each confirmed by the module (points to resume from), a
+    /// round trip each. Servers that cannot tell the size (reply 500 or
+    /// 502) get chunks of at most 64 KiB whose end is confirmed by the
+    /// modem's count, until a short
     /// chunk (or, after a full one, a chunk the module reports as "file
     /// unavailable", `+QFTPGET: 627,550`, as some firmware does at the end
     /// of the file). Every chunk's
@@ -71,7 +84,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         remote: &'s str,
         sink: &'s mut W,
         mut opts: Transfer<'p>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, W> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, W> {
         async move {
             let start = opts.start;
             cmd::qftpget(remote, COM, start, Some(0))?;
@@ -85,7 +98,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
             loop {
                 let n = match size {
                     Some(size) => size.saturating_sub(pos).min(chunk),
-                    None => chunk,
+                    None => chunk.min(UNKNOWN_SIZE_CHUNK),
                 };
                 if n == 0 {
                     return Ok(pos - start);
@@ -95,7 +108,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                     None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
                 };
                 self.prepare(true).await?;
-                let r = self.fetch(&cmd::qftpget(remote, COM, pos, Some(sat32(n)))?, payload, GET, sink).await;
+                // The whole file at once is asked the vendor's way, with
+                // neither `<startpos>` nor `<downloadlen>`.
+                let len = (pos > 0 || size != Some(n)).then_some(sat32(n));
+                let r = self.fetch(&cmd::qftpget(remote, COM, pos, len)?, payload, GET, sink).await;
                 let got = match self.st.ended(r) {
                     // Some firmware reports a chunk asked for at the end of
                     // a file of unknown size as "file unavailable" rather
@@ -144,7 +160,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         kind: Listing,
         dir: &'s str,
         sink: &'s mut W,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, W> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, D, W> {
         async move {
             let command = cmd::qftplist(kind, dir, COM)?;
             let result = kind.result_name();
@@ -181,7 +197,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         kind: Listing,
         dir: &'s str,
         each: F,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, F> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, D, F> {
         async move {
             let mut line = [0u8; LINE_MAX];
             let mut entries = Entries::new(kind, &mut line, each);
@@ -202,7 +218,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         payload: Payload,
         result: &'static [u8],
         sink: &'s mut W,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'b, U, W> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'b, U, D, W> {
         async move {
             let w = Waiting::new(Want::Num(result), Until::Data, &mut []);
             let mut rd = Reading { payload, w, moved: 0, sent: false };
@@ -226,7 +242,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         &'s mut self,
         command: &'s Command<'c>,
         rd: &'s mut Reading,
-    ) -> impl Future<Output = Result<Option<Piece>, Error>> + use<'s, 'c, 'b, U> {
+    ) -> impl Future<Output = Result<Option<Piece>, Error>> + use<'s, 'c, 'b, U, D> {
         async move {
             let r = async {
                 // Each wait for payload is bounded by the deferred-result

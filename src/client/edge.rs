@@ -20,6 +20,7 @@
 
 use core::future::Future;
 
+use super::Dtr;
 use embassy_time::{with_deadline, Duration, Instant};
 use embedded_io_async::{Read, Write};
 
@@ -112,14 +113,14 @@ pub(crate) async fn write_all<U: Write>(uart: &mut U, mut bytes: &[u8], deadline
     with_deadline(deadline, io).await.unwrap_or(Err(Error::Timeout))
 }
 
-impl<'b, U: Read + Write> Ftp<'b, U> {
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Sends `cmd`, whose deferred result (if `want` names one) is pending
     /// from now on.
     pub(crate) fn send<'s, 'c>(
         &'s mut self,
         cmd: &'s Command<'c>,
         want: Want,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'c, 'b, U> {
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'c, 'b, U, D> {
         self.st.pending = want.deferred();
         self.write_line(cmd)
     }
@@ -129,7 +130,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     pub(crate) fn write_line<'s>(
         &'s mut self,
         cmd: &'s Command<'_>,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         Shared::new(async move {
             // Credentials show as `***`.
             trace!("> {}", cmd);
@@ -154,13 +155,13 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         a: usize,
         b: usize,
         deadline: Instant,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         trace!("> {} bytes of data", b.saturating_sub(a));
         write_all(&mut self.uart, self.rx.buf.get(a..b).unwrap_or_default(), deadline)
     }
 
     /// Writes `+++` in one write.
-    pub(crate) fn write_escape<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    pub(crate) fn write_escape<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         trace!("> +++");
         write_all(&mut self.uart, b"+++", after(QUICK))
     }
@@ -174,7 +175,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         want: Want,
         timeout: Duration,
         text: &'s mut [u8],
-    ) -> impl Future<Output = Result<Got, Error>> + use<'s, 'b, U> {
+    ) -> impl Future<Output = Result<Got, Error>> + use<'s, 'b, U, D> {
         Shared::new(async move {
             let mut w = Waiting::new(want, Until::Final, text);
             self.exchange(cmd, &mut w, timeout).await?;
@@ -201,7 +202,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         cmd: &'s Command<'_>,
         w: &'s mut Waiting<'t>,
         timeout: Duration,
-    ) -> impl Future<Output = Result<Verdict, Error>> + use<'s, 't, 'b, U> {
+    ) -> impl Future<Output = Result<Verdict, Error>> + use<'s, 't, 'b, U, D> {
         Shared::new(async move {
             let mut busy = 0;
             loop {
@@ -243,7 +244,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     pub(crate) fn probe<'s>(
         &'s mut self,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             self.write_line(&cmd::probe()).await?;
             let mut w = Waiting::new(Want::Cmee, Until::Probe, &mut []);
@@ -260,7 +261,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     pub(crate) fn listen<'s>(
         &'s mut self,
         deadline: Instant,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         Shared::new(async move {
             let mut w = Waiting::new(Want::Nothing, Until::Busy, &mut []);
             match self.wait(&mut w, deadline).await {
@@ -279,7 +280,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         &'s mut self,
         w: &'s mut Waiting<'t>,
         mut deadline: Instant,
-    ) -> impl Future<Output = Result<Verdict, Error>> + use<'s, 't, 'b, U> {
+    ) -> impl Future<Output = Result<Verdict, Error>> + use<'s, 't, 'b, U, D> {
         async move {
             loop {
                 if let Some(v) = w.over(self.st.pending.is_none()) {
@@ -325,7 +326,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// Reads what the UART has into the emptied receive buffer, waiting
     /// until `deadline` for at least one byte (a deadline passed already
     /// takes what the UART has at once: the read is polled first).
-    pub(crate) fn fill(&mut self, deadline: Instant) -> impl Future<Output = Result<(), Error>> + use<'_, 'b, U> {
+    pub(crate) fn fill(&mut self, deadline: Instant) -> impl Future<Output = Result<(), Error>> + use<'_, 'b, U, D> {
         async move {
             self.rx.start = 0;
             self.rx.end = 0;
@@ -350,7 +351,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     pub(crate) fn module_left_data_mode<'s, 't>(
         &'s mut self,
         w: &'s mut Waiting<'t>,
-    ) -> impl Future<Output = Result<bool, Error>> + use<'s, 't, 'b, U> {
+    ) -> impl Future<Output = Result<bool, Error>> + use<'s, 't, 'b, U, D> {
         async move {
             // What the UART has now, then only what is buffered: the
             // deadlines have passed already.
@@ -391,7 +392,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     pub(crate) fn acknowledged(
         &mut self,
         deadline: Instant,
-    ) -> impl Future<Output = Result<bool, Error>> + use<'_, 'b, U> {
+    ) -> impl Future<Output = Result<bool, Error>> + use<'_, 'b, U, D> {
         async move {
             loop {
                 while let Some(&b) = self.rx.buf.get(self.rx.start..self.rx.end).and_then(<[u8]>::first) {
@@ -513,7 +514,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         &'s mut self,
         expected: &'s [u8],
         deadline: Instant,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             let mut matched = 0;
             while matched < expected.len() {

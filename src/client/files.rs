@@ -8,6 +8,8 @@ use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use super::Dtr;
+use embassy_time::Instant;
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Got, Want};
@@ -20,7 +22,7 @@ use crate::at::cmd::{self, FileOp, Names};
 use crate::at::parse;
 use crate::error::{CmeError, Error, ModuleError};
 
-impl<'b, U: Read + Write> Ftp<'b, U> {
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// `AT+QFTPOPEN="<host>",<port>`: connects and logs in with the
     /// account of [`Ftp::configure`]. Waits up to the deferred-result
     /// deadline for `+QFTPOPEN: 0,0`.
@@ -48,7 +50,9 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         let mut retries = 0;
         loop {
             self.prepare(false).await?;
+            let sent = Instant::now();
             let r = self.command(&open, Want::Num(b"QFTPOPEN"), self.st.deferred, &mut []).await;
+            self.st.round_trip = sent.elapsed();
             match r {
                 // The module took the open: no other session holds it, so
                 // none is left to close (a dead run's transfer result heard
@@ -114,7 +118,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub fn cwd<'s>(&'s mut self, path: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    pub fn cwd<'s>(&'s mut self, path: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         FileCommand::new(self.file_op(FileOp::Cwd, Names::One(path), &mut []))
     }
 
@@ -155,7 +159,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub fn size<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
+    pub fn size<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, D> {
         FileCommand::new(self.file_op(FileOp::Size, Names::One(name), &mut []))
     }
 
@@ -175,7 +179,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub fn delete<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    pub fn delete<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         FileCommand::new(self.file_op(FileOp::Del, Names::One(name), &mut []))
     }
 
@@ -195,7 +199,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub fn mkdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    pub fn mkdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         FileCommand::new(self.file_op(FileOp::Mkdir, Names::One(dir), &mut []))
     }
 
@@ -215,7 +219,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub fn rmdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    pub fn rmdir<'s>(&'s mut self, dir: &'s str) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         FileCommand::new(self.file_op(FileOp::Rmdir, Names::One(dir), &mut []))
     }
 
@@ -240,7 +244,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         &'s mut self,
         old: &'s str,
         new: &'s str,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         FileCommand::new(self.file_op(FileOp::Rename, Names::Two(old, new), &mut []))
     }
 
@@ -261,7 +265,10 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
-    pub fn mdtm<'s>(&'s mut self, name: &'s str) -> impl Future<Output = Result<ModifyTime, Error>> + use<'s, 'b, U> {
+    pub fn mdtm<'s>(
+        &'s mut self,
+        name: &'s str,
+    ) -> impl Future<Output = Result<ModifyTime, Error>> + use<'s, 'b, U, D> {
         FileCommand::new(self.file_op(FileOp::Mdtm, Names::One(name), &mut []))
     }
 
@@ -279,7 +286,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// call waits out this command's deferred result first (or closes the
     /// session if it never comes), so it can never pass for a later answer.
     #[allow(clippy::len_without_is_empty)]
-    pub fn len<'s>(&'s mut self) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U> {
+    pub fn len<'s>(&'s mut self) -> impl Future<Output = Result<u64, Error>> + use<'s, 'b, U, D> {
         FileCommand::new(self.file_op(FileOp::Len, Names::None, &mut []))
     }
 
@@ -309,7 +316,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         op: FileOp,
         names: Names<'n>,
         text: &'s mut [u8],
-    ) -> impl Future<Output = Result<Got, Error>> + use<'s, 'n, 'b, U> {
+    ) -> impl Future<Output = Result<Got, Error>> + use<'s, 'n, 'b, U, D> {
         async move {
             // Checked before anything is sent; built again after the
             // preparation, so as not to hold it meanwhile.

@@ -6,6 +6,7 @@
 //! FTPS that verifies the server. The file commands themselves are in
 //! `ufs.rs`.
 
+use super::Dtr;
 use embassy_time::Duration;
 use embedded_io_async::{Read, Write};
 
@@ -41,7 +42,7 @@ impl<'a> Staging<'a> {
     }
 }
 
-impl<'b, U: Read + Write> Ftp<'b, U> {
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// `AT+QFTPPUT="<remote>","<local>",<start>`: the module uploads its
     /// file `local` to `remote` (from `start` of the remote file: non-zero
     /// resumes or appends) by itself, within `within_s` seconds; the UART

@@ -8,14 +8,28 @@
 
 use embassy_time::Duration;
 
-/// The `+++` guard time: the silence needed before and after the escape
-/// (at least 1 s each, reference section 2), with 10 % to spare for UART
-/// FIFOs and clock drift.
-pub const GUARD: Duration = Duration::from_millis(1100);
+/// The `+++` guard time: the silence the module needs before and after the
+/// escape (at least 1 s each, reference section 2), as Quectel's own
+/// reference code waits it. It runs from the end of a write (a UART's
+/// `flush`, or a DMA write's completion), when the last byte has left. A
+/// `+++` the module misses is data: the result line's count then exceeds
+/// the bytes sent, which fails the upload (`LengthMismatch`), and the
+/// escape is retried.
+pub const GUARD: Duration = Duration::from_millis(1000);
 
 /// How long the module may take to answer `+++` with `OK` once the trailing
-/// guard is over (measured on BG95: well under 100 ms; 2 s is generous).
+/// guard is over, or a DTR edge at once (measured on BG95: well under
+/// 100 ms; 2 s is generous).
 pub(crate) const ESCAPE_ANSWER: Duration = Duration::from_secs(2);
+
+/// [`crate::UploadMode::Auto`] ends the rest of an upload of unknown length
+/// with an escape rather than a round trip per chunk buffer once a round
+/// trip takes this long. On a quick link (a wired server, the bench) a
+/// round trip is the command and its answers on the wire: 4–7 ms at
+/// 115200 baud. A cellular network adds its own (LTE-M 50–200 ms, NB-IoT
+/// up to seconds), and then a round trip per 4 KiB buffer costs more than
+/// the two guard times of one escape for a file of a few hundred KiB.
+pub const SLOW_ROUND_TRIP: Duration = Duration::from_millis(20);
 
 /// Guarded `+++` attempts before giving up: "retries are sometimes needed"
 /// (reference section 6b).

@@ -181,6 +181,7 @@ mod bringup;
 mod config;
 #[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod download;
+mod dtr;
 #[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod edge;
 #[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
@@ -208,10 +209,11 @@ use session::{Session, State};
 pub use config::{
     Auth, DataAddress, FileType, FtpConfig, IpType, PdpConfig, Setting, SslConfig, SslType, TransferMode,
 };
+pub use dtr::{Dtr, NoDtr};
 pub use edge::{LINE_LEN, MIN_BUF, RX_LEN};
 pub use forward::{SslFiles, Staging};
-pub use limits::GUARD;
-pub use types::{FtpState, Listing, LocalAddr, ModifyTime, Transfer};
+pub use limits::{GUARD, SLOW_ROUND_TRIP};
+pub use types::{FtpState, Listing, LocalAddr, ModifyTime, Transfer, UploadMode};
 pub use ufs::{UfsSpace, UfsUpload};
 
 /// The FTP(S) client over an async UART.
@@ -230,8 +232,10 @@ pub use ufs::{UfsSpace, UfsUpload};
 /// [`Error::SessionClosed`] (the network dropped the PDP context or the
 /// module restarted during or before the call: reported once, open the
 /// session again).
-pub struct Ftp<'b, U> {
+pub struct Ftp<'b, U, D = NoDtr> {
     uart: U,
+    /// The module's DTR input, if the board wires it (see [`Ftp::with_dtr`]).
+    dtr: D,
     rx: Rx<'b>,
     st: State,
     urcs: UrcSink<'b>,
@@ -251,9 +255,24 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         if buf.len() < MIN_BUF {
             return Err(Error::BufferTooSmall { needed: MIN_BUF as u32 });
         }
-        Ok(Ftp { uart, rx: Rx::new(buf), st: State::new(), urcs: UrcSink::new(None), overlong: 0 })
+        Ok(Ftp { uart, dtr: NoDtr, rx: Rx::new(buf), st: State::new(), urcs: UrcSink::new(None), overlong: 0 })
     }
 
+    /// Gives the client the module's DTR input (any embedded-hal 1.0
+    /// `OutputPin`; see [`Dtr`]). The pin is driven low at once. From the
+    /// next [`Ftp::init`] on (which sends `AT&D1`), the client leaves data
+    /// mode by a low-to-high edge instead of a guarded `+++`: at the end of
+    /// an upload of unknown length, and when it recovers from a transfer
+    /// that was abandoned. A module that does not answer the edge within
+    /// 2 s gets a guarded `+++` after all.
+    pub fn with_dtr<P: Dtr>(self, mut pin: P) -> Ftp<'b, U, P> {
+        pin.drive(false);
+        let Ftp { uart, dtr: NoDtr, rx, st, urcs, overlong } = self;
+        Ftp { uart, dtr: pin, rx, st, urcs, overlong }
+    }
+}
+
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Publishes every URC to `sink` (see [`crate::at::urc`]).
     pub fn with_urcs(mut self, sink: UrcSink<'b>) -> Self {
         self.urcs = sink;

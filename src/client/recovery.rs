@@ -8,6 +8,7 @@
 
 use core::future::Future;
 
+use super::Dtr;
 use embassy_time::Timer;
 use embedded_io_async::{Read, Write};
 
@@ -22,7 +23,7 @@ use crate::error::{CmeError, Error};
 /// The name of `+QFTPCLOSE:`.
 const CLOSE: &[u8] = b"QFTPCLOSE";
 
-impl<'b, U: Read + Write> Ftp<'b, U> {
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Brings the stream to a known state before a command: resynchronises,
     /// re-initialises a restarted module, closes a session left in doubt,
     /// and checks that a session is open if `needs_session`. From here on
@@ -30,7 +31,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     pub(crate) fn prepare<'s>(
         &'s mut self,
         needs_session: bool,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             if self.st.dirty != Dirty::Clean || self.st.probe_first {
                 self.resync().await?;
@@ -123,7 +124,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         &'s mut self,
         escape: bool,
         probes: Probes,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             let mut tries = 0;
             loop {
@@ -158,7 +159,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// After a probe: waits out the deferred result of an abandoned command,
     /// or, when it does not come (or the command was a transfer), has the
     /// session closed before anything else.
-    pub(crate) fn settle<'s>(&'s mut self, was_data_mode: bool) -> impl Future<Output = ()> + use<'s, 'b, U> {
+    pub(crate) fn settle<'s>(&'s mut self, was_data_mode: bool) -> impl Future<Output = ()> + use<'s, 'b, U, D> {
         async move {
             if self.st.wait_for_pending(was_data_mode) {
                 let mut w = Waiting::new(Want::Nothing, Until::Settle, &mut []);
@@ -169,21 +170,33 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
     }
 
-    /// Leaves data mode: [`GUARD`] of silence, `+++` in one write, [`GUARD`]
-    /// of silence, then the module's `OK`; up to `tries` times while the
-    /// module stays silent (the vendor's upload end uses
-    /// [`super::limits::ESCAPE_TRIES`]; the resynchronisation one, since its
-    /// probe tells). The tokenizer leaves data mode at once.
-    pub(crate) fn escape<'s>(&'s mut self, tries: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    /// Leaves data mode. With a DTR pin, by a low-to-high edge and the
+    /// module's `OK` (no guard time); a module that does not answer it
+    /// within `ESCAPE_ANSWER` (or a pin that fails) gets the guarded `+++`
+    /// after all. The `+++`: [`GUARD`] of silence, `+++` in one write, then
+    /// the module's `OK`, which it gives after its own second of silence;
+    /// up to `tries` times while the module stays silent (the upload end
+    /// uses [`super::limits::ESCAPE_TRIES`]; the resynchronisation one,
+    /// since its probe tells). The tokenizer leaves data mode at once.
+    pub(crate) fn escape<'s>(&'s mut self, tries: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             self.rx.tok().abort_payload();
+            if D::PRESENT && self.dtr.drive(true) {
+                trace!("> DTR edge");
+                let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
+                let r = self.wait(&mut w, after(ESCAPE_ANSWER)).await;
+                self.dtr.drive(false);
+                match r {
+                    Err(Error::Timeout) => warn!("DTR edge not answered: escaping with +++"),
+                    r => return r.map(drop),
+                }
+            }
             let mut tried = 1;
             loop {
                 Timer::after(GUARD).await;
                 self.write_escape().await?;
-                Timer::after(GUARD).await;
                 let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
-                match self.wait(&mut w, after(ESCAPE_ANSWER)).await {
+                match self.wait(&mut w, after(GUARD + ESCAPE_ANSWER)).await {
                     Err(Error::Timeout) if tried < tries => tried += 1,
                     r => return r.map(drop),
                 }
@@ -191,12 +204,15 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
     }
 
-    /// `ATE0` and `AT+CMEE=1`: echo off, numeric `+CME ERROR` codes.
-    pub(crate) fn echo_off<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    /// `ATE0` and `AT+CMEE=1`: echo off, numeric `+CME ERROR` codes; with a
+    /// DTR pin, `AT&D1`.
+    pub(crate) fn echo_off<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
-            for cmee in [false, true] {
-                let command = if cmee { cmd::cmee_numeric() } else { cmd::echo_off() };
-                self.command(&command, Want::Nothing, QUICK, &mut []).await?;
+            // With a DTR pin, `AT&D1` too: its edge then leaves data mode.
+            for command in
+                [cmd::echo_off(), cmd::cmee_numeric(), cmd::dtr_escape()].iter().take(2 + D::PRESENT as usize)
+            {
+                self.command(command, Want::Nothing, QUICK, &mut []).await?;
             }
             self.st.need_init = false;
             Ok(())
@@ -206,7 +222,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// `AT+QFTPCLOSE`. While a close is in progress, a `+CME ERROR: 603`
     /// is ridden out as for every FTP command (reference section 6b; see
     /// [`Ftp::exchange`]). Closing what is not open is fine.
-    pub(crate) fn close_session<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U> {
+    pub(crate) fn close_session<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             self.st.closing = true;
             // Not left pending if dropped: a later call need not wait for it.

@@ -69,6 +69,9 @@ pub(crate) struct State {
     /// event came. Once a possible end of the payload was seen, it stays:
     /// the module must confirm the end by then, however much it sends.
     pub(crate) end_by: Instant,
+    /// The last round trip measured: `AT+QFTPOPEN` to its result, or an
+    /// `AT+QFTPPUT` to its `CONNECT` (see [`crate::UploadMode::Auto`]).
+    pub(crate) round_trip: Duration,
 }
 
 impl State {
@@ -85,6 +88,7 @@ impl State {
             context_id: 1,
             deferred: Self::rsptimeout(RSPTIMEOUT_DEFAULT_S),
             end_by: Instant::MAX,
+            round_trip: Duration::from_ticks(0),
         }
     }
 

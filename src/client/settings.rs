@@ -1,5 +1,6 @@
 //! Settings: `configure` (`AT+QFTPCFG`, `AT+QSSLCFG`) and `setting`.
 
+use super::Dtr;
 use embedded_io_async::{Read, Write};
 
 use super::answer::Want;
@@ -9,7 +10,7 @@ use super::{Ftp, FtpConfig, Setting, SslConfig, SslType};
 use crate::at::cmd::{self, Command};
 use crate::error::{ArgError, Error};
 
-impl<'b, U: Read + Write> Ftp<'b, U> {
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Applies every `AT+QFTPCFG` setting of `cfg` (reference section 4)
     /// and, for FTPS, the `AT+QSSLCFG` settings of its SSL context (`ssl`,
     /// or [`SslConfig::DEFAULT`]). Everything is validated before the first

@@ -11,18 +11,52 @@ use core::fmt;
 /// let mut moved = 0;
 /// let mut seen = |n| moved = n;
 /// let opts = Transfer { start: 4096, ..Transfer::default() }.with_progress(&mut seen);
-/// assert_eq!(opts.chunk, 64 * 1024);
+/// assert_eq!(opts.chunk, u32::MAX);
 /// ```
 pub struct Transfer<'p> {
     /// Start (resume) offset in the remote file, in bytes.
     pub start: u64,
-    /// Bytes per `AT+QFTPGET`/`AT+QFTPPUT` round trip (64 KiB by
-    /// default). Uploads are also limited by the chunk buffer. Larger chunks
-    /// give more goodput.
+    /// The most bytes one `AT+QFTPPUT`/`AT+QFTPGET` moves. Unlimited by
+    /// default: a length known in advance ([`crate::Ftp::put_sized`], a
+    /// download whose size the server tells) goes in one command, a round
+    /// trip per file. A smaller chunk gives a point the module has
+    /// confirmed every `chunk` bytes (to resume from) at the cost of a
+    /// round trip each. Uploads of unknown length are also limited by the
+    /// chunk buffer; downloads whose size the server cannot tell by
+    /// 64 KiB.
     pub chunk: u32,
+    /// How [`crate::Ftp::put`] sends a source of unknown length that does
+    /// not fit the chunk buffer ([`UploadMode::Auto`] by default).
+    pub upload: UploadMode,
     /// Told the bytes moved so far after each chunk (each write of the
     /// source for [`crate::Ftp::put_escaped`]). Optional.
     pub progress: Option<&'p mut dyn FnMut(u64)>,
+}
+
+/// How an upload of unknown length ([`crate::Ftp::put`]) ends each
+/// `AT+QFTPPUT` (reference section 5).
+///
+/// A source that ends inside the first fill of the chunk buffer always goes
+/// as one counted upload (but with [`UploadMode::Escaped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum UploadMode {
+    /// [`UploadMode::Escaped`] for the rest of the file when it pays:
+    /// with a DTR pin (its escape costs no guard time), or once the last
+    /// round trip the client measured (the `CONNECT` of an `AT+QFTPPUT`, or
+    /// `AT+QFTPOPEN`'s result) took [`crate::client::SLOW_ROUND_TRIP`] or
+    /// more. Otherwise [`UploadMode::Counted`], looking again at every
+    /// chunk.
+    #[default]
+    Auto,
+    /// One `<uploadlen>,<beof>` upload per fill of the chunk buffer: the
+    /// module leaves data mode by itself, no escape, but a round trip per
+    /// buffer.
+    Counted,
+    /// One upload without `<uploadlen>`, ended by DTR or a guarded `+++`
+    /// (the vendor's way): a round trip per file, plus two guard times
+    /// without a DTR pin.
+    Escaped,
 }
 
 impl<'p> Transfer<'p> {
@@ -41,7 +75,7 @@ impl<'p> Transfer<'p> {
 
 impl Default for Transfer<'_> {
     fn default() -> Self {
-        Transfer { start: 0, chunk: 64 * 1024, progress: None }
+        Transfer { start: 0, chunk: u32::MAX, upload: UploadMode::Auto, progress: None }
     }
 }
 
@@ -50,6 +84,7 @@ impl fmt::Debug for Transfer<'_> {
         f.debug_struct("Transfer")
             .field("start", &self.start)
             .field("chunk", &self.chunk)
+            .field("upload", &self.upload)
             .field("progress", &self.progress.is_some())
             .finish()
     }

@@ -24,6 +24,7 @@
 
 use core::future::Future;
 
+use super::Dtr;
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Got, Until, Verdict, Waiting, Want};
@@ -69,7 +70,7 @@ impl Default for UfsUpload {
     }
 }
 
-impl<'b, U: Read + Write> Ftp<'b, U> {
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// `AT+QFLDS="UFS"`: the file store's free and total bytes.
     ///
     /// **Time bound:** `P` + 5 s (see [the time bounds](crate::client#time-bounds)).
@@ -237,7 +238,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         size: u64,
         how: UfsUpload,
         opts: &'s mut Transfer<'p>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'p, 'b, U, R> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'p, 'b, U, D, R> {
         async move {
             // From the command on, the module may enter data mode.
             self.st.dirty = Dirty::DataMode;
@@ -270,7 +271,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         ack: bool,
         opts: &'s mut Transfer<'p>,
         w: &'s mut Waiting<'t>,
-    ) -> impl Future<Output = Result<(u64, Checksum), Error>> + use<'s, 'p, 't, 'b, U, R> {
+    ) -> impl Future<Output = Result<(u64, Checksum), Error>> + use<'s, 'p, 't, 'b, U, D, R> {
         async move {
             let room = self.rx.len().saturating_sub(RX_LEN) as u64;
             let mut sum = Checksum::new();
@@ -349,7 +350,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         command: &'s Command<'c>,
         sink: &'s mut W,
         opts: &'s mut Transfer<'p>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'p, 'b, U, W> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'p, 'b, U, D, W> {
         async move {
             self.st.dirty = Dirty::DataMode;
             let mut w = Waiting::new(Want::Custom(read_qfdwl), Until::Data, &mut []);
@@ -371,7 +372,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         w: &'s mut Waiting<'t>,
         sink: &'s mut W,
         opts: &'s mut Transfer<'p>,
-    ) -> impl Future<Output = Result<(u64, Checksum), Error>> + use<'s, 'c, 't, 'p, 'b, U, W> {
+    ) -> impl Future<Output = Result<(u64, Checksum), Error>> + use<'s, 'c, 't, 'p, 'b, U, D, W> {
         async move {
             let mut sum = Checksum::new();
             let mut received = 0u64;

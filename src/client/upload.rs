@@ -3,22 +3,32 @@
 //!
 //! `AT+QFTPPUT="<remote>","COM:",<startpos>,<uploadlen>,<beof>` announces
 //! how many bytes follow `CONNECT`, so the module leaves data mode by itself
-//! after them: no `+++`, no guard time. Without `<uploadlen>` the data ends
-//! with a guarded `+++` (the vendor's way, `put_escaped`). Either way the
-//! module then answers `OK` and `+QFTPPUT: 0,<n>`, whose count is checked.
+//! after them: no escape, no guard time, but one round trip per upload.
+//! Without `<uploadlen>` the data ends with DTR or a guarded `+++` (the
+//! vendor's way): one round trip per file, plus the guard times without a
+//! DTR pin. Either way the module then answers `OK` and `+QFTPPUT: 0,<n>`,
+//! whose count is checked.
+//!
+//! All three are one loop, [`Ftp::upload`]: a known length goes in counted
+//! uploads of [`Transfer::chunk`] bytes (one by default), streamed; a
+//! source of unknown length is read a chunk buffer at a time, each fill a
+//! counted upload, until [`UploadMode`] says the rest goes escaped.
 //!
 //! While an upload runs, the first [`RX_LEN`] bytes of the chunk buffer
 //! receive the module's answers and the rest carries the data.
 
 use core::future::Future;
 
+use super::Dtr;
+use embassy_time::Instant;
 use embedded_io_async::{Read, Write};
 
 use super::answer::counted;
 use super::answer::{Until, Waiting, Want};
 use super::edge::{after, RX_LEN};
-use super::limits::ESCAPE_TRIES;
+use super::limits::{ESCAPE_TRIES, SLOW_ROUND_TRIP};
 use super::session::Dirty;
+use super::types::UploadMode;
 use super::{io_error, sat32, Ftp, Transfer};
 use crate::at::cmd::{self, Command, COM};
 use crate::error::{ArgError, Error};
@@ -26,78 +36,58 @@ use crate::error::{ArgError, Error};
 /// The name of `+QFTPPUT:`.
 const PUT: &[u8] = b"QFTPPUT";
 
-impl<'b, U: Read + Write> Ftp<'b, U> {
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Uploads everything `src` yields to `remote`, starting at `opts.start`
-    /// (non-zero resumes/appends). Each chunk goes with
-    /// `<uploadlen>,<beof>`, so the module leaves data mode by itself: no
-    /// `+++`, no guard time. A chunk is at most `opts.chunk` bytes and at
-    /// most the chunk buffer less [`RX_LEN`] + 1: it is read whole first,
-    /// with one byte more to know whether it is the last. Every chunk's
-    /// `+QFTPPUT: 0,<n>` is checked. `opts.progress` sees the bytes moved so
-    /// far. Returns the bytes uploaded.
+    /// (non-zero resumes/appends), its length unknown in advance.
     ///
-    /// **Time bound:** `P`, then per chunk `X(D) + 2·D` (285 s by default);
-    /// reading `src` is outside the bound (see [the time
-    /// bounds](crate::client#time-bounds)).
+    /// The source is read a fill of the chunk buffer at a time (at most
+    /// `opts.chunk` bytes and the chunk buffer less [`RX_LEN`] + 1), with
+    /// one byte more to know whether it ends there. A source that ends
+    /// inside a fill goes as one counted upload (`<uploadlen>,<beof>`: the
+    /// module leaves data mode by itself). Otherwise `opts.upload` decides
+    /// ([`UploadMode::Auto`] by default): another counted upload (a round
+    /// trip per fill), or the rest of the file as one upload ended by DTR or
+    /// a guarded `+++` (a round trip per file, and without a DTR pin two
+    /// guard times). `Auto` takes the second with a DTR pin, or once the
+    /// last round trip measured took [`SLOW_ROUND_TRIP`] or more. Every
+    /// upload's `+QFTPPUT: 0,<n>` is checked. `opts.progress` sees the bytes
+    /// moved so far (after each counted upload; after each write once
+    /// escaped). Returns the bytes uploaded.
+    ///
+    /// **Time bound:** `P`, then per counted upload `X(D) + 2·D` (285 s by
+    /// default); once escaped, as [`Ftp::put_escaped`]; reading `src` is
+    /// outside the bound (see [the time bounds](crate::client#time-bounds)).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] before anything is sent; [`Error::NotOpen`]
     /// without a session; `Ftp { .. }` as the module reports;
-    /// [`Error::LengthMismatch`] if a chunk's count disagrees;
+    /// [`Error::LengthMismatch`] if an upload's count disagrees (a `+++`
+    /// the module took as data, too);
     /// [`Error::Timeout`] at a deadline (each wait: `rsptimeout` plus 5 s);
     /// [`Error::Io`] from the UART, or from the source (nothing of that
-    /// chunk was sent).
+    /// fill was sent).
     ///
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
-    /// leaves data mode with a guarded `+++`, resynchronises and closes the
-    /// session (open it again). Bytes already moved stay moved: resume with
-    /// [`Transfer::start`].
+    /// leaves data mode (DTR or a guarded `+++`), resynchronises and closes
+    /// the session (open it again). Bytes already moved stay moved: resume
+    /// with [`Transfer::start`].
     pub fn put<'s, 'p, R: Read>(
         &'s mut self,
         remote: &'s str,
         src: &'s mut R,
-        mut opts: Transfer<'p>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, R> {
-        async move {
-            let start = opts.start;
-            cmd::qftpput(remote, COM, start, Some((0, false)))?;
-            let room = self.rx.len().saturating_sub(RX_LEN + 1).max(1);
-            let chunk = (opts.chunk as usize).clamp(1, room);
-            let mut pos = start;
-            let mut carry = None;
-            loop {
-                self.prepare(true).await?;
-                self.reserve_upload_area();
-                let (n, last) = match self.read_chunk(src, chunk, &mut carry).await {
-                    Ok(read) => read,
-                    Err(e) => {
-                        // Nothing of this chunk went out.
-                        self.release_upload_area();
-                        self.st.dirty = Dirty::Clean;
-                        return Err(e);
-                    }
-                };
-                let command = cmd::qftpput(remote, COM, pos, Some((sat32(n as u64), last)))?;
-                let r = self.upload_buffered(&command, n).await;
-                self.release_upload_area();
-                self.st.ended(r)?;
-                pos = pos.saturating_add(n as u64);
-                opts.report(pos - start);
-                if last {
-                    return Ok(pos - start);
-                }
-            }
-        }
+        opts: Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
+        self.upload(remote, src, None, opts)
     }
 
     /// Uploads exactly `len` bytes from `src` to `remote`, starting at
-    /// `opts.start`. Knowing the length, each `AT+QFTPPUT` can announce a
-    /// chunk of `opts.chunk` bytes however small the chunk buffer is: the
-    /// data streams through it. Fewer round trips than [`Ftp::put`], which
-    /// matters on a slow network. Returns the bytes uploaded.
+    /// `opts.start`. Knowing the length, each `AT+QFTPPUT` announces
+    /// `opts.chunk` bytes (by default all of them: one round trip for the
+    /// file) however small the chunk buffer is: the data streams through
+    /// it. Returns the bytes uploaded.
     ///
-    /// **Time bound:** `P`, then per chunk `X(D) + D` plus `D` for each
+    /// **Time bound:** `P`, then per upload `X(D) + D` plus `D` for each
     /// write of data (one per read of `src`); reading `src` is outside the
     /// bound (see [the time bounds](crate::client#time-bounds)).
     ///
@@ -106,55 +96,25 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     /// As [`Ftp::put`]; a source that ends before `len` bytes gives
     /// `Error::Io(InvalidInput)` and the session is closed at the next call.
     ///
-    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
-    /// leaves data mode with a guarded `+++`, resynchronises and closes the
-    /// session (open it again). Bytes already moved stay moved: resume with
-    /// [`Transfer::start`].
+    /// **Cancel safety:** as [`Ftp::put`].
     pub fn put_sized<'s, 'p, R: Read>(
         &'s mut self,
         remote: &'s str,
         src: &'s mut R,
         len: u64,
-        mut opts: Transfer<'p>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, R> {
-        async move {
-            let start = opts.start;
-            cmd::qftpput(remote, COM, start, Some((0, false)))?;
-            start.checked_add(len).ok_or(ArgError::OutOfRange)?;
-            let chunk = u64::from(opts.chunk.max(1));
-            let mut done = 0;
-            loop {
-                let n = (len - done).min(chunk);
-                let last = done + n == len;
-                self.prepare(true).await?;
-                self.reserve_upload_area();
-                let command = cmd::qftpput(remote, COM, start + done, Some((sat32(n), last)))?;
-                let r = async {
-                    let mut w = self.upload_start(&command).await?;
-                    let moved = self.stream(src, Some(n), None, &mut w).await?;
-                    self.upload_end(&mut w, moved).await
-                }
-                .await;
-                self.release_upload_area();
-                self.st.ended(r)?;
-                done += n;
-                opts.report(done);
-                if last {
-                    return Ok(done);
-                }
-            }
-        }
+        opts: Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
+        self.upload(remote, src, Some(len), opts)
     }
 
-    /// Uploads a stream of unknown length the vendor's way: one
-    /// `AT+QFTPPUT` without `<uploadlen>`, all data, then a guarded `+++`
-    /// (1.1 s of silence before and after, sent in one write, retried if the
-    /// module stays in data mode). Slower than [`Ftp::put`] by the guard
-    /// times. The upload starts at `opts.start`; `opts.progress` sees the
-    /// bytes sent so far after each write (`opts.chunk` is not used: the
-    /// stream is one upload). Returns the bytes uploaded.
+    /// [`Ftp::put`] with [`UploadMode::Escaped`], whatever `opts.upload`
+    /// says: the vendor's way, one `AT+QFTPPUT` without `<uploadlen>`, all
+    /// data, then the escape: a DTR edge, or a guarded `+++` ([`GUARD`] of
+    /// silence, `+++` in one write, the module's `OK` after its own second
+    /// of silence; tried three times). `opts.progress` sees the bytes sent
+    /// so far after each write. Returns the bytes uploaded.
     ///
-    /// **Time bound:** `P` + `X(D) + D` + 12.6 s for the escapes, plus `D`
+    /// **Time bound:** `P` + `X(D) + D` + 9 s for the escapes, plus `D`
     /// for each write of data (one per read of `src`); reading `src` is
     /// outside the bound (see [the time
     /// bounds](crate::client#time-bounds)).
@@ -163,36 +123,102 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
     ///
     /// As [`Ftp::put`]; the escape itself is tried three times.
     ///
-    /// **Cancel safety:** the future may be dropped mid-transfer; the next call
-    /// leaves data mode with a guarded `+++`, resynchronises and closes the
-    /// session (open it again). Bytes already moved stay moved: resume with
-    /// [`Transfer::start`].
+    /// **Cancel safety:** as [`Ftp::put`].
+    ///
+    /// [`GUARD`]: crate::GUARD
     pub fn put_escaped<'s, 'p, R: Read>(
         &'s mut self,
         remote: &'s str,
         src: &'s mut R,
+        opts: Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
+        self.upload(remote, src, None, Transfer { upload: UploadMode::Escaped, ..opts })
+    }
+
+    /// The upload loop of all three: `len` bytes, or all `src` yields. Each
+    /// round is one `AT+QFTPPUT`; see [`Ftp::put`] for how each is chosen.
+    fn upload<'s, 'p, R: Read>(
+        &'s mut self,
+        remote: &'s str,
+        src: &'s mut R,
+        len: Option<u64>,
         mut opts: Transfer<'p>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, R> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
         async move {
-            let command = cmd::qftpput(remote, COM, opts.start, None)?;
-            self.prepare(true).await?;
-            self.reserve_upload_area();
-            let r = async {
-                let mut w = self.upload_start(&command).await?;
-                let moved = self.stream(src, None, Some(&mut opts), &mut w).await?;
-                // A module that ended the upload itself gets no `+++`.
-                if !self.module_left_data_mode(&mut w).await? {
-                    // `escape` takes the `OK`; the result line follows.
-                    // Until the escape is through, the module is in data
-                    // mode.
-                    self.escape(ESCAPE_TRIES).await?;
-                    self.st.dirty = Dirty::Stream;
+            let start = opts.start;
+            cmd::qftpput(remote, COM, start, Some((0, false)))?;
+            let end = match len {
+                Some(len) => Some(start.checked_add(len).ok_or(ArgError::OutOfRange)?),
+                None => None,
+            };
+            let room = self.rx.len().saturating_sub(RX_LEN + 1).max(1);
+            let chunk = (opts.chunk as usize).clamp(1, room);
+            let mut pos = start;
+            let mut carry = None;
+            loop {
+                self.prepare(true).await?;
+                self.reserve_upload_area();
+                // This round's bytes: `n` of them, the file's last or not,
+                // read into the upload area already for a source of
+                // unknown length.
+                let (n, last) = match end {
+                    Some(end) => {
+                        let n = (end - pos).min(opts.chunk.max(1).into());
+                        (n, pos + n == end)
+                    }
+                    None => match self.read_chunk(src, chunk, &mut carry).await {
+                        Ok((n, last)) => (n as u64, last),
+                        Err(e) => {
+                            // Nothing of this round went out.
+                            self.release_upload_area();
+                            self.st.dirty = Dirty::Clean;
+                            return Err(e);
+                        }
+                    },
+                };
+                let escaped = end.is_none()
+                    && match opts.upload {
+                        UploadMode::Auto => !last && (D::PRESENT || self.st.round_trip >= SLOW_ROUND_TRIP),
+                        UploadMode::Counted => false,
+                        UploadMode::Escaped => true,
+                    };
+                let r = async {
+                    let command = cmd::qftpput(remote, COM, pos, (!escaped).then_some((sat32(n), last)))?;
+                    let mut w = self.upload_start(&command).await?;
+                    let mut moved = match end {
+                        Some(_) => self.stream(src, Some(n), None, &mut w).await?,
+                        None => {
+                            // The byte read beyond the fill goes along when
+                            // the rest of the file follows in this upload.
+                            let n = n as usize + (escaped && carry.take().is_some()) as usize;
+                            self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
+                            n as u64
+                        }
+                    };
+                    if escaped {
+                        opts.report(pos - start + moved);
+                        let base = pos - start + moved;
+                        moved += self.stream(src, None, Some((&mut opts, base)), &mut w).await?;
+                        // A module that ended the upload itself gets no
+                        // escape.
+                        if !self.module_left_data_mode(&mut w).await? {
+                            // `escape` takes the `OK`; the result line
+                            // follows. Until the escape is through, the
+                            // module is in data mode.
+                            self.escape(ESCAPE_TRIES).await?;
+                            self.st.dirty = Dirty::Stream;
+                        }
+                    }
+                    self.upload_end(&mut w, moved).await
                 }
-                self.upload_end(&mut w, moved).await
+                .await;
+                self.release_upload_area();
+                pos = pos.saturating_add(self.st.ended(r)?);
+                opts.report(pos - start);
+                if last || escaped {
+                    return Ok(pos - start);
+                }
             }
-            .await;
-            self.release_upload_area();
-            self.st.ended(r)
         }
     }
 
@@ -205,7 +231,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         src: &'s mut R,
         chunk: usize,
         carry: &'s mut Option<u8>,
-    ) -> impl Future<Output = Result<(usize, bool), Error>> + use<'s, 'b, U, R> {
+    ) -> impl Future<Output = Result<(usize, bool), Error>> + use<'s, 'b, U, D, R> {
         async move {
             let mut n = 0;
             if let (Some(b), Some(first)) = (carry.take(), self.rx.upload_room(RX_LEN, RX_LEN + 1).first_mut()) {
@@ -230,52 +256,40 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         }
     }
 
-    /// One upload exchange of the `n` bytes in the upload area: the
-    /// command, `CONNECT`, the bytes, the result.
-    fn upload_buffered<'s, 'c>(
-        &'s mut self,
-        command: &'s Command<'c>,
-        n: usize,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'b, U> {
-        async move {
-            let mut w = self.upload_start(command).await?;
-            if n > 0 {
-                self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
-            }
-            self.upload_end(&mut w, n as u64).await
-        }
-    }
-
-    /// Starts an upload exchange: the command, then `CONNECT`. From here
-    /// on the module is in data mode. Returns the wait for the result (with
+    /// Starts an upload exchange: the command, then `CONNECT`, whose delay
+    /// is the round trip measured for [`UploadMode::Auto`]. From here on
+    /// the module is in data mode. Returns the wait for the result (with
     /// or without an `OK` before it: see [`Until::Answer`]).
     fn upload_start<'s, 'c>(
         &'s mut self,
         command: &'s Command<'c>,
-    ) -> impl Future<Output = Result<Waiting<'static>, Error>> + use<'s, 'c, 'b, U> {
+    ) -> impl Future<Output = Result<Waiting<'static>, Error>> + use<'s, 'c, 'b, U, D> {
         async move {
             let want = Want::Num(PUT);
             // From the command on, the module may enter data mode at any
             // moment: a call after a drop or a timeout escapes first.
             self.st.dirty = Dirty::DataMode;
             let mut w = Waiting::new(want, Until::Connect, &mut []);
+            let sent = Instant::now();
             self.exchange(command, &mut w, self.st.deferred).await?;
+            self.st.round_trip = sent.elapsed();
             w.until = Until::Answer;
             Ok(w)
         }
     }
 
     /// Streams the source through the upload area: `len` bytes (a source
-    /// that ends before is an error), or everything it yields. Stops early,
+    /// that ends before is an error), or everything it yields; `progress`
+    /// is told `base` plus the bytes streamed after each write. Stops early,
     /// sending nothing more, if the module has left data mode by itself
     /// (see [`Ftp::module_left_data_mode`]): the result in `w` tells why.
     fn stream<'s, 'p, 't, R: Read>(
         &'s mut self,
         src: &'s mut R,
         len: Option<u64>,
-        mut progress: Option<&'s mut Transfer<'p>>,
+        mut progress: Option<(&'s mut Transfer<'p>, u64)>,
         w: &'s mut Waiting<'t>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 't, 'b, U, R> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 't, 'b, U, D, R> {
         async move {
             let room = self.rx.len().saturating_sub(RX_LEN) as u64;
             let mut moved = 0u64;
@@ -299,8 +313,8 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
                 }
                 moved += k as u64;
                 self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
-                if let Some(opts) = progress.as_mut() {
-                    opts.report(moved);
+                if let Some((opts, base)) = progress.as_mut() {
+                    opts.report(*base + moved);
                 }
             }
         }
@@ -319,7 +333,7 @@ impl<'b, U: Read + Write> Ftp<'b, U> {
         &'s mut self,
         w: &'s mut Waiting<'t>,
         moved: u64,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 't, 'b, U> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 't, 'b, U, D> {
         async move {
             self.wait(w, after(self.st.deferred)).await?;
             if w.value().is_err() {
