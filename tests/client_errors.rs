@@ -52,14 +52,14 @@ fn missing_file_550_on_size_cwd_delete_and_get() {
             .deferred("AT+QFTPSIZE=\"nope\"", &format!("+QFTPSIZE: {e550}"))
             // The size is known but the GET itself fails (file removed meanwhile).
             .deferred("AT+QFTPSIZE=\"gone\"", "+QFTPSIZE: 0,10")
-            .cmd("AT+QFTPGET=\"gone\",\"COM:\",0,10")
+            .cmd("AT+QFTPGET=\"gone\",\"COM:\"")
             .lines(&[&format!("+QFTPGET: {e550}")])
             // A reply code outside the reference's table is kept.
             .deferred("AT+QFTPSIZE=\"busy\"", "+QFTPSIZE: 0,10")
-            .cmd("AT+QFTPGET=\"busy\",\"COM:\",0,10")
+            .cmd("AT+QFTPGET=\"busy\",\"COM:\"")
             .lines(&["OK", "+QFTPGET: 627,150"])
             .deferred("AT+QFTPSIZE=\"a\"", "+QFTPSIZE: 0,3")
-            .then(get_chunk("a", 0, 3, b"abc")),
+            .then(get_whole("a", b"abc")),
     );
     let mut buf = [0u8; 256];
     let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
@@ -139,11 +139,11 @@ fn data_connection_failed_615_as_cme_and_as_result() {
         boot_open()
             // GET refused at once.
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,4")
-            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,4")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
             .lines(&["+CME ERROR: 615"])
             // GET accepted, then the data connection fails.
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,4")
-            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,4")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
             .lines(&["OK"])
             .lines(&["+QFTPGET: 615,425"])
             // A listing and an upload fail the same two ways.
@@ -159,7 +159,7 @@ fn data_connection_failed_615_as_cme_and_as_result() {
             .lines(&["+QFTPPUT: 615,0"])
             // And then everything works.
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,4")
-            .then(get_chunk("f", 0, 4, b"data"))
+            .then(get_whole("f", b"data"))
             .then(put_chunk("up", 0, b"xyz", true)),
     );
     let mut buf = [0u8; 256];
@@ -287,7 +287,7 @@ fn pdp_deactivated_during_a_download_then_recover_and_reopen() {
             .lines(&["+QIACT: 1,1,1,\"10.0.0.9\"", "OK"])
             .then(open_ok())
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,2")
-            .then(get_chunk("f", 0, 2, b"ok")),
+            .then(get_whole("f", b"ok")),
     );
     let mut buf = [0u8; 2048];
     let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();

@@ -95,7 +95,7 @@ fn section_5_exchanges_byte_for_byte() {
         .then(put_chunk("test.txt", 0, &chunked[..1024], false))
         .then(put_chunk("test.txt", 1024, &chunked[1024..], true))
         .deferred("AT+QFTPSIZE=\"test.txt\"", "+QFTPSIZE: 0,500")
-        .then(get_chunk("test.txt", 0, 500, &got))
+        .then(get_whole("test.txt", &got))
         .deferred("AT+QFTPLEN", "+QFTPLEN: 0,500")
         .then(listing("AT+QFTPLIST=\".\",\"COM:\"", "QFTPLIST", list))
         .then(listing("AT+QFTPNLST=\".\",\"COM:\"", "QFTPNLST", nlst))
@@ -326,7 +326,7 @@ fn answers_sharing_a_prefix_with_urcs_are_never_lost() {
             .lines(&["OK", "+QFTPGET: 0,5", "+QFTPSIZEX: 0,9", "+QFTPPUT: 627,550", "+QFTPSIZE: 0,42"])
             // A GET whose CONNECT is preceded by URC-like lines.
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,3")
-            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,3")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
             .lines(&["+QFTPGET: 0,999", "+QIURC: \"pdpdeact\",2"])
             .send(b"\r\nCONNECT\r\nabc")
             .lines(&["OK", "+QFTPGET: 0,3"]),

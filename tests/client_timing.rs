@@ -164,11 +164,13 @@ fn stalled_download_times_out_then_next_call_escapes_data_mode() {
     let modem = Modem::new(
         boot_open()
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,1000")
-            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,1000")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
             .send(b"\r\nCONNECT\r\n")
             .send(&part)
             // ... and nothing more. The next call leaves data mode first.
             .expect(b"+++")
+            // The module answers after its own second of silence.
+            .pause(S(1))
             .lines(&["OK"])
             .then(probe())
             .then(close_ok())
@@ -177,7 +179,7 @@ fn stalled_download_times_out_then_next_call_escapes_data_mode() {
             // first, and the module, in command mode after all, takes the
             // `+++` as the start of a line that the probe's CR ends.
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,1000")
-            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,1000")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
             .expect(b"+++")
             .then(probe_cmd())
             .lines(&["ERROR", "+CMEE: 1", "OK"])
@@ -249,6 +251,8 @@ fn unanswered_probe_is_retried_after_an_escape() {
             // the client escapes and probes again.
             .then(probe_cmd())
             .expect(b"+++")
+            // The module answers after its own second of silence.
+            .pause(S(1))
             .lines(&["OK"])
             .then(probe())
             .then(close_ok()),
@@ -280,6 +284,8 @@ fn put_escaped_guards_the_escape_by_a_second_each_side() {
             .lines(&["CONNECT"])
             .expect(&data)
             .expect(b"+++")
+            // The module answers after its own second of silence.
+            .pause(S(1))
             .lines(&["OK"])
             .lines(&["+QFTPPUT: 0,1000"])
             .deferred("AT+QFTPSIZE=\"test_my.txt\"", "+QFTPSIZE: 0,1000"),
@@ -320,6 +326,8 @@ fn put_escaped_repeats_a_guarded_escape_while_the_module_stays_in_data_mode() {
             // No OK: still in data mode.
             .expect(b"+++")
             .expect(b"+++")
+            // The module answers after its own second of silence.
+            .pause(S(1))
             .lines(&["OK"])
             .lines(&["+QFTPPUT: 0,7"])
             .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"),
@@ -354,13 +362,15 @@ fn dropped_download_is_escaped_and_probed_by_the_next_call() {
     let modem = Modem::new(
         boot_open()
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,5000")
-            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,5000")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
             .send(b"\r\nCONNECT\r\n")
             .send(&part)
             .expect(b"+++")
-            // Payload still in flight, then the escape's OK and the aborted
-            // transfer's result.
+            // Payload still in flight, then the escape's OK (after the
+            // module's own second of silence) and the aborted transfer's
+            // result.
             .send(&[0xA5; 300])
+            .pause(S(1))
             .lines(&["OK", "+QFTPGET: 627,426"])
             .then(probe())
             // A transfer broken off in data mode: the session is closed.
@@ -399,6 +409,8 @@ fn dropped_escaped_upload_is_escaped_and_probed_by_the_next_call() {
             .expect(b"abc")
             // Dropped during the guard time before its `+++`: the next call sends it.
             .expect(b"+++")
+            // The module answers after its own second of silence.
+            .pause(S(1))
             .lines(&["OK", "+QFTPPUT: 0,3"])
             .then(probe())
             .then(close_ok())

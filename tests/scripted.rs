@@ -236,7 +236,7 @@ fn a_byte_lost_or_doubled_inside_a_download_is_refused() {
     let get = |payload: &[u8]| {
         Script::new()
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,3000")
-            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,3000")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
             .send(b"\r\nCONNECT\r\n")
             .send(payload)
     };

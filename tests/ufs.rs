@@ -334,7 +334,7 @@ fn the_module_s_own_transfer_may_take_its_time() {
     let _c = clock();
     let modem = Modem::new(
         boot_open()
-            .cmd("AT+QFTPGET=\"big\",\"big\",0")
+            .cmd("AT+QFTPGET=\"big\",\"big\"")
             .lines(&["OK"])
             .pause(Duration::from_secs(400))
             .lines(&["+QFTPGET: 0,1048576"]),
@@ -379,7 +379,7 @@ fn store_and_forward_down_a_hostile_mib() {
     let data = hostile(1 << 20);
     let modem = Modem::new(
         boot_open()
-            .deferred("AT+QFTPGET=\"r.bin\",\"stage.bin\",0", "+QFTPGET: 0,1048576")
+            .deferred("AT+QFTPGET=\"r.bin\",\"stage.bin\"", "+QFTPGET: 0,1048576")
             .then(qfdwl("stage.bin", &data, (data.len(), checksum(&data))))
             .ok("AT+QFDEL=\"stage.bin\""),
     );
@@ -407,7 +407,7 @@ fn store_and_forward_cleans_up_what_it_staged_and_only_that() {
             .ok("AT+QFDEL=\"stage.bin\"")
             .cmd("AT+QFUPL=\"stage.bin\",3,5,0")
             .lines(&["+CME ERROR: 407"])
-            .deferred("AT+QFTPGET=\"r.bin\",\"stage.bin\",0", "+QFTPGET: 627,550")
+            .deferred("AT+QFTPGET=\"r.bin\",\"stage.bin\"", "+QFTPGET: 627,550")
             .cmd("AT+QFDEL=\"stage.bin\"")
             .lines(&["+CME ERROR: 405"]),
     );

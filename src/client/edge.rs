@@ -353,18 +353,21 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         w: &'s mut Waiting<'t>,
     ) -> impl Future<Output = Result<bool, Error>> + use<'s, 't, 'b, U, D> {
         async move {
-            // What the UART has now, then only what is buffered: the
-            // deadlines have passed already.
+            // What is buffered (bytes that came with `CONNECT`), then
+            // what the UART has now; no waiting: the deadlines have passed
+            // already.
             let now = Instant::now();
-            if self.rx.start >= self.rx.end {
-                match self.fill(now).await {
-                    Ok(()) | Err(Error::Timeout) => {}
+            for _ in 0..2 {
+                if self.rx.start >= self.rx.end {
+                    match self.fill(now).await {
+                        Ok(()) | Err(Error::Timeout) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                match self.wait(w, now).await {
+                    Ok(_) | Err(Error::Timeout) => {}
                     Err(e) => return Err(e),
                 }
-            }
-            match self.wait(w, now).await {
-                Ok(_) | Err(Error::Timeout) => {}
-                Err(e) => return Err(e),
             }
             let left = w.ok || w.answer.is_some();
             if left {

@@ -392,6 +392,16 @@ pub fn get_chunk(remote: &str, pos: u64, len: u64, data: &[u8]) -> Script {
     s.lines(&["OK"]).lines(&[&format!("+QFTPGET: 0,{}", data.len())])
 }
 
+/// A whole file of `data` in one download from its start, the vendor's
+/// way (`AT+QFTPGET="<remote>","COM:"`): what `get` asks by default.
+pub fn get_whole(remote: &str, data: &[u8]) -> Script {
+    let mut s = Script::new().cmd(&format!("AT+QFTPGET=\"{remote}\",\"COM:\"")).send(b"\r\nCONNECT\r\n");
+    if !data.is_empty() {
+        s = s.send(data);
+    }
+    s.lines(&["OK"]).lines(&[&format!("+QFTPGET: 0,{}", data.len())])
+}
+
 /// One chunk of an upload with `<uploadlen>,<beof>`.
 pub fn put_chunk(remote: &str, pos: u64, data: &[u8], last: bool) -> Script {
     Script::new()
