@@ -14,7 +14,7 @@ use embedded_io_async::{Read, Write};
 
 use super::answer::{Got, Want};
 use super::edge::poll_out_of_line;
-use super::limits::{OPEN_RETRIES, QUICK};
+use super::limits::{OPEN_RETRIES, QUICK, SLOW_ROUND_TRIP};
 use super::session::Session;
 use super::Ftp;
 use super::{FtpState, ModifyTime};
@@ -52,7 +52,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             self.prepare(false).await?;
             let sent = Instant::now();
             let r = self.command(&open, Want::Num(b"QFTPOPEN"), self.st.deferred, &mut []).await;
-            self.st.round_trip = sent.elapsed();
+            self.st.slow_link = Instant::now() >= sent + SLOW_ROUND_TRIP;
             match r {
                 // The module took the open: no other session holds it, so
                 // none is left to close (a dead run's transfer result heard

@@ -177,25 +177,39 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// the module's `OK`, which it gives after its own second of silence;
     /// up to `tries` times while the module stays silent (the upload end
     /// uses [`super::limits::ESCAPE_TRIES`]; the resynchronisation one,
-    /// since its probe tells). The tokenizer leaves data mode at once.
+    /// since its probe tells). After an attempt went unanswered, the guard
+    /// before the next `+++` listens: an answer that comes late ends the
+    /// escape there (a `+++` in command mode would start a command line).
+    /// The tokenizer leaves data mode at once.
     pub(crate) fn escape<'s>(&'s mut self, tries: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             self.rx.tok().abort_payload();
+            let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
+            // An attempt went unanswered: its answer may still come, and
+            // then the module is in command mode, where a `+++` would start
+            // a command line. So the guard before the next `+++` listens.
+            let mut listen = false;
             if D::PRESENT && self.dtr.drive(true) {
                 trace!("> DTR edge");
-                let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
                 let r = self.wait(&mut w, after(ESCAPE_ANSWER)).await;
                 self.dtr.drive(false);
                 match r {
                     Err(Error::Timeout) => warn!("DTR edge not answered: escaping with +++"),
                     r => return r.map(drop),
                 }
+                listen = true;
             }
             let mut tried = 1;
             loop {
-                Timer::after(GUARD).await;
+                match listen {
+                    false => Timer::after(GUARD).await,
+                    true => match self.wait(&mut w, after(GUARD)).await {
+                        Err(Error::Timeout) => {}
+                        r => return r.map(drop),
+                    },
+                }
                 self.write_escape().await?;
-                let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
+                listen = true;
                 match self.wait(&mut w, after(GUARD + ESCAPE_ANSWER)).await {
                     Err(Error::Timeout) if tried < tries => tried += 1,
                     r => return r.map(drop),
@@ -208,11 +222,13 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// DTR pin, `AT&D1`.
     pub(crate) fn echo_off<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
+            for cmee in [false, true] {
+                let command = if cmee { cmd::cmee_numeric() } else { cmd::echo_off() };
+                self.command(&command, Want::Nothing, QUICK, &mut []).await?;
+            }
             // With a DTR pin, `AT&D1` too: its edge then leaves data mode.
-            for command in
-                [cmd::echo_off(), cmd::cmee_numeric(), cmd::dtr_escape()].iter().take(2 + D::PRESENT as usize)
-            {
-                self.command(command, Want::Nothing, QUICK, &mut []).await?;
+            if D::PRESENT {
+                self.command(&cmd::dtr_escape(), Want::Nothing, QUICK, &mut []).await?;
             }
             self.st.need_init = false;
             Ok(())

@@ -69,9 +69,10 @@ pub(crate) struct State {
     /// event came. Once a possible end of the payload was seen, it stays:
     /// the module must confirm the end by then, however much it sends.
     pub(crate) end_by: Instant,
-    /// The last round trip measured: `AT+QFTPOPEN` to its result, or an
-    /// `AT+QFTPPUT` to its `CONNECT` (see [`crate::UploadMode::Auto`]).
-    pub(crate) round_trip: Duration,
+    /// The last round trip measured (`AT+QFTPOPEN` to its result, or an
+    /// `AT+QFTPPUT` to its `CONNECT`) took [`super::SLOW_ROUND_TRIP`] or
+    /// more (see [`crate::UploadMode::Auto`]).
+    pub(crate) slow_link: bool,
 }
 
 impl State {
@@ -88,7 +89,7 @@ impl State {
             context_id: 1,
             deferred: Self::rsptimeout(RSPTIMEOUT_DEFAULT_S),
             end_by: Instant::MAX,
-            round_trip: Duration::from_ticks(0),
+            slow_link: false,
         }
     }
 

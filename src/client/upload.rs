@@ -78,7 +78,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         src: &'s mut R,
         opts: Transfer<'p>,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
-        self.upload(remote, src, None, opts)
+        self.upload::<R, false>(remote, src, 0, opts)
     }
 
     /// Uploads exactly `len` bytes from `src` to `remote`, starting at
@@ -104,7 +104,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         len: u64,
         opts: Transfer<'p>,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
-        self.upload(remote, src, Some(len), opts)
+        self.upload::<R, true>(remote, src, len, opts)
     }
 
     /// [`Ftp::put`] with [`UploadMode::Escaped`], whatever `opts.upload`
@@ -132,42 +132,41 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         src: &'s mut R,
         opts: Transfer<'p>,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
-        self.upload(remote, src, None, Transfer { upload: UploadMode::Escaped, ..opts })
+        self.upload::<R, false>(remote, src, 0, Transfer { upload: UploadMode::Escaped, ..opts })
     }
 
-    /// The upload loop of all three: `len` bytes, or all `src` yields. Each
-    /// round is one `AT+QFTPPUT`; see [`Ftp::put`] for how each is chosen.
-    fn upload<'s, 'p, R: Read>(
+    /// The upload loop of all three: `len` bytes (`SIZED`), or all `src`
+    /// yields. Each round is one `AT+QFTPPUT`; see [`Ftp::put`] for how
+    /// each is chosen. `SIZED` is a type parameter so that firmware calling
+    /// only one kind of upload links only its code.
+    fn upload<'s, 'p, R: Read, const SIZED: bool>(
         &'s mut self,
         remote: &'s str,
         src: &'s mut R,
-        len: Option<u64>,
+        len: u64,
         mut opts: Transfer<'p>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R, SIZED> {
         async move {
             let start = opts.start;
             cmd::qftpput(remote, COM, start, Some((0, false)))?;
-            let end = match len {
-                Some(len) => Some(start.checked_add(len).ok_or(ArgError::OutOfRange)?),
-                None => None,
-            };
+            let end = start.checked_add(len).ok_or(ArgError::OutOfRange)?;
             let room = self.rx.len().saturating_sub(RX_LEN + 1).max(1);
-            let chunk = (opts.chunk as usize).clamp(1, room);
+            let fill = (opts.chunk as usize).clamp(1, room);
             let mut pos = start;
             let mut carry = None;
             loop {
                 self.prepare(true).await?;
                 self.reserve_upload_area();
-                // This round's bytes: `n` of them, the file's last or not,
-                // read into the upload area already for a source of
-                // unknown length.
-                let (n, last) = match end {
-                    Some(end) => {
+                // This round's bytes: `n` of them, the file's last or not;
+                // of a source of unknown length, read into the upload area
+                // already.
+                let (n, last) = match SIZED {
+                    true => {
                         let n = (end - pos).min(opts.chunk.max(1).into());
                         (n, pos + n == end)
                     }
-                    None => match self.read_chunk(src, chunk, &mut carry).await {
-                        Ok((n, last)) => (n as u64, last),
+                    false => match self.read_chunk(src, fill, &mut carry, true).await {
+                        Ok(read) => read,
                         Err(e) => {
                             // Nothing of this round went out.
                             self.release_upload_area();
@@ -176,42 +175,20 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                         }
                     },
                 };
-                let escaped = end.is_none()
+                let escaped = !SIZED
                     && match opts.upload {
-                        UploadMode::Auto => !last && (D::PRESENT || self.st.round_trip >= SLOW_ROUND_TRIP),
+                        UploadMode::Auto => !last && (D::PRESENT || self.st.slow_link),
                         UploadMode::Counted => false,
                         UploadMode::Escaped => true,
                     };
-                let r = async {
-                    let command = cmd::qftpput(remote, COM, pos, (!escaped).then_some((sat32(n), last)))?;
-                    let mut w = self.upload_start(&command).await?;
-                    let mut moved = match end {
-                        Some(_) => self.stream(src, Some(n), None, &mut w).await?,
-                        None => {
-                            // The byte read beyond the fill goes along when
-                            // the rest of the file follows in this upload.
-                            let n = n as usize + (escaped && carry.take().is_some()) as usize;
-                            self.write_upload(RX_LEN, RX_LEN + n, after(self.st.deferred)).await?;
-                            n as u64
-                        }
-                    };
-                    if escaped {
-                        opts.report(pos - start + moved);
-                        let base = pos - start + moved;
-                        moved += self.stream(src, None, Some((&mut opts, base)), &mut w).await?;
-                        // A module that ended the upload itself gets no
-                        // escape.
-                        if !self.module_left_data_mode(&mut w).await? {
-                            // `escape` takes the `OK`; the result line
-                            // follows. Until the escape is through, the
-                            // module is in data mode.
-                            self.escape(ESCAPE_TRIES).await?;
-                            self.st.dirty = Dirty::Stream;
-                        }
+                let r = match cmd::qftpput(remote, COM, pos, (!escaped).then_some((sat32(n), last))) {
+                    Ok(command) if SIZED => self.upload_streamed(&command, src, n).await,
+                    Ok(command) => {
+                        let progress = escaped.then_some((&mut opts, pos - start));
+                        self.upload_buffered(&command, n, last, src, &mut carry, fill, progress).await
                     }
-                    self.upload_end(&mut w, moved).await
-                }
-                .await;
+                    Err(e) => Err(e.into()),
+                };
                 self.release_upload_area();
                 pos = pos.saturating_add(self.st.ended(r)?);
                 opts.report(pos - start);
@@ -222,16 +199,82 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         }
     }
 
-    /// Reads up to `chunk` bytes of `src` into the upload area, and one
-    /// byte more to know whether the source ends there; that byte is kept
-    /// in `carry` for the next chunk. Returns the chunk's length and
-    /// whether it is the last.
+    /// One upload exchange of a known length: the command, `CONNECT`,
+    /// `n` bytes streamed from `src`, the result.
+    fn upload_streamed<'s, 'c, R: Read>(
+        &'s mut self,
+        command: &'s Command<'c>,
+        src: &'s mut R,
+        n: u64,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'b, U, D, R> {
+        async move {
+            let mut w = self.upload_start(command).await?;
+            let moved = self.stream(src, n, &mut w).await?;
+            self.upload_end(&mut w, moved).await
+        }
+    }
+
+    /// One upload exchange of the `n` bytes in the upload area: the
+    /// command, `CONNECT`, the bytes, the result. Escaped (`progress` is
+    /// given then, with the bytes moved before), whatever each read of the
+    /// source yields follows, until it ends or the module ends the upload,
+    /// and then the escape.
+    #[allow(clippy::too_many_arguments)]
+    fn upload_buffered<'s, 'c, 'p, R: Read>(
+        &'s mut self,
+        command: &'s Command<'c>,
+        mut n: u64,
+        mut last: bool,
+        src: &'s mut R,
+        carry: &'s mut Option<u8>,
+        fill: usize,
+        mut progress: Option<(&'s mut Transfer<'p>, u64)>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'p, 'b, U, D, R> {
+        async move {
+            let mut w = self.upload_start(command).await?;
+            // Escaped, the byte read beyond the fill follows it at once.
+            if progress.is_some() && carry.take().is_some() {
+                n += 1;
+            }
+            let mut moved = 0;
+            loop {
+                self.write_upload(RX_LEN, RX_LEN + n as usize, after(self.st.deferred)).await?;
+                moved += n;
+                let Some((opts, base)) = progress.as_mut() else { break };
+                if last {
+                    break;
+                }
+                opts.report(*base + moved);
+                (n, last) = self.read_chunk(src, fill, carry, false).await?;
+                // The source may have stalled for longer than the module
+                // waits for data.
+                if self.module_left_data_mode(&mut w).await? {
+                    break;
+                }
+            }
+            // A module that ended the upload itself gets no escape.
+            if progress.is_some() && !self.module_left_data_mode(&mut w).await? {
+                // `escape` takes the `OK`; the result line follows. Until
+                // the escape is through, the module is in data mode.
+                self.escape(ESCAPE_TRIES).await?;
+                self.st.dirty = Dirty::Stream;
+            }
+            self.upload_end(&mut w, moved).await
+        }
+    }
+
+    /// Reads `src` into the upload area, after the byte `carry` kept from
+    /// the read before. With `whole`, up to `fill` bytes and one byte more
+    /// to know whether the source ends there; that byte goes to `carry`
+    /// for the next fill. Without, what one read yields (up to `fill` + 1
+    /// bytes). Returns the bytes to send and whether the source has ended.
     fn read_chunk<'s, R: Read>(
         &'s mut self,
         src: &'s mut R,
-        chunk: usize,
+        fill: usize,
         carry: &'s mut Option<u8>,
-    ) -> impl Future<Output = Result<(usize, bool), Error>> + use<'s, 'b, U, D, R> {
+        whole: bool,
+    ) -> impl Future<Output = Result<(u64, bool), Error>> + use<'s, 'b, U, D, R> {
         async move {
             let mut n = 0;
             if let (Some(b), Some(first)) = (carry.take(), self.rx.upload_room(RX_LEN, RX_LEN + 1).first_mut()) {
@@ -239,17 +282,19 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 n = 1;
             }
             loop {
-                let k = src.read(self.rx.upload_room(RX_LEN + n, RX_LEN + chunk + 1)).await.map_err(io_error)?;
+                let k = src.read(self.rx.upload_room(RX_LEN + n, RX_LEN + fill + 1)).await.map_err(io_error)?;
                 n += k;
                 match k {
-                    // More to read.
-                    1.. if n <= chunk => {}
                     // The source ended.
-                    _ if n <= chunk => return Ok((n, true)),
-                    // The byte beyond the chunk goes with the next one.
+                    0 => return Ok((n as u64, true)),
+                    // What came goes out now.
+                    _ if !whole => return Ok((n as u64, false)),
+                    // More to read.
+                    _ if n <= fill => {}
+                    // The byte beyond the fill goes with the next one.
                     _ => {
-                        *carry = self.rx.upload_room(RX_LEN + chunk, RX_LEN + chunk + 1).first().copied();
-                        return Ok((chunk, false));
+                        *carry = self.rx.upload_room(RX_LEN + fill, RX_LEN + fill + 1).first().copied();
+                        return Ok((fill as u64, false));
                     }
                 }
             }
@@ -272,51 +317,40 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             let mut w = Waiting::new(want, Until::Connect, &mut []);
             let sent = Instant::now();
             self.exchange(command, &mut w, self.st.deferred).await?;
-            self.st.round_trip = sent.elapsed();
+            self.st.slow_link = Instant::now() >= sent + SLOW_ROUND_TRIP;
             w.until = Until::Answer;
             Ok(w)
         }
     }
 
-    /// Streams the source through the upload area: `len` bytes (a source
-    /// that ends before is an error), or everything it yields; `progress`
-    /// is told `base` plus the bytes streamed after each write. Stops early,
-    /// sending nothing more, if the module has left data mode by itself
-    /// (see [`Ftp::module_left_data_mode`]): the result in `w` tells why.
-    fn stream<'s, 'p, 't, R: Read>(
+    /// Streams exactly `len` bytes of the source through the upload area
+    /// (a source that ends before is an error). Stops early, sending
+    /// nothing more, if the module has left data mode by itself (see
+    /// [`Ftp::module_left_data_mode`]): the result in `w` tells why.
+    fn stream<'s, 't, R: Read>(
         &'s mut self,
         src: &'s mut R,
-        len: Option<u64>,
-        mut progress: Option<(&'s mut Transfer<'p>, u64)>,
+        len: u64,
         w: &'s mut Waiting<'t>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 't, 'b, U, D, R> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 't, 'b, U, D, R> {
         async move {
             let room = self.rx.len().saturating_sub(RX_LEN) as u64;
             let mut moved = 0u64;
-            loop {
-                let left = len.map_or(u64::MAX, |n| n - moved);
-                if left == 0 {
-                    return Ok(moved);
-                }
-                let area = self.rx.upload_room(RX_LEN, RX_LEN + left.min(room) as usize);
+            while moved < len {
+                let area = self.rx.upload_room(RX_LEN, RX_LEN + (len - moved).min(room) as usize);
                 let k = src.read(area).await.map_err(io_error)?;
                 if k == 0 {
-                    return match len {
-                        None => Ok(moved),
-                        Some(_) => Err(Error::Io(embedded_io::ErrorKind::InvalidInput)),
-                    };
+                    return Err(Error::Io(embedded_io::ErrorKind::InvalidInput));
                 }
                 // The source may have stalled for longer than the module
                 // waits for data.
                 if self.module_left_data_mode(w).await? {
-                    return Ok(moved);
+                    break;
                 }
                 moved += k as u64;
                 self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
-                if let Some((opts, base)) = progress.as_mut() {
-                    opts.report(*base + moved);
-                }
             }
+            Ok(moved)
         }
     }
 
