@@ -1,0 +1,291 @@
+//! Transfers at cellular latency (issue 18), in simulated time: when
+//! `UploadMode::Auto` goes escaped, the guarded `+++`, the DTR pin (its
+//! edge, a module that ignores it, a pin that fails, recovery by it),
+//! sources that end at a buffer boundary, and 1 MiB byte for byte through
+//! every upload and download mode.
+
+mod common;
+use common::*;
+
+use embassy_time::{Duration, Instant};
+use quectel_ftp::{Error, Ftp, Transfer, UploadMode, GUARD, RX_LEN, SLOW_ROUND_TRIP};
+
+const MS: fn(u64) -> Duration = Duration::from_millis;
+const S: fn(u64) -> Duration = Duration::from_secs;
+
+/// The fill of the chunk buffer in the small tests.
+const F: usize = 1024;
+
+/// A chunk buffer whose fill for `put` is `fill` bytes (`RX_LEN` for the
+/// answers, `fill` bytes and one of lookahead).
+fn buf(fill: usize) -> Vec<u8> {
+    vec![0u8; RX_LEN + fill + 1]
+}
+
+/// An `AT+QFTPOPEN="h",21` whose result comes `delay` after the command.
+fn open_slow(delay: Duration) -> Script {
+    Script::new().cmd("AT+QFTPOPEN=\"h\",21").lines(&["OK"]).pause(delay).lines(&["+QFTPOPEN: 0,0"])
+}
+
+/// A counted upload of `data` at `pos` whose `CONNECT` comes `delay`
+/// after the command.
+fn counted(pos: usize, data: &[u8], last: bool, delay: Duration) -> Script {
+    let mut s = Script::new().cmd(&format!("AT+QFTPPUT=\"f\",\"COM:\",{pos},{},{}", data.len(), last as u8));
+    if delay > Duration::from_ticks(0) {
+        s = s.pause(delay);
+    }
+    s.lines(&["CONNECT"]).expect(data).lines(&["OK"]).lines(&[&format!("+QFTPPUT: 0,{}", data.len())])
+}
+
+/// `data` in counted uploads of `fill` bytes from 0, `CONNECT` after
+/// `delay` each, the last one `<beof>` 1.
+fn all_counted(data: &[u8], fill: usize, delay: Duration) -> Script {
+    let mut s = Script::new();
+    for (i, c) in data.chunks(fill).enumerate() {
+        s = s.then(counted(i * fill, c, (i + 1) * fill >= data.len(), delay));
+    }
+    s
+}
+
+/// The start of an escaped upload at `pos` (no `<uploadlen>`): the
+/// command, `CONNECT`, then exactly `data`.
+fn escaped(pos: usize, data: &[u8]) -> Script {
+    Script::new().cmd(&format!("AT+QFTPPUT=\"f\",\"COM:\",{pos}")).lines(&["CONNECT"]).expect(data)
+}
+
+/// The end of an escaped upload of `n` bytes by a guarded `+++`.
+fn end_plus(n: usize) -> Script {
+    Script::new().expect(b"+++").lines(&["OK"]).lines(&[&format!("+QFTPPUT: 0,{n}")])
+}
+
+/// The end of an escaped upload of `n` bytes by a DTR edge: high, the
+/// module's `OK`, low, the result.
+fn end_dtr(n: usize) -> Script {
+    Script::new().dtr(true).lines(&["OK"]).dtr(false).lines(&[&format!("+QFTPPUT: 0,{n}")])
+}
+
+/// Whether the client wrote `+++` after `init`'s own.
+fn escaped_by_plus(modem: &Modem) -> bool {
+    let w = writes(modem);
+    find_write(&w, after_init(&w), b"+++").is_some()
+}
+
+/// Every `AT+QFTPPUT` command line the client wrote, in order, however
+/// its writes were split (the test data holds no `AT+QFTPPUT=`).
+fn put_commands(modem: &Modem) -> Vec<String> {
+    let all = modem.written();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(k) = all[i..].windows(11).position(|w| w == b"AT+QFTPPUT=") {
+        let a = i + k;
+        let end = all[a..].iter().position(|&c| c == b'\r').map_or(all.len(), |e| a + e + 1);
+        out.push(String::from_utf8_lossy(&all[a..end]).into_owned());
+        i = end;
+    }
+    out
+}
+
+/// Where write call `idx` begins in everything the client wrote.
+fn offset_of(w: &[(Instant, Vec<u8>)], idx: usize) -> usize {
+    w[..idx].iter().map(|(_, b)| b.len()).sum()
+}
+
+/// The index of the first write call that starts with `prefix`, at or after `from`.
+fn find_prefix(w: &[(Instant, Vec<u8>)], from: usize, prefix: &[u8]) -> Option<usize> {
+    w.iter().skip(from).position(|(_, b)| b.starts_with(prefix)).map(|i| i + from)
+}
+
+/// A source that yields `self.0`, then never anything more (a stalled
+/// sensor, a socket that went quiet).
+struct Stalling<'a>(&'a [u8]);
+
+impl embedded_io_async::ErrorType for Stalling<'_> {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io_async::Read for Stalling<'_> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        if self.0.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        let n = buf.len().min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// `UploadMode::Auto`: the switch from counted to escaped.
+
+/// Quick counted fills, then a `CONNECT` `delay` late, then what follows
+/// for a source of 5 fills and 123 bytes. Returns the modem, the data, the
+/// result and the progress seen.
+fn switch(delay: Duration, rest: Script) -> (Modem, Vec<u8>, Result<u64, Error>, Vec<u64>) {
+    let data = hostile(5 * F + 123);
+    let modem = Modem::new(
+        boot_open()
+            .then(counted(0, &data[..F], false, MS(0)))
+            .then(counted(F, &data[F..2 * F], false, delay))
+            .then(rest)
+            .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"),
+    );
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let mut seen = Vec::new();
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        let r = ftp.put("f", &mut Source(&data), Transfer::default().with_progress(&mut |n| seen.push(n))).await;
+        ftp.cwd("/").await.unwrap();
+        r
+    });
+    drop(ftp);
+    (modem, data, r, seen)
+}
+
+#[test]
+fn auto_switches_to_escaped_at_the_byte_after_the_last_counted_chunk_once_connect_is_slow() {
+    let _c = clock();
+    let data = hostile(5 * F + 123);
+    // The second CONNECT takes SLOW_ROUND_TRIP: the third fill goes
+    // escaped from 2F, with the fill, its lookahead byte and the rest.
+    let rest = escaped(2 * F, &data[2 * F..]).then(end_plus(data.len() - 2 * F));
+    let (modem, sent, r, seen) = switch(SLOW_ROUND_TRIP, rest);
+    assert_eq!(sent, data);
+    modem.finished();
+    assert_eq!(r, Ok(data.len() as u64));
+    assert_eq!(
+        put_commands(&modem),
+        [
+            format!("AT+QFTPPUT=\"f\",\"COM:\",0,{F},0\r"),
+            format!("AT+QFTPPUT=\"f\",\"COM:\",{F},{F},0\r"),
+            format!("AT+QFTPPUT=\"f\",\"COM:\",{}\r", 2 * F),
+        ]
+    );
+    // Every byte from 2F on, and nothing else, went between the third
+    // command and the `+++`.
+    let w = writes(&modem);
+    let all = modem.written();
+    let third = format!("AT+QFTPPUT=\"f\",\"COM:\",{}\r", 2 * F);
+    let body_at = all.windows(third.len()).position(|c| c == third.as_bytes()).unwrap() + third.len();
+    let esc = find_write(&w, after_init(&w), b"+++").unwrap();
+    assert_eq!(&all[body_at..offset_of(&w, esc)], &data[2 * F..]);
+    assert_eq!(seen.first(), Some(&(F as u64)));
+    assert_eq!(seen.last(), Some(&(data.len() as u64)));
+    assert!(seen.windows(2).all(|p| p[0] <= p[1]), "progress went back: {seen:?}");
+}
+
+#[test]
+fn auto_keeps_counting_while_connect_is_quicker_than_slow_round_trip() {
+    let _c = clock();
+    let data = hostile(5 * F + 123);
+    // 19 ms is still quick: every fill is counted, the last with its 123 bytes.
+    let mut rest = Script::new();
+    for i in 2..5 {
+        rest = rest.then(counted(i * F, &data[i * F..(i + 1) * F], false, MS(19)));
+    }
+    rest = rest.then(counted(5 * F, &data[5 * F..], true, MS(0)));
+    let (modem, _, r, seen) = switch(MS(19), rest);
+    modem.finished();
+    assert_eq!(r, Ok(data.len() as u64));
+    assert!(!escaped_by_plus(&modem));
+    assert_eq!(
+        seen,
+        [1, 2, 3, 4, 5].map(|k| (k * F) as u64).into_iter().chain([data.len() as u64]).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn auto_switch_with_the_rest_all_in_the_buffer_carries_the_lookahead_byte() {
+    let _c = clock();
+    // 2F + 1 bytes, the first CONNECT slow: the second fill (F bytes)
+    // and its lookahead byte are the whole rest, sent escaped from F.
+    let data = hostile(2 * F + 1);
+    let modem = Modem::new(
+        boot_open().then(counted(0, &data[..F], false, MS(25))).then(escaped(F, &data[F..])).then(end_plus(F + 1)),
+    );
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put("f", &mut Source(&data), Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(data.len() as u64));
+}
+
+#[test]
+fn escape_after_the_switch_is_guarded_and_in_one_write() {
+    let _c = clock();
+    let data = hostile(5 * F + 123);
+    let rest = escaped(2 * F, &data[2 * F..]).then(end_plus(data.len() - 2 * F));
+    let (modem, _, r, _) = switch(MS(30), rest);
+    modem.finished();
+    assert_eq!(r, Ok(data.len() as u64));
+    let w = writes(&modem);
+    let from = after_init(&w);
+    let esc = find_write(&w, from, b"+++").expect("+++ not sent in one write call");
+    assert_eq!(w[from..].iter().filter(|(_, b)| b == b"+++").count(), 1, "one escape");
+    assert!(!w[from..].iter().any(|(_, b)| b == b"+" || b == b"++"), "+++ split over write calls");
+    // The write before it is the end of the data: nothing in the guard.
+    assert!(data.ends_with(&w[esc - 1].1), "something was written between the data and +++");
+    assert!(w[esc].0 - w[esc - 1].0 >= GUARD, "only {:?} of silence before +++", w[esc].0 - w[esc - 1].0);
+    assert!(w[esc].0 - w[esc - 1].0 < GUARD + MS(50), "{:?} before +++", w[esc].0 - w[esc - 1].0);
+    assert!(w[esc + 1].1.starts_with(b"AT+QFTPCWD"));
+}
+
+#[test]
+fn auto_after_a_slow_open_goes_escaped_from_the_first_fill() {
+    let _c = clock();
+    let data = hostile(3 * F + 7);
+    let modem = Modem::new(boot().then(open_slow(SLOW_ROUND_TRIP)).then(escaped(0, &data)).then(end_plus(data.len())));
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put("f", &mut Source(&data), Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(data.len() as u64));
+    assert_eq!(put_commands(&modem), ["AT+QFTPPUT=\"f\",\"COM:\",0\r"]);
+}
+
+#[test]
+fn auto_after_a_quick_open_stays_counted() {
+    let _c = clock();
+    let data = hostile(3 * F + 7);
+    for open in [open_ok(), open_slow(MS(19))] {
+        let modem = Modem::new(boot().then(open).then(all_counted(&data, F, MS(0))));
+        let mut b = buf(F);
+        let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+        let r = run(LONG, async {
+            up(&mut ftp).await;
+            ftp.put("f", &mut Source(&data), Transfer::default()).await
+        });
+        modem.finished();
+        assert_eq!(r, Ok(data.len() as u64));
+        assert!(!escaped_by_plus(&modem));
+        assert_eq!(put_commands(&modem).len(), 4);
+    }
+}
+
+#[test]
+fn forced_modes_ignore_the_round_trip() {
+    let _c = clock();
+    let data = hostile(3 * F + 7);
+    // Escaped after a quick open; then Counted although every CONNECT is
+    // slow (Auto would go escaped from the second fill).
+    let modem =
+        Modem::new(boot_open().then(escaped(0, &data)).then(end_plus(data.len())).then(all_counted(&data, F, MS(500))));
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    run(LONG, async {
+        up(&mut ftp).await;
+        let escaped = Transfer { upload: UploadMode::Escaped, ..Transfer::default() };
+        assert_eq!(ftp.put("f", &mut Source(&data), escaped).await, Ok(data.len() as u64));
+        let counted = Transfer { upload: UploadMode::Counted, ..Transfer::default() };
+        assert_eq!(ftp.put("f", &mut Source(&data), counted).await, Ok(data.len() as u64));
+    });
+    modem.finished();
+    assert_eq!(put_commands(&modem).len(), 5);
+}
