@@ -289,3 +289,186 @@ fn forced_modes_ignore_the_round_trip() {
     modem.finished();
     assert_eq!(put_commands(&modem).len(), 5);
 }
+
+// ---------------------------------------------------------------------------
+// The DTR pin.
+
+#[test]
+fn init_sends_at_d1_only_with_a_pin() {
+    let _c = clock();
+    // Without a pin: `boot()` has no `AT&D1`.
+    let modem = Modem::new(boot());
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    run(LONG, async { ftp.init().await.unwrap() });
+    modem.finished();
+    assert!(!modem.written().windows(5).any(|w| w == b"AT&D1"));
+    // With one: driven low by `with_dtr`, `AT&D1` after `AT+CMEE=1`, the
+    // pin not raised during init (its `+++` is the module's safe escape
+    // whatever `&D` it has).
+    let modem = Modem::new(boot_dtr());
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap().with_dtr(modem.dtr_pin());
+    assert_eq!(modem.dtr_levels().len(), 1, "with_dtr drives the pin low at once");
+    run(LONG, async { ftp.init().await.unwrap() });
+    modem.finished();
+    assert_eq!(modem.written().windows(6).filter(|w| w == b"AT&D1\r").count(), 1);
+    assert_eq!(modem.dtr_levels().iter().map(|l| l.1).collect::<Vec<_>>(), [false]);
+}
+
+#[test]
+fn dtr_edge_right_after_the_last_data_byte_then_low_after_ok() {
+    let _c = clock();
+    let data = hostile(3 * F + 7);
+    // With a pin Auto goes escaped from the first fill; the module
+    // answers the edge 50 ms later.
+    let modem = Modem::new(
+        boot_dtr()
+            .then(open_ok())
+            .then(escaped(0, &data))
+            .dtr(true)
+            .pause(MS(50))
+            .lines(&["OK"])
+            .dtr(false)
+            .lines(&[&format!("+QFTPPUT: 0,{}", data.len())])
+            .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"),
+    );
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap().with_dtr(modem.dtr_pin());
+    run(LONG, async { up(&mut ftp).await });
+    let t0 = Instant::now();
+    let r = run_precise(LONG, async {
+        let r = ftp.put("f", &mut Source(&data), Transfer::default()).await;
+        ftp.cwd("/").await.unwrap();
+        r
+    });
+    let took = Instant::now() - t0;
+    modem.finished();
+    assert_eq!(r, Ok(data.len() as u64));
+    assert!(took < MS(200), "the put and a command took {took:?}: a guard time?");
+    assert!(!escaped_by_plus(&modem));
+    let w = writes(&modem);
+    let cwd = find_prefix(&w, after_init(&w), b"AT+QFTPCWD").unwrap();
+    let last_data = &w[cwd - 1];
+    assert!(data.ends_with(&last_data.1));
+    let levels = modem.dtr_levels();
+    let [_, (high_at, true), (low_at, false)] = levels[..] else { panic!("DTR levels {levels:?}") };
+    assert!(high_at - last_data.0 < MS(1), "DTR raised {:?} after the last data byte", high_at - last_data.0);
+    assert!(low_at - high_at >= MS(50), "DTR lowered before the module's OK");
+    assert!(low_at - high_at < MS(55), "DTR lowered {:?} after it rose", low_at - high_at);
+    assert!(w[cwd].0 - low_at < MS(5), "the next command waited {:?}", w[cwd].0 - low_at);
+}
+
+#[test]
+fn a_module_that_ignores_the_dtr_edge_gets_a_guarded_plus_after_2_s() {
+    let _c = clock();
+    let data = hostile(2 * F + 3);
+    let modem = Modem::new(
+        boot_dtr()
+            .then(open_ok())
+            .then(escaped(0, &data))
+            // No answer to the edge.
+            .dtr(true)
+            .dtr(false)
+            .then(end_plus(data.len()))
+            .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"),
+    );
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap().with_dtr(modem.dtr_pin());
+    run(LONG, async { up(&mut ftp).await });
+    let r = run_precise(LONG, async {
+        let r = ftp.put("f", &mut Source(&data), Transfer::default()).await;
+        ftp.cwd("/").await.unwrap();
+        r
+    });
+    modem.finished();
+    assert_eq!(r, Ok(data.len() as u64));
+    let w = writes(&modem);
+    let esc = find_write(&w, after_init(&w), b"+++").expect("+++ not sent in one write call");
+    assert!(data.ends_with(&w[esc - 1].1), "something was written between the data and +++");
+    let levels = modem.dtr_levels();
+    let [_, (high_at, true), (low_at, false)] = levels[..] else { panic!("DTR levels {levels:?}") };
+    assert!(high_at - w[esc - 1].0 < MS(1));
+    assert!(low_at - high_at >= S(2) && low_at - high_at < S(2) + MS(5), "DTR high for {:?}", low_at - high_at);
+    assert!(w[esc].0 - low_at >= GUARD, "only {:?} of silence after DTR low", w[esc].0 - low_at);
+    assert!(w[esc].0 - low_at < GUARD + MS(5), "{:?} after DTR low", w[esc].0 - low_at);
+    assert!(w[esc + 1].1.starts_with(b"AT+QFTPCWD"));
+}
+
+#[test]
+fn a_failing_pin_falls_back_to_a_guarded_plus_at_once() {
+    let _c = clock();
+    let data = hostile(2 * F + 3);
+    let modem = Modem::new(
+        boot_dtr()
+            .then(open_ok())
+            .then(escaped(0, &data))
+            .then(end_plus(data.len()))
+            .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"),
+    );
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap().with_dtr(modem.dtr_pin());
+    run(LONG, async { up(&mut ftp).await });
+    modem.fail_dtr(true);
+    let r = run_precise(LONG, async {
+        let r = ftp.put("f", &mut Source(&data), Transfer::default()).await;
+        ftp.cwd("/").await.unwrap();
+        r
+    });
+    modem.finished();
+    assert_eq!(r, Ok(data.len() as u64));
+    let w = writes(&modem);
+    let esc = find_write(&w, after_init(&w), b"+++").expect("+++ not sent in one write call");
+    assert!(data.ends_with(&w[esc - 1].1), "something was written between the data and +++");
+    // The pin was tried (and refused) right after the data, then the
+    // guard alone: no 2 s wait for an answer to an edge that never was.
+    let refused = modem.0.borrow().dtr_refused.clone();
+    assert_eq!(refused.iter().map(|l| l.1).collect::<Vec<_>>(), [true]);
+    assert!(refused[0].0 - w[esc - 1].0 < MS(1));
+    assert_eq!(modem.dtr_levels().len(), 1, "only with_dtr's low");
+    assert!(w[esc].0 - w[esc - 1].0 >= GUARD);
+    assert!(w[esc].0 - w[esc - 1].0 < GUARD + MS(5), "{:?} before +++", w[esc].0 - w[esc - 1].0);
+}
+
+#[test]
+fn a_put_dropped_mid_data_is_left_by_dtr_at_the_next_call() {
+    let _c = clock();
+    // A fill and some more, then the source stalls: the escaped upload
+    // (a pin) is in data mode when its future is dropped.
+    let data = hostile(2 * F + 10);
+    let modem = Modem::new(
+        boot_dtr()
+            .then(open_ok())
+            .then(escaped(0, &data))
+            // The next call: the edge, the module's OK and the aborted
+            // upload's result, low, the probe, the close.
+            .dtr(true)
+            .lines(&["OK", &format!("+QFTPPUT: 0,{}", data.len())])
+            .dtr(false)
+            .then(probe())
+            .then(close_ok())
+            .then(open_ok())
+            .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"),
+    );
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap().with_dtr(modem.dtr_pin());
+    run(LONG, async { up(&mut ftp).await });
+    poll_then_drop(50, ftp.put("f", &mut Stalling(&data), Transfer::default()));
+    let dropped = Instant::now();
+    let (r, took) = timed(LONG, ftp.cwd("/"));
+    assert_eq!(r, Err(Error::NotOpen));
+    assert!(took < MS(100), "recovery took {took:?}: a guard time?");
+    run(LONG, async {
+        open_again(&mut ftp).await;
+        ftp.cwd("/").await.unwrap();
+    });
+    modem.finished();
+    assert!(!escaped_by_plus(&modem), "left data mode by +++, not DTR");
+    let levels = modem.dtr_levels();
+    let [_, (high_at, true), (low_at, false)] = levels[..] else { panic!("DTR levels {levels:?}") };
+    assert!(high_at - dropped < MS(1));
+    assert!(low_at - high_at < MS(5));
+    // The probe's CR follows the edge at once.
+    let probe_at = sent_at(&modem, b"\rAT+CMEE?\r");
+    let probe_at = *probe_at.last().unwrap();
+    assert!(probe_at >= low_at && probe_at - low_at < MS(5));
+}

@@ -343,6 +343,40 @@ pub fn run<F: Future>(limit: Duration, fut: F) -> F::Output {
     }
 }
 
+/// [`run`], but the mock clock stands still while the future wakes itself
+/// (a timer already expired, a yield): it moves on by 1 ms only when the
+/// future waits for the modem or for time, so that mock time shows what
+/// real time would between two events (no 1 ms per executor round).
+pub fn run_precise<F: Future>(limit: Duration, fut: F) -> F::Output {
+    struct Flag(std::sync::atomic::AtomicBool);
+    impl std::task::Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    let end = Instant::now() + limit;
+    let mut rounds = 0;
+    loop {
+        flag.0.store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        // A future that keeps waking itself at one instant is busy
+        // polling: let time go on after all.
+        if flag.0.load(std::sync::atomic::Ordering::SeqCst) && rounds < 1000 {
+            rounds += 1;
+            continue;
+        }
+        rounds = 0;
+        assert!(Instant::now() < end, "future still pending after {limit:?} of simulated time");
+        MockDriver::get().advance(Duration::from_millis(1));
+    }
+}
+
 /// Polls a future `n` times (advancing 1 ms each), then drops it.
 pub fn poll_then_drop<F: Future>(n: usize, fut: F) {
     let mut fut = pin!(fut);
