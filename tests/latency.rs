@@ -472,3 +472,115 @@ fn a_put_dropped_mid_data_is_left_by_dtr_at_the_next_call() {
     let probe_at = *probe_at.last().unwrap();
     assert!(probe_at >= low_at && probe_at - low_at < MS(5));
 }
+
+// ---------------------------------------------------------------------------
+// Sources that end at a buffer boundary.
+
+#[test]
+fn a_source_of_exactly_one_fill_is_one_counted_upload_whatever_the_round_trip() {
+    let _c = clock();
+    let data = hostile(F);
+    let one = [format!("AT+QFTPPUT=\"f\",\"COM:\",0,{F},1\r")];
+    // After a quick open, and after a slow one: the source ends in the
+    // first fill, so there is nothing to escape.
+    for open in [open_ok(), open_slow(MS(200))] {
+        let modem = Modem::new(boot().then(open).then(counted(0, &data, true, MS(0))));
+        let mut b = buf(F);
+        let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+        let r = run(LONG, async {
+            up(&mut ftp).await;
+            ftp.put("f", &mut Source(&data), Transfer::default()).await
+        });
+        modem.finished();
+        assert_eq!(r, Ok(F as u64));
+        assert_eq!(put_commands(&modem), one);
+        assert!(!escaped_by_plus(&modem));
+    }
+    // With a pin: no edge either.
+    let modem = Modem::new(boot_dtr().then(open_ok()).then(counted(0, &data, true, MS(0))));
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap().with_dtr(modem.dtr_pin());
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put("f", &mut Source(&data), Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(F as u64));
+    assert_eq!(put_commands(&modem), one);
+    assert_eq!(modem.dtr_levels().len(), 1, "only with_dtr's low");
+}
+
+#[test]
+fn a_source_of_k_fills_goes_in_k_counted_uploads_the_last_with_beof() {
+    let _c = clock();
+    let data = hostile(3 * F);
+    let expected = [
+        format!("AT+QFTPPUT=\"f\",\"COM:\",0,{F},0\r"),
+        format!("AT+QFTPPUT=\"f\",\"COM:\",{F},{F},0\r"),
+        format!("AT+QFTPPUT=\"f\",\"COM:\",{},{F},1\r", 2 * F),
+    ];
+    // Auto on a quick link; Counted on a slow one.
+    for (open, mode, delay) in
+        [(open_ok(), UploadMode::Auto, MS(0)), (open_slow(MS(300)), UploadMode::Counted, MS(300))]
+    {
+        let modem = Modem::new(boot().then(open).then(all_counted(&data, F, delay)));
+        let mut b = buf(F);
+        let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+        let mut seen = Vec::new();
+        let r = run(LONG, async {
+            up(&mut ftp).await;
+            let mut progress = |n| seen.push(n);
+            let opts = Transfer { upload: mode, ..Transfer::default() }.with_progress(&mut progress);
+            ftp.put("f", &mut Source(&data), opts).await
+        });
+        modem.finished();
+        assert_eq!(r, Ok(data.len() as u64), "{mode:?}");
+        assert_eq!(put_commands(&modem), expected, "{mode:?}");
+        assert!(!escaped_by_plus(&modem), "{mode:?}");
+        assert_eq!(seen, [F as u64, 2 * F as u64, 3 * F as u64], "{mode:?}");
+    }
+}
+
+#[test]
+fn a_source_that_ends_at_the_fill_after_a_slow_connect_ends_counted() {
+    let _c = clock();
+    // The second CONNECT is slow, but the third fill is the source's last:
+    // it goes counted with `<beof>` 1, not escaped.
+    let data = hostile(3 * F);
+    let modem = Modem::new(
+        boot_open()
+            .then(counted(0, &data[..F], false, MS(0)))
+            .then(counted(F, &data[F..2 * F], false, MS(100)))
+            .then(counted(2 * F, &data[2 * F..], true, MS(0))),
+    );
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put("f", &mut Source(&data), Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(data.len() as u64));
+    assert_eq!(put_commands(&modem).len(), 3);
+    assert!(!escaped_by_plus(&modem));
+}
+
+#[test]
+fn put_escaped_of_whole_fills_sends_no_invented_lookahead_byte() {
+    let _c = clock();
+    // One fill (the source ends in it) and two fills (the second read
+    // with the first's lookahead byte): exactly the source's bytes.
+    let one = hostile(F);
+    let two = hostile(2 * F);
+    let modem =
+        Modem::new(boot_open().then(escaped(0, &one)).then(end_plus(F)).then(escaped(0, &two)).then(end_plus(2 * F)));
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    run(LONG, async {
+        up(&mut ftp).await;
+        assert_eq!(ftp.put_escaped("f", &mut Source(&one), Transfer::default()).await, Ok(F as u64));
+        assert_eq!(ftp.put_escaped("f", &mut Source(&two), Transfer::default()).await, Ok(2 * F as u64));
+    });
+    modem.finished();
+    assert_eq!(put_commands(&modem).len(), 2);
+}
