@@ -584,3 +584,204 @@ fn put_escaped_of_whole_fills_sends_no_invented_lookahead_byte() {
     modem.finished();
     assert_eq!(put_commands(&modem).len(), 2);
 }
+
+// ---------------------------------------------------------------------------
+// 1 MiB of every byte value and the modem's framing, through every mode.
+
+const MIB: usize = 1 << 20;
+
+/// The fill of the chunk buffer in the 1 MiB tests: 256 fills.
+const BIG: usize = 4096;
+
+/// `AT+QFTPSIZE="f"` answered 1 MiB.
+fn size_mib() -> Script {
+    Script::new().deferred("AT+QFTPSIZE=\"f\"", &format!("+QFTPSIZE: 0,{MIB}"))
+}
+
+#[test]
+fn mib_put_auto_on_a_quick_link_goes_counted() {
+    let _c = clock();
+    let data = hostile(MIB);
+    let modem = Modem::new(boot_open().then(all_counted(&data, BIG, MS(0))));
+    let mut b = buf(BIG);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put("f", &mut Source(&data), Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(MIB as u64));
+    let puts = put_commands(&modem);
+    assert_eq!(puts.len(), MIB / BIG);
+    assert_eq!(puts.last().unwrap(), &format!("AT+QFTPPUT=\"f\",\"COM:\",{},{BIG},1\r", MIB - BIG));
+    assert!(!escaped_by_plus(&modem));
+}
+
+#[test]
+fn mib_put_auto_on_a_slow_link_goes_escaped() {
+    let _c = clock();
+    let data = hostile(MIB);
+    let modem = Modem::new(boot().then(open_slow(MS(150))).then(escaped(0, &data)).then(end_plus(MIB)));
+    let mut b = buf(BIG);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put("f", &mut Source(&data), Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(MIB as u64));
+    assert_eq!(put_commands(&modem), ["AT+QFTPPUT=\"f\",\"COM:\",0\r"]);
+}
+
+#[test]
+fn mib_put_auto_with_a_pin_goes_escaped_and_ends_by_dtr() {
+    let _c = clock();
+    let data = hostile(MIB);
+    let modem = Modem::new(boot_dtr().then(open_ok()).then(escaped(0, &data)).then(end_dtr(MIB)));
+    let mut b = buf(BIG);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap().with_dtr(modem.dtr_pin());
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put("f", &mut Source(&data), Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(MIB as u64));
+    assert_eq!(put_commands(&modem), ["AT+QFTPPUT=\"f\",\"COM:\",0\r"]);
+    assert!(!escaped_by_plus(&modem));
+}
+
+#[test]
+fn mib_put_counted_on_a_slow_link() {
+    let _c = clock();
+    let data = hostile(MIB);
+    let modem = Modem::new(boot().then(open_slow(MS(150))).then(all_counted(&data, BIG, MS(150))));
+    let mut b = buf(BIG);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put("f", &mut Source(&data), Transfer { upload: UploadMode::Counted, ..Transfer::default() }).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(MIB as u64));
+    assert_eq!(put_commands(&modem).len(), MIB / BIG);
+    assert!(!escaped_by_plus(&modem));
+}
+
+#[test]
+fn mib_put_escaped_without_a_pin() {
+    let _c = clock();
+    let data = hostile(MIB);
+    let modem = Modem::new(boot_open().then(escaped(0, &data)).then(end_plus(MIB)));
+    let mut b = buf(BIG);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put_escaped("f", &mut Source(&data), Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(MIB as u64));
+    assert_eq!(put_commands(&modem).len(), 1);
+}
+
+#[test]
+fn mib_put_escaped_with_a_pin() {
+    let _c = clock();
+    let data = hostile(MIB);
+    let modem = Modem::new(boot_dtr().then(open_ok()).then(escaped(0, &data)).then(end_dtr(MIB)));
+    let mut b = buf(BIG);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap().with_dtr(modem.dtr_pin());
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put_escaped("f", &mut Source(&data), Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(MIB as u64));
+    assert_eq!(put_commands(&modem).len(), 1);
+    assert!(!escaped_by_plus(&modem));
+}
+
+#[test]
+fn mib_put_sized_goes_in_one_counted_upload() {
+    let _c = clock();
+    let data = hostile(MIB);
+    let modem = Modem::new(boot_open().then(counted(0, &data, true, MS(0))));
+    let mut b = buf(BIG);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.put_sized("f", &mut Source(&data), MIB as u64, Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(MIB as u64));
+    assert_eq!(put_commands(&modem), [format!("AT+QFTPPUT=\"f\",\"COM:\",0,{MIB},1\r")]);
+}
+
+#[test]
+fn mib_get_whole_file_in_one_get_the_vendors_way() {
+    let _c = clock();
+    let data = hostile(MIB);
+    let modem = Modem::new(
+        boot_open()
+            .then(size_mib())
+            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
+            .send(b"\r\nCONNECT\r\n")
+            .send(&data)
+            .lines(&["OK"])
+            .lines(&[&format!("+QFTPGET: 0,{MIB}")]),
+    );
+    let mut b = buf(BIG);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let mut sink = Sink(Vec::new());
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.get("f", &mut sink, Transfer::default()).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(MIB as u64));
+    assert!(sink.0 == data, "the download differs");
+}
+
+#[test]
+fn mib_get_in_64_kib_chunks() {
+    let _c = clock();
+    let data = hostile(MIB);
+    const C: usize = 64 * 1024;
+    let mut script = boot_open().then(size_mib());
+    for (i, c) in data.chunks(C).enumerate() {
+        script = script.then(get_chunk("f", (i * C) as u64, C as u64, c));
+    }
+    let modem = Modem::new(script);
+    let mut b = buf(BIG);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let mut sink = Sink(Vec::new());
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.get("f", &mut sink, Transfer { chunk: C as u32, ..Transfer::default() }).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok(MIB as u64));
+    assert!(sink.0 == data, "the download differs");
+}
+
+#[test]
+fn mib_get_resumed_from_an_offset_asks_start_and_rest() {
+    let _c = clock();
+    let data = hostile(MIB);
+    let start = 300_001;
+    let modem = Modem::new(boot_open().then(size_mib()).then(get_chunk(
+        "f",
+        start as u64,
+        (MIB - start) as u64,
+        &data[start..],
+    )));
+    let mut b = buf(BIG);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap();
+    let mut sink = Sink(Vec::new());
+    let r = run(LONG, async {
+        up(&mut ftp).await;
+        ftp.get("f", &mut sink, Transfer { start: start as u64, ..Transfer::default() }).await
+    });
+    modem.finished();
+    assert_eq!(r, Ok((MIB - start) as u64));
+    assert!(sink.0 == data[start..], "the download differs");
+}
