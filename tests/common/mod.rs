@@ -23,6 +23,9 @@ pub enum Step {
     Send(Vec<u8>),
     /// The modem stays silent for this long before the next step.
     Pause(Duration),
+    /// The client drives the DTR pin (see [`Modem::dtr_pin`]) to this
+    /// level next (`true`: high), checked like `Expect`.
+    Dtr(bool),
 }
 
 /// Builds scripts tersely.
@@ -61,6 +64,11 @@ impl Script {
         self.0.push(Step::Pause(d));
         self
     }
+    /// The client drives DTR high (`true`) or low next.
+    pub fn dtr(mut self, high: bool) -> Self {
+        self.0.push(Step::Dtr(high));
+        self
+    }
     /// `cmd` answered by `OK` alone.
     pub fn ok(self, cmd: &str) -> Self {
         self.cmd(cmd).lines(&["OK"])
@@ -86,6 +94,12 @@ pub struct State {
     pause_until: Option<Instant>,
     /// A step mismatch, reported by `check`.
     pub error: Option<String>,
+    /// Every level the client drove the DTR pin to, with the mock time.
+    pub dtr: Vec<(Instant, bool)>,
+    /// While set, the DTR pin fails every drive (see [`Modem::fail_dtr`]).
+    pub dtr_fails: bool,
+    /// The drives the failing pin refused, with the mock time.
+    pub dtr_refused: Vec<(Instant, bool)>,
 }
 
 #[derive(Clone)]
@@ -129,6 +143,69 @@ impl Modem {
     pub fn written(&self) -> Vec<u8> {
         self.0.borrow().writes.iter().flat_map(|(_, w)| w.clone()).collect()
     }
+
+    /// A DTR pin wired to this modem: each level the client drives it to
+    /// is checked against the script's next step (`Step::Dtr`).
+    pub fn dtr_pin(&self) -> DtrPin {
+        DtrPin(self.clone())
+    }
+
+    /// Makes the DTR pin fail (`set_high`/`set_low` return an error, and
+    /// the script is not consulted) or work again.
+    pub fn fail_dtr(&self, fail: bool) {
+        self.0.borrow_mut().dtr_fails = fail;
+    }
+
+    /// Every level the client drove the DTR pin to, with the mock time.
+    pub fn dtr_levels(&self) -> Vec<(Instant, bool)> {
+        self.0.borrow().dtr.clone()
+    }
+
+    /// The client drives DTR to `high`: checked against the script.
+    fn drive_dtr(&self, high: bool) -> Result<(), embedded_hal::digital::ErrorKind> {
+        let mut s = self.0.borrow_mut();
+        let now = Instant::now();
+        if s.dtr_fails {
+            s.dtr_refused.push((now, high));
+            return Err(embedded_hal::digital::ErrorKind::Other);
+        }
+        s.dtr.push((now, high));
+        while matches!(s.steps.front(), Some(Step::Send(b)) if b.iter().all(|c| c.is_ascii_whitespace())) {
+            s.steps.pop_front();
+        }
+        match s.steps.front() {
+            Some(Step::Dtr(want)) if *want == high => {
+                s.steps.pop_front();
+            }
+            other => {
+                let e = format!(
+                    "client drove DTR {} while the script is at {:?}",
+                    if high { "high" } else { "low" },
+                    other.map(short)
+                );
+                s.error.get_or_insert(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The module's DTR input, driven by the client (`Ftp::with_dtr`); it
+/// shares the state of its [`Modem`].
+pub struct DtrPin(pub Modem);
+
+impl embedded_hal::digital::ErrorType for DtrPin {
+    type Error = embedded_hal::digital::ErrorKind;
+}
+
+impl embedded_hal::digital::OutputPin for DtrPin {
+    fn set_low(&mut self) -> Result<(), Self::Error> {
+        self.0.drive_dtr(false)
+    }
+
+    fn set_high(&mut self) -> Result<(), Self::Error> {
+        self.0.drive_dtr(true)
+    }
 }
 
 fn short(s: &Step) -> String {
@@ -138,6 +215,7 @@ fn short(s: &Step) -> String {
             format!("{:?}({t:?})", if matches!(s, Step::Expect(_)) { "expect" } else { "send" })
         }
         Step::Pause(d) => format!("pause {d:?}"),
+        Step::Dtr(high) => format!("dtr {}", if *high { "high" } else { "low" }),
     }
 }
 
@@ -265,6 +343,40 @@ pub fn run<F: Future>(limit: Duration, fut: F) -> F::Output {
     }
 }
 
+/// [`run`], but the mock clock stands still while the future wakes itself
+/// (a timer already expired, a yield): it moves on by 1 ms only when the
+/// future waits for the modem or for time, so that mock time shows what
+/// real time would between two events (no 1 ms per executor round).
+pub fn run_precise<F: Future>(limit: Duration, fut: F) -> F::Output {
+    struct Flag(std::sync::atomic::AtomicBool);
+    impl std::task::Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let flag = std::sync::Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = pin!(fut);
+    let end = Instant::now() + limit;
+    let mut rounds = 0;
+    loop {
+        flag.0.store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        // A future that keeps waking itself at one instant is busy
+        // polling: let time go on after all.
+        if flag.0.load(std::sync::atomic::Ordering::SeqCst) && rounds < 1000 {
+            rounds += 1;
+            continue;
+        }
+        rounds = 0;
+        assert!(Instant::now() < end, "future still pending after {limit:?} of simulated time");
+        MockDriver::get().advance(Duration::from_millis(1));
+    }
+}
+
 /// Polls a future `n` times (advancing 1 ms each), then drops it.
 pub fn poll_then_drop<F: Future>(n: usize, fut: F) {
     let mut fut = pin!(fut);
@@ -346,6 +458,21 @@ pub fn boot() -> Script {
         .lines(&["ERROR", "+CMEE: 1", "OK"])
         .ok("ATE0")
         .ok("AT+CMEE=1")
+        .cmd("AT+CPIN?")
+        .lines(&["+CPIN: READY", "OK"])
+}
+
+/// Bring-up with a DTR pin: `with_dtr` drives it low at once, then what
+/// `Ftp::init` sends, `AT&D1` after `AT+CMEE=1`.
+pub fn boot_dtr() -> Script {
+    Script::new()
+        .dtr(false)
+        .then(escape_at_init())
+        .then(probe_cmd())
+        .lines(&["ERROR", "+CMEE: 1", "OK"])
+        .ok("ATE0")
+        .ok("AT+CMEE=1")
+        .ok("AT&D1")
         .cmd("AT+CPIN?")
         .lines(&["+CPIN: READY", "OK"])
 }
@@ -507,13 +634,13 @@ impl embedded_io::Write for BlockingSink {
 }
 
 /// Runs `Ftp::init` and opens `"h"`, port 21 (the `boot_open()` script).
-pub async fn up(ftp: &mut Ftp<'_, Modem>) {
+pub async fn up<D: quectel_ftp::Dtr>(ftp: &mut Ftp<'_, Modem, D>) {
     ftp.init().await.unwrap();
     ftp.open("h", 21).await.unwrap();
 }
 
 /// Opens the session again after a close (the script's `open_ok()`).
-pub async fn open_again(ftp: &mut Ftp<'_, Modem>) {
+pub async fn open_again<D: quectel_ftp::Dtr>(ftp: &mut Ftp<'_, Modem, D>) {
     ftp.open("h", 21).await.unwrap();
 }
 
