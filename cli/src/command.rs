@@ -430,6 +430,10 @@ async fn remote_size<U: Read + Write>(ftp: &mut Ftp<'_, U>, remote: &str) -> Res
     }
 }
 
+/// The chunk of a download that may be retried (`--retries`): a point to
+/// resume from every 256 KiB (23 s at 115200 baud), at a round trip each.
+const RESUME_CHUNK: u32 = 256 * 1024;
+
 /// `get`, with its retries: each try goes on from the end of the last
 /// chunk the module confirmed (see [`Download::keep_confirmed`]).
 async fn get<U: Read + Write>(
@@ -446,7 +450,10 @@ async fn get<U: Read + Write>(
     let mut tries = 0;
     let last_start = loop {
         let start = download.offset();
-        let Err(failure) = get_once(ftp, remote, local, &mut download, console, progress).await else {
+        // With retries, the module confirms a chunk at a time: a try goes on
+        // from the last one. Without, the file comes in one `AT+QFTPGET`.
+        let chunk = if cfg.retries > 0 { RESUME_CHUNK } else { u32::MAX };
+        let Err(failure) = get_once(ftp, remote, local, chunk, &mut download, console, progress).await else {
             break start;
         };
         // A stream that got bytes it cannot give back, or a file that
@@ -476,6 +483,7 @@ async fn get_once<U: Read + Write>(
     ftp: &mut Ftp<'_, U>,
     remote: &str,
     local: &Path,
+    chunk: u32,
     download: &mut Download,
     console: &mut Console<'_>,
     progress: &Progress,
@@ -489,7 +497,7 @@ async fn get_once<U: Read + Write>(
         bar.set_position(start + n);
         progress.moved.set(start + n);
     };
-    let opts = Transfer { start, ..Transfer::default() }.with_progress(&mut report);
+    let opts = Transfer { start, chunk, ..Transfer::default() }.with_progress(&mut report);
     let moved = ftp.get(remote, &mut download.sink, opts).await;
     bar.finish_and_clear();
     moved.map(drop).map_err(|e| download.sink.failure("get", local, e))
