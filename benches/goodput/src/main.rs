@@ -4,11 +4,13 @@
 //! jobs.
 //!
 //! The real client talks to a modem model over a simulated serial line
-//! (`sim.rs`); the vendor's methods are raw AT scripts over the same line
-//! (`modes.rs`). The same 1 MiB moves each way; the table gives the goodput
-//! as a share of the line rate and as a ratio to the vendor's method for
-//! the same job. Simulated time is exact, so the figures repeat: there are
-//! no wall-clock figures, and one run is enough.
+//! (`sim.rs`), each of its modes without and with a DTR pin; the vendor's
+//! methods are raw AT scripts over the same line (`modes.rs`). The same
+//! 1 MiB moves each way; the table gives the goodput as a share of the line
+//! rate and as a ratio to the vendor's method for the same job, then the
+//! verdict on issue 18's targets for the modes the client chooses itself
+//! (forced modes are for comparison). Simulated time is exact, so the
+//! figures repeat: there are no wall-clock figures, and one run is enough.
 //!
 //! The chart (`chart.rs`) is written to `benches/goodput/goodput-latency.svg`
 //! after the full sweep, or where `--svg` says.

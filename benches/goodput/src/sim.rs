@@ -278,9 +278,12 @@ impl Line {
             self.send(at, b"\r\nOK\r\n");
         } else if cmd.is_empty() {
             // The probe's lone CR.
+        } else if !cmd.starts_with("AT") {
+            // The `+++` that init sends to a module in command mode, made a
+            // line by the probe's CR.
+            self.send(at, b"\r\nERROR\r\n");
         } else {
-            // `ATE0`, `AT+CMEE=1`, and the `+++` that init sends to a module
-            // in command mode (taken as a line by the probe's CR).
+            // `ATE0`, `AT+CMEE=1`.
             self.send(at, b"\r\nOK\r\n");
         }
     }
