@@ -6,9 +6,9 @@ use std::rc::Rc;
 
 use embassy_time::{Duration, Instant, MockDriver, Timer};
 use embedded_io_async::{Read, Write};
-use quectel_ftp::{Ftp, Transfer};
+use quectel_ftp::{Dtr, Ftp, Transfer, UploadMode};
 
-use crate::sim::{self, file_byte, Clock, Line, Uart, GUARD};
+use crate::sim::{self, file_byte, Clock, DtrPin, Line, Uart, GUARD};
 
 /// Which way the file moves. Each mode is compared with the vendor's
 /// method for the same job.
@@ -30,16 +30,16 @@ impl Job {
 /// How a mode moves the file.
 #[derive(Clone, Copy, Debug)]
 pub enum Method {
-    /// `put`: length unknown, one `<uploadlen>,<beof>` chunk per fill of a
-    /// chunk buffer of this many bytes.
-    Put { buffer: usize },
-    /// `put_sized`: length known, `Transfer::default()` chunks streamed
-    /// through a 4 KiB buffer.
+    /// `put`: length unknown, read through a chunk buffer of `buffer`
+    /// bytes, each `AT+QFTPPUT` chosen as `upload` says.
+    Put { buffer: usize, upload: UploadMode },
+    /// `put_sized`: length known, `Transfer::default()` (one upload of the
+    /// whole length), streamed through a 4 KiB buffer.
     PutSized,
-    /// `put_escaped`: one upload ended by a guarded `+++`.
+    /// `put_escaped`: one upload ended by DTR or a guarded `+++`.
     PutEscaped,
-    /// `get`, `AT+QFTPSIZE` then `<startpos>,<downloadlen>` chunks of this
-    /// many bytes.
+    /// `get`: `AT+QFTPSIZE`, then `AT+QFTPGET`s of at most `chunk` bytes
+    /// (`u32::MAX`, the default: the rest of the file in one).
     Get { chunk: u32 },
     /// The vendor's upload, as a raw AT script: `AT+QFTPPUT` without a
     /// length, the data, the least guard time, `+++`.
@@ -54,10 +54,14 @@ pub enum Method {
 pub struct Mode {
     pub name: &'static str,
     pub method: Method,
-    /// Data mode left by DTR (`AT&D1`) rather than by a count or a `+++`.
-    /// Not implemented yet: the driver has no DTR control, so no mode has
-    /// it. A variant with `dtr: true` gets its own row and line.
+    /// The client has a DTR pin (`Ftp::with_dtr`, `AT&D1`): it leaves data
+    /// mode by a DTR edge rather than a guarded `+++`, and `put` of unknown
+    /// length goes escaped at any latency.
     pub dtr: bool,
+    /// A choice forced on the client (an `UploadMode` or a chunk size that
+    /// is not the default) for comparison: the targets are the automatic
+    /// modes'.
+    pub forced: bool,
 }
 
 impl Mode {
@@ -72,6 +76,11 @@ impl Mode {
         matches!(self.method, Method::VendorPut | Method::VendorGet)
     }
 
+    /// `put` of a source of unknown length, as the client chooses.
+    pub fn is_auto_put(&self) -> bool {
+        matches!(self.method, Method::Put { upload: UploadMode::Auto, .. })
+    }
+
     /// The mode's name, marked if it uses DTR.
     pub fn label(&self) -> String {
         if self.dtr {
@@ -82,65 +91,118 @@ impl Mode {
     }
 }
 
-/// Every mode of the sweep, the vendor's last in each job.
+/// One of our modes, without DTR (`dtr` false) or with it.
+const fn ours(name: &'static str, method: Method, dtr: bool, forced: bool) -> Mode {
+    Mode { name, method, dtr, forced }
+}
+
+const PUT_4K: Method = Method::Put { buffer: 4096, upload: UploadMode::Auto };
+const PUT_16K: Method = Method::Put { buffer: 16 * 1024, upload: UploadMode::Auto };
+const PUT_4K_COUNTED: Method = Method::Put { buffer: 4096, upload: UploadMode::Counted };
+const GET: Method = Method::Get { chunk: u32::MAX };
+const GET_64K: Method = Method::Get { chunk: 64 * 1024 };
+
+/// Every mode of the sweep, each of ours without and with DTR, the
+/// vendor's last in each job.
 pub const MODES: &[Mode] = &[
-    Mode { name: "put, 4 KiB buffer", method: Method::Put { buffer: 4096 }, dtr: false },
-    Mode { name: "put, 16 KiB buffer", method: Method::Put { buffer: 16 * 1024 }, dtr: false },
-    Mode { name: "put_sized, 64 KiB chunks", method: Method::PutSized, dtr: false },
-    Mode { name: "put_escaped", method: Method::PutEscaped, dtr: false },
-    Mode { name: "vendor: PUT ended by +++", method: Method::VendorPut, dtr: false },
-    Mode { name: "get, 64 KiB chunks", method: Method::Get { chunk: 64 * 1024 }, dtr: false },
-    Mode { name: "get, 1 MiB chunks", method: Method::Get { chunk: 1 << 20 }, dtr: false },
-    Mode { name: "vendor: SIZE, one GET", method: Method::VendorGet, dtr: false },
+    ours("put, 4 KiB buffer", PUT_4K, false, false),
+    ours("put, 4 KiB buffer", PUT_4K, true, false),
+    ours("put, 16 KiB buffer", PUT_16K, false, false),
+    ours("put, 16 KiB buffer", PUT_16K, true, false),
+    ours("put_sized", Method::PutSized, false, false),
+    ours("put_sized", Method::PutSized, true, false),
+    ours("put_escaped", Method::PutEscaped, false, false),
+    ours("put_escaped", Method::PutEscaped, true, false),
+    ours("put, 4 KiB buffer, counted", PUT_4K_COUNTED, false, true),
+    ours("put, 4 KiB buffer, counted", PUT_4K_COUNTED, true, true),
+    Mode { name: "vendor: PUT ended by +++", method: Method::VendorPut, dtr: false, forced: false },
+    ours("get", GET, false, false),
+    ours("get", GET, true, false),
+    ours("get, 64 KiB chunks", GET_64K, false, true),
+    ours("get, 64 KiB chunks", GET_64K, true, true),
+    Mode { name: "vendor: SIZE, one GET", method: Method::VendorGet, dtr: false, forced: false },
 ];
 
 /// Moves `len` bytes the `mode`'s way at `baud`, the modem answering each
-/// step after `latency`. Returns the goodput: the payload's time on the
-/// wire over the time taken (session setup not counted).
+/// network step after `latency`. Returns the goodput: the payload's time
+/// on the wire over the time taken. The session comes up with the latency
+/// in force (the client measures its round trip at `AT+QFTPOPEN`), but only
+/// the transfer is timed.
 pub fn goodput(mode: &Mode, baud: u32, latency: Duration, len: usize, clock: Clock) -> f64 {
-    assert!(!mode.dtr, "DTR: not implemented yet");
     MockDriver::get().reset();
     let line = Rc::new(RefCell::new(Line::new(baud, len)));
+    line.borrow_mut().latency = latency;
     let byte_ns = line.borrow().byte_ns;
     let file: Vec<u8> = (0..len).map(|i| (i * 13) as u8).collect();
     let mut sink = Vec::with_capacity(len);
     let buffer = match mode.method {
-        Method::Put { buffer } => buffer,
+        Method::Put { buffer, .. } => buffer,
         // The README's recommendation.
         _ => 4096,
     };
     let mut buf = vec![0u8; buffer];
-    let mut ftp = Ftp::new(Uart(line.clone()), &mut buf).expect("buffer is large enough");
-    // The session comes up on a quick line: the latency is the network's,
-    // and only the transfer is measured.
-    if !mode.is_vendor() {
-        sim::run(&line, Clock::Coarse, async {
-            ftp.init().await.expect("init");
-            ftp.open("ftp.example.com", 21).await.expect("open");
-        });
-    }
-    line.borrow_mut().latency = latency;
-    let start = Instant::now();
-    let moved = sim::run(&line, clock, async {
-        let mut src = &file[..];
-        let sink = &mut Sink(&mut sink);
-        let opts = Transfer::default();
-        let r = match mode.method {
-            Method::Put { .. } => ftp.put("f.bin", &mut src, opts).await,
-            Method::PutSized => ftp.put_sized("f.bin", &mut src, len as u64, opts).await,
-            Method::PutEscaped => ftp.put_escaped("f.bin", &mut src, opts).await,
-            Method::Get { chunk } => ftp.get("f.bin", sink, Transfer { chunk, ..opts }).await,
-            Method::VendorPut => return Script::new(&line).put(&file).await,
-            Method::VendorGet => return Script::new(&line).get(sink).await,
-        };
-        r.expect("transfer") as usize
-    });
+    let (start, moved) = match (mode.is_vendor(), mode.dtr) {
+        (true, _) => {
+            let start = Instant::now();
+            let moved = sim::run(&line, clock, async {
+                match mode.method {
+                    Method::VendorPut => Script::new(&line).put(&file).await,
+                    _ => Script::new(&line).get(&mut Sink(&mut sink)).await,
+                }
+            });
+            (start, moved)
+        }
+        (false, dtr) => {
+            let ftp = Ftp::new(Uart(line.clone()), &mut buf).expect("buffer is large enough");
+            let job = Client { mode, line: &line, file: &file, sink: &mut sink, clock };
+            match dtr {
+                false => job.run(ftp),
+                true => job.run(ftp.with_dtr(DtrPin(line.clone()))),
+            }
+        }
+    };
     let elapsed_ns = Instant::now().duration_since(start).as_micros() * 1000;
     assert_eq!(moved, len);
     if mode.job() == Job::Download {
         assert!(sink.iter().enumerate().all(|(i, &b)| b == file_byte(i)), "download corrupted");
     }
     (len as u64 * byte_ns) as f64 / elapsed_ns as f64
+}
+
+/// One of our modes' transfer.
+struct Client<'a> {
+    mode: &'a Mode,
+    line: &'a Rc<RefCell<Line>>,
+    file: &'a [u8],
+    sink: &'a mut Vec<u8>,
+    clock: Clock,
+}
+
+impl Client<'_> {
+    /// Brings the session up (not timed), then moves the file (timed).
+    /// Returns when the transfer started and the bytes it moved.
+    fn run<D: Dtr>(self, mut ftp: Ftp<'_, Uart, D>) -> (Instant, usize) {
+        sim::run(self.line, Clock::Coarse, async {
+            ftp.init().await.expect("init");
+            ftp.open("ftp.example.com", 21).await.expect("open");
+        });
+        let start = Instant::now();
+        let moved = sim::run(self.line, self.clock, async {
+            let mut src = self.file;
+            let sink = &mut Sink(self.sink);
+            let len = self.file.len() as u64;
+            let opts = Transfer::default();
+            let r = match self.mode.method {
+                Method::Put { upload, .. } => ftp.put("f.bin", &mut src, Transfer { upload, ..opts }).await,
+                Method::PutSized => ftp.put_sized("f.bin", &mut src, len, opts).await,
+                Method::PutEscaped => ftp.put_escaped("f.bin", &mut src, opts).await,
+                Method::Get { chunk } => ftp.get("f.bin", sink, Transfer { chunk, ..opts }).await,
+                Method::VendorPut | Method::VendorGet => unreachable!("the vendor's are scripts"),
+            };
+            r.expect("transfer") as usize
+        });
+        (start, moved)
+    }
 }
 
 struct Sink<'a>(&'a mut Vec<u8>);
