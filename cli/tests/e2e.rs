@@ -205,7 +205,9 @@ fn download_resumes_after_a_reset_mid_transfer() {
         in_session(&mut rig, async |rig| {
             let mut copy = Vec::new();
             let mut arm = reset_after(&rig.sim.control, 70_000);
-            let r = rig.ftp.get("down.bin", &mut copy, Transfer::default().with_progress(&mut arm)).await;
+            // Chunks the module confirms, to resume from.
+            let chunks = Transfer { chunk: 16 * 1024, ..Transfer::default() };
+            let r = rig.ftp.get("down.bin", &mut copy, chunks.with_progress(&mut arm)).await;
             assert!(r.is_err(), "the reset must fail the download");
             // Whole chunks that completed are good; a partial chunk is dropped.
             copy.truncate(copy.len() / (16 * 1024) * (16 * 1024));
@@ -303,18 +305,19 @@ fn a_download_that_fails_part_way_is_retried_from_the_last_confirmed_chunk() {
     bounded(LIMIT, || {
         let mut rig = Rig::start(Tls::None, SimConfig::default());
         rig.cfg.retries = 1;
-        let data = hostile_data(200_000, 12);
+        let data = hostile_data(600_000, 12);
         std::fs::write(rig.server_path("cut.bin"), &data).unwrap();
         let local = temp_dir();
 
-        // A byte of the second 64 KiB chunk is lost on its way to the host.
+        // A byte of the second 256 KiB chunk (`--retries` asks the file in
+        // chunks the module confirms) is lost on its way to the host.
         let dst = local.path().join("lost-byte.bin");
-        rig.sim.control.drop_byte_in(100_000);
+        rig.sim.control.drop_byte_in(300_000);
         let (_, err) = rig
             .run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: false, via_ufs: false })
             .unwrap();
         assert!(err.contains("; retry 1 of 1 in 1 s"), "{err}");
-        assert!(err.contains("resumed at byte 65536"), "{err}");
+        assert!(err.contains("resumed at byte 262144"), "{err}");
         assert!(std::fs::read(&dst).unwrap() == data, "the retried download differs");
 
         // `--continue` too: the module resets 30000 bytes into the first
@@ -329,8 +332,9 @@ fn a_download_that_fails_part_way_is_retried_from_the_last_confirmed_chunk() {
         assert!(err.contains("resumed at byte 10000"), "{err}");
         assert!(std::fs::read(&dst).unwrap() == data, "the continued and retried download differs");
 
-        // Without retries the same failure is reported, and the local file
-        // keeps only what was confirmed: `--continue` goes on from there.
+        // Without retries the file comes in one `AT+QFTPGET`: the same
+        // failure is reported, and the local file keeps only what was
+        // confirmed, nothing: `--continue` goes on from there.
         rig.cfg.retries = 0;
         let dst = local.path().join("kept.bin");
         std::fs::write(&dst, b"").unwrap();
@@ -339,7 +343,7 @@ fn a_download_that_fails_part_way_is_retried_from_the_last_confirmed_chunk() {
             .run(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true, via_ufs: false })
             .unwrap_err();
         assert!(failure.is_transient(), "{failure}");
-        assert_eq!(std::fs::read(&dst).unwrap(), data[..65_536], "only the confirmed chunk is kept");
+        assert!(std::fs::read(&dst).unwrap().is_empty(), "only what was confirmed is kept");
         rig.ok(Command::Get { remote: "cut.bin".into(), local: dst.clone(), resume: true, via_ufs: false });
         assert!(std::fs::read(&dst).unwrap() == data, "the continued download differs");
     });

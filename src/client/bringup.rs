@@ -50,10 +50,10 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
     /// that finds such a session, `+CME ERROR: 603`, closes it and opens
     /// again.)
     ///
-    /// **Cost:** one guard cycle, 2 s, more than [`Ftp::init_fresh`];
+    /// **Cost:** one guard cycle, 2.2 s, more than [`Ftp::init_fresh`];
     /// none after `RDY`.
     ///
-    /// **Time bound:** 49 s (54 s with a DTR pin): `2·GUARD`, the boot probes, `ATE0`,
+    /// **Time bound:** 49.2 s (54.2 s with a DTR pin): `2·GUARD`, the boot probes, `ATE0`,
     /// `AT+CMEE=1` and the SIM wait; no preparation (see [the time
     /// bounds](crate::client#time-bounds)).
     ///
@@ -76,7 +76,7 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
     /// (`+CPIN: SIM PIN`), enters `pin` (`AT+CPIN="<pin>"`) once, then
     /// waits for the SIM as `init` does. The PIN never reaches a log.
     ///
-    /// **Time bound:** 80 s (85 s with a DTR pin): [`Ftp::init`]'s, then the PIN and the SIM
+    /// **Time bound:** 80.2 s (85.2 s with a DTR pin): [`Ftp::init`]'s, then the PIN and the SIM
     /// wait again (see [the time bounds](crate::client#time-bounds)).
     ///
     /// # Errors

@@ -8,14 +8,15 @@
 
 use embassy_time::Duration;
 
-/// The `+++` guard time: the silence the module needs before and after the
-/// escape (at least 1 s each, reference section 2), as Quectel's own
-/// reference code waits it. It runs from the end of a write (a UART's
-/// `flush`, or a DMA write's completion), when the last byte has left. A
-/// `+++` the module misses is data: the result line's count then exceeds
-/// the bytes sent, which fails the upload (`LengthMismatch`), and the
-/// escape is retried.
-pub const GUARD: Duration = Duration::from_millis(1000);
+/// The `+++` guard time: the silence the module needs before the escape
+/// (at least 1 s, reference section 2), with 10 % to spare: a write's end
+/// (a UART's `flush`) is not always when the last byte has reached the
+/// module (FIFOs, USB serial adapters, a pty), and a `+++` the module takes
+/// as data fails the upload (the result line's count exceeds the bytes
+/// sent: `LengthMismatch`). A 1.0 s guard did, over a pty to the
+/// simulator. After the `+++` the client waits for the module's `OK`,
+/// which comes after the module's own second of silence.
+pub const GUARD: Duration = Duration::from_millis(1100);
 
 /// How long the module may take to answer `+++` with `OK` once the trailing
 /// guard is over, or a DTR edge at once (measured on BG95: well under

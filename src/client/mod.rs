@@ -49,11 +49,11 @@
 //!   180 that [`FtpConfig`] accepts. [`Ftp::configure`] sets it (its own
 //!   preparation still runs with the one before).
 //! - `Q` = `QUICK`, 5 s: a command the module answers at once.
-//! - `G` = [`GUARD`], 1 s, and `A` = `ESCAPE_ANSWER`, 2 s: an escape
-//!   takes at most `E` = `2·G + A` = 4 s (`G` of silence, `+++`, then up
+//! - `G` = [`GUARD`], 1.1 s, and `A` = `ESCAPE_ANSWER`, 2 s: an escape
+//!   takes at most `E` = `2·G + A` = 4.2 s (`G` of silence, `+++`, then up
 //!   to `G + A` for the module's `OK`). With a DTR pin ([`Ftp::with_dtr`])
 //!   the DTR edge comes first and waits up to `A` for its `OK`: `E` is then
-//!   6 s at most (a module that ignores the edge), 0 to `A` when it
+//!   6.2 s at most (a module that ignores the edge), 0 to `A` when it
 //!   answers it. With a pin, the init calls send `AT&D1` too: one `Q` more.
 //! - `p` = `AFTER_ABANDON.timeout`, 2 s: one resynchronisation probe
 //!   (`AT+CMEE?`), of which there are at most `AFTER_ABANDON.tries` = 3.
@@ -89,7 +89,7 @@
 //!   - `S`, resynchronising: up to three rounds of a guarded `+++` (the
 //!     first round's only if the module may be in data mode or holds part
 //!     of a command line) and a probe, then `p` of listening for a late
-//!     probe answer: `3·(E + p) + p` = 20 s (26 s with a DTR pin). Or, when no escape was
+//!     probe answer: `3·(E + p) + p` = 20.6 s (26.6 s with a DTR pin). Or, when no escape was
 //!     needed and the first probe was answered, the deferred result an
 //!     abandoned command left pending is waited out: `p + D` = 97 s. So
 //!     `S` = `max(3·(E + p) + p, p + D)` = 97 s.
@@ -111,9 +111,9 @@
 //!
 //! | call | bound | at defaults, no `603` | `k` |
 //! | --- | --- | --- | --- |
-//! | [`Ftp::init`] | no `P`. `2·G` (listen, `+++`, listen) + `AT_BOOT` probes (10 of 1 s, then 1 s of listening) + `2·Q` (`ATE0`, `AT+CMEE=1`) + the SIM: `AT+CPIN?` every `SIM_POLL` while busy, for `SIM_READY`: `SIM_READY + SIM_POLL + Q` | 2 + 11 + 10 + 26 = 49 s | 0 |
+//! | [`Ftp::init`] | no `P`. `2·G` (listen, `+++`, listen) + `AT_BOOT` probes (10 of 1 s, then 1 s of listening) + `2·Q` (`ATE0`, `AT+CMEE=1`) + the SIM: `AT+CPIN?` every `SIM_POLL` while busy, for `SIM_READY`: `SIM_READY + SIM_POLL + Q` | 2.2 + 11 + 10 + 26 = 49.2 s | 0 |
 //! | [`Ftp::init_fresh`] | as `init`, without the `2·G` | 47 s | 0 |
-//! | [`Ftp::init_with_pin`] | `init`, then `Q` (`AT+CPIN="…"`) + `SIM_READY + SIM_POLL + Q` | 80 s | 0 |
+//! | [`Ftp::init_with_pin`] | `init`, then `Q` (`AT+CPIN="…"`) + `SIM_READY + SIM_POLL + Q` | 80.2 s | 0 |
 //! | [`Ftp::activate`] | `P + 2·Q` (`AT+QICSGP`, `AT+QIACT?`) if the context is active; else `P` + `7·Q` + `r` + `REGISTRATION_POLL` + `2·PDP_ACT` + `PDP_DEACT`: registration rounds of `4·Q` every `REGISTRATION_POLL` until `r` ran out, `AT+QIACT` (150 s), on refusal `AT+QIDEACT` (40 s) and `AT+QIACT` again, `AT+QIACT?` | `P` + 377 s + `r` = `P` + 557 s | — |
 //! | [`Ftp::deactivate`] | `P + PDP_DEACT` | `P` + 40 s | — |
 //! | [`Ftp::configure`] | `P` + `8·X(Q)` (`AT+QFTPCFG`); FTPS adds 3 or 4 `AT+QSSLCFG` of `Q` (4 with a CA file) | `P` + 40 s; FTPS `P` + 55 s or 60 s | 3 with a session open; 90 after a close that timed out |
@@ -128,9 +128,9 @@
 //! | [`Ftp::put`], `L` bytes | `P + m·(X(D) + 2·D)`, `m` = max(1, ⌈L/n⌉) chunks of `n` bytes; once [`UploadMode`] turns to an escape, the rest as [`Ftp::put_escaped`] without its `P` | `P` + `m`·285 s | 3 |
 //! | [`Ftp::put_sized`], one chunk of `n` ≤ `c` bytes | `X(D) + w·D + D`: `w` UART writes of `D` each, one per non-empty read of the source (at least ⌈n/(`B` − `RX_LEN`)⌉, at most `n`), then `+QFTPPUT:` | 190 s + `w`·95 s | 3 |
 //! | [`Ftp::put_sized`], `len` bytes | `P` + the chunks, max(1, ⌈len/`c`⌉) of them | `P` + the chunks | 3 |
-//! | [`Ftp::put_escaped`] | `P + X(D) + w·D + ESCAPE_TRIES·(2·G + A) + D`, `w` as for `put_sized`, three guarded `+++` at most (with a DTR pin, `A` more before them) | `P` + 202 s + `w`·95 s (204 s with a pin) | 3 |
-//! | [`Ftp::recover`] without `pdp` | no `P`: `S′ + 2·Q + C`, `S′` = `3·(E + p) + p` = 20 s (an escape in every round; nothing pending is waited for) | 125 s (131 s with a DTR pin) | 90: 215 s at once, 8765 s formally |
-//! | [`Ftp::recover`] with `pdp` | the above, then `deactivate` and `activate`, each preparing in at most `S′ + 2·Q` (nothing is pending or in doubt after the close): `+ 2·(S′ + 2·Q) + PDP_DEACT` + `activate` without its `P` | 782 s (800 s with a DTR pin) | as above |
+//! | [`Ftp::put_escaped`] | `P + X(D) + w·D + ESCAPE_TRIES·(2·G + A) + D`, `w` as for `put_sized`, three guarded `+++` at most (with a DTR pin, `A` more before them) | `P` + 202.6 s + `w`·95 s (204.6 s with a pin) | 3 |
+//! | [`Ftp::recover`] without `pdp` | no `P`: `S′ + 2·Q + C`, `S′` = `3·(E + p) + p` = 20.6 s (an escape in every round; nothing pending is waited for) | 125.6 s (131.6 s with a DTR pin) | 90: 215.6 s at once, 8765.6 s formally |
+//! | [`Ftp::recover`] with `pdp` | the above, then `deactivate` and `activate`, each preparing in at most `S′ + 2·Q` (nothing is pending or in doubt after the close): `+ 2·(S′ + 2·Q) + PDP_DEACT` + `activate` without its `P` | 783.8 s (801.8 s with a DTR pin) | as above |
 //!
 //! ## What the bounds leave out
 //!
