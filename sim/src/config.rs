@@ -129,8 +129,8 @@ pub struct Faults {
     /// chunk's `<uploadlen>`, and then loses the rest of the chunk in which
     /// that offset falls. It stays in data mode waiting for the bytes it
     /// lost, as if the host had died part-way through writing the chunk:
-    /// whatever the host sends next is payload, until a guarded `+++` ends
-    /// the chunk early (`OK`, then `+QFTPPUT: 0,<bytes received>`; the
+    /// whatever the host sends next is payload, until a guarded `+++` (or
+    /// DTR, after `AT&D1`) ends the chunk early (`OK`, then `+QFTPPUT: 0,<bytes received>`; the
     /// bytes are kept) or `rsptimeout` passes without a byte.
     /// [`SimControl::stalled_uploads`](crate::SimControl::stalled_uploads)
     /// counts the chunks this has happened to.
@@ -196,6 +196,16 @@ pub struct Faults {
     pub ufs_capacity: u64,
     /// Files each drive holds; one more is "no space" too.
     pub ufs_max_files: usize,
+    /// The module ignores DTR even after `AT&D1` or `AT&D2` (which it still
+    /// answers `OK`), as firmware that does not honour them, or a board
+    /// whose DTR trace is not connected, does: only a guarded `+++` leaves
+    /// data mode.
+    pub ignore_dtr: bool,
+    /// The module answers `OK` this long after it has left data mode (at a
+    /// DTR edge, or once a `+++` and its guard time are through), as a
+    /// module busy with its network can; what the host sends meanwhile is
+    /// command-mode input.
+    pub escape_answer_delay: Duration,
 }
 
 impl Default for Faults {
@@ -224,6 +234,8 @@ impl Default for Faults {
             registration: Registration::default(),
             ufs_capacity: 4 << 20,
             ufs_max_files: 64,
+            ignore_dtr: false,
+            escape_answer_delay: Duration::ZERO,
         }
     }
 }

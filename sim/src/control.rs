@@ -25,7 +25,7 @@ impl SimControl {
 
     /// Replaces all fault switches and reseeds the fault generator with
     /// `faults.seed`; the counters (bytes sent, stalled uploads, PIN
-    /// attempts) carry on.
+    /// attempts, escapes) carry on.
     pub fn set_faults(&self, faults: Faults) {
         let mut state = lock(&self.shared.faults);
         let was_ready = state.faults.sim == SimState::Ready;
@@ -33,6 +33,8 @@ impl SimControl {
         state.sent = old.sent;
         state.stalled_uploads = old.stalled_uploads;
         state.pin_attempts = old.pin_attempts;
+        state.dtr_escapes = old.dtr_escapes;
+        state.guarded_escapes = old.guarded_escapes;
         state.wrong_pins = old.wrong_pins;
         state.sim_ready_since = old.sim_ready_since;
         state.note_sim_change(was_ready);
@@ -76,6 +78,19 @@ impl SimControl {
     /// module has received since power-on; resets do not clear it.
     pub fn pin_attempts(&self) -> u64 {
         lock(&self.shared.faults).pin_attempts
+    }
+
+    /// Number of times a DTR edge made the module leave data mode (an
+    /// upload, a download, a listing, `AT+QFUPL`, `AT+QFDWL`) since
+    /// power-on; resets do not clear it.
+    pub fn dtr_escapes(&self) -> u64 {
+        lock(&self.shared.faults).dtr_escapes
+    }
+
+    /// Number of times a guarded `+++` made the module leave data mode
+    /// since power-on; resets do not clear it.
+    pub fn guarded_escapes(&self) -> u64 {
+        lock(&self.shared.faults).guarded_escapes
     }
 
     /// The response-shape variants now in force.

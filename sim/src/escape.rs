@@ -64,7 +64,9 @@ impl EscapeDetector {
         }
     }
 
-    fn release(&mut self, payload: &mut Vec<u8>) {
+    /// Hands the held-back `+` bytes to `payload`: also when data mode
+    /// ends some other way (DTR), as they were no escape then.
+    pub fn release(&mut self, payload: &mut Vec<u8>) {
         payload.extend(std::iter::repeat_n(b'+', self.pluses));
         self.pluses = 0;
     }

@@ -3,7 +3,7 @@
 //!
 //! The simulated module implements the FTP(S) AT command set (`AT+QFTPCFG`,
 //! `AT+QFTPOPEN`, `AT+QFTPPUT`, `AT+QFTPGET`, ...) and the commands around
-//! it (`ATE`, `AT+CMEE`, `AT+CPIN`, `AT+CEREG`, `AT+CGREG`, `AT+CREG`,
+//! it (`ATE`, `AT&D`, `AT+CMEE`, `AT+CPIN`, `AT+CEREG`, `AT+CGREG`, `AT+CREG`,
 //! `AT+CSQ`, `AT+QICSGP`, `AT+QIACT`, `AT+QSSLCFG`), the file store's
 //! commands (`AT+QFLDS`, `AT+QFLST`, `AT+QFDEL`, `AT+QFUPL`, `AT+QFDWL`,
 //! `AT+QFOPEN`, `AT+QFREAD`, `AT+QFCLOSE`: UFS and RAM files),
@@ -14,6 +14,8 @@
 //! - [`pair`] starts a module in a thread and returns the host's end of the
 //!   serial line ([`SimPort`], `embedded-io` and `embedded-io-async`) and a
 //!   [`SimControl`] handle for faults, response variants, URCs and resets.
+//!   [`SimPort::dtr`] is the line's DTR, an embedded-hal output pin
+//!   ([`SimDtr`]).
 //! - [`TestServer`] starts a real FTP(S) server on a free loopback port.
 //! - The `qftp-sim` binary serves the module on a pseudo-terminal or TCP.
 //!
@@ -43,7 +45,7 @@ use std::sync::Arc;
 
 pub use config::{Faults, NetworkDomain, Registration, SimConfig, SimState, Variants};
 pub use control::SimControl;
-pub use port::SimPort;
+pub use port::{SimDtr, SimPort};
 pub use server::{TestServer, PASSWORD, USER};
 
 /// Powers on a simulated module in a background thread.

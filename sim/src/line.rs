@@ -26,12 +26,38 @@ pub(crate) enum Event {
     DropPdp(u8),
 }
 
-/// Host to module: bytes with the time the host wrote them, and control events.
-#[derive(Default)]
+/// What the host puts on the line towards the module: a byte on TXD, or a
+/// change of the level it drives on DTR (`true`: high).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wire {
+    Byte(u8),
+    Dtr(bool),
+}
+
+/// Host to module: bytes and DTR changes in the order the host made them,
+/// with the time it made them, and control events.
 pub(crate) struct Inbox {
-    pub bytes: VecDeque<(u8, Instant)>,
+    pub bytes: VecDeque<(Wire, Instant)>,
     pub events: VecDeque<Event>,
     pub host_gone: bool,
+    /// The level the host drives on DTR now: high until it drives the line,
+    /// as the module's DTR input is pulled up.
+    pub dtr_high: bool,
+    /// When the last byte the host wrote has gone down the line at the
+    /// line rate (the host's `flush` waits for it).
+    pub drained_at: Instant,
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Inbox {
+            bytes: VecDeque::new(),
+            events: VecDeque::new(),
+            host_gone: false,
+            dtr_high: true,
+            drained_at: Instant::now(),
+        }
+    }
 }
 
 /// Module to host.
@@ -53,6 +79,10 @@ pub(crate) struct FaultState {
     pub stalled_uploads: u64,
     /// `AT+CPIN=` commands since power-on.
     pub pin_attempts: u64,
+    /// Times a DTR edge made the module leave data mode since power-on.
+    pub dtr_escapes: u64,
+    /// Times a guarded `+++` made the module leave data mode since power-on.
+    pub guarded_escapes: u64,
     /// Wrong PINs in a row; the third locks the SIM.
     pub wrong_pins: u8,
     /// When the SIM became (or becomes) ready, if it was not ready from
@@ -68,6 +98,8 @@ impl FaultState {
             sent: 0,
             stalled_uploads: 0,
             pin_attempts: 0,
+            dtr_escapes: 0,
+            guarded_escapes: 0,
             wrong_pins: 0,
             sim_ready_since: None,
         }
@@ -168,6 +200,9 @@ impl Shared {
 pub(crate) enum Input {
     /// A byte from the host and the time it arrived at the module.
     Byte(u8, Instant),
+    /// The host drove DTR high (`true`) or low; it acts once every byte the
+    /// host wrote before has arrived.
+    Dtr(bool),
     /// A control event.
     Event(Event),
     /// The deadline passed.
@@ -213,17 +248,26 @@ impl ModemLine {
             }
             let now = Instant::now();
             let mut wake_at = deadline.unwrap_or(now + MAX_IDLE_WAIT);
-            if let Some(&(byte, written)) = inbox.bytes.front() {
-                let arrival = match byte_time {
-                    Some(t) => written.max(self.rx_last + t),
-                    None => written,
-                };
-                if arrival <= now {
-                    inbox.bytes.pop_front();
-                    self.rx_last = arrival;
-                    return Input::Byte(byte, arrival);
+            match inbox.bytes.front() {
+                Some(&(Wire::Byte(byte), written)) => {
+                    let arrival = match byte_time {
+                        Some(t) => written.max(self.rx_last + t),
+                        None => written,
+                    };
+                    if arrival <= now {
+                        inbox.bytes.pop_front();
+                        self.rx_last = arrival;
+                        return Input::Byte(byte, arrival);
+                    }
+                    wake_at = wake_at.min(arrival);
                 }
-                wake_at = wake_at.min(arrival);
+                // A level takes no line time, but comes after the bytes
+                // written before it.
+                Some(&(Wire::Dtr(high), _)) => {
+                    inbox.bytes.pop_front();
+                    return Input::Dtr(high);
+                }
+                None => {}
             }
             if deadline.is_some_and(|d| d <= now) {
                 return Input::Timeout;
@@ -240,7 +284,7 @@ impl ModemLine {
     }
 
     /// Throws away everything the host has sent but the module not yet read
-    /// (a reset loses it).
+    /// (a reset loses it; DTR keeps the level the host drives).
     pub fn discard_input(&mut self) {
         lock(&self.shared.inbox).bytes.clear();
     }

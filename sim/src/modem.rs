@@ -111,6 +111,21 @@ impl FtpCfg {
     }
 }
 
+/// What a low-to-high DTR edge does in data mode (`AT&D<n>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum DtrMode {
+    /// `AT&D0` (and `AT&D`), the power-on setting: nothing.
+    #[default]
+    Ignore,
+    /// `AT&D1`: the module leaves data mode as a guarded `+++` makes it,
+    /// without the guard times; a download can be resumed with `ATO`.
+    Command,
+    /// `AT&D2`: the module leaves data mode and ends the data connection:
+    /// an upload ends as with `AT&D1` (what arrived is kept), a download
+    /// cannot be resumed (`ATO` answers `NO CARRIER`).
+    Hangup,
+}
+
 /// A download left with `+++`, to be resumed with `ATO`.
 struct Suspended {
     cmd: &'static str,
@@ -138,6 +153,8 @@ struct State {
     booted: Instant,
     /// The `<n>` of `AT+CEREG=<n>`, `AT+CGREG=<n>`, `AT+CREG=<n>`.
     reg_modes: [u32; 3],
+    /// `AT&D<n>`.
+    dtr: DtrMode,
 }
 
 impl Default for State {
@@ -155,6 +172,7 @@ impl Default for State {
             suspended: None,
             booted: Instant::now(),
             reg_modes: [0; 3],
+            dtr: DtrMode::Ignore,
         }
     }
 }
@@ -177,8 +195,12 @@ enum Local {
 /// How a data-mode transfer from the module ended.
 enum Sent {
     All,
-    /// The host escaped with `+++` after this many bytes.
+    /// The host escaped with `+++` (or DTR after `AT&D1`) after this many
+    /// bytes.
     Escaped(usize),
+    /// The host raised DTR after `AT&D2` after this many bytes: the data
+    /// connection is gone.
+    HungUp(usize),
 }
 
 /// How the module takes in one data-mode upload (`AT+QFTPPUT` to
@@ -206,7 +228,7 @@ struct Intake {
 enum Received {
     /// `<uploadlen>` bytes arrived.
     Complete,
-    /// Guarded `+++`.
+    /// Guarded `+++`, or a DTR edge after `AT&D1` or `AT&D2`.
     Escaped,
     /// No byte for [`Intake::idle`].
     TimedOut,
@@ -256,6 +278,8 @@ impl Modem {
         let deadline = self.scheduled.iter().map(|s| s.at).min();
         match self.line.recv(deadline) {
             Input::Byte(byte, _) => self.command_byte(byte),
+            // DTR only acts in data mode.
+            Input::Dtr(_) => Ok(()),
             Input::Event(event) => self.event(event),
             Input::Timeout => Ok(()),
             Input::HostGone => Err(Stop::HostGone),
@@ -425,7 +449,16 @@ impl Modem {
 
     fn basic(&mut self, cmd: &str) -> Result<(), Stop> {
         match cmd {
-            "" | "V1" | "Q0" | "&F" | "&W" | "Z" | "&D0" | "&D1" | "&D2" | "&C1" => self.ok(),
+            "" | "V1" | "Q0" | "&F" | "&W" | "Z" | "&C1" => self.ok(),
+            // V.250: `&D` without a value is `&D0`.
+            "&D" | "&D0" | "&D1" | "&D2" => {
+                self.st.dtr = match cmd {
+                    "&D1" => DtrMode::Command,
+                    "&D2" => DtrMode::Hangup,
+                    _ => DtrMode::Ignore,
+                };
+                self.ok();
+            }
             "E" | "E0" => {
                 self.st.echo = false;
                 self.ok();
@@ -1205,6 +1238,7 @@ impl Modem {
                 self.ok();
                 self.st.suspended = Some(Suspended { cmd, data, sent: from + n });
             }
+            Sent::HungUp(_) => self.ok(),
         }
         self.release_held_events()
     }
@@ -1219,7 +1253,8 @@ impl Modem {
         }
     }
 
-    /// Sends payload in data mode while watching the host for `+++`.
+    /// Sends payload in data mode while watching the host for `+++` and
+    /// DTR.
     fn stream_out(&mut self, data: &[u8]) -> Result<Sent, Stop> {
         let mut reset_budget = self.take_reset_budget();
         let mut detector = EscapeDetector::new(self.config.guard_time, Instant::now());
@@ -1242,12 +1277,25 @@ impl Modem {
             loop {
                 match self.line.poll() {
                     Input::Byte(byte, at) => detector.feed(byte, at, &mut discarded),
+                    Input::Dtr(high) => match self.dtr_leaves(high) {
+                        Some(DtrMode::Hangup) => {
+                            self.answer_escape_late();
+                            return Ok(Sent::HungUp(sent));
+                        }
+                        Some(_) => {
+                            self.answer_escape_late();
+                            return Ok(Sent::Escaped(sent));
+                        }
+                        None => {}
+                    },
                     Input::Event(event) => self.data_mode_event(event)?,
                     Input::Timeout => break,
                     Input::HostGone => return Err(Stop::HostGone),
                 }
             }
             if detector.poll(Instant::now(), &mut discarded) {
+                lock(&self.line.shared().faults).guarded_escapes += 1;
+                self.answer_escape_late();
                 return Ok(Sent::Escaped(sent));
             }
         }
@@ -1333,7 +1381,10 @@ impl Modem {
     }
 
     /// Collects upload payload until [`Intake::limit`] bytes, a guarded
-    /// `+++`, [`Intake::idle`] without a byte, or [`Intake::cut`] bytes.
+    /// `+++` or a DTR edge ([`Modem::dtr_leaves`]), [`Intake::idle`]
+    /// without a byte, or [`Intake::cut`] bytes. The bytes that arrived
+    /// before the edge are payload, `+` bytes held back as a possible
+    /// escape too.
     ///
     /// ACK mode ([`Intake::ack_every`], FILE manual, `AT+QFUPL` note 4)
     /// is there for UARTs without working flow control: after each 1 KiB
@@ -1397,10 +1448,19 @@ impl Modem {
                         self.send(b"A");
                     }
                 }
+                Input::Dtr(high) => {
+                    if self.dtr_leaves(high).is_some() {
+                        detector.release(&mut payload);
+                        self.answer_escape_late();
+                        return Ok((payload, Received::Escaped));
+                    }
+                }
                 Input::Event(event) => self.data_mode_event(event)?,
                 Input::Timeout => {
                     let now = Instant::now();
                     if detector.poll(now, &mut payload) {
+                        lock(&self.line.shared().faults).guarded_escapes += 1;
+                        self.answer_escape_late();
                         return Ok((payload, Received::Escaped));
                     }
                     if now >= idle_deadline {
@@ -1410,6 +1470,29 @@ impl Modem {
                 Input::HostGone => return Err(Stop::HostGone),
             }
         }
+    }
+
+    /// Whether DTR going to `high` in data mode makes the module leave it,
+    /// and how (`AT&D1` or `AT&D2`): only a low-to-high edge, not after
+    /// `AT&D0`, nor with [`Faults::ignore_dtr`](crate::Faults::ignore_dtr).
+    /// Counts the escape.
+    fn dtr_leaves(&self, high: bool) -> Option<DtrMode> {
+        if !high || self.st.dtr == DtrMode::Ignore {
+            return None;
+        }
+        let mut state = lock(&self.line.shared().faults);
+        if state.faults.ignore_dtr {
+            return None;
+        }
+        state.dtr_escapes += 1;
+        Some(self.st.dtr)
+    }
+
+    /// [`Faults::escape_answer_delay`](crate::Faults::escape_answer_delay):
+    /// the module, out of data mode, is busy before it answers.
+    fn answer_escape_late(&self) {
+        let delay = lock(&self.line.shared().faults).faults.escape_answer_delay;
+        std::thread::sleep(delay);
     }
 
     fn data_mode_event(&mut self, event: Event) -> Result<(), Stop> {

@@ -90,6 +90,13 @@ struct Options {
     /// Files each of the module's drives holds (default 64).
     #[arg(long, value_name = "N")]
     ufs_max_files: Option<usize>,
+    /// The module ignores DTR even after AT&D1 (only a guarded +++ leaves data mode). The pty and TCP links carry no
+    /// DTR line, so this changes nothing here yet; it is there for a bridge that passes DTR on.
+    #[arg(long)]
+    ignore_dtr: bool,
+    /// The module answers OK this long after it left data mode (a DTR edge, or a +++ and its guard time).
+    #[arg(long, value_name = "MS")]
+    escape_answer_delay_ms: Option<u64>,
 }
 
 impl Options {
@@ -106,6 +113,10 @@ impl Options {
         faults.fail_data_connection |= self.fail_data_connection;
         faults.busy_after_data_failure |= self.busy_after_data_failure;
         faults.rejects_probe |= self.rejects_probe;
+        faults.ignore_dtr |= self.ignore_dtr;
+        if let Some(ms) = self.escape_answer_delay_ms {
+            faults.escape_answer_delay = Duration::from_millis(ms);
+        }
         faults.ufs_capacity = self.ufs_capacity.unwrap_or(faults.ufs_capacity);
         faults.ufs_max_files = self.ufs_max_files.unwrap_or(faults.ufs_max_files);
         if let Some(sim) = &self.sim {
@@ -305,6 +316,7 @@ mod tests {
             "--size-unsupported", "502", "--fail-data-connection", "--busy-after-data-failure", "--rejects-probe",
             "--sim", "busy:2", "--registration-delay-ms", "1500", "--registration-stat", "5",
             "--registration-via", "cs", "--rssi", "99", "--ufs-capacity", "1000", "--ufs-max-files", "3",
+            "--ignore-dtr", "--escape-answer-delay-ms", "2500",
         ]);
         assert_eq!((options.tcp.as_deref(), options.with_server), (Some("127.0.0.1:0"), true));
         let want = Faults {
@@ -327,6 +339,8 @@ mod tests {
             },
             ufs_capacity: 1000,
             ufs_max_files: 3,
+            ignore_dtr: true,
+            escape_answer_delay: Duration::from_millis(2500),
             ..Faults::default()
         };
         assert_eq!(options.faults(), want);

@@ -133,9 +133,9 @@ impl Modem {
     /// `AT+QFUPL="<filename>"[,<file_size>[,<timeout>[,<ackmode>]]]`:
     /// `CONNECT`, then data mode until `<file_size>` bytes (default
     /// 10240), `<timeout>` seconds without a byte (default 5, 1-65535), or
-    /// a guarded `+++`; what arrived is stored and the module answers
-    /// `+QFUPL: <upload_size>,<checksum>` (checksum in lowercase hex,
-    /// without `0x` or leading zeros) and `OK`.
+    /// a guarded `+++` (or DTR, after `AT&D1` or `AT&D2`); what arrived
+    /// is stored and the module answers `+QFUPL: <upload_size>,<checksum>`
+    /// (checksum in lowercase hex, without `0x` or leading zeros) and `OK`.
     ///
     /// Before `CONNECT`: 406 for an invalid name, 407 if the file exists,
     /// 420 if `<file_size>` exceeds the drive's free space or the drive
@@ -197,8 +197,8 @@ impl Modem {
 
     /// `AT+QFDWL="<filename>"`: `CONNECT`, the file's bytes, then
     /// `+QFDWL: <download_size>,<checksum>` and `OK` (405 for a missing
-    /// file). A guarded `+++` from the host stops the bytes early; the
-    /// result then counts what was sent.
+    /// file). A guarded `+++` (or DTR, after `AT&D1` or `AT&D2`) from the
+    /// host stops the bytes early; the result then counts what was sent.
     fn qfdwl(&mut self, args: &[Arg]) -> Result<(), Stop> {
         let data = match args {
             [arg] => file_name(Some(arg))
@@ -215,7 +215,7 @@ impl Modem {
         self.send(b"\r\nCONNECT\r\n");
         let download_size = match self.stream_out(&data)? {
             Sent::All => data.len(),
-            Sent::Escaped(n) => n,
+            Sent::Escaped(n) | Sent::HungUp(n) => n,
         };
         let sent = &data[..download_size];
         self.respond(&format!("+QFDWL: {download_size},{:x}", checksum(sent)));
