@@ -94,7 +94,7 @@
 //!     abandoned command left pending is waited out: `p + D` = 97 s. So
 //!     `S` = `max(3·(E + p) + p, p + D)` = 97 s.
 //!   - `2·Q` = 10 s: `ATE0` and `AT+CMEE=1` after the module restarted
-//!     (`RDY`).
+//!     (`RDY`); with a DTR pin `AT&D1` too, `3·Q` = 15 s.
 //!   - `C`: closing a session in doubt (a deferred result that never came,
 //!     a transfer broken off, a timeout under an open session, a session
 //!     given up as busy, a dead run's transfer result heard).
