@@ -52,11 +52,11 @@ fn missing_file_550_on_size_cwd_delete_and_get() {
             .deferred("AT+QFTPSIZE=\"nope\"", &format!("+QFTPSIZE: {e550}"))
             // The size is known but the GET itself fails (file removed meanwhile).
             .deferred("AT+QFTPSIZE=\"gone\"", "+QFTPSIZE: 0,10")
-            .cmd("AT+QFTPGET=\"gone\",\"COM:\"")
+            .cmd("AT+QFTPGET=\"gone\",\"COM:\",0,10")
             .lines(&[&format!("+QFTPGET: {e550}")])
             // A reply code outside the reference's table is kept.
             .deferred("AT+QFTPSIZE=\"busy\"", "+QFTPSIZE: 0,10")
-            .cmd("AT+QFTPGET=\"busy\",\"COM:\"")
+            .cmd("AT+QFTPGET=\"busy\",\"COM:\",0,10")
             .lines(&["OK", "+QFTPGET: 627,150"])
             .deferred("AT+QFTPSIZE=\"a\"", "+QFTPSIZE: 0,3")
             .then(get_whole("a", b"abc")),
@@ -139,11 +139,11 @@ fn data_connection_failed_615_as_cme_and_as_result() {
         boot_open()
             // GET refused at once.
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,4")
-            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,4")
             .lines(&["+CME ERROR: 615"])
             // GET accepted, then the data connection fails.
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,4")
-            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,4")
             .lines(&["OK"])
             .lines(&["+QFTPGET: 615,425"])
             // A listing and an upload fail the same two ways.

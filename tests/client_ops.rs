@@ -326,7 +326,7 @@ fn answers_sharing_a_prefix_with_urcs_are_never_lost() {
             .lines(&["OK", "+QFTPGET: 0,5", "+QFTPSIZEX: 0,9", "+QFTPPUT: 627,550", "+QFTPSIZE: 0,42"])
             // A GET whose CONNECT is preceded by URC-like lines.
             .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,3")
-            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,3")
             .lines(&["+QFTPGET: 0,999", "+QIURC: \"pdpdeact\",2"])
             .send(b"\r\nCONNECT\r\nabc")
             .lines(&["OK", "+QFTPGET: 0,3"]),

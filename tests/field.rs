@@ -739,7 +739,7 @@ fn a_transfer_refused_603_once_goes_through_byte_for_byte() {
     let _c = clock();
     let down = hostile(300);
     let up_data = hostile(200);
-    let get = "AT+QFTPGET=\"f\",\"COM:\"";
+    let get = "AT+QFTPGET=\"f\",\"COM:\",0,300";
     let put = "AT+QFTPPUT=\"u\",\"COM:\",0,200,1";
     let modem = Modem::new(
         boot_open()

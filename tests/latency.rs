@@ -370,6 +370,9 @@ fn a_module_that_ignores_the_dtr_edge_gets_a_guarded_plus_after_2_s() {
             .dtr(true)
             .dtr(false)
             .then(end_plus(data.len()))
+            // Two signals went out: the edge may have been taken late, and
+            // the `+++` then started a command line. A probe ends it.
+            .then(probe())
             .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"),
     );
     let mut b = buf(F);
@@ -391,7 +394,7 @@ fn a_module_that_ignores_the_dtr_edge_gets_a_guarded_plus_after_2_s() {
     assert!(low_at - high_at >= S(2) && low_at - high_at < S(2) + MS(5), "DTR high for {:?}", low_at - high_at);
     assert!(w[esc].0 - low_at >= GUARD, "only {:?} of silence after DTR low", w[esc].0 - low_at);
     assert!(w[esc].0 - low_at < GUARD + MS(5), "{:?} after DTR low", w[esc].0 - low_at);
-    assert!(w[esc + 1].1.starts_with(b"AT+QFTPCWD"));
+    assert!(w[esc + 1].1.starts_with(b"\rAT+CMEE?"), "the next call should probe first");
 }
 
 #[test]
@@ -717,13 +720,13 @@ fn mib_put_sized_goes_in_one_counted_upload() {
 }
 
 #[test]
-fn mib_get_whole_file_in_one_get_the_vendors_way() {
+fn mib_get_whole_file_in_one_counted_get() {
     let _c = clock();
     let data = hostile(MIB);
     let modem = Modem::new(
         boot_open()
             .then(size_mib())
-            .cmd("AT+QFTPGET=\"f\",\"COM:\"")
+            .cmd(&format!("AT+QFTPGET=\"f\",\"COM:\",0,{MIB}"))
             .send(b"\r\nCONNECT\r\n")
             .send(&data)
             .lines(&["OK"])
@@ -960,20 +963,24 @@ fn escapes_never_answered_give_up_after_three_guarded_tries() {
 }
 
 #[test]
-fn a_late_answer_to_the_dtr_edge_is_not_followed_by_a_plus_in_command_mode() {
+fn a_late_answer_to_the_dtr_edge_leaves_the_next_command_working() {
     let _c = clock();
     let data = hostile(2 * F + 9);
-    // The module answers the edge only after the client gave up on it
-    // (as the pin goes low): it is in command mode from then on, so the
-    // `+++` that would follow is the start of a command line, and the
-    // next command would read `+++AT+QFTPCWD=...`: ERROR.
+    // The module answers the edge only after the client gave up on it (as
+    // the pin goes low): it is in command mode from then on, so the
+    // guarded `+++` that follows starts a command line there, and the
+    // next command would read `+++AT+QFTPCWD=...`: ERROR. The client
+    // probes first: the probe's CR ends that line.
     let modem = Modem::new(
         boot_dtr()
             .then(open_ok())
             .then(escaped(0, &data))
             .dtr(true)
             .dtr(false)
+            .expect(b"+++")
             .lines(&["OK", &format!("+QFTPPUT: 0,{}", data.len())])
+            .then(probe_cmd())
+            .lines(&["ERROR", "+CMEE: 1", "OK"])
             .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"),
     );
     let mut b = buf(F);

@@ -42,8 +42,9 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Downloads `remote` from `opts.start` into `sink`. The size is asked
     /// first (`AT+QFTPSIZE`), so the number of payload bytes is always
     /// known: by default the rest of the file comes in one `AT+QFTPGET`
-    /// (the whole file the vendor's way, without `<startpos>` and
-    /// `<downloadlen>`; from a start, with them), one round trip per file.
+    /// with `<startpos>,<downloadlen>`, one round trip per file. The count
+    /// holds even if the file grows meanwhile (the module sends no more
+    /// than asked: a log being written comes as the part SIZE saw).
     /// A smaller `opts.chunk` asks `<startpos>,<downloadlen>` chunks of
     /// that size, each confirmed by the module (points to resume from), a
     /// round trip each. Servers that cannot tell the size (reply 500 or
@@ -108,10 +109,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                     None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
                 };
                 self.prepare(true).await?;
-                // The whole file at once is asked the vendor's way, with
-                // neither `<startpos>` nor `<downloadlen>`.
-                let len = (pos > 0 || size != Some(n)).then_some(sat32(n));
-                let r = self.fetch(&cmd::qftpget(remote, COM, pos, len)?, payload, GET, sink).await;
+                let r = self.fetch(&cmd::qftpget(remote, COM, pos, Some(sat32(n)))?, payload, GET, sink).await;
                 let got = match self.st.ended(r) {
                     // Some firmware reports a chunk asked for at the end of
                     // a file of unknown size as "file unavailable" rather
@@ -279,7 +277,10 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 if full {
                     if let Err(e) = self.expect_raw(TRAILER, deadline).await {
                         if e == Error::Protocol {
+                            // The module may still be sending: the next
+                            // call leaves data mode first.
                             warn!("payload not followed by OK: bytes lost or doubled");
+                            self.st.dirty = Dirty::DataMode;
                         }
                         return Err(e);
                     }

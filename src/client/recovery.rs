@@ -177,18 +177,19 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// the module's `OK`, which it gives after its own second of silence;
     /// up to `tries` times while the module stays silent (the upload end
     /// uses [`super::limits::ESCAPE_TRIES`]; the resynchronisation one,
-    /// since its probe tells). After an attempt went unanswered, the guard
-    /// before the next `+++` listens: an answer that comes late ends the
-    /// escape there (a `+++` in command mode would start a command line).
-    /// The tokenizer leaves data mode at once.
+    /// since its probe tells). The tokenizer leaves data mode at once.
+    ///
+    /// An attempt that went unanswered may have been taken all the same,
+    /// its `OK` only late: the next `+++` then reached the module in
+    /// command mode, where it starts a command line. So after more than
+    /// one attempt the next call probes first (the probe's CR ends that
+    /// line). Listening for the late `OK` instead would not do: after a
+    /// download, `OK` may be payload still in flight.
     pub(crate) fn escape<'s>(&'s mut self, tries: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             self.rx.tok().abort_payload();
             let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
-            // An attempt went unanswered: its answer may still come, and
-            // then the module is in command mode, where a `+++` would start
-            // a command line. So the guard before the next `+++` listens.
-            let mut listen = false;
+            let mut signals = 0;
             if D::PRESENT && self.dtr.drive(true) {
                 trace!("> DTR edge");
                 let r = self.wait(&mut w, after(ESCAPE_ANSWER)).await;
@@ -197,22 +198,19 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                     Err(Error::Timeout) => warn!("DTR edge not answered: escaping with +++"),
                     r => return r.map(drop),
                 }
-                listen = true;
+                signals = 1;
             }
             let mut tried = 1;
             loop {
-                match listen {
-                    false => Timer::after(GUARD).await,
-                    true => match self.wait(&mut w, after(GUARD)).await {
-                        Err(Error::Timeout) => {}
-                        r => return r.map(drop),
-                    },
-                }
+                Timer::after(GUARD).await;
                 self.write_escape().await?;
-                listen = true;
+                signals += 1;
                 match self.wait(&mut w, after(GUARD + ESCAPE_ANSWER)).await {
                     Err(Error::Timeout) if tried < tries => tried += 1,
-                    r => return r.map(drop),
+                    r => {
+                        self.st.probe_first |= signals > 1;
+                        return r.map(drop);
+                    }
                 }
             }
         }

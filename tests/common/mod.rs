@@ -519,14 +519,10 @@ pub fn get_chunk(remote: &str, pos: u64, len: u64, data: &[u8]) -> Script {
     s.lines(&["OK"]).lines(&[&format!("+QFTPGET: 0,{}", data.len())])
 }
 
-/// A whole file of `data` in one download from its start, the vendor's
-/// way (`AT+QFTPGET="<remote>","COM:"`): what `get` asks by default.
+/// A whole file of `data` in one download from its start: what `get`
+/// asks by default.
 pub fn get_whole(remote: &str, data: &[u8]) -> Script {
-    let mut s = Script::new().cmd(&format!("AT+QFTPGET=\"{remote}\",\"COM:\"")).send(b"\r\nCONNECT\r\n");
-    if !data.is_empty() {
-        s = s.send(data);
-    }
-    s.lines(&["OK"]).lines(&[&format!("+QFTPGET: 0,{}", data.len())])
+    get_chunk(remote, 0, data.len() as u64, data)
 }
 
 /// One chunk of an upload with `<uploadlen>,<beof>`.
