@@ -9,10 +9,11 @@
 //! DTR pin. Either way the module then answers `OK` and `+QFTPPUT: 0,<n>`,
 //! whose count is checked.
 //!
-//! All three are one loop, [`Ftp::upload`]: a known length goes in counted
-//! uploads of [`Transfer::chunk`] bytes (one by default), streamed; a
-//! source of unknown length is read a chunk buffer at a time, each fill a
-//! counted upload, until [`UploadMode`] says the rest goes escaped.
+//! Two loops: [`Ftp::upload_sized`] sends a known length in counted
+//! uploads of [`Transfer::chunk`] bytes (one by default), streamed;
+//! [`Ftp::upload`] reads a source of unknown length a chunk buffer at a
+//! time, each fill a counted upload, until [`UploadMode`] says the rest
+//! goes escaped.
 //!
 //! While an upload runs, the first [`RX_LEN`] bytes of the chunk buffer
 //! receive the module's answers and the rest carries the data.
@@ -78,7 +79,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         src: &'s mut R,
         opts: Transfer<'p>,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
-        self.upload::<R, false>(remote, src, 0, opts)
+        self.upload(remote, src, opts)
     }
 
     /// Uploads exactly `len` bytes from `src` to `remote`, starting at
@@ -104,7 +105,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         len: u64,
         opts: Transfer<'p>,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
-        self.upload::<R, true>(remote, src, len, opts)
+        self.upload_sized(remote, src, len, opts)
     }
 
     /// [`Ftp::put`] with [`UploadMode::Escaped`], whatever `opts.upload`
@@ -132,24 +133,25 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         src: &'s mut R,
         opts: Transfer<'p>,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
-        self.upload::<R, false>(remote, src, 0, Transfer { upload: UploadMode::Escaped, ..opts })
+        self.upload(remote, src, Transfer { upload: UploadMode::Escaped, ..opts })
     }
 
-    /// The upload loop of all three: `len` bytes (`SIZED`), or all `src`
-    /// yields. Each round is one `AT+QFTPPUT`; see [`Ftp::put`] for how
-    /// each is chosen. `SIZED` is a type parameter so that firmware calling
-    /// only one kind of upload links only its code.
-    fn upload<'s, 'p, R: Read, const SIZED: bool>(
+    /// The upload loop of `put` and `put_escaped`: all `src` yields. Each
+    /// round is one `AT+QFTPPUT`; see [`Ftp::put`] for how each is chosen.
+    ///
+    /// [`Ftp::put_sized`] has a loop of its own, [`Ftp::upload_sized`]: an
+    /// await under a condition that is constant for an instance (a const
+    /// parameter) still compiles the code that resumes it, so one loop for
+    /// both kinds would link both exchanges into a firmware calling one.
+    fn upload<'s, 'p, R: Read>(
         &'s mut self,
         remote: &'s str,
         src: &'s mut R,
-        len: u64,
         mut opts: Transfer<'p>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R, SIZED> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
         async move {
             let start = opts.start;
             cmd::qftpput(remote, COM, start, Some((0, false)))?;
-            let end = start.checked_add(len).ok_or(ArgError::OutOfRange)?;
             let room = self.rx.len().saturating_sub(RX_LEN + 1).max(1);
             let fill = (opts.chunk as usize).clamp(1, room);
             let mut pos = start;
@@ -157,32 +159,23 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             loop {
                 self.prepare(true).await?;
                 self.reserve_upload_area();
-                // This round's bytes: `n` of them, the file's last or not;
-                // of a source of unknown length, read into the upload area
-                // already.
-                let (n, last) = match SIZED {
-                    true => {
-                        let n = (end - pos).min(opts.chunk.max(1).into());
-                        (n, pos + n == end)
+                // This round's bytes, read into the upload area already:
+                // `n` of them, the file's last or not.
+                let (n, last) = match self.read_chunk(src, fill, &mut carry, true).await {
+                    Ok(read) => read,
+                    Err(e) => {
+                        // Nothing of this round went out.
+                        self.release_upload_area();
+                        self.st.dirty = Dirty::Clean;
+                        return Err(e);
                     }
-                    false => match self.read_chunk(src, fill, &mut carry, true).await {
-                        Ok(read) => read,
-                        Err(e) => {
-                            // Nothing of this round went out.
-                            self.release_upload_area();
-                            self.st.dirty = Dirty::Clean;
-                            return Err(e);
-                        }
-                    },
                 };
-                let escaped = !SIZED
-                    && match opts.upload {
-                        UploadMode::Auto => !last && (D::PRESENT || self.st.slow_link),
-                        UploadMode::Counted => false,
-                        UploadMode::Escaped => true,
-                    };
+                let escaped = match opts.upload {
+                    UploadMode::Auto => !last && (D::PRESENT || self.st.slow_link),
+                    UploadMode::Counted => false,
+                    UploadMode::Escaped => true,
+                };
                 let r = match cmd::qftpput(remote, COM, pos, (!escaped).then_some((sat32(n), last))) {
-                    Ok(command) if SIZED => self.upload_streamed(&command, src, n).await,
                     Ok(command) => {
                         let progress = escaped.then_some((&mut opts, pos - start));
                         self.upload_buffered(&command, n, last, src, &mut carry, fill, progress).await
@@ -193,6 +186,39 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 pos = pos.saturating_add(self.st.ended(r)?);
                 opts.report(pos - start);
                 if last || escaped {
+                    return Ok(pos - start);
+                }
+            }
+        }
+    }
+
+    /// The upload loop of `put_sized`: `len` bytes, in counted uploads of
+    /// `opts.chunk` bytes, each streamed from `src`.
+    fn upload_sized<'s, 'p, R: Read>(
+        &'s mut self,
+        remote: &'s str,
+        src: &'s mut R,
+        len: u64,
+        mut opts: Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
+        async move {
+            let start = opts.start;
+            cmd::qftpput(remote, COM, start, Some((0, false)))?;
+            let end = start.checked_add(len).ok_or(ArgError::OutOfRange)?;
+            let mut pos = start;
+            loop {
+                self.prepare(true).await?;
+                self.reserve_upload_area();
+                let n = (end - pos).min(opts.chunk.max(1).into());
+                let last = pos + n == end;
+                let r = match cmd::qftpput(remote, COM, pos, Some((sat32(n), last))) {
+                    Ok(command) => self.upload_streamed(&command, src, n).await,
+                    Err(e) => Err(e.into()),
+                };
+                self.release_upload_area();
+                pos = pos.saturating_add(self.st.ended(r)?);
+                opts.report(pos - start);
+                if last {
                     return Ok(pos - start);
                 }
             }
