@@ -222,13 +222,18 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// DTR pin, `AT&D1`.
     pub(crate) fn echo_off<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
-            for cmee in [false, true] {
-                let command = if cmee { cmd::cmee_numeric() } else { cmd::echo_off() };
-                self.command(&command, Want::Nothing, QUICK, &mut []).await?;
-            }
             // With a DTR pin, `AT&D1` too: its edge then leaves data mode.
-            if D::PRESENT {
-                self.command(&cmd::dtr_escape(), Want::Nothing, QUICK, &mut []).await?;
+            // One await for the three (an await under `D::PRESENT` would
+            // keep its resume code in firmware without a pin).
+            let mut i = 0;
+            while i < 2 + u8::from(D::PRESENT) {
+                let command = match i {
+                    0 => cmd::echo_off(),
+                    1 => cmd::cmee_numeric(),
+                    _ => cmd::dtr_escape(),
+                };
+                self.command(&command, Want::Nothing, QUICK, &mut []).await?;
+                i += 1;
             }
             self.st.need_init = false;
             Ok(())
