@@ -161,7 +161,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 self.reserve_upload_area();
                 // This round's bytes, read into the upload area already:
                 // `n` of them, the file's last or not.
-                let (n, last) = match self.read_chunk(src, fill, &mut carry, true).await {
+                let (mut n, mut last) = match self.read_chunk(src, fill, &mut carry, true).await {
                     Ok(read) => read,
                     Err(e) => {
                         // Nothing of this round went out.
@@ -175,13 +175,47 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                     UploadMode::Counted => false,
                     UploadMode::Escaped => true,
                 };
-                let r = match cmd::qftpput(remote, COM, pos, (!escaped).then_some((sat32(n), last))) {
-                    Ok(command) => {
-                        let progress = escaped.then_some((&mut opts, pos - start));
-                        self.upload_buffered(&command, n, last, src, &mut carry, fill, progress).await
+                // One upload exchange: the command, `CONNECT`, the bytes
+                // read, the result. Escaped, whatever each read of the
+                // source yields follows, until it ends or the module ends
+                // the upload, and then the escape.
+                let r = async {
+                    let command = cmd::qftpput(remote, COM, pos, (!escaped).then_some((sat32(n), last)))?;
+                    let mut w = self.upload_start(&command).await?;
+                    // Escaped, the byte read beyond the fill follows it at once.
+                    if escaped && carry.take().is_some() {
+                        n += 1;
                     }
-                    Err(e) => Err(e.into()),
-                };
+                    let mut moved = 0;
+                    loop {
+                        self.write_upload(RX_LEN, RX_LEN + n as usize, after(self.st.deferred)).await?;
+                        moved += n;
+                        if !escaped {
+                            break;
+                        }
+                        let source_ended = last;
+                        if !source_ended {
+                            opts.report(pos - start + moved);
+                            (n, last) = self.read_chunk(src, fill, &mut carry, false).await?;
+                        }
+                        // The source may have stalled for longer than the
+                        // module waits for data: a module that ended the
+                        // upload itself gets nothing more, and no escape.
+                        if self.module_left_data_mode(&mut w).await? {
+                            break;
+                        }
+                        if source_ended {
+                            // `escape` takes the `OK`; the result line
+                            // follows. Until the escape is through, the
+                            // module is in data mode.
+                            self.escape(ESCAPE_TRIES).await?;
+                            self.st.dirty = Dirty::Stream;
+                            break;
+                        }
+                    }
+                    self.upload_end(&mut w, moved).await
+                }
+                .await;
                 self.release_upload_area();
                 pos = pos.saturating_add(self.st.ended(r)?);
                 opts.report(pos - start);
@@ -236,55 +270,6 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         async move {
             let mut w = self.upload_start(command).await?;
             let moved = self.stream(src, n, &mut w).await?;
-            self.upload_end(&mut w, moved).await
-        }
-    }
-
-    /// One upload exchange of the `n` bytes in the upload area: the
-    /// command, `CONNECT`, the bytes, the result. Escaped (`progress` is
-    /// given then, with the bytes moved before), whatever each read of the
-    /// source yields follows, until it ends or the module ends the upload,
-    /// and then the escape.
-    #[allow(clippy::too_many_arguments)]
-    fn upload_buffered<'s, 'c, 'p, R: Read>(
-        &'s mut self,
-        command: &'s Command<'c>,
-        mut n: u64,
-        mut last: bool,
-        src: &'s mut R,
-        carry: &'s mut Option<u8>,
-        fill: usize,
-        mut progress: Option<(&'s mut Transfer<'p>, u64)>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'p, 'b, U, D, R> {
-        async move {
-            let mut w = self.upload_start(command).await?;
-            // Escaped, the byte read beyond the fill follows it at once.
-            if progress.is_some() && carry.take().is_some() {
-                n += 1;
-            }
-            let mut moved = 0;
-            loop {
-                self.write_upload(RX_LEN, RX_LEN + n as usize, after(self.st.deferred)).await?;
-                moved += n;
-                let Some((opts, base)) = progress.as_mut() else { break };
-                if last {
-                    break;
-                }
-                opts.report(*base + moved);
-                (n, last) = self.read_chunk(src, fill, carry, false).await?;
-                // The source may have stalled for longer than the module
-                // waits for data.
-                if self.module_left_data_mode(&mut w).await? {
-                    break;
-                }
-            }
-            // A module that ended the upload itself gets no escape.
-            if progress.is_some() && !self.module_left_data_mode(&mut w).await? {
-                // `escape` takes the `OK`; the result line follows. Until
-                // the escape is through, the module is in data mode.
-                self.escape(ESCAPE_TRIES).await?;
-                self.st.dirty = Dirty::Stream;
-            }
             self.upload_end(&mut w, moved).await
         }
     }
