@@ -103,15 +103,27 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 if n == 0 {
                     return Ok(pos - start);
                 }
-                let payload = match size {
-                    Some(_) => Payload::Exact(n),
-                    None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
-                };
                 self.prepare(true).await?;
                 // The whole file at once is asked the vendor's way, with
                 // neither `<startpos>` nor `<downloadlen>`.
                 let len = (pos > 0 || size != Some(n)).then_some(sat32(n));
-                let r = self.fetch(&cmd::qftpget(remote, COM, pos, len)?, payload, GET, sink).await;
+                let command = cmd::qftpget(remote, COM, pos, len)?;
+                // The exchange (see `next_piece`), each piece to the sink.
+                let r = async {
+                    let payload = match size {
+                        Some(_) => Payload::Exact(n),
+                        None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
+                    };
+                    let w = Waiting::new(Want::Num(GET), Until::Data, &mut []);
+                    let mut rd = Reading { payload, w, moved: 0, sent: false };
+                    while let Some(piece) = Shared::new(self.next_piece(&command, &mut rd)).await? {
+                        if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
+                            return Err(self.sink_failed(e));
+                        }
+                    }
+                    Ok(rd.moved)
+                }
+                .await;
                 let got = match self.st.ended(r) {
                     // Some firmware reports a chunk asked for at the end of
                     // a file of unknown size as "file unavailable" rather
@@ -165,8 +177,19 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             let command = cmd::qftplist(kind, dir, COM)?;
             let result = kind.result_name();
             self.prepare(true).await?;
-            let payload = Payload::Confirmed { result, limit: None };
-            let r = self.fetch(&command, payload, result.as_bytes(), sink).await;
+            // The exchange (see `next_piece`), each piece to the sink.
+            let r = async {
+                let payload = Payload::Confirmed { result, limit: None };
+                let w = Waiting::new(Want::Num(result.as_bytes()), Until::Data, &mut []);
+                let mut rd = Reading { payload, w, moved: 0, sent: false };
+                while let Some(piece) = Shared::new(self.next_piece(&command, &mut rd)).await? {
+                    if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
+                        return Err(self.sink_failed(e));
+                    }
+                }
+                Ok(rd.moved)
+            }
+            .await;
             self.st.ended(r)
         }
     }
@@ -206,32 +229,11 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         }
     }
 
-    /// One download-direction exchange: command, `CONNECT`, payload to
-    /// `sink`, `OK`, and the result line `+<result>: 0,<n>` whose count
-    /// must match the bytes received. Returns that count.
-    ///
-    /// The exchange itself is [`Ftp::next_piece`], which does not depend on
-    /// the sink's type: every kind of sink shares one copy of it.
-    fn fetch<'s, 'c, W: Write>(
-        &'s mut self,
-        command: &'s Command<'c>,
-        payload: Payload,
-        result: &'static [u8],
-        sink: &'s mut W,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'b, U, D, W> {
-        async move {
-            let w = Waiting::new(Want::Num(result), Until::Data, &mut []);
-            let mut rd = Reading { payload, w, moved: 0, sent: false };
-            while let Some(piece) = Shared::new(self.next_piece(command, &mut rd)).await? {
-                if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
-                    // The module may still be sending: the stream stays
-                    // marked in data mode.
-                    self.rx.tok().abort_payload();
-                    return Err(io_error(e));
-                }
-            }
-            Ok(rd.moved)
-        }
+    /// A sink failed with `e` during a download: the module may still be
+    /// sending, and the stream stays marked in data mode.
+    fn sink_failed<E: embedded_io::Error>(&mut self, e: E) -> Error {
+        self.rx.tok().abort_payload();
+        io_error(e)
     }
 
     /// The next piece of a payload exchange: the command goes out first.
@@ -301,7 +303,16 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     }
 }
 
-/// A payload exchange in progress, between two pieces.
+/// A download-direction exchange in progress, between two pieces:
+/// command, `CONNECT`, payload (each piece to the sink), `OK`, and the
+/// result line `+<result>: 0,<n>` whose count must match the bytes
+/// received. Its steps are [`Ftp::next_piece`], which does not depend on
+/// the sink's type: every kind of sink shares one copy of it.
+///
+/// `get` and `list` build it in place and run the loop over the pieces
+/// themselves: a routine around that loop is one more future level in
+/// each (about 100 B of flash), and a constructor returning a `Reading`
+/// copies it (about 240 B).
 struct Reading {
     payload: Payload,
     w: Waiting<'static>,
