@@ -246,58 +246,66 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         rd: &'s mut Reading,
     ) -> impl Future<Output = Result<Option<Piece>, Error>> + use<'s, 'c, 'b, U, D> {
         async move {
-            let r = async {
-                // Each wait for payload is bounded by the deferred-result
-                // deadline, and once a possible end was seen, all of them
-                // together: by the deadline in force then (`State::end_by`).
-                let deadline = match self.rx.tok().end_seen() {
-                    true => self.st.end_by,
-                    false => after(self.st.deferred),
-                };
-                self.st.end_by = deadline;
-                let verdict = if !rd.sent {
-                    rd.sent = true;
-                    self.rx.tok().expect_payload(rd.payload);
-                    // From the command on, the module may enter data mode
-                    // at any moment: a call after a drop or a timeout
-                    // escapes first.
-                    self.st.dirty = Dirty::DataMode;
-                    self.exchange(command, &mut rd.w, self.st.deferred).await?
-                } else {
-                    self.wait(&mut rd.w, deadline).await?
-                };
-                if let Verdict::Piece(piece) = verdict {
-                    rd.moved += self.rx.piece(piece).len() as u64;
-                    return Ok(Some(piece));
-                }
-                let deadline = after(self.st.deferred);
-                // A payload that ended at its length (known, or the chunk
-                // asked for) must be followed by `OK` at once: a byte more
-                // or less inside it would shift its end.
-                let full = match rd.payload {
-                    Payload::Exact(_) | Payload::Counted { .. } => true,
-                    Payload::Confirmed { limit, .. } => limit == Some(rd.moved),
-                };
-                if full {
-                    if let Err(e) = self.expect_raw(TRAILER, deadline).await {
-                        if e == Error::Protocol {
-                            warn!("payload not followed by OK: bytes lost or doubled");
+            // Each wait for payload is bounded by the deferred-result
+            // deadline, and once a possible end was seen, all of them
+            // together: by the deadline in force then (`State::end_by`).
+            let deadline = match self.rx.tok().end_seen() {
+                true => self.st.end_by,
+                false => after(self.st.deferred),
+            };
+            self.st.end_by = deadline;
+            let verdict = if !rd.sent {
+                rd.sent = true;
+                self.rx.tok().expect_payload(rd.payload);
+                // From the command on, the module may enter data mode at
+                // any moment: a call after a drop or a timeout escapes
+                // first.
+                self.st.dirty = Dirty::DataMode;
+                self.exchange(command, &mut rd.w, self.st.deferred).await
+            } else {
+                self.wait(&mut rd.w, deadline).await
+            };
+            if let Ok(Verdict::Piece(piece)) = verdict {
+                rd.moved += self.rx.piece(piece).len() as u64;
+                return Ok(Some(piece));
+            }
+            // The payload is over, or the exchange failed.
+            let r = match verdict {
+                Err(e) => Err(e),
+                Ok(_) => {
+                    let deadline = after(self.st.deferred);
+                    // A payload that ended at its length (known, or the
+                    // chunk asked for) must be followed by `OK` at once: a
+                    // byte more or less inside it would shift its end.
+                    let full = match rd.payload {
+                        Payload::Exact(_) | Payload::Counted { .. } => true,
+                        Payload::Confirmed { limit, .. } => limit == Some(rd.moved),
+                    };
+                    let trailer = match full {
+                        true => self.expect_raw(TRAILER, deadline).await,
+                        false => Ok(()),
+                    };
+                    match trailer {
+                        Err(e) => {
+                            if e == Error::Protocol {
+                                warn!("payload not followed by OK: bytes lost or doubled");
+                            }
+                            Err(e)
                         }
-                        return Err(e);
+                        // Then the result line, whose count must match.
+                        Ok(()) => {
+                            rd.w.until = if full { Until::Answer } else { Until::Final };
+                            match self.wait(&mut rd.w, deadline).await {
+                                Ok(_) => rd.w.value().and_then(|v| counted(v, rd.moved)).map(|_| None),
+                                Err(e) => Err(e),
+                            }
+                        }
                     }
-                    rd.w.until = Until::Answer;
-                } else {
-                    rd.w.until = Until::Final;
                 }
-                self.wait(&mut rd.w, deadline).await?;
-                counted(rd.w.value()?, rd.moved).map(|_| None)
-            }
-            .await;
-            if !matches!(r, Ok(Some(_))) {
-                // Over, well or not; a failure inside the payload left the
-                // stream marked in data mode.
-                self.rx.tok().abort_payload();
-            }
+            };
+            // Over, well or not; a failure inside the payload left the
+            // stream marked in data mode.
+            self.rx.tok().abort_payload();
             r
         }
     }
