@@ -149,11 +149,10 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
             return self.st.ended(Err(e));
         }
         self.st.dirty = Dirty::Stream;
-        let r = async {
-            self.echo_off().await?;
-            self.sim_ready().await
-        }
-        .await;
+        let r = match self.echo_off().await {
+            Ok(()) => self.sim_ready().await,
+            Err(e) => Err(e),
+        };
         self.st.ended(r)
     }
 
