@@ -47,13 +47,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         self.st.deferred = self.st.deferred.max(rsp);
         let r = 'commands: {
             for step in steps(ssl) {
-                let command = match config_command(cfg, ssl, step) {
-                    Ok(command) => command,
-                    Err(e) => break 'commands Err(e.into()),
-                };
-                if let Err(e) = self.command(&command, Want::Nothing, QUICK, &mut []).await {
-                    break 'commands Err(e);
-                }
+                let command = or_break!('commands, config_command(cfg, ssl, step));
+                or_break!('commands, self.command(&command, Want::Nothing, QUICK, &mut []).await);
             }
             Ok(())
         };

@@ -179,16 +179,17 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 // read, the result. Escaped, whatever each read of the
                 // source yields follows, until it ends or the module ends
                 // the upload, and then the escape.
-                let r = async {
-                    let command = cmd::qftpput(remote, COM, pos, (!escaped).then_some((sat32(n), last)))?;
-                    let mut w = self.upload_start(&command).await?;
+                let r = 'exchange: {
+                    let command =
+                        or_break!('exchange, cmd::qftpput(remote, COM, pos, (!escaped).then_some((sat32(n), last))));
+                    let mut w = or_break!('exchange, self.upload_start(&command).await);
                     // Escaped, the byte read beyond the fill follows it at once.
                     if escaped && carry.take().is_some() {
                         n += 1;
                     }
                     let mut moved = 0;
                     loop {
-                        self.write_upload(RX_LEN, RX_LEN + n as usize, after(self.st.deferred)).await?;
+                        or_break!('exchange, self.write_upload(RX_LEN, RX_LEN + n as usize, after(self.st.deferred)).await);
                         moved += n;
                         if !escaped {
                             break;
@@ -196,26 +197,25 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                         let source_ended = last;
                         if !source_ended {
                             opts.report(pos - start + moved);
-                            (n, last) = self.read_chunk(src, fill, &mut carry, false).await?;
+                            (n, last) = or_break!('exchange, self.read_chunk(src, fill, &mut carry, false).await);
                         }
                         // The source may have stalled for longer than the
                         // module waits for data: a module that ended the
                         // upload itself gets nothing more, and no escape.
-                        if self.module_left_data_mode(&mut w).await? {
+                        if or_break!('exchange, self.module_left_data_mode(&mut w).await) {
                             break;
                         }
                         if source_ended {
                             // `escape` takes the `OK`; the result line
                             // follows. Until the escape is through, the
                             // module is in data mode.
-                            self.escape(ESCAPE_TRIES).await?;
+                            or_break!('exchange, self.escape(ESCAPE_TRIES).await);
                             self.st.dirty = Dirty::Stream;
                             break;
                         }
                     }
                     self.upload_end(&mut w, moved).await
-                }
-                .await;
+                };
                 self.release_upload_area();
                 pos = pos.saturating_add(self.st.ended(r)?);
                 opts.report(pos - start);
