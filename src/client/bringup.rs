@@ -203,38 +203,42 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
         cmd::qiact(pdp.cid)?;
         self.prepare(false).await?;
         let mut text = [0; LocalAddr::MAX];
-        let r = self.activation(pdp, &mut text).await;
+        // The commands, each built where it is sent (a command held across
+        // a wait would grow the future); the address goes to `text`.
+        let r = 'commands: {
+            let qicsgp = or_break!('commands, qicsgp(pdp));
+            or_break!('commands, self.command(&qicsgp, Want::Nothing, QUICK, &mut []).await);
+            let mut activated = false;
+            loop {
+                let active = self.command(&cmd::qiact_query(), Want::QiAct(pdp.cid), QUICK, &mut text).await;
+                match or_break!('commands, active) {
+                    Got::Flag(false) if activated => break 'commands Err(Error::Protocol),
+                    Got::Flag(false) => {}
+                    active => break 'commands Ok(active),
+                }
+                or_break!('commands, self.registration(pdp.registration_timeout_s).await);
+                let mut deactivated = false;
+                loop {
+                    let r =
+                        self.command(&or_break!('commands, cmd::qiact(pdp.cid)), Want::Nothing, PDP_ACT, &mut []).await;
+                    match r {
+                        // A context the network dropped is deactivated first.
+                        Err(Error::AtError | Error::Cme(_)) if !deactivated => {
+                            deactivated = true;
+                            let qideact = or_break!('commands, cmd::qideact(pdp.cid));
+                            or_break!('commands, self.command(&qideact, Want::Nothing, PDP_DEACT, &mut []).await);
+                        }
+                        r => break or_break!('commands, r.map(drop)),
+                    }
+                }
+                activated = true;
+            }
+        };
         let got = self.st.ended(r)?;
         Ok(match got {
             Got::Text(n) => text.get(..n).and_then(LocalAddr::new),
             _ => None,
         })
-    }
-
-    /// The commands of [`Ftp::activate`]; the address goes to `text`.
-    async fn activation(&mut self, pdp: &PdpConfig<'_>, text: &mut [u8]) -> Result<Got, Error> {
-        self.command(&qicsgp(pdp)?, Want::Nothing, QUICK, &mut []).await?;
-        let mut activated = false;
-        loop {
-            match self.command(&cmd::qiact_query(), Want::QiAct(pdp.cid), QUICK, text).await? {
-                Got::Flag(false) if activated => return Err(Error::Protocol),
-                Got::Flag(false) => {}
-                active => return Ok(active),
-            }
-            self.registration(pdp.registration_timeout_s).await?;
-            let mut deactivated = false;
-            loop {
-                match self.command(&cmd::qiact(pdp.cid)?, Want::Nothing, PDP_ACT, &mut []).await {
-                    // A context the network dropped is deactivated first.
-                    Err(Error::AtError | Error::Cme(_)) if !deactivated => {
-                        deactivated = true;
-                        self.command(&cmd::qideact(pdp.cid)?, Want::Nothing, PDP_DEACT, &mut []).await?;
-                    }
-                    r => break r.map(drop)?,
-                }
-            }
-            activated = true;
-        }
     }
 
     /// Waits until the module is registered with the network (home or
