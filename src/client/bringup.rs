@@ -216,7 +216,36 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
                     Got::Flag(false) => {}
                     active => break 'commands Ok(active),
                 }
-                or_break!('commands, self.registration(pdp.registration_timeout_s).await);
+                // Waits until the module is registered with the network
+                // (home or roaming), for up to `registration_timeout_s`.
+                // Each round also reads the signal, for the error.
+                let until = after(Duration::from_secs(pdp.registration_timeout_s.into()));
+                'registered: loop {
+                    let (mut stat, mut rssi) = (0, 99);
+                    for &(name, query) in &cmd::NETWORK {
+                        match self.command(&cmd::network_query(query), Want::Network(name), QUICK, &mut []).await {
+                            Ok(got) => match (name, or_break!('commands, got.num())) {
+                                (b"CSQ", n) => rssi = sat8(n),
+                                (_, 1 | 5) => break 'registered,
+                                // The one to report: denied, else searching,
+                                // else the first other state.
+                                (_, s) => {
+                                    if s == 3 || stat == 0 || (s == 2 && stat != 3) {
+                                        stat = sat8(s);
+                                    }
+                                }
+                            },
+                            // A module without this kind of network (no GPRS
+                            // on NB-IoT) refuses its query.
+                            Err(Error::AtError | Error::Cme(_)) => {}
+                            Err(e) => break 'commands Err(e),
+                        }
+                    }
+                    if stat == 3 || Instant::now() >= until {
+                        break 'commands Err(Error::NotRegistered { stat, rssi });
+                    }
+                    Timer::after(REGISTRATION_POLL).await;
+                }
                 let mut deactivated = false;
                 loop {
                     let r =
@@ -239,39 +268,6 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
             Got::Text(n) => text.get(..n).and_then(LocalAddr::new),
             _ => None,
         })
-    }
-
-    /// Waits until the module is registered with the network (home or
-    /// roaming), for up to `timeout_s` seconds: see [`Ftp::activate`]. Each
-    /// round also reads the signal, for the error.
-    async fn registration(&mut self, timeout_s: u16) -> Result<(), Error> {
-        let until = after(Duration::from_secs(timeout_s.into()));
-        loop {
-            let (mut stat, mut rssi) = (0, 99);
-            for &(name, query) in &cmd::NETWORK {
-                match self.command(&cmd::network_query(query), Want::Network(name), QUICK, &mut []).await {
-                    Ok(got) => match (name, got.num()?) {
-                        (b"CSQ", n) => rssi = sat8(n),
-                        (_, 1 | 5) => return Ok(()),
-                        // The one to report: denied, else searching, else
-                        // the first other state.
-                        (_, s) => {
-                            if s == 3 || stat == 0 || (s == 2 && stat != 3) {
-                                stat = sat8(s);
-                            }
-                        }
-                    },
-                    // A module without this kind of network (no GPRS on
-                    // NB-IoT) refuses its query.
-                    Err(Error::AtError | Error::Cme(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            if stat == 3 || Instant::now() >= until {
-                return Err(Error::NotRegistered { stat, rssi });
-            }
-            Timer::after(REGISTRATION_POLL).await;
-        }
     }
 
     /// `AT+QIDEACT=<cid>` (up to 40 s). Any FTP session over it is gone.
