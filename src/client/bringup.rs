@@ -149,16 +149,29 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
             return self.st.ended(Err(e));
         }
         self.st.dirty = Dirty::Stream;
-        let r = match self.echo_off().await {
-            Ok(()) => self.sim_ready().await,
-            Err(e) => Err(e),
+        let r = 'commands: {
+            or_break!('commands, self.echo_off().await);
+            // `sim_ready`, written out: a routine of its own is one more
+            // future level in `init`'s (about 160 B of flash).
+            let until = after(SIM_READY);
+            loop {
+                let r = self.command(&cmd::cpin_query(), Want::Cpin, QUICK, &mut []).await;
+                match sim(r) {
+                    Ok(()) => break 'commands Ok(()),
+                    Err(Error::Sim(SimError::Busy) | Error::AtError | Error::Cme(_)) if Instant::now() < until => {
+                        Timer::after(SIM_POLL).await
+                    }
+                    Err(e) => break 'commands Err(e),
+                }
+            }
         };
         self.st.ended(r)
     }
 
     /// Asks the SIM's state (`AT+CPIN?`) until it is ready, for up to 20 s
     /// while it is busy or the module refuses the query (a module still
-    /// starting); any other state is the error at once.
+    /// starting); any other state is the error at once. (`boot` has the
+    /// same loop written out.)
     async fn sim_ready(&mut self) -> Result<(), Error> {
         let until = after(SIM_READY);
         loop {
