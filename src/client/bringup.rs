@@ -1,5 +1,7 @@
 //! Bring-up and the PDP context: `init`, `activate`, `deactivate`.
 
+use core::future::Future;
+
 use embassy_time::{Duration, Instant, Timer};
 
 use super::Dtr;
@@ -28,7 +30,7 @@ fn sim(r: Result<Got, Error>) -> Result<(), Error> {
     Err(Error::Sim(e))
 }
 
-impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Brings the module up, whatever state a previous run left it in.
     ///
     /// The module may still be in data mode, in the middle of a transfer of
@@ -68,8 +70,9 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub async fn init(&mut self) -> Result<(), Error> {
-        self.boot(true).await
+    pub fn init<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
+        // The bring-up's own future, not one more level around it.
+        self.boot(true)
     }
 
     /// [`Ftp::init`] for a SIM locked by a PIN: if the SIM asks for it
@@ -120,52 +123,54 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
     /// As [`Ftp::init`].
     ///
     /// **Cancel safety:** as [`Ftp::init`].
-    pub async fn init_fresh(&mut self) -> Result<(), Error> {
-        self.boot(false).await
+    pub fn init_fresh<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
+        self.boot(false)
     }
 
-    async fn boot(&mut self, escape: bool) -> Result<(), Error> {
-        // A dropped bring-up leaves the stream dirty: the next call
-        // escapes (unless told the module is fresh) and probes.
-        self.st.dirty = if escape { Dirty::DataMode } else { Dirty::Stream };
-        self.st.session = Session::Closed;
-        // Nothing of a previous run of this client is waited for; a result
-        // it still owes (an abandoned `open`) could answer a later command
-        // of its kind, so a close comes first, before anything else (as
-        // after a session in doubt).
-        self.st.give_up_pending();
-        self.st.closing = false;
-        self.forget_input();
-        if escape {
-            self.st.need_init = false;
-            self.listen(after(GUARD)).await?;
-            // No `RDY`: the module may be in data mode.
-            if !self.st.need_init {
-                self.write_escape().await?;
+    fn boot<'s>(&'s mut self, escape: bool) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
+        async move {
+            // A dropped bring-up leaves the stream dirty: the next call
+            // escapes (unless told the module is fresh) and probes.
+            self.st.dirty = if escape { Dirty::DataMode } else { Dirty::Stream };
+            self.st.session = Session::Closed;
+            // Nothing of a previous run of this client is waited for; a result
+            // it still owes (an abandoned `open`) could answer a later command
+            // of its kind, so a close comes first, before anything else (as
+            // after a session in doubt).
+            self.st.give_up_pending();
+            self.st.closing = false;
+            self.forget_input();
+            if escape {
+                self.st.need_init = false;
                 self.listen(after(GUARD)).await?;
-            }
-        }
-        if let Err(e) = self.synchronise(false, AT_BOOT).await {
-            return self.st.ended(Err(e));
-        }
-        self.st.dirty = Dirty::Stream;
-        let r = 'commands: {
-            or_break!('commands, self.echo_off().await);
-            // `sim_ready`, written out: a routine of its own is one more
-            // future level in `init`'s (about 160 B of flash).
-            let until = after(SIM_READY);
-            loop {
-                let r = self.command(&cmd::cpin_query(), Want::Cpin, QUICK, &mut []).await;
-                match sim(r) {
-                    Ok(()) => break 'commands Ok(()),
-                    Err(Error::Sim(SimError::Busy) | Error::AtError | Error::Cme(_)) if Instant::now() < until => {
-                        Timer::after(SIM_POLL).await
-                    }
-                    Err(e) => break 'commands Err(e),
+                // No `RDY`: the module may be in data mode.
+                if !self.st.need_init {
+                    self.write_escape().await?;
+                    self.listen(after(GUARD)).await?;
                 }
             }
-        };
-        self.st.ended(r)
+            if let Err(e) = self.synchronise(false, AT_BOOT).await {
+                return self.st.ended(Err(e));
+            }
+            self.st.dirty = Dirty::Stream;
+            let r = 'commands: {
+                or_break!('commands, self.echo_off().await);
+                // `sim_ready`, written out: a routine of its own is one more
+                // future level in `init`'s (about 160 B of flash).
+                let until = after(SIM_READY);
+                loop {
+                    let r = self.command(&cmd::cpin_query(), Want::Cpin, QUICK, &mut []).await;
+                    match sim(r) {
+                        Ok(()) => break 'commands Ok(()),
+                        Err(Error::Sim(SimError::Busy) | Error::AtError | Error::Cme(_)) if Instant::now() < until => {
+                            Timer::after(SIM_POLL).await
+                        }
+                        Err(e) => break 'commands Err(e),
+                    }
+                }
+            };
+            self.st.ended(r)
+        }
     }
 
     /// Asks the SIM's state (`AT+CPIN?`) until it is ready, for up to 20 s

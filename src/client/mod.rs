@@ -198,6 +198,7 @@ macro_rules! or_break {
 }
 
 mod answer;
+#[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
 mod bringup;
 mod config;
 #[allow(clippy::manual_async_fn, reason = "smaller futures, see above")]
