@@ -34,7 +34,13 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             if self.st.dirty != Dirty::Clean || self.st.probe_first {
-                self.resync().await?;
+                // `resync`, written out: one future level less in every
+                // operation's preparation.
+                debug!("resynchronising");
+                let escape = self.st.must_escape();
+                self.synchronise(escape, AFTER_ABANDON).await?;
+                self.st.dirty = Dirty::Clean;
+                self.st.probe_first = false;
             }
             self.settle_input();
             // Commands may go out from here on: dropped midway, they leave
@@ -107,6 +113,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Discards buffered bytes and late answers: leaves data mode if the
     /// stream says so, then probes as [`AFTER_ABANDON`] says and waits out
     /// what an abandoned command left pending. The stream is clean after.
+    /// (`prepare` has the same steps written out.)
     pub(crate) async fn resync(&mut self) -> Result<(), Error> {
         debug!("resynchronising");
         let escape = self.st.must_escape();
