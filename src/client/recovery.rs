@@ -156,24 +156,18 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 // those answers go now, not to the next command.
                 self.listen(after(probes.timeout)).await?;
             }
-            // After an escape the abandoned command was a transfer: its
-            // result is not waited for (the session is closed instead).
-            self.settle(escape || (tries > 0 && probes.escape_between)).await;
-            Ok(())
-        }
-    }
-
-    /// After a probe: waits out the deferred result of an abandoned command,
-    /// or, when it does not come (or the command was a transfer), has the
-    /// session closed before anything else.
-    pub(crate) fn settle<'s>(&'s mut self, was_data_mode: bool) -> impl Future<Output = ()> + use<'s, 'b, U, D> {
-        async move {
-            if self.st.wait_for_pending(was_data_mode) {
+            // Then the deferred result of an abandoned command is waited
+            // out, or, when it does not come, the session is closed before
+            // anything else. After an escape the abandoned command was a
+            // transfer: its result is not waited for (the session is
+            // closed instead).
+            if self.st.wait_for_pending(escape || (tries > 0 && probes.escape_between)) {
                 let mut w = Waiting::new(Want::Nothing, Until::Settle, &mut []);
-                // A timeout ends the wait; the close below handles it.
+                // A timeout ends the wait; the close handles it.
                 let _ = self.wait(&mut w, after(self.st.deferred)).await;
             }
             self.st.give_up_pending();
+            Ok(())
         }
     }
 
