@@ -143,7 +143,24 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                     let _ = self.escape(1).await;
                 }
                 self.forget_input();
-                match self.probe(probes.timeout).await {
+                // The probe: a lone CR ends any partial command line, then
+                // `AT+CMEE?`, whose `OK` only counts after its own `+CMEE:`
+                // line, so that a late `OK` of an abandoned command cannot
+                // pass for it. What is pending stays pending. A probe
+                // answered only with errors gives `AtError` at its deadline.
+                let r = match self.write_line(&cmd::probe()).await {
+                    Ok(()) => {
+                        let mut w = Waiting::new(Want::Cmee, Until::Probe, &mut []);
+                        match self.wait(&mut w, after(probes.timeout)).await {
+                            // The module is there, but answers the probe
+                            // with an error.
+                            Err(Error::Timeout) if w.refused => Err(Error::AtError),
+                            r => r.map(drop),
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                match r {
                     Ok(()) => break,
                     Err(_) if tries + 1 < probes.tries => tries += 1,
                     // `Timeout`, or `AtError` from a module that is there
