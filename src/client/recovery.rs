@@ -9,7 +9,7 @@
 use core::future::Future;
 
 use super::Dtr;
-use embassy_time::Timer;
+use embassy_time::{Duration, Timer};
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Until, Waiting, Want};
@@ -19,6 +19,11 @@ use super::session::Dirty;
 use super::{Ftp, PdpConfig};
 use crate::at::cmd;
 use crate::error::{CmeError, Error};
+
+/// How long a `+++` waits for its answer: the module's own guard, then
+/// [`ESCAPE_ANSWER`]; and with the listening guard before another `+++`.
+const ANSWER: Duration = Duration::from_ticks(GUARD.as_ticks() + ESCAPE_ANSWER.as_ticks());
+const ANSWER_THEN_GUARD: Duration = Duration::from_ticks(ANSWER.as_ticks() + GUARD.as_ticks());
 
 /// The name of `+QFTPCLOSE:`.
 const CLOSE: &[u8] = b"QFTPCLOSE";
@@ -203,35 +208,50 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         async move {
             self.rx.tok().abort_payload();
             let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
-            // An attempt went unanswered: its answer may still come, and
-            // then the module is in command mode, where a `+++` would start
-            // a command line. So the guard before the next `+++` listens.
-            let mut listen = false;
-            if D::PRESENT && self.dtr.drive(true) {
-                trace!("> DTR edge");
-                let r = self.wait(&mut w, after(ESCAPE_ANSWER)).await;
-                self.dtr.drive(false);
-                match r {
-                    Err(Error::Timeout) => warn!("DTR edge not answered: escaping with +++"),
-                    r => return r.map(drop),
-                }
-                listen = true;
+            // With a DTR pin, the edge first; without (or if the pin
+            // failed), the first guard is silence.
+            let mut edge = D::PRESENT && self.dtr.drive(true);
+            match edge {
+                true => trace!("> DTR edge"),
+                false => Timer::after(GUARD).await,
             }
-            let mut tried = 1;
+            // Each round waits once: for the edge's answer, for the guard
+            // after it, or for a `+++`'s answer. After an attempt went
+            // unanswered, its answer may still come, and then the module is
+            // in command mode, where a `+++` would start a command line:
+            // so the guards after one listen, the guard before a next
+            // `+++` being the same wait as the answer before it. One wait
+            // site: an await under `D::PRESENT` would keep its resume code
+            // in firmware without a pin.
+            let mut escape = !edge;
+            let mut tried = 0;
             loop {
-                match listen {
-                    false => Timer::after(GUARD).await,
-                    true => match self.wait(&mut w, after(GUARD)).await {
-                        Err(Error::Timeout) => {}
-                        r => return r.map(drop),
-                    },
+                if escape {
+                    self.write_escape().await?;
+                    tried += 1;
                 }
-                self.write_escape().await?;
-                listen = true;
-                match self.wait(&mut w, after(GUARD + ESCAPE_ANSWER)).await {
-                    Err(Error::Timeout) if tried < tries => tried += 1,
+                let again = escape && tried < tries;
+                let listen = match (edge, escape, again) {
+                    (true, ..) => ESCAPE_ANSWER,
+                    (_, false, _) => GUARD,
+                    (_, true, true) => ANSWER_THEN_GUARD,
+                    (_, true, false) => ANSWER,
+                };
+                let r = self.wait(&mut w, after(listen)).await;
+                if edge {
+                    self.dtr.drive(false);
+                }
+                match r {
+                    Err(Error::Timeout) if !escape || again => {}
                     r => return r.map(drop),
                 }
+                if edge {
+                    warn!("DTR edge not answered: escaping with +++");
+                }
+                // After the edge, the guard; after the guard or a `+++`, a
+                // `+++`.
+                escape = !edge;
+                edge = false;
             }
         }
     }
