@@ -171,28 +171,26 @@ impl State {
         }
     }
 
-    /// How an operation ended: `r` as the caller sees it (see
-    /// [`State::end`]).
+    /// How an operation ended: `r` as the caller sees it. Success leaves a
+    /// clean stream; a failure goes through [`State::failed`].
     pub(crate) fn ended<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
-        match self.end(r.as_ref().err().copied()) {
-            None => r,
-            Some(e) => Err(e),
+        match r {
+            Ok(v) => {
+                self.dirty = Dirty::Clean;
+                Ok(v)
+            }
+            Err(e) => Err(self.failed(e)),
         }
     }
 
-    /// How an operation ended: well, or with `failure`; returns the error
-    /// to report.
+    /// An operation failed with `e`; returns the error to report.
     ///
-    /// Success leaves a clean stream. A timeout, a UART error or nonsense
-    /// from the modem leaves the stream dirty and an open session in doubt
-    /// (closed by the next call). Other failures are answers: the stream is
-    /// clean. A session lost meanwhile is reported once.
+    /// A timeout, a UART error or nonsense from the modem leaves the stream
+    /// dirty and an open session in doubt (closed by the next call). Other
+    /// failures are answers: the stream is clean. A session lost meanwhile
+    /// is reported once.
     #[inline(never)]
-    pub(crate) fn end(&mut self, failure: Option<Error>) -> Option<Error> {
-        let Some(e) = failure else {
-            self.dirty = Dirty::Clean;
-            return None;
-        };
+    pub(crate) fn failed(&mut self, e: Error) -> Error {
         match e {
             Error::Timeout | Error::Io(_) | Error::Protocol => {
                 if self.session == Session::Open {
@@ -203,9 +201,9 @@ impl State {
         }
         if self.session == Session::Lost {
             self.session = Session::Closed;
-            return Some(Error::SessionClosed);
+            return Error::SessionClosed;
         }
-        Some(e)
+        e
     }
 
     /// What the resynchronisation must do first: escape if the module may
