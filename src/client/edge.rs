@@ -52,13 +52,15 @@ pub const MIN_BUF: usize = RX_LEN + 64;
 const WINDOW: usize = 16;
 
 /// The receive side: the tokenizer and the caller's buffer.
+#[repr(C)]
 pub(crate) struct Rx<'b> {
-    tok: Tokenizer<LINE_LEN>,
     buf: &'b mut [u8],
     /// Unread received bytes are `buf[start..end]`, within `buf[..cap]`.
     start: usize,
     end: usize,
     cap: usize,
+    // Last (`repr(C)`): the bookkeeping above stays at small offsets.
+    tok: Tokenizer<LINE_LEN>,
 }
 
 impl<'b> Rx<'b> {

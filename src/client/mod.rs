@@ -254,12 +254,16 @@ pub use ufs::{UfsSpace, UfsUpload};
 /// [`Error::SessionClosed`] (the network dropped the PDP context or the
 /// module restarted during or before the call: reported once, open the
 /// session again).
+#[repr(C)]
 pub struct Ftp<'b, U, D = NoDtr> {
+    // First, in this order (`repr(C)`): the fields every operation reads
+    // and writes sit at small offsets, which the shorter load and store
+    // instructions reach.
+    st: State,
+    rx: Rx<'b>,
     uart: U,
     /// The module's DTR input, if the board wires it (see [`Ftp::with_dtr`]).
     dtr: D,
-    rx: Rx<'b>,
-    st: State,
     urcs: UrcSink<'b>,
     /// Lines longer than the tokenizer's buffer, skipped.
     overlong: u32,
