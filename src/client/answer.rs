@@ -120,17 +120,11 @@ impl Want {
     /// copied into `text`.
     pub(crate) fn offer(self, line: &[u8], text: &mut [u8]) -> Match {
         let got = match self {
+            // The deferred results, `+<name>: <err>,<value>`: one parse
+            // for the four kinds, then the value by kind.
+            Want::Num(name) | Want::Unawaited(name) | Want::Text(name) => ftp_answer(self, line, name, text),
+            Want::Time(_) => ftp_answer(self, line, MDTM, text),
             Want::Nothing => None,
-            Want::Num(name) | Want::Unawaited(name) => {
-                parse::ftp_result(line, name).map(|r| ftp_value(r, r.value.num().map(Got::Num)))
-            }
-            Want::Time(time) => parse::ftp_result(line, MDTM).map(|r| ftp_value(r, time(r.value).map(Got::Time))),
-            Want::Text(name) => parse::ftp_result(line, name).map(|r| match r {
-                parse::FtpResult { err: 0, value: Field::Str(s) } => {
-                    keep(text, s).ok_or(Error::BufferTooSmall { needed: s.len() as u32 })
-                }
-                r => ftp_value(r, None),
-            }),
             Want::Cmee => match parse::prefixed(line) {
                 Some((b"CMEE", _)) => Some(Ok(Got::Flag(true))),
                 _ => None,
@@ -159,22 +153,29 @@ impl Want {
     }
 }
 
+/// `line` as the deferred result `+<name>: <err>,<value>` that `want` (a
+/// number, a time or a text) waits for: `None` if it is not that line.
+/// `<err>` 0 gives the value (a protocol error if it is not of the kind
+/// wanted; text goes to `text`), anything else the typed error with the
+/// server's reply code.
+fn ftp_answer(want: Want, line: &[u8], name: &[u8], text: &mut [u8]) -> Option<Result<Got, Error>> {
+    let r = parse::ftp_result(line, name)?;
+    if r.err != 0 {
+        let reply = r.value.num().and_then(|n| u16::try_from(n).ok()).unwrap_or(0);
+        return Some(Err(Error::ftp(r.err, reply)));
+    }
+    Some(match (want, r.value) {
+        (Want::Text(_), Field::Str(s)) => keep(text, s).ok_or(Error::BufferTooSmall { needed: s.len() as u32 }),
+        (Want::Time(time), value) => time(value).map(Got::Time).ok_or(Error::Protocol),
+        (Want::Num(_) | Want::Unawaited(_), Field::Num(n)) => Ok(Got::Num(n)),
+        _ => Err(Error::Protocol),
+    })
+}
+
 /// Copies `s` into the front of `text`, if it fits.
 fn keep(text: &mut [u8], s: &[u8]) -> Option<Got> {
     text.get_mut(..s.len())?.copy_from_slice(s);
     Some(Got::Text(s.len()))
-}
-
-/// A deferred result: `<err>` 0 gives `value` (`None` if the line's value
-/// is not of the command's type), anything else the typed error with the
-/// server's reply code.
-fn ftp_value(r: parse::FtpResult<'_>, value: Option<Got>) -> Result<Got, Error> {
-    if r.err == 0 {
-        value.ok_or(Error::Protocol)
-    } else {
-        let reply = r.value.num().and_then(|n| u16::try_from(n).ok()).unwrap_or(0);
-        Err(Error::ftp(r.err, reply))
-    }
 }
 
 /// A transfer's result count, checked against the bytes moved.

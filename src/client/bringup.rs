@@ -1,5 +1,7 @@
 //! Bring-up and the PDP context: `init`, `activate`, `deactivate`.
 
+use core::future::Future;
+
 use embassy_time::{Duration, Instant, Timer};
 
 use super::Dtr;
@@ -28,7 +30,7 @@ fn sim(r: Result<Got, Error>) -> Result<(), Error> {
     Err(Error::Sim(e))
 }
 
-impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
+impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Brings the module up, whatever state a previous run left it in.
     ///
     /// The module may still be in data mode, in the middle of a transfer of
@@ -68,8 +70,9 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first.
-    pub async fn init(&mut self) -> Result<(), Error> {
-        self.boot(true).await
+    pub fn init<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
+        // The bring-up's own future, not one more level around it.
+        self.boot(true)
     }
 
     /// [`Ftp::init`] for a SIM locked by a PIN: if the SIM asks for it
@@ -120,46 +123,60 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
     /// As [`Ftp::init`].
     ///
     /// **Cancel safety:** as [`Ftp::init`].
-    pub async fn init_fresh(&mut self) -> Result<(), Error> {
-        self.boot(false).await
+    pub fn init_fresh<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
+        self.boot(false)
     }
 
-    async fn boot(&mut self, escape: bool) -> Result<(), Error> {
-        // A dropped bring-up leaves the stream dirty: the next call
-        // escapes (unless told the module is fresh) and probes.
-        self.st.dirty = if escape { Dirty::DataMode } else { Dirty::Stream };
-        self.st.session = Session::Closed;
-        // Nothing of a previous run of this client is waited for; a result
-        // it still owes (an abandoned `open`) could answer a later command
-        // of its kind, so a close comes first, before anything else (as
-        // after a session in doubt).
-        self.st.give_up_pending();
-        self.st.closing = false;
-        self.forget_input();
-        if escape {
-            self.st.need_init = false;
-            self.listen(after(GUARD)).await?;
-            // No `RDY`: the module may be in data mode.
-            if !self.st.need_init {
-                self.write_escape().await?;
+    fn boot<'s>(&'s mut self, escape: bool) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
+        async move {
+            // A dropped bring-up leaves the stream dirty: the next call
+            // escapes (unless told the module is fresh) and probes.
+            self.st.dirty = if escape { Dirty::DataMode } else { Dirty::Stream };
+            self.st.session = Session::Closed;
+            // Nothing of a previous run of this client is waited for; a result
+            // it still owes (an abandoned `open`) could answer a later command
+            // of its kind, so a close comes first, before anything else (as
+            // after a session in doubt).
+            self.st.give_up_pending();
+            self.st.closing = false;
+            self.forget_input();
+            if escape {
+                self.st.need_init = false;
                 self.listen(after(GUARD)).await?;
+                // No `RDY`: the module may be in data mode.
+                if !self.st.need_init {
+                    self.write_escape().await?;
+                    self.listen(after(GUARD)).await?;
+                }
             }
+            if let Err(e) = self.synchronise(false, AT_BOOT).await {
+                return self.st.ended(Err(e));
+            }
+            self.st.dirty = Dirty::Stream;
+            let r = 'commands: {
+                or_break!('commands, self.echo_off().await);
+                // `sim_ready`, written out: a routine of its own is one more
+                // future level in `init`'s (about 160 B of flash).
+                let until = after(SIM_READY);
+                loop {
+                    let r = self.command(&cmd::cpin_query(), Want::Cpin, QUICK, &mut []).await;
+                    match sim(r) {
+                        Ok(()) => break 'commands Ok(()),
+                        Err(Error::Sim(SimError::Busy) | Error::AtError | Error::Cme(_)) if Instant::now() < until => {
+                            Timer::after(SIM_POLL).await
+                        }
+                        Err(e) => break 'commands Err(e),
+                    }
+                }
+            };
+            self.st.ended(r)
         }
-        if let Err(e) = self.synchronise(false, AT_BOOT).await {
-            return self.st.ended(Err(e));
-        }
-        self.st.dirty = Dirty::Stream;
-        let r = async {
-            self.echo_off().await?;
-            self.sim_ready().await
-        }
-        .await;
-        self.st.ended(r)
     }
 
     /// Asks the SIM's state (`AT+CPIN?`) until it is ready, for up to 20 s
     /// while it is busy or the module refuses the query (a module still
-    /// starting); any other state is the error at once.
+    /// starting); any other state is the error at once. (`boot` has the
+    /// same loop written out.)
     async fn sim_ready(&mut self) -> Result<(), Error> {
         let until = after(SIM_READY);
         loop {
@@ -204,71 +221,71 @@ impl<U: Read + Write, D: Dtr> Ftp<'_, U, D> {
         cmd::qiact(pdp.cid)?;
         self.prepare(false).await?;
         let mut text = [0; LocalAddr::MAX];
-        let r = self.activation(pdp, &mut text).await;
+        // The commands, each built where it is sent (a command held across
+        // a wait would grow the future); the address goes to `text`.
+        let r = 'commands: {
+            let qicsgp = or_break!('commands, qicsgp(pdp));
+            or_break!('commands, self.command(&qicsgp, Want::Nothing, QUICK, &mut []).await);
+            let mut activated = false;
+            loop {
+                let active = self.command(&cmd::qiact_query(), Want::QiAct(pdp.cid), QUICK, &mut text).await;
+                match or_break!('commands, active) {
+                    Got::Flag(false) if activated => break 'commands Err(Error::Protocol),
+                    Got::Flag(false) => {}
+                    active => break 'commands Ok(active),
+                }
+                // Waits until the module is registered with the network
+                // (home or roaming), for up to `registration_timeout_s`.
+                // Each round also reads the signal, for the error.
+                let until = after(Duration::from_secs(pdp.registration_timeout_s.into()));
+                'registered: loop {
+                    let (mut stat, mut rssi) = (0, 99);
+                    for &(name, query) in &cmd::NETWORK {
+                        match self.command(&cmd::network_query(query), Want::Network(name), QUICK, &mut []).await {
+                            Ok(got) => match (name, or_break!('commands, got.num())) {
+                                (b"CSQ", n) => rssi = sat8(n),
+                                (_, 1 | 5) => break 'registered,
+                                // The one to report: denied, else searching,
+                                // else the first other state.
+                                (_, s) => {
+                                    if s == 3 || stat == 0 || (s == 2 && stat != 3) {
+                                        stat = sat8(s);
+                                    }
+                                }
+                            },
+                            // A module without this kind of network (no GPRS
+                            // on NB-IoT) refuses its query.
+                            Err(Error::AtError | Error::Cme(_)) => {}
+                            Err(e) => break 'commands Err(e),
+                        }
+                    }
+                    if stat == 3 || Instant::now() >= until {
+                        break 'commands Err(Error::NotRegistered { stat, rssi });
+                    }
+                    Timer::after(REGISTRATION_POLL).await;
+                }
+                let mut deactivated = false;
+                loop {
+                    let r =
+                        self.command(&or_break!('commands, cmd::qiact(pdp.cid)), Want::Nothing, PDP_ACT, &mut []).await;
+                    match r {
+                        // A context the network dropped is deactivated first.
+                        Err(Error::AtError | Error::Cme(_)) if !deactivated => {
+                            deactivated = true;
+                            let qideact = or_break!('commands, cmd::qideact(pdp.cid));
+                            or_break!('commands, self.command(&qideact, Want::Nothing, PDP_DEACT, &mut []).await);
+                        }
+                        r => break or_break!('commands, r.map(drop)),
+                    }
+                }
+                activated = true;
+            }
+        };
         let got = self.st.ended(r)?;
         Ok(match got {
             Got::Text(n) => text.get(..n).and_then(LocalAddr::new),
             _ => None,
         })
-    }
-
-    /// The commands of [`Ftp::activate`]; the address goes to `text`.
-    async fn activation(&mut self, pdp: &PdpConfig<'_>, text: &mut [u8]) -> Result<Got, Error> {
-        self.command(&qicsgp(pdp)?, Want::Nothing, QUICK, &mut []).await?;
-        let mut activated = false;
-        loop {
-            match self.command(&cmd::qiact_query(), Want::QiAct(pdp.cid), QUICK, text).await? {
-                Got::Flag(false) if activated => return Err(Error::Protocol),
-                Got::Flag(false) => {}
-                active => return Ok(active),
-            }
-            self.registration(pdp.registration_timeout_s).await?;
-            let mut deactivated = false;
-            loop {
-                match self.command(&cmd::qiact(pdp.cid)?, Want::Nothing, PDP_ACT, &mut []).await {
-                    // A context the network dropped is deactivated first.
-                    Err(Error::AtError | Error::Cme(_)) if !deactivated => {
-                        deactivated = true;
-                        self.command(&cmd::qideact(pdp.cid)?, Want::Nothing, PDP_DEACT, &mut []).await?;
-                    }
-                    r => break r.map(drop)?,
-                }
-            }
-            activated = true;
-        }
-    }
-
-    /// Waits until the module is registered with the network (home or
-    /// roaming), for up to `timeout_s` seconds: see [`Ftp::activate`]. Each
-    /// round also reads the signal, for the error.
-    async fn registration(&mut self, timeout_s: u16) -> Result<(), Error> {
-        let until = after(Duration::from_secs(timeout_s.into()));
-        loop {
-            let (mut stat, mut rssi) = (0, 99);
-            for &(name, query) in &cmd::NETWORK {
-                match self.command(&cmd::network_query(query), Want::Network(name), QUICK, &mut []).await {
-                    Ok(got) => match (name, got.num()?) {
-                        (b"CSQ", n) => rssi = sat8(n),
-                        (_, 1 | 5) => return Ok(()),
-                        // The one to report: denied, else searching, else
-                        // the first other state.
-                        (_, s) => {
-                            if s == 3 || stat == 0 || (s == 2 && stat != 3) {
-                                stat = sat8(s);
-                            }
-                        }
-                    },
-                    // A module without this kind of network (no GPRS on
-                    // NB-IoT) refuses its query.
-                    Err(Error::AtError | Error::Cme(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            if stat == 3 || Instant::now() >= until {
-                return Err(Error::NotRegistered { stat, rssi });
-            }
-            Timer::after(REGISTRATION_POLL).await;
-        }
     }
 
     /// `AT+QIDEACT=<cid>` (up to 40 s). Any FTP session over it is gone.

@@ -42,9 +42,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Downloads `remote` from `opts.start` into `sink`. The size is asked
     /// first (`AT+QFTPSIZE`), so the number of payload bytes is always
     /// known: by default the rest of the file comes in one `AT+QFTPGET`
-    /// with `<startpos>,<downloadlen>`, one round trip per file. The count
-    /// holds even if the file grows meanwhile (the module sends no more
-    /// than asked: a log being written comes as the part SIZE saw).
+    /// (the whole file the vendor's way, without `<startpos>` and
+    /// `<downloadlen>`; from a start, with them), one round trip per file.
     /// A smaller `opts.chunk` asks `<startpos>,<downloadlen>` chunks of
     /// that size, each confirmed by the module (points to resume from), a
     /// round trip each. Servers that cannot tell the size (reply 500 or
@@ -104,12 +103,24 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 if n == 0 {
                     return Ok(pos - start);
                 }
-                let payload = match size {
-                    Some(_) => Payload::Exact(n),
-                    None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
-                };
                 self.prepare(true).await?;
-                let r = self.fetch(&cmd::qftpget(remote, COM, pos, Some(sat32(n)))?, payload, GET, sink).await;
+                let command = cmd::qftpget(remote, COM, pos, Some(sat32(n)))?;
+                // The exchange (see `next_piece`), each piece to the sink.
+                let r = async {
+                    let payload = match size {
+                        Some(_) => Payload::Exact(n),
+                        None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
+                    };
+                    let w = Waiting::new(Want::Num(GET), Until::Data, &mut []);
+                    let mut rd = Reading { payload, w, moved: 0, sent: false };
+                    while let Some(piece) = Shared::new(self.next_piece(&command, &mut rd)).await? {
+                        if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
+                            return Err(self.sink_failed(e));
+                        }
+                    }
+                    Ok(rd.moved)
+                }
+                .await;
                 let got = match self.st.ended(r) {
                     // Some firmware reports a chunk asked for at the end of
                     // a file of unknown size as "file unavailable" rather
@@ -163,8 +174,19 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             let command = cmd::qftplist(kind, dir, COM)?;
             let result = kind.result_name();
             self.prepare(true).await?;
-            let payload = Payload::Confirmed { result, limit: None };
-            let r = self.fetch(&command, payload, result.as_bytes(), sink).await;
+            // The exchange (see `next_piece`), each piece to the sink.
+            let r = async {
+                let payload = Payload::Confirmed { result, limit: None };
+                let w = Waiting::new(Want::Num(result.as_bytes()), Until::Data, &mut []);
+                let mut rd = Reading { payload, w, moved: 0, sent: false };
+                while let Some(piece) = Shared::new(self.next_piece(&command, &mut rd)).await? {
+                    if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
+                        return Err(self.sink_failed(e));
+                    }
+                }
+                Ok(rd.moved)
+            }
+            .await;
             self.st.ended(r)
         }
     }
@@ -204,32 +226,11 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         }
     }
 
-    /// One download-direction exchange: command, `CONNECT`, payload to
-    /// `sink`, `OK`, and the result line `+<result>: 0,<n>` whose count
-    /// must match the bytes received. Returns that count.
-    ///
-    /// The exchange itself is [`Ftp::next_piece`], which does not depend on
-    /// the sink's type: every kind of sink shares one copy of it.
-    fn fetch<'s, 'c, W: Write>(
-        &'s mut self,
-        command: &'s Command<'c>,
-        payload: Payload,
-        result: &'static [u8],
-        sink: &'s mut W,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'b, U, D, W> {
-        async move {
-            let w = Waiting::new(Want::Num(result), Until::Data, &mut []);
-            let mut rd = Reading { payload, w, moved: 0, sent: false };
-            while let Some(piece) = Shared::new(self.next_piece(command, &mut rd)).await? {
-                if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
-                    // The module may still be sending: the stream stays
-                    // marked in data mode.
-                    self.rx.tok().abort_payload();
-                    return Err(io_error(e));
-                }
-            }
-            Ok(rd.moved)
-        }
+    /// A sink failed with `e` during a download: the module may still be
+    /// sending, and the stream stays marked in data mode.
+    fn sink_failed<E: embedded_io::Error>(&mut self, e: E) -> Error {
+        self.rx.tok().abort_payload();
+        io_error(e)
     }
 
     /// The next piece of a payload exchange: the command goes out first.
@@ -242,67 +243,84 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         rd: &'s mut Reading,
     ) -> impl Future<Output = Result<Option<Piece>, Error>> + use<'s, 'c, 'b, U, D> {
         async move {
-            let r = async {
-                // Each wait for payload is bounded by the deferred-result
-                // deadline, and once a possible end was seen, all of them
-                // together: by the deadline in force then (`State::end_by`).
-                let deadline = match self.rx.tok().end_seen() {
-                    true => self.st.end_by,
-                    false => after(self.st.deferred),
-                };
-                self.st.end_by = deadline;
-                let verdict = if !rd.sent {
-                    rd.sent = true;
-                    self.rx.tok().expect_payload(rd.payload);
-                    // From the command on, the module may enter data mode
-                    // at any moment: a call after a drop or a timeout
-                    // escapes first.
-                    self.st.dirty = Dirty::DataMode;
-                    self.exchange(command, &mut rd.w, self.st.deferred).await?
-                } else {
-                    self.wait(&mut rd.w, deadline).await?
-                };
-                if let Verdict::Piece(piece) = verdict {
-                    rd.moved += self.rx.piece(piece).len() as u64;
-                    return Ok(Some(piece));
-                }
-                let deadline = after(self.st.deferred);
-                // A payload that ended at its length (known, or the chunk
-                // asked for) must be followed by `OK` at once: a byte more
-                // or less inside it would shift its end.
-                let full = match rd.payload {
-                    Payload::Exact(_) | Payload::Counted { .. } => true,
-                    Payload::Confirmed { limit, .. } => limit == Some(rd.moved),
-                };
-                if full {
-                    if let Err(e) = self.expect_raw(TRAILER, deadline).await {
-                        if e == Error::Protocol {
-                            // The module may still be sending: the next
-                            // call leaves data mode first.
-                            warn!("payload not followed by OK: bytes lost or doubled");
-                            self.st.dirty = Dirty::DataMode;
+            // Each wait for payload is bounded by the deferred-result
+            // deadline, and once a possible end was seen, all of them
+            // together: by the deadline in force then (`State::end_by`).
+            let deadline = match self.rx.tok().end_seen() {
+                true => self.st.end_by,
+                false => after(self.st.deferred),
+            };
+            self.st.end_by = deadline;
+            let verdict = if !rd.sent {
+                rd.sent = true;
+                self.rx.tok().expect_payload(rd.payload);
+                // From the command on, the module may enter data mode at
+                // any moment: a call after a drop or a timeout escapes
+                // first.
+                self.st.dirty = Dirty::DataMode;
+                self.exchange(command, &mut rd.w, self.st.deferred).await
+            } else {
+                self.wait(&mut rd.w, deadline).await
+            };
+            if let Ok(Verdict::Piece(piece)) = verdict {
+                rd.moved += self.rx.piece(piece).len() as u64;
+                return Ok(Some(piece));
+            }
+            // The payload is over, or the exchange failed.
+            let r = match verdict {
+                Err(e) => Err(e),
+                Ok(_) => {
+                    let deadline = after(self.st.deferred);
+                    // A payload that ended at its length (known, or the
+                    // chunk asked for) must be followed by `OK` at once: a
+                    // byte more or less inside it would shift its end.
+                    let full = match rd.payload {
+                        Payload::Exact(_) | Payload::Counted { .. } => true,
+                        Payload::Confirmed { limit, .. } => limit == Some(rd.moved),
+                    };
+                    let trailer = match full {
+                        true => self.expect_raw(TRAILER, deadline).await,
+                        false => Ok(()),
+                    };
+                    match trailer {
+                        Err(e) => {
+                            if e == Error::Protocol {
+                                warn!("payload not followed by OK: bytes lost or doubled");
+                                // The module may still be sending: the next call leaves
+                                // data mode first.
+                                self.st.dirty = Dirty::DataMode;
+                            }
+                            Err(e)
                         }
-                        return Err(e);
+                        // Then the result line, whose count must match.
+                        Ok(()) => {
+                            rd.w.until = if full { Until::Answer } else { Until::Final };
+                            match self.wait(&mut rd.w, deadline).await {
+                                Ok(_) => rd.w.value().and_then(|v| counted(v, rd.moved)).map(|_| None),
+                                Err(e) => Err(e),
+                            }
+                        }
                     }
-                    rd.w.until = Until::Answer;
-                } else {
-                    rd.w.until = Until::Final;
                 }
-                self.wait(&mut rd.w, deadline).await?;
-                counted(rd.w.value()?, rd.moved).map(|_| None)
-            }
-            .await;
-            if !matches!(r, Ok(Some(_))) {
-                // Over, well or not; a failure inside the payload left the
-                // stream marked in data mode.
-                self.rx.tok().abort_payload();
-            }
+            };
+            // Over, well or not; a failure inside the payload left the
+            // stream marked in data mode.
+            self.rx.tok().abort_payload();
             r
         }
     }
 }
 
-/// A payload exchange in progress, between two pieces.
+/// A download-direction exchange in progress, between two pieces:
+/// command, `CONNECT`, payload (each piece to the sink), `OK`, and the
+/// result line `+<result>: 0,<n>` whose count must match the bytes
+/// received. Its steps are [`Ftp::next_piece`], which does not depend on
+/// the sink's type: every kind of sink shares one copy of it.
+///
+/// `get` and `list` build it in place and run the loop over the pieces
+/// themselves: a routine around that loop is one more future level in
+/// each (about 100 B of flash), and a constructor returning a `Reading`
+/// copies it (about 240 B).
 struct Reading {
     payload: Payload,
     w: Waiting<'static>,

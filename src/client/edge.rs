@@ -11,9 +11,9 @@
 //! In order: the receive side (`Rx`) and the raw write with a deadline;
 //! then `Ftp`'s routines from the top down: writing (`send`,
 //! `write_line`, `write_upload`, `write_escape`), one command and its
-//! answer (`command`, `exchange` with the busy loop), `probe` and
-//! `listen`, the wait loop (`wait`) and what feeds it (`fill`), the check
-//! made while an upload streams (`module_left_data_mode`), `settle_input`
+//! answer (`command`, `exchange` with the busy loop), `listen`, the wait
+//! loop (`wait`) and what feeds it (`fill`), the check made while an
+//! upload streams (`module_left_data_mode`), `settle_input`
 //! before an operation, `acknowledged` (the file store's ACK mode), `event`
 //! (a frame of the tokenizer to an event, the URCs to the dispatcher), `expect_raw`, and the
 //! receive buffer's bookkeeping; last, `Shared`, the out-of-line poll.
@@ -28,7 +28,7 @@ use super::answer::{Event, Got, Match, Piece, Until, Verdict, Waiting, Want};
 use super::limits::{BUSY_POLL, BUSY_POLLS_CLOSING, BUSY_RETRIES, QUICK};
 use super::session::{Dirty, Session};
 use super::{io_error, Ftp};
-use crate::at::cmd::{self, Command};
+use crate::at::cmd::Command;
 use crate::at::tokenizer::{Frame, Tokenizer};
 use crate::error::{CmeError, Error};
 use crate::fmt::Escaped;
@@ -52,13 +52,15 @@ pub const MIN_BUF: usize = RX_LEN + 64;
 const WINDOW: usize = 16;
 
 /// The receive side: the tokenizer and the caller's buffer.
+#[repr(C)]
 pub(crate) struct Rx<'b> {
-    tok: Tokenizer<LINE_LEN>,
     buf: &'b mut [u8],
     /// Unread received bytes are `buf[start..end]`, within `buf[..cap]`.
     start: usize,
     end: usize,
     cap: usize,
+    // Last (`repr(C)`): the bookkeeping above stays at small offsets.
+    tok: Tokenizer<LINE_LEN>,
 }
 
 impl<'b> Rx<'b> {
@@ -234,26 +236,6 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 }
             }
         })
-    }
-
-    /// The resynchronisation probe: a lone CR ends any partial command line,
-    /// then `AT+CMEE?`, whose `OK` only counts after its own `+CMEE:` line,
-    /// so that a late `OK` of an abandoned command cannot pass for it. What
-    /// is pending stays pending. A probe answered only with errors gives
-    /// [`Error::AtError`] at its deadline.
-    pub(crate) fn probe<'s>(
-        &'s mut self,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
-        async move {
-            self.write_line(&cmd::probe()).await?;
-            let mut w = Waiting::new(Want::Cmee, Until::Probe, &mut []);
-            match self.wait(&mut w, after(timeout)).await {
-                // The module is there, but answers the probe with an error.
-                Err(Error::Timeout) if w.refused => Err(Error::AtError),
-                r => r.map(drop),
-            }
-        }
     }
 
     /// Reads until `deadline`, the lines going to the URC dispatcher. A

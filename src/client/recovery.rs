@@ -9,7 +9,7 @@
 use core::future::Future;
 
 use super::Dtr;
-use embassy_time::Timer;
+use embassy_time::{Duration, Timer};
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Until, Waiting, Want};
@@ -19,6 +19,11 @@ use super::session::Dirty;
 use super::{Ftp, PdpConfig};
 use crate::at::cmd;
 use crate::error::{CmeError, Error};
+
+/// How long a `+++` waits for its answer: the module's own guard, then
+/// [`ESCAPE_ANSWER`] (a constant: a `Duration` sum at run time would link
+/// its overflow check).
+const ANSWER: Duration = Duration::from_ticks(GUARD.as_ticks() + ESCAPE_ANSWER.as_ticks());
 
 /// The name of `+QFTPCLOSE:`.
 const CLOSE: &[u8] = b"QFTPCLOSE";
@@ -34,7 +39,13 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             if self.st.dirty != Dirty::Clean || self.st.probe_first {
-                self.resync().await?;
+                // `resync`, written out: one future level less in every
+                // operation's preparation.
+                debug!("resynchronising");
+                let escape = self.st.must_escape();
+                self.synchronise(escape, AFTER_ABANDON).await?;
+                self.st.dirty = Dirty::Clean;
+                self.st.probe_first = false;
             }
             self.settle_input();
             // Commands may go out from here on: dropped midway, they leave
@@ -107,6 +118,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Discards buffered bytes and late answers: leaves data mode if the
     /// stream says so, then probes as [`AFTER_ABANDON`] says and waits out
     /// what an abandoned command left pending. The stream is clean after.
+    /// (`prepare` has the same steps written out.)
     pub(crate) async fn resync(&mut self) -> Result<(), Error> {
         debug!("resynchronising");
         let escape = self.st.must_escape();
@@ -136,7 +148,24 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                     let _ = self.escape(1).await;
                 }
                 self.forget_input();
-                match self.probe(probes.timeout).await {
+                // The probe: a lone CR ends any partial command line, then
+                // `AT+CMEE?`, whose `OK` only counts after its own `+CMEE:`
+                // line, so that a late `OK` of an abandoned command cannot
+                // pass for it. What is pending stays pending. A probe
+                // answered only with errors gives `AtError` at its deadline.
+                let r = match self.write_line(&cmd::probe()).await {
+                    Ok(()) => {
+                        let mut w = Waiting::new(Want::Cmee, Until::Probe, &mut []);
+                        match self.wait(&mut w, after(probes.timeout)).await {
+                            // The module is there, but answers the probe
+                            // with an error.
+                            Err(Error::Timeout) if w.refused => Err(Error::AtError),
+                            r => r.map(drop),
+                        }
+                    }
+                    Err(e) => Err(e),
+                };
+                match r {
                     Ok(()) => break,
                     Err(_) if tries + 1 < probes.tries => tries += 1,
                     // `Timeout`, or `AtError` from a module that is there
@@ -149,24 +178,18 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 // those answers go now, not to the next command.
                 self.listen(after(probes.timeout)).await?;
             }
-            // After an escape the abandoned command was a transfer: its
-            // result is not waited for (the session is closed instead).
-            self.settle(escape || (tries > 0 && probes.escape_between)).await;
-            Ok(())
-        }
-    }
-
-    /// After a probe: waits out the deferred result of an abandoned command,
-    /// or, when it does not come (or the command was a transfer), has the
-    /// session closed before anything else.
-    pub(crate) fn settle<'s>(&'s mut self, was_data_mode: bool) -> impl Future<Output = ()> + use<'s, 'b, U, D> {
-        async move {
-            if self.st.wait_for_pending(was_data_mode) {
+            // Then the deferred result of an abandoned command is waited
+            // out, or, when it does not come, the session is closed before
+            // anything else. After an escape the abandoned command was a
+            // transfer: its result is not waited for (the session is
+            // closed instead).
+            if self.st.wait_for_pending(escape || (tries > 0 && probes.escape_between)) {
                 let mut w = Waiting::new(Want::Nothing, Until::Settle, &mut []);
-                // A timeout ends the wait; the close below handles it.
+                // A timeout ends the wait; the close handles it.
                 let _ = self.wait(&mut w, after(self.st.deferred)).await;
             }
             self.st.give_up_pending();
+            Ok(())
         }
     }
 
@@ -183,35 +206,44 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// its `OK` only late: the next `+++` then reached the module in
     /// command mode, where it starts a command line. So after more than
     /// one attempt the next call probes first (the probe's CR ends that
-    /// line). Listening for the late `OK` instead would not do: after a
-    /// download, `OK` may be payload still in flight.
+    /// line). Listening for the late `OK` during the guard instead would
+    /// not do: after a download, `OK` may be payload still in flight.
     pub(crate) fn escape<'s>(&'s mut self, tries: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             self.rx.tok().abort_payload();
             let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
-            let mut signals = 0;
-            if D::PRESENT && self.dtr.drive(true) {
+            // With a DTR pin, the edge first; without (or if the pin
+            // failed), a guarded `+++`.
+            let mut edge = D::PRESENT && self.dtr.drive(true);
+            if edge {
                 trace!("> DTR edge");
-                let r = self.wait(&mut w, after(ESCAPE_ANSWER)).await;
-                self.dtr.drive(false);
-                match r {
-                    Err(Error::Timeout) => warn!("DTR edge not answered: escaping with +++"),
-                    r => return r.map(drop),
-                }
-                signals = 1;
             }
-            let mut tried = 1;
+            let mut signals = u8::from(edge);
+            let mut tried = 0;
+            // One wait site: an await under `D::PRESENT` would keep its
+            // resume code in firmware without a pin.
             loop {
-                Timer::after(GUARD).await;
-                self.write_escape().await?;
-                signals += 1;
-                match self.wait(&mut w, after(GUARD + ESCAPE_ANSWER)).await {
-                    Err(Error::Timeout) if tried < tries => tried += 1,
+                if !edge {
+                    Timer::after(GUARD).await;
+                    self.write_escape().await?;
+                    tried += 1;
+                    signals += 1;
+                }
+                let r = self.wait(&mut w, after(if edge { ESCAPE_ANSWER } else { ANSWER })).await;
+                if edge {
+                    self.dtr.drive(false);
+                }
+                match r {
+                    Err(Error::Timeout) if edge || tried < tries => {}
                     r => {
                         self.st.probe_first |= signals > 1;
                         return r.map(drop);
                     }
                 }
+                if edge {
+                    warn!("DTR edge not answered: escaping with +++");
+                }
+                edge = false;
             }
         }
     }
@@ -220,13 +252,18 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// DTR pin, `AT&D1`.
     pub(crate) fn echo_off<'s>(&'s mut self) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
-            for cmee in [false, true] {
-                let command = if cmee { cmd::cmee_numeric() } else { cmd::echo_off() };
-                self.command(&command, Want::Nothing, QUICK, &mut []).await?;
-            }
             // With a DTR pin, `AT&D1` too: its edge then leaves data mode.
-            if D::PRESENT {
-                self.command(&cmd::dtr_escape(), Want::Nothing, QUICK, &mut []).await?;
+            // One await for the three (an await under `D::PRESENT` would
+            // keep its resume code in firmware without a pin).
+            let mut i = 0;
+            while i < 2 + u8::from(D::PRESENT) {
+                let command = match i {
+                    0 => cmd::echo_off(),
+                    1 => cmd::cmee_numeric(),
+                    _ => cmd::dtr_escape(),
+                };
+                self.command(&command, Want::Nothing, QUICK, &mut []).await?;
+                i += 1;
             }
             self.st.need_init = false;
             Ok(())

@@ -35,7 +35,9 @@ pub(crate) enum Dirty {
     DataMode,
 }
 
-/// The client's state between calls.
+/// The client's state between calls. The one-byte fields first
+/// (`repr(C)`): the shorter load and store instructions reach them.
+#[repr(C)]
 pub(crate) struct State {
     pub(crate) session: Session,
     pub(crate) dirty: Dirty,
@@ -44,10 +46,6 @@ pub(crate) struct State {
     pub(crate) need_close: bool,
     /// The module restarted: echo is on again, `ATE0` and `AT+CMEE=1` first.
     pub(crate) need_init: bool,
-    /// The deferred result (`QFTPSIZE`, ...) of the command in flight. If
-    /// its operation is dropped, the next call waits for that line (or
-    /// closes the session) so that it can never pass for a later answer.
-    pub(crate) pending: Option<&'static [u8]>,
     /// A command line is partly written: its start sits in the module's
     /// line buffer, and the next CR would run it (a cut `...,4096,0` runs
     /// as `...,40`). The next call escapes first: `+++` spoils the line.
@@ -59,9 +57,17 @@ pub(crate) struct State {
     /// `AT+QFTPCLOSE` went out and its `+QFTPCLOSE:` has not come yet:
     /// FTP commands answer `+CME ERROR: 603` until it does.
     pub(crate) closing: bool,
+    /// The last round trip measured (`AT+QFTPOPEN` to its result, or an
+    /// `AT+QFTPPUT` to its `CONNECT`) took [`super::SLOW_ROUND_TRIP`] or
+    /// more (see [`crate::UploadMode::Auto`]).
+    pub(crate) slow_link: bool,
     /// The PDP context of the FTP session (`+QIURC: "pdpdeact"` of it ends
     /// the session).
     pub(crate) context_id: u8,
+    /// The deferred result (`QFTPSIZE`, ...) of the command in flight. If
+    /// its operation is dropped, the next call waits for that line (or
+    /// closes the session) so that it can never pass for a later answer.
+    pub(crate) pending: Option<&'static [u8]>,
     /// The deadline of deferred results: the module's `rsptimeout` plus a
     /// margin.
     pub(crate) deferred: Duration,
@@ -69,10 +75,6 @@ pub(crate) struct State {
     /// event came. Once a possible end of the payload was seen, it stays:
     /// the module must confirm the end by then, however much it sends.
     pub(crate) end_by: Instant,
-    /// The last round trip measured (`AT+QFTPOPEN` to its result, or an
-    /// `AT+QFTPPUT` to its `CONNECT`) took [`super::SLOW_ROUND_TRIP`] or
-    /// more (see [`crate::UploadMode::Auto`]).
-    pub(crate) slow_link: bool,
 }
 
 impl State {
@@ -171,28 +173,26 @@ impl State {
         }
     }
 
-    /// How an operation ended: `r` as the caller sees it (see
-    /// [`State::end`]).
+    /// How an operation ended: `r` as the caller sees it. Success leaves a
+    /// clean stream; a failure goes through [`State::failed`].
     pub(crate) fn ended<T>(&mut self, r: Result<T, Error>) -> Result<T, Error> {
-        match self.end(r.as_ref().err().copied()) {
-            None => r,
-            Some(e) => Err(e),
+        match r {
+            Ok(v) => {
+                self.dirty = Dirty::Clean;
+                Ok(v)
+            }
+            Err(e) => Err(self.failed(e)),
         }
     }
 
-    /// How an operation ended: well, or with `failure`; returns the error
-    /// to report.
+    /// An operation failed with `e`; returns the error to report.
     ///
-    /// Success leaves a clean stream. A timeout, a UART error or nonsense
-    /// from the modem leaves the stream dirty and an open session in doubt
-    /// (closed by the next call). Other failures are answers: the stream is
-    /// clean. A session lost meanwhile is reported once.
+    /// A timeout, a UART error or nonsense from the modem leaves the stream
+    /// dirty and an open session in doubt (closed by the next call). Other
+    /// failures are answers: the stream is clean. A session lost meanwhile
+    /// is reported once.
     #[inline(never)]
-    pub(crate) fn end(&mut self, failure: Option<Error>) -> Option<Error> {
-        let Some(e) = failure else {
-            self.dirty = Dirty::Clean;
-            return None;
-        };
+    pub(crate) fn failed(&mut self, e: Error) -> Error {
         match e {
             Error::Timeout | Error::Io(_) | Error::Protocol => {
                 if self.session == Session::Open {
@@ -203,9 +203,9 @@ impl State {
         }
         if self.session == Session::Lost {
             self.session = Session::Closed;
-            return Some(Error::SessionClosed);
+            return Error::SessionClosed;
         }
-        Some(e)
+        e
     }
 
     /// What the resynchronisation must do first: escape if the module may

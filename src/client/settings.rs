@@ -45,13 +45,13 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         // two response timeouts: so do the client's deadlines.
         let rsp = State::rsptimeout(u64::from(cfg.rsp_timeout_s));
         self.st.deferred = self.st.deferred.max(rsp);
-        let r = async {
+        let r = 'commands: {
             for step in steps(ssl) {
-                self.command(&config_command(cfg, ssl, step)?, Want::Nothing, QUICK, &mut []).await?;
+                let command = or_break!('commands, config_command(cfg, ssl, step));
+                or_break!('commands, self.command(&command, Want::Nothing, QUICK, &mut []).await);
             }
             Ok(())
-        }
-        .await;
+        };
         self.st.ended(r)?;
         self.st.deferred = rsp;
         self.st.context_id = cfg.context_id;

@@ -9,10 +9,11 @@
 //! DTR pin. Either way the module then answers `OK` and `+QFTPPUT: 0,<n>`,
 //! whose count is checked.
 //!
-//! All three are one loop, [`Ftp::upload`]: a known length goes in counted
-//! uploads of [`Transfer::chunk`] bytes (one by default), streamed; a
-//! source of unknown length is read a chunk buffer at a time, each fill a
-//! counted upload, until [`UploadMode`] says the rest goes escaped.
+//! Two loops: [`Ftp::upload_sized`] sends a known length in counted
+//! uploads of [`Transfer::chunk`] bytes (one by default), streamed;
+//! [`Ftp::upload`] reads a source of unknown length a chunk buffer at a
+//! time, each fill a counted upload, until [`UploadMode`] says the rest
+//! goes escaped.
 //!
 //! While an upload runs, the first [`RX_LEN`] bytes of the chunk buffer
 //! receive the module's answers and the rest carries the data.
@@ -78,7 +79,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         src: &'s mut R,
         opts: Transfer<'p>,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
-        self.upload::<R, false>(remote, src, 0, opts)
+        self.upload(remote, src, opts)
     }
 
     /// Uploads exactly `len` bytes from `src` to `remote`, starting at
@@ -104,7 +105,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         len: u64,
         opts: Transfer<'p>,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
-        self.upload::<R, true>(remote, src, len, opts)
+        self.upload_sized(remote, src, len, opts)
     }
 
     /// [`Ftp::put`] with [`UploadMode::Escaped`], whatever `opts.upload`
@@ -132,24 +133,25 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         src: &'s mut R,
         opts: Transfer<'p>,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
-        self.upload::<R, false>(remote, src, 0, Transfer { upload: UploadMode::Escaped, ..opts })
+        self.upload(remote, src, Transfer { upload: UploadMode::Escaped, ..opts })
     }
 
-    /// The upload loop of all three: `len` bytes (`SIZED`), or all `src`
-    /// yields. Each round is one `AT+QFTPPUT`; see [`Ftp::put`] for how
-    /// each is chosen. `SIZED` is a type parameter so that firmware calling
-    /// only one kind of upload links only its code.
-    fn upload<'s, 'p, R: Read, const SIZED: bool>(
+    /// The upload loop of `put` and `put_escaped`: all `src` yields. Each
+    /// round is one `AT+QFTPPUT`; see [`Ftp::put`] for how each is chosen.
+    ///
+    /// [`Ftp::put_sized`] has a loop of its own, [`Ftp::upload_sized`]: an
+    /// await under a condition that is constant for an instance (a const
+    /// parameter) still compiles the code that resumes it, so one loop for
+    /// both kinds would link both exchanges into a firmware calling one.
+    fn upload<'s, 'p, R: Read>(
         &'s mut self,
         remote: &'s str,
         src: &'s mut R,
-        len: u64,
         mut opts: Transfer<'p>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R, SIZED> {
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
         async move {
             let start = opts.start;
             cmd::qftpput(remote, COM, start, Some((0, false)))?;
-            let end = start.checked_add(len).ok_or(ArgError::OutOfRange)?;
             let room = self.rx.len().saturating_sub(RX_LEN + 1).max(1);
             let fill = (opts.chunk as usize).clamp(1, room);
             let mut pos = start;
@@ -157,42 +159,100 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             loop {
                 self.prepare(true).await?;
                 self.reserve_upload_area();
-                // This round's bytes: `n` of them, the file's last or not;
-                // of a source of unknown length, read into the upload area
-                // already.
-                let (n, last) = match SIZED {
-                    true => {
-                        let n = (end - pos).min(opts.chunk.max(1).into());
-                        (n, pos + n == end)
+                // This round's bytes, read into the upload area already:
+                // `n` of them, the file's last or not.
+                let (mut n, mut last) = match self.read_chunk(src, fill, &mut carry, true).await {
+                    Ok(read) => read,
+                    Err(e) => {
+                        // Nothing of this round went out.
+                        self.release_upload_area();
+                        self.st.dirty = Dirty::Clean;
+                        return Err(e);
                     }
-                    false => match self.read_chunk(src, fill, &mut carry, true).await {
-                        Ok(read) => read,
-                        Err(e) => {
-                            // Nothing of this round went out.
-                            self.release_upload_area();
-                            self.st.dirty = Dirty::Clean;
-                            return Err(e);
-                        }
-                    },
                 };
-                let escaped = !SIZED
-                    && match opts.upload {
-                        UploadMode::Auto => !last && (D::PRESENT || self.st.slow_link),
-                        UploadMode::Counted => false,
-                        UploadMode::Escaped => true,
-                    };
-                let r = match cmd::qftpput(remote, COM, pos, (!escaped).then_some((sat32(n), last))) {
-                    Ok(command) if SIZED => self.upload_streamed(&command, src, n).await,
-                    Ok(command) => {
-                        let progress = escaped.then_some((&mut opts, pos - start));
-                        self.upload_buffered(&command, n, last, src, &mut carry, fill, progress).await
+                let escaped = match opts.upload {
+                    UploadMode::Auto => !last && (D::PRESENT || self.st.slow_link),
+                    UploadMode::Counted => false,
+                    UploadMode::Escaped => true,
+                };
+                // One upload exchange: the command, `CONNECT`, the bytes
+                // read, the result. Escaped, whatever each read of the
+                // source yields follows, until it ends or the module ends
+                // the upload, and then the escape.
+                let r = 'exchange: {
+                    let command =
+                        or_break!('exchange, cmd::qftpput(remote, COM, pos, (!escaped).then_some((sat32(n), last))));
+                    let mut w = or_break!('exchange, self.upload_start(&command).await);
+                    // Escaped, the byte read beyond the fill follows it at once.
+                    if escaped && carry.take().is_some() {
+                        n += 1;
                     }
-                    Err(e) => Err(e.into()),
+                    let mut moved = 0;
+                    loop {
+                        or_break!('exchange, self.write_upload(RX_LEN, RX_LEN + n as usize, after(self.st.deferred)).await);
+                        moved += n;
+                        if !escaped {
+                            break;
+                        }
+                        let source_ended = last;
+                        if !source_ended {
+                            opts.report(pos - start + moved);
+                            (n, last) = or_break!('exchange, self.read_chunk(src, fill, &mut carry, false).await);
+                        }
+                        // The source may have stalled for longer than the
+                        // module waits for data: a module that ended the
+                        // upload itself gets nothing more, and no escape.
+                        if or_break!('exchange, self.module_left_data_mode(&mut w).await) {
+                            break;
+                        }
+                        if source_ended {
+                            // `escape` takes the `OK`; the result line
+                            // follows. Until the escape is through, the
+                            // module is in data mode.
+                            or_break!('exchange, self.escape(ESCAPE_TRIES).await);
+                            self.st.dirty = Dirty::Stream;
+                            break;
+                        }
+                    }
+                    self.upload_end(&mut w, moved).await
                 };
                 self.release_upload_area();
                 pos = pos.saturating_add(self.st.ended(r)?);
                 opts.report(pos - start);
                 if last || escaped {
+                    return Ok(pos - start);
+                }
+            }
+        }
+    }
+
+    /// The upload loop of `put_sized`: `len` bytes, in counted uploads of
+    /// `opts.chunk` bytes, each streamed from `src`.
+    fn upload_sized<'s, 'p, R: Read>(
+        &'s mut self,
+        remote: &'s str,
+        src: &'s mut R,
+        len: u64,
+        mut opts: Transfer<'p>,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'p, 'b, U, D, R> {
+        async move {
+            let start = opts.start;
+            cmd::qftpput(remote, COM, start, Some((0, false)))?;
+            let end = start.checked_add(len).ok_or(ArgError::OutOfRange)?;
+            let mut pos = start;
+            loop {
+                self.prepare(true).await?;
+                self.reserve_upload_area();
+                let n = (end - pos).min(opts.chunk.max(1).into());
+                let last = pos + n == end;
+                let r = match cmd::qftpput(remote, COM, pos, Some((sat32(n), last))) {
+                    Ok(command) => self.upload_streamed(&command, src, n).await,
+                    Err(e) => Err(e.into()),
+                };
+                self.release_upload_area();
+                pos = pos.saturating_add(self.st.ended(r)?);
+                opts.report(pos - start);
+                if last {
                     return Ok(pos - start);
                 }
             }
@@ -210,55 +270,6 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         async move {
             let mut w = self.upload_start(command).await?;
             let moved = self.stream(src, n, &mut w).await?;
-            self.upload_end(&mut w, moved).await
-        }
-    }
-
-    /// One upload exchange of the `n` bytes in the upload area: the
-    /// command, `CONNECT`, the bytes, the result. Escaped (`progress` is
-    /// given then, with the bytes moved before), whatever each read of the
-    /// source yields follows, until it ends or the module ends the upload,
-    /// and then the escape.
-    #[allow(clippy::too_many_arguments)]
-    fn upload_buffered<'s, 'c, 'p, R: Read>(
-        &'s mut self,
-        command: &'s Command<'c>,
-        mut n: u64,
-        mut last: bool,
-        src: &'s mut R,
-        carry: &'s mut Option<u8>,
-        fill: usize,
-        mut progress: Option<(&'s mut Transfer<'p>, u64)>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'p, 'b, U, D, R> {
-        async move {
-            let mut w = self.upload_start(command).await?;
-            // Escaped, the byte read beyond the fill follows it at once.
-            if progress.is_some() && carry.take().is_some() {
-                n += 1;
-            }
-            let mut moved = 0;
-            loop {
-                self.write_upload(RX_LEN, RX_LEN + n as usize, after(self.st.deferred)).await?;
-                moved += n;
-                let Some((opts, base)) = progress.as_mut() else { break };
-                if last {
-                    break;
-                }
-                opts.report(*base + moved);
-                (n, last) = self.read_chunk(src, fill, carry, false).await?;
-                // The source may have stalled for longer than the module
-                // waits for data.
-                if self.module_left_data_mode(&mut w).await? {
-                    break;
-                }
-            }
-            // A module that ended the upload itself gets no escape.
-            if progress.is_some() && !self.module_left_data_mode(&mut w).await? {
-                // `escape` takes the `OK`; the result line follows. Until
-                // the escape is through, the module is in data mode.
-                self.escape(ESCAPE_TRIES).await?;
-                self.st.dirty = Dirty::Stream;
-            }
             self.upload_end(&mut w, moved).await
         }
     }
