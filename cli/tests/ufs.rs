@@ -69,7 +69,10 @@ fn store_and_forward_both_ways_leaves_nothing_staged() {
             .run(Command::Get { remote: "nope.bin".into(), local: dst.clone(), resume: false, via_ufs: true })
             .unwrap_err();
         assert_eq!(failure.exit_code(), 5, "{failure}");
-        let bad = Command::Put { local: src, remote: "no/such/dir/x.bin".into(), resume: false, via_ufs: true };
+        // A small file: the refusal is the point, not another MiB staged.
+        let small = dir.path().join("small.bin");
+        std::fs::write(&small, &data[..4096]).unwrap();
+        let bad = Command::Put { local: small, remote: "no/such/dir/x.bin".into(), resume: false, via_ufs: true };
         assert_eq!(rig.run(bad).unwrap_err().exit_code(), 5);
         assert_eq!(rig.sim.control.files(), vec![], "staged files left after failures");
         assert!(std::fs::read(&dst).unwrap() == data, "a failed get leaves LOCAL as it was");
