@@ -38,7 +38,7 @@ use common::{bounded, fresh_client, Rig};
 use embassy_time::Timer;
 use qftp::demo::hostile_data;
 use qftp::{open_session, SessionConfig, Simulator, Tls};
-use quectel_ftp::{CmeError, Error, Ftp, FtpReply, Listing, ModuleError, Transfer};
+use quectel_ftp::{CmeError, Error, Ftp, FtpReply, Listing, ModuleError, Transfer, UploadMode};
 use quectel_ftp_sim::{Faults, Registration, SimConfig, SimPort};
 
 /// Embassy time runs this many times faster than the wall clock, so that the
@@ -333,7 +333,10 @@ async fn mcu_reset(
             let control = &sim.control;
             let before = control.stalled_uploads();
             control.update_faults(|f| f.stall_upload_after = Some(at as u64));
-            let opts = Transfer { start: 0, chunk, ..Transfer::default() };
+            // The fault stalls counted uploads (an MCU reset mid-chunk);
+            // an upload left in data mode mid-stream is the escaped
+            // path's, tested in `tests/latency.rs` and `sim/tests/dtr.rs`.
+            let opts = Transfer { start: 0, chunk, upload: UploadMode::Counted, ..Transfer::default() };
             let stalled = until(|| control.stalled_uploads() > before);
             let r = race(ftp.put(name, &mut &data[..], opts), stalled).await;
             match r {
