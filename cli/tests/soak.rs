@@ -535,7 +535,11 @@ async fn one_op(
             let data = hostile_data(len, rng.u64(..));
             let chunk = [16 * 1024, 16 * 1024, 4096, 1000][rng.usize(..4).min(rng.usize(..4))];
             fig.last_op = format!("put {name}, {len} bytes in chunks of {chunk}");
-            let r = ftp.put(name, &mut &data[..], Transfer { start: 0, chunk, ..Transfer::default() }).await;
+            // Counted uploads, whatever the round trip the session measured
+            // (`UploadMode::Auto` would go escaped when the machine is
+            // slow, and the model below counts chunks).
+            let opts = Transfer { start: 0, chunk, upload: UploadMode::Counted, ..Transfer::default() };
+            let r = ftp.put(name, &mut &data[..], opts).await;
             // Where the module ends the upload by itself: in the first chunk.
             let first = len.min(chunk as usize);
             let cut = armed.and_then(|a| a.end_upload_after).map(|n| n as usize);
