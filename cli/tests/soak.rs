@@ -80,6 +80,8 @@ struct Figures {
     mcu_resets_mid_chunk: u64,
     /// ... or in the middle of some other operation.
     mcu_resets_mid_operation: u64,
+    /// Uploads ended by a guarded `+++` rather than counted.
+    escaped_uploads: u64,
     bytes_up_verified: u64,
     bytes_down_verified: u64,
     listings_checked: u64,
@@ -534,14 +536,20 @@ async fn one_op(
             };
             let data = hostile_data(len, rng.u64(..));
             let chunk = [16 * 1024, 16 * 1024, 4096, 1000][rng.usize(..4).min(rng.usize(..4))];
-            fig.last_op = format!("put {name}, {len} bytes in chunks of {chunk}");
-            // Counted uploads, whatever the round trip the session measured
-            // (`UploadMode::Auto` would go escaped when the machine is
-            // slow, and the model below counts chunks).
-            let opts = Transfer { start: 0, chunk, upload: UploadMode::Counted, ..Transfer::default() };
+            // One upload in four ended by a guarded `+++`, the rest counted
+            // in chunks: chosen here, not by `UploadMode::Auto`, which
+            // follows the round trip the session measured (machine load).
+            let upload = if rng.u32(..4) == 0 { UploadMode::Escaped } else { UploadMode::Counted };
+            fig.last_op = format!("put {name}, {len} bytes, {upload:?} in chunks of {chunk}");
+            fig.escaped_uploads += u64::from(upload == UploadMode::Escaped);
+            let opts = Transfer { start: 0, chunk, upload, ..Transfer::default() };
             let r = ftp.put(name, &mut &data[..], opts).await;
-            // Where the module ends the upload by itself: in the first chunk.
-            let first = len.min(chunk as usize);
+            // Where the module ends the upload by itself: in the first
+            // counted chunk, or anywhere in an escaped upload.
+            let first = match upload {
+                UploadMode::Escaped => len,
+                _ => len.min(chunk as usize),
+            };
             let cut = armed.and_then(|a| a.end_upload_after).map(|n| n as usize);
             let sent = match (r, cut) {
                 (Err(e @ Error::Ftp { module: ModuleError::Timeout, reply: None }), Some(cut)) if cut <= first => {
