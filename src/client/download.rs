@@ -42,8 +42,9 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Downloads `remote` from `opts.start` into `sink`. The size is asked
     /// first (`AT+QFTPSIZE`), so the number of payload bytes is always
     /// known: by default the rest of the file comes in one `AT+QFTPGET`
-    /// (the whole file the vendor's way, without `<startpos>` and
-    /// `<downloadlen>`; from a start, with them), one round trip per file.
+    /// with `<startpos>,<downloadlen>`, one round trip per file (the
+    /// length bounds what the module sends: a file that grows after
+    /// `AT+QFTPSIZE` comes as the part the size saw, never more).
     /// A smaller `opts.chunk` asks `<startpos>,<downloadlen>` chunks of
     /// that size, each confirmed by the module (points to resume from), a
     /// round trip each. Servers that cannot tell the size (reply 500 or
@@ -105,22 +106,11 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 }
                 self.prepare(true).await?;
                 let command = cmd::qftpget(remote, COM, pos, Some(sat32(n)))?;
-                // The exchange (see `next_piece`), each piece to the sink.
-                let r = async {
-                    let payload = match size {
-                        Some(_) => Payload::Exact(n),
-                        None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
-                    };
-                    let w = Waiting::new(Want::Num(GET), Until::Data, &mut []);
-                    let mut rd = Reading { payload, w, moved: 0, sent: false };
-                    while let Some(piece) = Shared::new(self.next_piece(&command, &mut rd)).await? {
-                        if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
-                            return Err(self.sink_failed(e));
-                        }
-                    }
-                    Ok(rd.moved)
-                }
-                .await;
+                let payload = match size {
+                    Some(_) => Payload::Exact(n),
+                    None => Payload::Confirmed { result: "QFTPGET", limit: Some(n) },
+                };
+                let r = self.fetch(&command, payload, GET, sink).await;
                 let got = match self.st.ended(r) {
                     // Some firmware reports a chunk asked for at the end of
                     // a file of unknown size as "file unavailable" rather
@@ -174,19 +164,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             let command = cmd::qftplist(kind, dir, COM)?;
             let result = kind.result_name();
             self.prepare(true).await?;
-            // The exchange (see `next_piece`), each piece to the sink.
-            let r = async {
-                let payload = Payload::Confirmed { result, limit: None };
-                let w = Waiting::new(Want::Num(result.as_bytes()), Until::Data, &mut []);
-                let mut rd = Reading { payload, w, moved: 0, sent: false };
-                while let Some(piece) = Shared::new(self.next_piece(&command, &mut rd)).await? {
-                    if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
-                        return Err(self.sink_failed(e));
-                    }
-                }
-                Ok(rd.moved)
-            }
-            .await;
+            let payload = Payload::Confirmed { result, limit: None };
+            let r = self.fetch(&command, payload, result.as_bytes(), sink).await;
             self.st.ended(r)
         }
     }
@@ -224,6 +203,26 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             self.list(kind, dir, &mut entries).await?;
             Ok(entries.finish())
         }
+    }
+
+    /// One download-direction exchange: the command, then each piece of
+    /// its payload to `sink` (see [`Ftp::next_piece`]), the result
+    /// `+<result>: 0,<n>` named `result`. Returns the payload bytes moved.
+    async fn fetch<W: Write>(
+        &mut self,
+        command: &Command<'_>,
+        payload: Payload,
+        result: &'static [u8],
+        sink: &mut W,
+    ) -> Result<u64, Error> {
+        let w = Waiting::new(Want::Num(result), Until::Data, &mut []);
+        let mut rd = Reading { payload, w, moved: 0, sent: false };
+        while let Some(piece) = Shared::new(self.next_piece(command, &mut rd)).await? {
+            if let Err(e) = sink.write_all(self.rx.piece(piece)).await {
+                return Err(self.sink_failed(e));
+            }
+        }
+        Ok(rd.moved)
     }
 
     /// A sink failed with `e` during a download: the module may still be
@@ -317,10 +316,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
 /// received. Its steps are [`Ftp::next_piece`], which does not depend on
 /// the sink's type: every kind of sink shares one copy of it.
 ///
-/// `get` and `list` build it in place and run the loop over the pieces
-/// themselves: a routine around that loop is one more future level in
-/// each (about 100 B of flash), and a constructor returning a `Reading`
-/// copies it (about 240 B).
+/// [`Ftp::fetch`] builds it in place, after `prepare`: built before, it
+/// is carried across that await (about 1.5 KiB of flash with `memmove`).
 struct Reading {
     payload: Payload,
     w: Waiting<'static>,
