@@ -454,7 +454,7 @@ fn the_certificates_of_ftps_that_verifies_the_server() {
 
 /// A piece that stops coming: the call times out, writes no
 /// `AT+QFCLOSE` into what may still be data mode, and the next call
-/// escapes and probes first.
+/// escapes and probes first, then closes the file.
 #[test]
 fn a_read_that_stops_midway_is_not_followed_by_a_command_into_its_data() {
     let _c = clock();
@@ -468,6 +468,7 @@ fn a_read_that_stops_midway_is_not_followed_by_a_command_into_its_data() {
             .expect(b"+++")
             .lines(&["OK"])
             .then(probe())
+            .ok("AT+QFCLOSE=1")
             .cmd("AT+QFLDS=\"UFS\"")
             .lines(&["+QFLDS: 1,2", "OK"]),
     );
@@ -478,6 +479,78 @@ fn a_read_that_stops_midway_is_not_followed_by_a_command_into_its_data() {
         let opts = Transfer { chunk: 100, ..Transfer::default() };
         assert_eq!(ftp.ufs_read("f.bin", &mut Sink(Vec::new()), opts).await, Err(Error::Timeout));
         assert_eq!(ftp.ufs_space().await, Ok(UfsSpace { free: 1, total: 2 }));
+    });
+    modem.finished();
+}
+
+/// A read dropped in the middle of a piece: the next call leaves data
+/// mode, probes and closes the file the read left open (the module would
+/// answer `+CME ERROR: 426` to opening it again), then reads it again.
+#[test]
+fn a_dropped_read_s_file_is_closed_before_the_next_read() {
+    let _c = clock();
+    let data = hostile(300);
+    let modem = Modem::new(
+        boot()
+            .cmd("AT+QFOPEN=\"f.bin\",2")
+            .lines(&["+QFOPEN: 1027", "OK"])
+            .cmd("AT+QFREAD=1027,300")
+            .send(b"\r\nCONNECT 300\r\n")
+            .send(&data[..100])
+            .expect(b"+++")
+            .lines(&["OK"])
+            .then(probe())
+            .ok("AT+QFCLOSE=1027")
+            .cmd("AT+QFOPEN=\"f.bin\",2")
+            .lines(&["+QFOPEN: 1028", "OK"])
+            .cmd("AT+QFREAD=1028,300")
+            .send(b"\r\nCONNECT 300\r\n")
+            .send(&data)
+            .lines(&["OK"])
+            .cmd("AT+QFREAD=1028,300")
+            .lines(&["CONNECT 0", "OK"])
+            .ok("AT+QFCLOSE=1028"),
+    );
+    let mut buf = [0u8; 512];
+    let mut ftp = client(&modem, &mut buf);
+    let opts = || Transfer { chunk: 300, ..Transfer::default() };
+    run(LONG, async { ftp.init().await.unwrap() });
+    poll_then_drop(200, ftp.ufs_read("f.bin", &mut Sink(Vec::new()), opts()));
+    let mut sink = Sink(Vec::new());
+    run(LONG, async {
+        assert_eq!(ftp.ufs_read("f.bin", &mut sink, opts()).await, Ok(300));
+    });
+    modem.finished();
+    assert!(sink.0 == data);
+}
+
+/// The module restarted since the read was dropped: closing the file it
+/// left open answers `+CME ERROR: 416` (not open), which is forgotten, and
+/// the next call goes on; the one after closes nothing.
+#[test]
+fn a_left_open_file_the_module_closed_itself_is_forgotten() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot()
+            .cmd("AT+QFOPEN=\"f.bin\",2")
+            .lines(&["+QFOPEN: 1", "OK"])
+            .cmd("AT+QFREAD=1,100")
+            .send(b"\r\nCONNECT 100\r\n0123")
+            .expect(b"+++")
+            .lines(&["OK"])
+            .then(probe())
+            .cmd("AT+QFCLOSE=1")
+            .lines(&["+CME ERROR: 416"])
+            .ok("AT+QFDEL=\"f.bin\"")
+            .ok("AT+QFDEL=\"g.bin\""),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = client(&modem, &mut buf);
+    run(LONG, async { ftp.init().await.unwrap() });
+    poll_then_drop(200, ftp.ufs_read("f.bin", &mut Sink(Vec::new()), Transfer { chunk: 100, ..Transfer::default() }));
+    run(LONG, async {
+        assert_eq!(ftp.ufs_delete("f.bin").await, Ok(()));
+        assert_eq!(ftp.ufs_delete("g.bin").await, Ok(()));
     });
     modem.finished();
 }

@@ -5,11 +5,16 @@
 //! server against the CA the client installed.
 
 use std::fs;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
+
+use embassy_time::Timer;
 
 use quectel_ftp::{
     CmeError, Error, FileError, Ftp, FtpConfig, PdpConfig, SslConfig, SslType, Staging, Transfer, UfsUpload,
 };
-use quectel_ftp_sim::{pair, SimConfig, SimControl, SimPort, TestServer, PASSWORD, USER};
+use quectel_ftp_sim::{pair, Faults, SimConfig, SimControl, SimPort, TestServer, PASSWORD, USER};
 
 mod common;
 use common::{hostile_of_len, start_wall_clock, Sink};
@@ -143,4 +148,40 @@ fn ftps_opens_with_the_right_ca_and_not_with_another() {
         assert!(ftp.size("missing").await.is_err());
         ftp.close().await
     });
+}
+
+/// A file read dropped midway stays open on the module (reading it again
+/// answers `+CME ERROR: 426`, deleting it 418) until the client's next
+/// call closes it: then it reads whole and deletes.
+#[test]
+fn a_read_dropped_midway_leaves_no_file_open() {
+    start_wall_clock();
+    // At 115200 baud the file takes 1.7 s to read.
+    let (port, control) =
+        pair(SimConfig { faults: Faults { baud: Some(115_200), ..Faults::default() }, ..SimConfig::default() });
+    let mut buf = vec![0u8; 1500];
+    let mut ftp = Ftp::new(port, &mut buf).unwrap();
+    let data = hostile_of_len(20_000);
+    control.set_ufs_file("a.bin", &data);
+    block_on(ftp.init_fresh());
+    let opts = || Transfer { chunk: 15_000, ..Transfer::default() };
+    // Dropped once part of the first piece has come.
+    let mut part = Sink::default();
+    let outcome = futures_executor::block_on(async {
+        let mut read = pin!(ftp.ufs_read("a.bin", &mut part, opts()));
+        let mut stop = pin!(Timer::after_millis(300));
+        poll_fn(|cx| match read.as_mut().poll(cx) {
+            Poll::Ready(r) => Poll::Ready(Some(r)),
+            Poll::Pending => stop.as_mut().poll(cx).map(|()| None),
+        })
+        .await
+    });
+    assert!(outcome.is_none(), "the read ended before it was dropped: {outcome:?}");
+    let mut whole = Sink::default();
+    block_on(async {
+        assert_eq!(ftp.ufs_read("a.bin", &mut whole, opts()).await, Ok(20_000));
+        ftp.ufs_delete("a.bin").await
+    });
+    assert!(whole.0 == data, "the file read again");
+    assert!(control.ufs_file("a.bin").is_none(), "deleted");
 }

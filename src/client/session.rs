@@ -7,6 +7,8 @@
 //! preparation (`recovery.rs`) reads it: resynchronise, leave data mode,
 //! wait out or close what an abandoned command left pending.
 
+use core::num::NonZeroU32;
+
 use embassy_time::{Duration, Instant};
 
 use super::limits::{MARGIN, RSPTIMEOUT_DEFAULT_S};
@@ -64,6 +66,12 @@ pub(crate) struct State {
     /// The PDP context of the FTP session (`+QIURC: "pdpdeact"` of it ends
     /// the session).
     pub(crate) context_id: u8,
+    /// The handle of a file [`super::Ftp::ufs_read`] opened and did not
+    /// close (dropped, or timed out in data mode): the next call closes it
+    /// first, or reading the file again would answer `+CME ERROR: 426` and
+    /// deleting it 418. (A handle of 0 is not kept: the file then stays
+    /// open until the module restarts.)
+    pub(crate) open_file: Option<NonZeroU32>,
     /// The deferred result (`QFTPSIZE`, ...) of the command in flight. If
     /// its operation is dropped, the next call waits for that line (or
     /// closes the session) so that it can never pass for a later answer.
@@ -89,6 +97,7 @@ impl State {
             probe_first: false,
             closing: false,
             context_id: 1,
+            open_file: None,
             deferred: Self::rsptimeout(RSPTIMEOUT_DEFAULT_S),
             end_by: Instant::MAX,
             slow_link: false,

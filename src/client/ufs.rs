@@ -23,6 +23,7 @@
 //! The file store's errors are `+CME ERROR: 4xx`: see [`CmeError::file`].
 
 use core::future::Future;
+use core::num::NonZeroU32;
 
 use super::Dtr;
 use embedded_io_async::{Read, Write};
@@ -400,9 +401,10 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Reads the file `name` into `sink` with `AT+QFOPEN` (read only),
     /// `AT+QFREAD` of `opts.chunk` bytes at a time (each answered
     /// `CONNECT <n>` and exactly `n` bytes; `n` 0 at the end of the file)
-    /// and `AT+QFCLOSE`, also after a failure the module answered (not
-    /// after a timeout, which leaves the stream in doubt). `progress` hears
-    /// the bytes read so far. Returns the bytes read.
+    /// and `AT+QFCLOSE`, also after a failure the module answered. After a
+    /// timeout, which leaves the stream in doubt, the next call
+    /// resynchronises, then closes the file. `progress` hears the bytes
+    /// read so far. Returns the bytes read.
     ///
     /// Unlike [`Ftp::ufs_download`] there is no checksum: each piece's
     /// length is on its `CONNECT` line and must be followed by `OK`.
@@ -419,13 +421,16 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// [`Error::Timeout`].
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
-    /// call resynchronises first. The file stays open on the module then
-    /// (its handle is lost): the module closes it when it restarts.
+    /// call resynchronises first and closes the file (`AT+QFCLOSE`): left
+    /// open, reading it again would answer `+CME ERROR: 426` and deleting
+    /// it 418.
     pub async fn ufs_read<W: Write>(&mut self, name: &str, sink: &mut W, mut opts: Transfer<'_>) -> Result<u64, Error> {
         let open = cmd::qfopen(name, 2)?;
         self.prepare(false).await?;
         let r = self.command(&open, Want::Custom(read_qfopen), QUICK, &mut []).await;
         let handle = u32::try_from(self.st.ended(r)?.num()?).map_err(|_| Error::Protocol)?;
+        // Closed by the next call if this one does not get to it.
+        self.st.open_file = NonZeroU32::new(handle);
         let chunk = opts.chunk.max(1);
         let mut read = 0u64;
         let r = loop {
@@ -454,12 +459,24 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         let r = self.st.ended(r);
         if self.st.dirty != Dirty::Clean {
             // The module may be in data mode still: a command now would be
-            // data. The next call resynchronises; the handle stays open.
+            // data. The next call resynchronises, then closes the file.
             return r;
         }
-        let closed = self.command(&cmd::qfclose(handle), Want::Nothing, QUICK, &mut []).await;
-        let closed = self.st.ended(closed);
+        let closed = self.close_file(handle).await;
         r.and_then(|n| closed.map(|_| n))
+    }
+
+    /// `AT+QFCLOSE=<handle>`. Once the module has answered, even with an
+    /// error (416: the handle is not open, the module restarted since),
+    /// the handle is forgotten; only a failure in `ufs_read`'s own close is
+    /// the caller's error.
+    pub(crate) async fn close_file(&mut self, handle: u32) -> Result<(), Error> {
+        let r = self.command(&cmd::qfclose(handle), Want::Nothing, QUICK, &mut []).await;
+        let r = self.st.ended(r).map(drop);
+        if matches!(r, Ok(()) | Err(Error::Cme(_))) {
+            self.st.open_file = None;
+        }
+        r
     }
 }
 
