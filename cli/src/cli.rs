@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use embedded_io_async::{Read, Write};
-use quectel_ftp::Ftp;
+use quectel_ftp::{Dtr, Ftp};
 
 use crate::command::Command;
 use crate::console::Console;
@@ -204,9 +204,9 @@ impl Cli {
     }
 
     /// The action over a client.
-    async fn drive<U: Read + Write>(
+    async fn drive<U: Read + Write, D: Dtr>(
         &self,
-        ftp: &mut Ftp<'_, U>,
+        ftp: &mut Ftp<'_, U, D>,
         cfg: &SessionConfig,
         console: &mut Console<'_>,
         interrupt: &Interrupt,
