@@ -242,7 +242,7 @@ impl Cli {
     /// The action over a client, with the DTR pin `dtr` if there is one.
     fn run_with<U: Read + Write, P: Dtr>(
         &self,
-        ftp: Ftp<'_, U>,
+        mut ftp: Ftp<'_, U>,
         dtr: Option<P>,
         cfg: &SessionConfig,
         console: &mut Console<'_>,
@@ -250,10 +250,7 @@ impl Cli {
     ) -> Result<(), Failure> {
         match dtr {
             Some(pin) => futures_executor::block_on(self.drive(&mut ftp.with_dtr(pin), cfg, console, interrupt)),
-            None => {
-                let mut ftp = ftp;
-                futures_executor::block_on(self.drive(&mut ftp, cfg, console, interrupt))
-            }
+            None => futures_executor::block_on(self.drive(&mut ftp, cfg, console, interrupt)),
         }
     }
 
