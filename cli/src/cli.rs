@@ -4,13 +4,14 @@ use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 
 use clap::Parser;
+use embedded_hal::digital::OutputPin;
 use embedded_io_async::{Read, Write};
-use quectel_ftp::Ftp;
+use quectel_ftp::{Dtr, Ftp};
 
 use crate::command::Command;
 use crate::console::Console;
 use crate::interrupt::Interrupt;
-use crate::io::open_serial;
+use crate::io::{open_serial, SerialDtr, SerialUart};
 use crate::session::{run_session_until, Failure, SessionConfig, Tls, BUF_LEN};
 use crate::shell;
 use crate::sim::{SimFaults, Simulator, SIM_HOST};
@@ -31,6 +32,19 @@ pub struct Cli {
     /// Baud rate of the serial device.
     #[arg(long, default_value_t = 115_200)]
     pub baud: u32,
+    /// Leave data mode by a DTR edge instead of a guarded +++: no second of
+    /// silence on each side of every escape (the end of a put, an abort).
+    ///
+    /// qftp sends AT&D1, keeps DTR asserted and, to leave data mode,
+    /// releases it until the module answers OK (the ON-to-OFF transition
+    /// AT&D1 acts on), then asserts it again. DTR is active low at the
+    /// module's pin, as on any TTL-level UART: asserted (the serial port's
+    /// DTR on) is the pin low, released is the pin high. A device that
+    /// cannot drive DTR (a pty) gets +++ instead, which qftp says once, on
+    /// stderr and in --trace; a module that does not answer the edge within
+    /// 2 s gets +++ too (--trace says so).
+    #[arg(long)]
+    pub dtr: bool,
     /// Access point name (empty: the network picks).
     #[arg(long, default_value = "")]
     pub apn: String,
@@ -190,23 +204,60 @@ impl Cli {
             Some(path) => {
                 let cfg = self.session_config(None)?;
                 let uart = open_serial(path, self.baud).map_err(|e| Failure::device(path, e))?;
-                let mut ftp = Ftp::new(uart, &mut buf).map_err(|e| Failure::modem("start", e))?;
-                futures_executor::block_on(self.drive(&mut ftp, &cfg, console, interrupt))
+                let dtr = match self.dtr {
+                    true => Some(self.serial_dtr(&uart, path, console)?),
+                    false => None,
+                };
+                let ftp = Ftp::new(uart, &mut buf).map_err(|e| Failure::modem("start", e))?;
+                self.run_with(ftp, dtr, &cfg, console, interrupt)
             }
             None => {
                 let (sim, port) = Simulator::start(self.tls, self.sim_faults.config())
                     .map_err(|e: io::Error| Failure::other("start the simulator", e.to_string()))?;
                 let cfg = self.session_config(Some(&sim))?;
-                let mut ftp = Ftp::new(port, &mut buf).map_err(|e| Failure::modem("start", e))?;
-                futures_executor::block_on(self.drive(&mut ftp, &cfg, console, interrupt))
+                let dtr = self.dtr.then(|| port.dtr());
+                let ftp = Ftp::new(port, &mut buf).map_err(|e| Failure::modem("start", e))?;
+                let outcome = self.run_with(ftp, dtr, &cfg, console, interrupt);
+                // For the transcript: how the module really left data mode.
+                let (by_dtr, guarded) = (sim.control.dtr_escapes(), sim.control.guarded_escapes());
+                log::info!("simulator: escapes from data mode: {by_dtr} by DTR, {guarded} by +++");
+                outcome
             }
         }
     }
 
-    /// The action over a client.
-    async fn drive<U: Read + Write>(
+    /// The device's DTR line for `--dtr`. One that cannot be driven (a
+    /// pty) is still given to the client, which then escapes with `+++`:
+    /// said here once, on stderr (the pin writes the same to the trace).
+    fn serial_dtr(&self, uart: &SerialUart, path: &str, console: &mut Console<'_>) -> Result<SerialDtr, Failure> {
+        let mut dtr = uart.dtr(path).map_err(|e| Failure::device(path, e))?;
+        // Asserted, as the client's first drive (low) does too.
+        if let Err(e) = dtr.set_low() {
+            writeln!(console.err, "qftp: --dtr: {path}: {e}; leaving data mode with +++ instead")
+                .map_err(|e| Failure::local("--dtr", "stderr", e))?;
+        }
+        Ok(dtr)
+    }
+
+    /// The action over a client, with the DTR pin `dtr` if there is one.
+    fn run_with<U: Read + Write, P: Dtr>(
         &self,
-        ftp: &mut Ftp<'_, U>,
+        mut ftp: Ftp<'_, U>,
+        dtr: Option<P>,
+        cfg: &SessionConfig,
+        console: &mut Console<'_>,
+        interrupt: &Interrupt,
+    ) -> Result<(), Failure> {
+        match dtr {
+            Some(pin) => futures_executor::block_on(self.drive(&mut ftp.with_dtr(pin), cfg, console, interrupt)),
+            None => futures_executor::block_on(self.drive(&mut ftp, cfg, console, interrupt)),
+        }
+    }
+
+    /// The action over a client.
+    async fn drive<U: Read + Write, D: Dtr>(
+        &self,
+        ftp: &mut Ftp<'_, U, D>,
         cfg: &SessionConfig,
         console: &mut Console<'_>,
         interrupt: &Interrupt,

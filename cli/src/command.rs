@@ -9,7 +9,7 @@ use std::time::Instant;
 use embassy_time::{Duration, Timer};
 use embedded_io_async::{Read, Write};
 use quectel_ftp::listing::{Entry, Kind};
-use quectel_ftp::{Error, Ftp, FtpReply, FtpState, Listing, ModifyTime, Transfer};
+use quectel_ftp::{Dtr, Error, Ftp, FtpReply, FtpState, Listing, ModifyTime, Transfer};
 
 use crate::console::{rate, Console};
 use crate::io::{LocalFile, StdIo};
@@ -165,9 +165,9 @@ impl Command {
 
     /// Runs the command in an open session; a transfer keeps `progress`
     /// up to date.
-    pub async fn execute<U: Read + Write>(
+    pub async fn execute<U: Read + Write, D: Dtr>(
         &self,
-        ftp: &mut Ftp<'_, U>,
+        ftp: &mut Ftp<'_, U, D>,
         cfg: &SessionConfig,
         console: &mut Console<'_>,
         progress: &Progress,
@@ -305,8 +305,8 @@ const MAX_BACKOFF_S: u64 = 30;
 /// session that fails in the network costs a try too) and returns `Ok`
 /// for the caller to go on from where the transfer stopped; otherwise
 /// gives `failure` back. `tries` counts the retries so far.
-async fn retry<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+async fn retry<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     cfg: &SessionConfig,
     console: &mut Console<'_>,
     mut failure: Failure,
@@ -333,8 +333,8 @@ async fn retry<U: Read + Write>(
 /// After a resumed transfer (`--continue`, or a retry): the remote file's
 /// size must be the local file's length. A server without SIZE (reply 502
 /// or 500) cannot be checked.
-async fn check_size<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+async fn check_size<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     step: &'static str,
     remote: &str,
     local: &Path,
@@ -354,8 +354,8 @@ async fn check_size<U: Read + Write>(
 /// `put`, with its retries: a retry goes on from the remote file's size
 /// once a try has moved bytes (the remote file then holds a prefix of
 /// the local one), else starts again where the first try did.
-async fn put<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+async fn put<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     cfg: &SessionConfig,
     local: &Path,
     remote: &str,
@@ -375,8 +375,8 @@ async fn put<U: Read + Write>(
 
 /// One try of `put`: from the remote file's size if `from_remote_size`
 /// (the sizes are then compared at the end), else from the start.
-async fn put_once<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+async fn put_once<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     local: &Path,
     remote: &str,
     from_remote_size: bool,
@@ -423,7 +423,7 @@ async fn put_once<U: Read + Write>(
 }
 
 /// The size of `remote`, 0 if it does not exist.
-async fn remote_size<U: Read + Write>(ftp: &mut Ftp<'_, U>, remote: &str) -> Result<u64, Failure> {
+async fn remote_size<U: Read + Write, D: Dtr>(ftp: &mut Ftp<'_, U, D>, remote: &str) -> Result<u64, Failure> {
     match ftp.size(remote).await {
         Err(Error::Ftp { reply: Some(FtpReply::FileUnavailable), .. }) => Ok(0),
         other => other.step("put"),
@@ -436,8 +436,8 @@ const RESUME_CHUNK: u32 = 256 * 1024;
 
 /// `get`, with its retries: each try goes on from the end of the last
 /// chunk the module confirmed (see [`Download::keep_confirmed`]).
-async fn get<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+async fn get<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     cfg: &SessionConfig,
     remote: &str,
     local: &Path,
@@ -479,8 +479,8 @@ async fn get<U: Read + Write>(
 /// One try of `get`: from the bytes written so far, into the same sink.
 /// `progress.moved` ends at the end of the last chunk the module
 /// confirmed.
-async fn get_once<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+async fn get_once<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     remote: &str,
     local: &Path,
     chunk: u32,
@@ -630,8 +630,8 @@ fn list_step(kind: Listing) -> &'static str {
     }
 }
 
-async fn list<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+async fn list<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     kind: Listing,
     dir: &Option<String>,
     console: &mut Console<'_>,
@@ -644,8 +644,8 @@ async fn list<U: Read + Write>(
 
 /// A listing as JSON lines, one object per entry ([`entry_json`]), each
 /// printed as it is parsed.
-async fn list_json<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+async fn list_json<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     kind: Listing,
     dir: &Option<String>,
     console: &mut Console<'_>,

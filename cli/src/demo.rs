@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use embedded_io_async::{Read, Write};
-use quectel_ftp::{Error, Ftp, FtpReply, Listing, Transfer};
+use quectel_ftp::{Dtr, Error, Ftp, FtpReply, Listing, Transfer};
 
 use crate::console::{rate, Console};
 use crate::session::{Failure, SessionConfig, Step};
@@ -50,8 +50,8 @@ pub fn hostile_data(len: usize, seed: u64) -> Vec<u8> {
 /// the directory, checks the size (if the server has SIZE), downloads the
 /// file, compares it byte for byte and deletes it. Fails unless the copy is
 /// exact.
-pub async fn run<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+pub async fn run<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     cfg: &SessionConfig,
     console: &mut Console<'_>,
 ) -> Result<(), Failure> {

@@ -227,6 +227,89 @@ impl<W: io::Write> embedded_io_async::Write for ThreadedUart<W> {
 /// The UART of a modem on a serial device.
 pub type SerialUart = ThreadedUart<serialport::TTYPort>;
 
+impl SerialUart {
+    /// The device's DTR line, as the driver's pin (hand it to
+    /// [`quectel_ftp::Ftp::with_dtr`]): a handle of its own on the same
+    /// device.
+    pub fn dtr(&self, device: &str) -> io::Result<SerialDtr> {
+        let port = self.writer.try_clone_native().map_err(io::Error::from)?;
+        Ok(SerialDtr { port, device: device.to_owned(), warned: false })
+    }
+}
+
+/// The DTR line of a serial device as the driver's DTR pin, an
+/// embedded-hal [`OutputPin`](embedded_hal::digital::OutputPin).
+///
+/// The driver's pin rests low and goes high to leave data mode: high is
+/// the level of the module's DTR input when the host does not assert DTR
+/// (the module pulls it up), and low-to-high is the ON-to-OFF transition
+/// that `AT&D1` acts on. DTR is active low at the module (as on an RS-232
+/// wire, after the level shifter), and `serialport`'s `true` asserts it:
+/// so `set_low` asserts DTR and `set_high` releases it.
+///
+/// A device that cannot drive DTR (a pseudo-terminal) fails every change:
+/// the driver then leaves data mode with a guarded `+++`. The first
+/// failure is logged (a warning, which `--trace` writes); the others are
+/// not.
+pub struct SerialDtr {
+    port: serialport::TTYPort,
+    device: String,
+    warned: bool,
+}
+
+impl SerialDtr {
+    fn assert(&mut self, asserted: bool) -> Result<(), DtrError> {
+        use serialport::SerialPort;
+        self.port.write_data_terminal_ready(asserted).map_err(|e| {
+            if !self.warned {
+                self.warned = true;
+                log::warn!("DTR cannot be driven on {} ({e}): leaving data mode with +++ instead", self.device);
+            }
+            DtrError(e)
+        })
+    }
+}
+
+impl std::fmt::Debug for SerialDtr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SerialDtr").field("device", &self.device).finish_non_exhaustive()
+    }
+}
+
+impl embedded_hal::digital::ErrorType for SerialDtr {
+    type Error = DtrError;
+}
+
+impl embedded_hal::digital::OutputPin for SerialDtr {
+    /// Asserts DTR (on).
+    fn set_low(&mut self) -> Result<(), DtrError> {
+        self.assert(true)
+    }
+
+    /// Releases DTR (off).
+    fn set_high(&mut self) -> Result<(), DtrError> {
+        self.assert(false)
+    }
+}
+
+/// DTR could not be driven on the device.
+#[derive(Debug)]
+pub struct DtrError(pub serialport::Error);
+
+impl std::fmt::Display for DtrError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot drive DTR: {}", self.0)
+    }
+}
+
+impl std::error::Error for DtrError {}
+
+impl embedded_hal::digital::Error for DtrError {
+    fn kind(&self) -> embedded_hal::digital::ErrorKind {
+        embedded_hal::digital::ErrorKind::Other
+    }
+}
+
 /// Opens a serial device (8N1, no flow control) as an async UART.
 ///
 /// The port is not kept in exclusive mode: `qftp-sim` keeps its pty open

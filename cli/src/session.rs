@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use embassy_time::{with_timeout, Duration};
 use embedded_io_async::{Read, Write};
 use quectel_ftp::RX_LEN;
-use quectel_ftp::{FileType, Ftp, FtpConfig, PdpConfig, SslConfig, SslType, TransferMode};
+use quectel_ftp::{Dtr, FileType, Ftp, FtpConfig, PdpConfig, SslConfig, SslType, TransferMode};
 
 use crate::command::{Command, Progress};
 use crate::console::Console;
@@ -437,7 +437,10 @@ impl<T> Step<T> for Result<T, quectel_ftp::Error> {
 /// given and the SIM asks for it), PDP activation after network
 /// registration (a context that is still active from an earlier run is
 /// reused), configuration, `open`, and the optional `cwd`.
-pub async fn open_session<U: Read + Write>(ftp: &mut Ftp<'_, U>, cfg: &SessionConfig) -> Result<(), Failure> {
+pub async fn open_session<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
+    cfg: &SessionConfig,
+) -> Result<(), Failure> {
     bring_up(ftp, cfg).await?;
     ftp.activate(&cfg.pdp()).await.step("activate")?;
     let ssl = SslConfig { seclevel: u8::from(cfg.ca_cert.is_some()), ..SslConfig::default() };
@@ -455,7 +458,7 @@ pub async fn open_session<U: Read + Write>(ftp: &mut Ftp<'_, U>, cfg: &SessionCo
 
 /// Brings the module up: `init`, with the PIN if one is given and the SIM
 /// asks for it. All the file store's commands need.
-pub async fn bring_up<U: Read + Write>(ftp: &mut Ftp<'_, U>, cfg: &SessionConfig) -> Result<(), Failure> {
+pub async fn bring_up<U: Read + Write, D: Dtr>(ftp: &mut Ftp<'_, U, D>, cfg: &SessionConfig) -> Result<(), Failure> {
     match &cfg.pin {
         Some(pin) => ftp.init_with_pin(pin).await,
         None => ftp.init().await,
@@ -465,8 +468,8 @@ pub async fn bring_up<U: Read + Write>(ftp: &mut Ftp<'_, U>, cfg: &SessionConfig
 
 /// Runs `command` as one whole session: [`open_session`], the command, and
 /// `close` — also when the command failed, whose error then wins.
-pub async fn run_session<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+pub async fn run_session<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     cfg: &SessionConfig,
     command: &Command,
     console: &mut Console<'_>,
@@ -479,8 +482,8 @@ pub async fn run_session<U: Read + Write>(
 /// dropped where it stands, the session is closed (the client leaves data
 /// mode first), within [`CLOSE_AFTER_INTERRUPT`], and the failure says how
 /// far a transfer got and how to resume it.
-pub async fn run_session_until<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+pub async fn run_session_until<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     cfg: &SessionConfig,
     command: &Command,
     console: &mut Console<'_>,
@@ -516,8 +519,8 @@ pub async fn run_session_until<U: Read + Write>(
 /// command is dropped where it stands, the session closed (see
 /// [`run_session_until`]) and the failure ([`Class::Interrupted`]) says
 /// how far it got.
-pub async fn execute_until<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+pub async fn execute_until<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     cfg: &SessionConfig,
     command: &Command,
     console: &mut Console<'_>,
@@ -532,7 +535,7 @@ pub async fn execute_until<U: Read + Write>(
 
 /// After an interrupt: closes the session (the client's next call leaves
 /// data mode and resynchronises first) and says how far the command got.
-async fn stop<U: Read + Write>(ftp: &mut Ftp<'_, U>, command: &Command, progress: &Progress) -> Failure {
+async fn stop<U: Read + Write, D: Dtr>(ftp: &mut Ftp<'_, U, D>, command: &Command, progress: &Progress) -> Failure {
     let closed = match with_timeout(CLOSE_AFTER_INTERRUPT, ftp.close()).await {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(e.to_string()),

@@ -16,7 +16,7 @@ use std::io::{self, BufRead, IsTerminal};
 
 use clap::Parser;
 use embedded_io_async::{Read, Write};
-use quectel_ftp::Ftp;
+use quectel_ftp::{Dtr, Ftp};
 use rustyline::error::ReadlineError;
 
 use crate::command::Command;
@@ -136,8 +136,8 @@ fn parse(line: &str) -> Result<Parsed, Failure> {
 }
 
 /// Runs the shell: one session, every command of stdin in it.
-pub async fn run<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+pub async fn run<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     cfg: &SessionConfig,
     console: &mut Console<'_>,
     interrupt: &Interrupt,
@@ -199,7 +199,11 @@ pub async fn run<U: Read + Write>(
 
 /// `cd DIR`: changes the remote directory, and remembers where it is, so
 /// that a new session (`--retries`) comes back to it.
-async fn cd<U: Read + Write>(ftp: &mut Ftp<'_, U>, cfg: &mut SessionConfig, dir: &str) -> Result<(), Failure> {
+async fn cd<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
+    cfg: &mut SessionConfig,
+    dir: &str,
+) -> Result<(), Failure> {
     ftp.cwd(dir).await.step("cd")?;
     let mut buf = [0u8; 512];
     cfg.cwd = Some(ftp.pwd(&mut buf).await.step("cd")?.to_owned());

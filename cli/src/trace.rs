@@ -3,8 +3,10 @@
 //! The driver logs every line it sends (`> ...`) and receives (`< ...`)
 //! through the `log` facade at trace level, with control bytes escaped,
 //! payload summarised by its length and credentials shown as `***`; this
-//! logger writes those records, and nothing else, with the seconds since
-//! the start: `   0.123 > AT+QFTPOPEN="ftp.example.com",21`. Each line is
+//! logger writes those records, and qftp's own few (a DTR line it cannot
+//! drive, how the built-in simulator's module left data mode), and nothing
+//! else, with the seconds since the start:
+//! `   0.123 > AT+QFTPOPEN="ftp.example.com",21`. Each line is
 //! written with one call and flushed, so a run that crashes leaves the
 //! transcript up to its last line.
 
@@ -15,6 +17,15 @@ use std::time::Instant;
 
 /// The target prefix of the driver's records.
 const DRIVER: &str = "quectel_ftp";
+
+/// The target prefix of qftp's own records (a DTR line it cannot drive,
+/// the built-in simulator's escape counts).
+const QFTP: &str = "qftp";
+
+/// Whether `target` is `prefix` or a module in it.
+fn within(target: &str, prefix: &str) -> bool {
+    target.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+}
 
 /// A logger that writes the driver's records to a file or stderr.
 pub struct Transcript {
@@ -35,7 +46,7 @@ impl Transcript {
 
 impl log::Log for Transcript {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.target().starts_with(DRIVER)
+        within(metadata.target(), DRIVER) || within(metadata.target(), QFTP)
     }
 
     fn log(&self, record: &log::Record<'_>) {
@@ -87,7 +98,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_drivers_records_are_written_each_with_its_time() {
+    fn only_the_drivers_and_qftps_records_are_written_each_with_its_time() {
         let sink = Shared::default();
         let transcript = Transcript::new(Box::new(sink.clone()));
         let record = |target: &'static str, text: &str| {
@@ -97,11 +108,15 @@ mod tests {
         };
         record("quectel_ftp::client::edge", "> AT+QFTPCLOSE");
         record("rustyline", "key event");
+        record("quectel_ftp_sim", "not the driver");
+        record("qftpx", "not qftp");
+        record("qftp::cli", "simulator: escapes from data mode: 1 by DTR, 0 by +++");
         record("quectel_ftp::client::edge", "< OK");
         let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].starts_with("   0.0") && lines[0].ends_with(" > AT+QFTPCLOSE"), "{text}");
-        assert!(lines[1].ends_with(" < OK"), "{text}");
+        assert!(lines[1].ends_with(" simulator: escapes from data mode: 1 by DTR, 0 by +++"), "{text}");
+        assert!(lines[2].ends_with(" < OK"), "{text}");
     }
 }

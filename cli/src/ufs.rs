@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use embedded_io_async::{Read, Write};
-use quectel_ftp::{Ftp, Staging, Transfer, UfsUpload};
+use quectel_ftp::{Dtr, Ftp, Staging, Transfer, UfsUpload};
 
 use crate::command::Download;
 use crate::console::{rate, Console};
@@ -72,9 +72,9 @@ impl UfsCommand {
     }
 
     /// Runs the command on a module that is up (no session needed).
-    pub async fn execute<U: Read + Write>(
+    pub async fn execute<U: Read + Write, D: Dtr>(
         &self,
-        ftp: &mut Ftp<'_, U>,
+        ftp: &mut Ftp<'_, U, D>,
         console: &mut Console<'_>,
     ) -> Result<(), Failure> {
         let step = self.name();
@@ -125,8 +125,8 @@ impl UfsCommand {
 
 /// `put --via-ufs`: stage the file on the module, have the module upload
 /// it, delete it (also after a failure).
-pub async fn put_via_ufs<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+pub async fn put_via_ufs<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     local: &Path,
     remote: &str,
     console: &mut Console<'_>,
@@ -145,8 +145,8 @@ pub async fn put_via_ufs<U: Read + Write>(
 /// `get --via-ufs`: have the module download the file into its store, read
 /// it back, delete it (also after a failure). LOCAL is written only when
 /// complete.
-pub async fn get_via_ufs<U: Read + Write>(
-    ftp: &mut Ftp<'_, U>,
+pub async fn get_via_ufs<U: Read + Write, D: Dtr>(
+    ftp: &mut Ftp<'_, U, D>,
     remote: &str,
     local: &Path,
     console: &mut Console<'_>,
@@ -165,7 +165,7 @@ pub async fn get_via_ufs<U: Read + Write>(
 
 /// `--ca-cert`: installs the PEM file as the CA that the server's
 /// certificate is verified against (`seclevel` 1) on SSL context `ctx`.
-pub async fn install_ca<U: Read + Write>(ftp: &mut Ftp<'_, U>, pem: &Path, ctx: u8) -> Result<(), Failure> {
+pub async fn install_ca<U: Read + Write, D: Dtr>(ftp: &mut Ftp<'_, U, D>, pem: &Path, ctx: u8) -> Result<(), Failure> {
     let (mut src, len) = open_source("ca-cert", pem)?;
     let r = ftp.install_ca(CA_FILE, &mut src, len, ctx).await;
     r.map_err(|e| src.failure("ca-cert", pem, e))

@@ -1,5 +1,6 @@
 //! The `qftp` binary as a separate process, against `qftp-sim` serving a
-//! simulated modem (and its FTP server) on a pseudo-terminal.
+//! simulated modem (and its FTP server) on a pseudo-terminal, and (for
+//! `--dtr`, which a pty cannot carry) against its built-in simulator.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
@@ -744,4 +745,83 @@ fn the_file_store_from_the_command_line() {
     // `--ca-cert` without FTPS is a usage error.
     let usage = sim.qftp(&["--ca-cert", path(&src), "pwd"]);
     assert_eq!(usage.status.code(), Some(2), "{}", text(&usage.stderr));
+}
+
+// ----- --dtr ---------------------------------------------------------------
+
+/// What qftp's transcript says of the built-in simulator's module at the
+/// end of a run: how many times it left data mode by DTR and by `+++`.
+fn escape_counts(trace: &str) -> Vec<&str> {
+    trace.lines().filter_map(|line| line.split_once("simulator: escapes from data mode: ")).map(|(_, n)| n).collect()
+}
+
+/// `--dtr` with the built-in simulator (no `--device`), in one shell
+/// session: `put` hands the driver a reader, so an upload of a file longer
+/// than the chunk buffer is one upload of unknown length (`AT+QFTPPUT`
+/// without `<uploadlen>`), which ends by a DTR edge; `get` brings the file
+/// back byte-exact. The module itself (the simulator counts how it left
+/// data mode, and qftp writes the counts to the transcript) saw one edge
+/// and no `+++`. The same run without `--dtr` shows no edge and no `AT&D1`:
+/// the counts are the module's, not a constant.
+#[test]
+fn dtr_ends_an_upload_of_unknown_length_on_the_built_in_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = qftp::demo::hostile_data(200_000, 21);
+    let src = dir.path().join("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    for dtr in [true, false] {
+        let dst = dir.path().join(format!("dst-{dtr}.bin"));
+        let trace = dir.path().join(format!("dtr-{dtr}.trace"));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_qftp"));
+        if dtr {
+            command.arg("--dtr");
+        }
+        command
+            .args(["--timeout", "20", "--trace", path(&trace), "shell"])
+            .env_remove("QFTP_PASSWORD")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let script = format!("put {} up.bin\nget up.bin {}\n", path(&src), path(&dst));
+        let out = run_with_input(&mut command, &script);
+        ok(&out, &format!("shell, --dtr {dtr}"));
+        assert!(std::fs::read(&dst).unwrap() == data, "--dtr {dtr}: the downloaded copy differs");
+        let trace = std::fs::read_to_string(&trace).unwrap();
+        let counts = escape_counts(&trace);
+        if dtr {
+            assert_eq!(sent(&trace, "AT&D1").len(), 1, "{trace}");
+            assert_eq!(sent(&trace, "AT+QFTPPUT="), [r#"> AT+QFTPPUT="up.bin","COM:",0"#], "{trace}");
+            let upload = trace.split("> AT+QFTPPUT=").nth(1).unwrap();
+            assert!(upload.contains("> DTR edge") && !upload.contains("> +++"), "{trace}");
+            assert_eq!(counts, ["1 by DTR, 0 by +++"], "{trace}");
+        } else {
+            assert!(sent(&trace, "AT&D").is_empty() && !trace.contains("DTR edge"), "{trace}");
+            // Counted uploads, or on a slow machine one ended by `+++`.
+            assert!(matches!(counts[..], [n] if n.starts_with("0 by DTR, ")), "{trace}");
+        }
+    }
+}
+
+/// `--dtr` on a pty, which cannot carry DTR: qftp says so once on stderr
+/// and once in the transcript, the client falls back to a guarded `+++` at
+/// the end of the upload of unknown length, and the file is byte-exact.
+#[test]
+fn dtr_on_a_pty_falls_back_to_a_guarded_escape_and_says_so_once() {
+    let sim = SimProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = qftp::demo::hostile_data(100_000, 22);
+    let src = dir.path().join("src.bin");
+    std::fs::write(&src, &data).unwrap();
+    let trace = dir.path().join("pty.trace");
+    let out = sim.qftp(&["--dtr", "--trace", path(&trace), "put", path(&src), "up.bin"]);
+    ok(&out, "put --dtr on a pty");
+    assert!(std::fs::read(sim.root.join("up.bin")).unwrap() == data, "the uploaded copy differs");
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("cannot drive DTR").count(), 1, "{err}");
+    assert!(err.starts_with(&format!("qftp: --dtr: {}: cannot drive DTR: ", sim.pty)), "{err}");
+    assert!(err.contains("100000 bytes"), "{err}");
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(trace.matches("DTR cannot be driven").count(), 1, "{trace}");
+    assert_eq!(sent(&trace, "AT&D1").len(), 1, "{trace}");
+    let upload = trace.split(r#"> AT+QFTPPUT="up.bin","COM:",0"#).nth(1).expect("one upload of unknown length");
+    assert!(upload.contains("> +++") && !trace.contains("> DTR edge"), "{trace}");
 }
