@@ -432,6 +432,53 @@ fn a_failing_pin_falls_back_to_a_guarded_plus_at_once() {
     assert!(w[esc].0 - w[esc - 1].0 < GUARD + MS(5), "{:?} before +++", w[esc].0 - w[esc - 1].0);
 }
 
+/// A pin that failed once (a serial port without a DTR line) is not
+/// tried again until the next bring-up: on a quick link, `Auto` then sends
+/// counted uploads as without a pin, rather than escaped ones that each
+/// pay two guard times; after `init` (`AT&D1` again) the pin is back.
+#[test]
+fn a_pin_that_failed_counts_as_none_until_the_next_init() {
+    let _c = clock();
+    let data = hostile(2 * F + 3);
+    let modem = Modem::new(
+        boot_dtr()
+            .then(open_ok())
+            .then(escaped(0, &data))
+            .then(end_plus(data.len()))
+            .then(put_chunk("f", 0, &data[..F], false))
+            .then(put_chunk("f", F as u64, &data[F..2 * F], false))
+            .then(put_chunk("f", 2 * F as u64, &data[2 * F..], true))
+            // `init` again (the pin rests low already): `AT&D1`.
+            .then(escape_at_init())
+            .then(probe_cmd())
+            .lines(&["ERROR", "+CMEE: 1", "OK"])
+            .ok("ATE0")
+            .ok("AT+CMEE=1")
+            .ok("AT&D1")
+            .cmd("AT+CPIN?")
+            .lines(&["+CPIN: READY", "OK"])
+            .then(open_ok())
+            .then(escaped(0, &data))
+            .then(end_dtr(data.len())),
+    );
+    let mut b = buf(F);
+    let mut ftp = Ftp::new(modem.clone(), &mut b).unwrap().with_dtr(modem.dtr_pin());
+    run(LONG, async { up(&mut ftp).await });
+    modem.fail_dtr(true);
+    run(LONG, async {
+        assert_eq!(ftp.put("f", &mut Source(&data), Transfer::default()).await, Ok(data.len() as u64));
+        assert_eq!(ftp.put("f", &mut Source(&data), Transfer::default()).await, Ok(data.len() as u64));
+    });
+    // Tried once, at the first upload's end.
+    assert_eq!(modem.0.borrow().dtr_refused.len(), 1);
+    modem.fail_dtr(false);
+    run(LONG, async {
+        up(&mut ftp).await;
+        assert_eq!(ftp.put("f", &mut Source(&data), Transfer::default()).await, Ok(data.len() as u64));
+    });
+    modem.finished();
+}
+
 #[test]
 fn a_put_dropped_mid_data_is_left_by_dtr_at_the_next_call() {
     let _c = clock();

@@ -221,9 +221,14 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
             // With a DTR pin, the edge first; without (or if the pin
             // failed), a guarded `+++`.
-            let mut edge = D::PRESENT && self.dtr.drive(true);
+            let mut edge = D::PRESENT && !self.st.dtr_failed;
             if edge {
-                trace!("> DTR edge");
+                edge = self.dtr.drive(true);
+                self.st.dtr_failed = !edge;
+                match edge {
+                    true => trace!("> DTR edge"),
+                    false => warn!("DTR pin failed: escaping with +++ until the next init"),
+                }
             }
             let mut signals = u8::from(edge);
             let mut tried = 0;
@@ -273,6 +278,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 i += 1;
             }
             self.st.need_init = false;
+            // `AT&D1` went out: the pin is tried again.
+            self.st.dtr_failed = false;
             Ok(())
         }
     }

@@ -63,6 +63,10 @@ pub(crate) struct State {
     /// `AT+QFTPPUT` to its `CONNECT`) took [`super::SLOW_ROUND_TRIP`] or
     /// more (see [`crate::UploadMode::Auto`]).
     pub(crate) slow_link: bool,
+    /// The DTR pin failed when driven (a serial port that has no DTR line,
+    /// a pty): until the next bring-up, escapes are guarded `+++`s without
+    /// trying it, and [`crate::UploadMode::Auto`] chooses as without a pin.
+    pub(crate) dtr_failed: bool,
     /// The PDP context of the FTP session (`+QIURC: "pdpdeact"` of it ends
     /// the session).
     pub(crate) context_id: u8,
@@ -101,6 +105,7 @@ impl State {
             deferred: Self::rsptimeout(RSPTIMEOUT_DEFAULT_S),
             end_by: Instant::MAX,
             slow_link: false,
+            dtr_failed: false,
         }
     }
 

@@ -42,7 +42,8 @@ pub struct Transfer<'p> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum UploadMode {
     /// [`UploadMode::Escaped`] for the rest of the file when it pays:
-    /// with a DTR pin (its escape costs no guard time), or once the last
+    /// with a DTR pin (its escape costs no guard time; a pin that failed
+    /// when driven counts as none until the next `init`), or once the last
     /// round trip the client measured (the `CONNECT` of an `AT+QFTPPUT`, or
     /// `AT+QFTPOPEN`'s result) took [`crate::client::SLOW_ROUND_TRIP`] or
     /// more. Otherwise [`UploadMode::Counted`], looking again at every

@@ -171,7 +171,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                     }
                 };
                 let escaped = match opts.upload {
-                    UploadMode::Auto => !last && (D::PRESENT || self.st.slow_link),
+                    UploadMode::Auto => !last && ((D::PRESENT && !self.st.dtr_failed) || self.st.slow_link),
                     UploadMode::Counted => false,
                     UploadMode::Escaped => true,
                 };
