@@ -302,9 +302,10 @@ impl CmeError {
 impl fmt::Display for CmeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            CmeError::Code(c) => match self.module() {
-                Some(m) => write!(f, "+CME ERROR: {}", m),
-                None => write!(f, "+CME ERROR: {}", c),
+            CmeError::Code(c) => match (self.module(), self.file()) {
+                (Some(m), _) => write!(f, "+CME ERROR: {}", m),
+                (_, Some(e)) => write!(f, "+CME ERROR: {}", e),
+                _ => write!(f, "+CME ERROR: {}", c),
             },
             CmeError::Text { hash } => write!(f, "+CME ERROR (verbose text #{:08x})", hash),
         }
@@ -519,5 +520,7 @@ mod tests {
             "server error (server replied 150; module error 627 requested action not taken)"
         );
         assert_eq!(Error::Cme(CmeError::Code(603)).to_string(), "+CME ERROR: 603 FTP(S) server busy");
+        assert_eq!(Error::Cme(CmeError::Code(426)).to_string(), "+CME ERROR: 426 file already opened");
+        assert_eq!(Error::Cme(CmeError::Code(10)).to_string(), "+CME ERROR: 10");
     }
 }
