@@ -358,6 +358,11 @@ impl fmt::Display for ArgError {
 pub enum Error {
     /// The UART failed.
     Io(embedded_io::ErrorKind),
+    /// The caller's source of an upload failed to read, or (with
+    /// `InvalidInput`) ended before the length announced to the module.
+    Source(embedded_io::ErrorKind),
+    /// The caller's sink of a download failed to write.
+    Sink(embedded_io::ErrorKind),
     /// A wait ran past its deadline. The client must resynchronise
     /// (it does so itself before the next command).
     Timeout,
@@ -445,6 +450,11 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io(kind) => write!(f, "UART error: {:?}", kind),
+            Error::Source(embedded_io::ErrorKind::InvalidInput) => {
+                f.write_str("the source ended before the length announced")
+            }
+            Error::Source(kind) => write!(f, "reading the source failed: {:?}", kind),
+            Error::Sink(kind) => write!(f, "writing the sink failed: {:?}", kind),
             Error::Timeout => f.write_str("timed out waiting for the modem"),
             Error::Ftp { module, reply: Some(reply) } => {
                 write!(f, "{} (server replied {}; module error {})", reply.describe_or_code(), reply.code(), module)
@@ -485,7 +495,7 @@ impl core::error::Error for Error {}
 impl embedded_io::Error for Error {
     fn kind(&self) -> embedded_io::ErrorKind {
         match self {
-            Error::Io(kind) => *kind,
+            Error::Io(kind) | Error::Source(kind) | Error::Sink(kind) => *kind,
             Error::Timeout => embedded_io::ErrorKind::TimedOut,
             Error::InvalidArgument(_) => embedded_io::ErrorKind::InvalidInput,
             _ => embedded_io::ErrorKind::Other,

@@ -218,7 +218,7 @@ fn sized_upload_from_a_short_source_fails_cleanly() {
     run(LIMIT, async {
         open(&mut ftp).await;
         let r = ftp.put_sized("s.bin", &mut Source(b"12345"), 10, Transfer::default()).await;
-        assert_eq!(r, Err(Error::Io(embedded_io::ErrorKind::InvalidInput)));
+        assert_eq!(r, Err(Error::Source(embedded_io::ErrorKind::InvalidInput)));
     });
     // Nothing more was written: the next call resynchronises and closes.
     assert!(modem.written().ends_with(b"12345"));
@@ -307,4 +307,68 @@ fn urc_between_a_listing_and_its_result_reaches_the_dispatcher() {
     assert_eq!(sink.0, listing);
     assert_eq!(ftp.urc_stats().seen, 1);
     modem.finished();
+}
+
+/// A caller's source or sink that fails at its first use.
+struct Broken;
+
+impl embedded_io_async::ErrorType for Broken {
+    type Error = embedded_io::ErrorKind;
+}
+
+impl embedded_io_async::Read for Broken {
+    async fn read(&mut self, _: &mut [u8]) -> Result<usize, Self::Error> {
+        Err(embedded_io::ErrorKind::PermissionDenied)
+    }
+}
+
+impl embedded_io_async::Write for Broken {
+    async fn write(&mut self, _: &[u8]) -> Result<usize, Self::Error> {
+        Err(embedded_io::ErrorKind::PermissionDenied)
+    }
+
+    async fn flush(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// The caller's source failing is told from the UART failing: nothing of
+/// the upload was sent, and the session goes on.
+#[test]
+fn a_failing_source_is_the_source_s_error() {
+    let _c = clock();
+    let modem = Modem::new(open_script().deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"));
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LIMIT, async {
+        open(&mut ftp).await;
+        let r = ftp.put("s.bin", &mut Broken, Transfer::default()).await;
+        assert_eq!(r, Err(Error::Source(embedded_io::ErrorKind::PermissionDenied)));
+        assert_eq!(ftp.cwd("/").await, Ok(()));
+    });
+    modem.finished();
+}
+
+/// The caller's sink failing midway is told from the UART failing; the
+/// module is still sending, so nothing is written until the next call
+/// leaves data mode.
+#[test]
+fn a_failing_sink_is_the_sink_s_error() {
+    let _c = clock();
+    let modem = Modem::new(
+        open_script()
+            .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,10")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,10")
+            .lines(&["CONNECT"])
+            .send(b"01234"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LIMIT, async {
+        open(&mut ftp).await;
+        let r = ftp.get("f", &mut Broken, Transfer::default()).await;
+        assert_eq!(r, Err(Error::Sink(embedded_io::ErrorKind::PermissionDenied)));
+    });
+    modem.finished();
+    assert!(modem.written().ends_with(b"AT+QFTPGET=\"f\",\"COM:\",0,10\r"));
 }

@@ -41,8 +41,9 @@ impl<T: io::Write> embedded_io_async::Write for StdIo<T> {
 
 /// A local file (or stdout) as an async source or sink for a transfer,
 /// which counts the bytes written to it and keeps the error of a failed
-/// read or write: the driver reports that only as `Error::Io(kind)`, as
-/// it does a failing UART, and [`LocalFile::failure`] tells them apart.
+/// read or write: the driver reports that as `Error::Source(kind)` or
+/// `Error::Sink(kind)`, and [`LocalFile::failure`] gives the whole error,
+/// with its path.
 pub struct LocalFile<T> {
     /// The reader or writer.
     pub io: T,
@@ -62,7 +63,9 @@ impl<T> LocalFile<T> {
     /// `path` if this file failed, the driver's otherwise.
     pub fn failure(&mut self, step: &'static str, path: &Path, error: quectel_ftp::Error) -> Failure {
         match (error, self.error.take()) {
-            (quectel_ftp::Error::Io(_), Some(local)) => Failure::local(step, path, local),
+            (quectel_ftp::Error::Source(_) | quectel_ftp::Error::Sink(_), Some(local)) => {
+                Failure::local(step, path, local)
+            }
             (error, _) => Failure::modem(step, error),
         }
     }

@@ -302,6 +302,8 @@ impl Class {
         use quectel_ftp::Error;
         match *error {
             Error::InvalidArgument(_) => Class::Usage,
+            // The local file (or stdin, stdout) the transfer read or wrote.
+            Error::Source(_) | Error::Sink(_) => Class::Local,
             Error::Timeout => Class::Timeout,
             Error::Ftp { reply: Some(reply), .. } => Class::of_reply(reply),
             Error::Ftp { module, reply: None } => Class::of_module(module),

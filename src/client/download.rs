@@ -19,7 +19,7 @@ use super::edge::{after, Shared};
 use super::files::FileCommand;
 use super::session::Dirty;
 use super::Listing;
-use super::{io_error, sat32, Ftp, Transfer};
+use super::{sat32, sink_error, Ftp, Transfer};
 use crate::at::cmd::{self, Command, FileOp, Names, COM};
 use crate::at::tokenizer::Payload;
 use crate::error::{Error, FtpReply};
@@ -73,8 +73,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// without a session; `Ftp { .. }` as the module reports;
     /// [`Error::LengthMismatch`] if a chunk's count disagrees;
     /// [`Error::Protocol`] if a byte was lost or doubled inside a chunk;
-    /// [`Error::Timeout`] at a deadline; [`Error::Io`] from the UART or the
-    /// sink.
+    /// [`Error::Timeout`] at a deadline; [`Error::Io`] from the UART;
+    /// [`Error::Sink`] from the sink.
     ///
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
     /// leaves data mode with a guarded `+++`, resynchronises and closes the
@@ -229,7 +229,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// sending, and the stream stays marked in data mode.
     fn sink_failed<E: embedded_io::Error>(&mut self, e: E) -> Error {
         self.rx.tok().abort_payload();
-        io_error(e)
+        sink_error(e)
     }
 
     /// The next piece of a payload exchange: the command goes out first.

@@ -325,10 +325,23 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     }
 }
 
-/// An `embedded-io` error as the crate's.
+/// An `embedded-io` error of the UART as the crate's.
 fn io_error<E: embedded_io::Error>(e: E) -> Error {
     Error::Io(e.kind())
 }
+
+/// An `embedded-io` error of the caller's source as the crate's.
+fn source_error<E: embedded_io::Error>(e: E) -> Error {
+    Error::Source(e.kind())
+}
+
+/// An `embedded-io` error of the caller's sink as the crate's.
+fn sink_error<E: embedded_io::Error>(e: E) -> Error {
+    Error::Sink(e.kind())
+}
+
+/// The source ended before the length announced to the module.
+const SOURCE_ENDED: Error = Error::Source(embedded_io::ErrorKind::InvalidInput);
 
 /// A count for [`Error::LengthMismatch`], saturated.
 fn sat32(n: u64) -> u32 {

@@ -201,14 +201,17 @@ impl State {
 
     /// An operation failed with `e`; returns the error to report.
     ///
-    /// A timeout, a UART error or nonsense from the modem leaves the stream
-    /// dirty and an open session in doubt (closed by the next call). Other
+    /// A timeout, a UART error, nonsense from the modem or a failed
+    /// source or sink leaves the stream dirty and an open session in doubt
+    /// (closed by the next call). Other
     /// failures are answers: the stream is clean. A session lost meanwhile
     /// is reported once.
     #[inline(never)]
     pub(crate) fn failed(&mut self, e: Error) -> Error {
         match e {
-            Error::Timeout | Error::Io(_) | Error::Protocol => {
+            // A source or sink that failed midway left the transfer in
+            // data mode, as a UART error may.
+            Error::Timeout | Error::Io(_) | Error::Protocol | Error::Source(_) | Error::Sink(_) => {
                 if self.session == Session::Open {
                     self.need_close = true;
                 }
@@ -270,7 +273,8 @@ mod tests {
 
     #[test]
     fn a_timeout_puts_an_open_session_in_doubt_and_leaves_the_stream_dirty() {
-        for e in [Error::Timeout, Error::Io(embedded_io::ErrorKind::Other), Error::Protocol] {
+        let other = embedded_io::ErrorKind::Other;
+        for e in [Error::Timeout, Error::Io(other), Error::Protocol, Error::Source(other), Error::Sink(other)] {
             let mut s = open();
             assert_eq!(s.ended::<()>(Err(e)), Err(e));
             assert!(s.need_close);

@@ -32,7 +32,7 @@ use super::answer::{Got, Until, Verdict, Waiting, Want};
 use super::edge::{after, RX_LEN};
 use super::limits::QUICK;
 use super::session::Dirty;
-use super::{io_error, sat32, Ftp, Transfer};
+use super::{sat32, sink_error, source_error, Ftp, Transfer, SOURCE_ENDED};
 use crate::at::checksum::Checksum;
 use crate::at::cmd::{self, Command, MAX_LOCAL};
 use crate::at::parse;
@@ -203,9 +203,10 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// `Cme(Code(420))` if the store has no room ([`CmeError::file`] names
     /// them); [`Error::Checksum`] or [`Error::LengthMismatch`] if the file
     /// on the module is not what was sent: it is deleted then;
-    /// [`Error::Io`] from the UART, or `InvalidInput` if `src` ends before
-    /// `size` bytes (the module then ends the upload after its timeout and
-    /// keeps what came: delete it); [`Error::Timeout`].
+    /// [`Error::Io`] from the UART; [`Error::Source`] from `src`
+    /// (`InvalidInput` if it ends before `size` bytes: the module then
+    /// ends the upload after its timeout and keeps what came, delete it);
+    /// [`Error::Timeout`].
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call leaves data mode with a guarded `+++` and resynchronises. What
@@ -281,9 +282,9 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 let block = if ack { ACK_BLOCK - sent % ACK_BLOCK } else { u64::MAX };
                 let want = (size - sent).min(room).min(block) as usize;
                 let area = self.rx.upload_room(RX_LEN, RX_LEN + want);
-                let k = src.read(area).await.map_err(io_error)?;
+                let k = src.read(area).await.map_err(source_error)?;
                 if k == 0 {
-                    return Err(Error::Io(embedded_io::ErrorKind::InvalidInput));
+                    return Err(SOURCE_ENDED);
                 }
                 sum.update(area.get(..k).unwrap_or_default());
                 if self.module_left_data_mode(w).await? {
@@ -317,7 +318,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// `Cme(Code(405))` if there is no such file; [`Error::Checksum`] or
     /// [`Error::LengthMismatch`] if the bytes received are not the file
     /// (the UART lost or changed some): `sink` has had them; [`Error::Io`]
-    /// from the UART or `sink`; [`Error::Timeout`].
+    /// from the UART, [`Error::Sink`] from `sink`; [`Error::Timeout`].
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first (leaving data mode with a guarded `+++`
@@ -384,7 +385,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                         let bytes = self.rx.piece(piece);
                         sum.update(bytes);
                         received += bytes.len() as u64;
-                        sink.write_all(bytes).await.map_err(io_error)?;
+                        sink.write_all(bytes).await.map_err(sink_error)?;
                         opts.report(received);
                     }
                     Verdict::End => {
@@ -417,8 +418,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     ///
     /// [`Error::InvalidArgument`] before anything is sent;
     /// `Cme(Code(405))` if there is no such file, `Cme(Code(426))` if it
-    /// is open already; [`Error::Io`] from the UART or `sink`;
-    /// [`Error::Timeout`].
+    /// is open already; [`Error::Io`] from the UART, [`Error::Sink`] from
+    /// `sink`; [`Error::Timeout`].
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first and closes the file (`AT+QFCLOSE`): left

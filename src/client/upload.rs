@@ -30,7 +30,7 @@ use super::edge::{after, RX_LEN};
 use super::limits::{ESCAPE_TRIES, SLOW_ROUND_TRIP};
 use super::session::Dirty;
 use super::types::UploadMode;
-use super::{io_error, sat32, Ftp, Transfer};
+use super::{sat32, source_error, Ftp, Transfer, SOURCE_ENDED};
 use crate::at::cmd::{self, Command, COM};
 use crate::error::{ArgError, Error};
 
@@ -66,8 +66,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// [`Error::LengthMismatch`] if an upload's count disagrees (a `+++`
     /// the module took as data, too);
     /// [`Error::Timeout`] at a deadline (each wait: `rsptimeout` plus 5 s);
-    /// [`Error::Io`] from the UART, or from the source (nothing of that
-    /// fill was sent).
+    /// [`Error::Io`] from the UART; [`Error::Source`] from the source
+    /// (nothing of that fill was sent).
     ///
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
     /// leaves data mode (DTR or a guarded `+++`), resynchronises and closes
@@ -95,7 +95,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// # Errors
     ///
     /// As [`Ftp::put`]; a source that ends before `len` bytes gives
-    /// `Error::Io(InvalidInput)` and the session is closed at the next call.
+    /// `Error::Source(InvalidInput)` and the session is closed at the next
+    /// call.
     ///
     /// **Cancel safety:** as [`Ftp::put`].
     pub fn put_sized<'s, 'p, R: Read>(
@@ -293,7 +294,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 n = 1;
             }
             loop {
-                let k = src.read(self.rx.upload_room(RX_LEN + n, RX_LEN + fill + 1)).await.map_err(io_error)?;
+                let k = src.read(self.rx.upload_room(RX_LEN + n, RX_LEN + fill + 1)).await.map_err(source_error)?;
                 n += k;
                 match k {
                     // The source ended.
@@ -349,9 +350,9 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             let mut moved = 0u64;
             while moved < len {
                 let area = self.rx.upload_room(RX_LEN, RX_LEN + (len - moved).min(room) as usize);
-                let k = src.read(area).await.map_err(io_error)?;
+                let k = src.read(area).await.map_err(source_error)?;
                 if k == 0 {
-                    return Err(Error::Io(embedded_io::ErrorKind::InvalidInput));
+                    return Err(SOURCE_ENDED);
                 }
                 // The source may have stalled for longer than the module
                 // waits for data.
