@@ -29,7 +29,9 @@
 //! stream is in an unknown state and the next call first brings the modem back
 //! to a known state (leaves data mode with a guarded `+++` if a transfer was
 //! running, discards what is buffered, probes with `AT+CMEE?`, and closes an
-//! FTP session whose deferred result never came, as the vendor advises).
+//! FTP session whose deferred result never came, as the vendor advises, or
+//! whose transfer was broken off in data mode, whether or not its result
+//! came meanwhile).
 //!
 //! # Time bounds
 //!
