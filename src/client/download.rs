@@ -42,8 +42,9 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Downloads `remote` from `opts.start` into `sink`. The size is asked
     /// first (`AT+QFTPSIZE`), so the number of payload bytes is always
     /// known: by default the rest of the file comes in one `AT+QFTPGET`
-    /// (the whole file the vendor's way, without `<startpos>` and
-    /// `<downloadlen>`; from a start, with them), one round trip per file.
+    /// with `<startpos>,<downloadlen>` (the size asked for, so a file that
+    /// grows meanwhile comes as the part the size saw), one round trip per
+    /// file.
     /// A smaller `opts.chunk` asks `<startpos>,<downloadlen>` chunks of
     /// that size, each confirmed by the module (points to resume from), a
     /// round trip each. Servers that cannot tell the size (reply 500 or
