@@ -318,3 +318,33 @@ fn init_after_an_abandoned_open_closes_before_the_next_open() {
     assert_eq!(run(LONG, ftp.open("h", 21)), Ok(()));
     modem.finished();
 }
+
+#[test]
+fn a_put_dropped_mid_data_closes_the_session_even_if_its_result_comes_during_the_probe() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot_open()
+            .cmd("AT+QFTPPUT=\"f\",\"COM:\",0")
+            .lines(&["CONNECT"])
+            .expect(b"abc")
+            // Dropped during the guard time before its `+++`: the next call
+            // sends it, and the module answers `OK` at once ...
+            .expect(b"+++")
+            .pause(Duration::from_secs(1))
+            .lines(&["OK"])
+            // ... but the upload's result only once the server confirmed
+            // the data: while the probe waits.
+            .then(probe_cmd())
+            .lines(&["+QFTPPUT: 0,3", "+CMEE: 1", "OK"])
+            // A transfer broken off in data mode: its session is closed,
+            // as when the result comes with the `OK` (or never).
+            .then(close_ok()),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async { up(&mut ftp).await });
+    poll_then_drop(500, ftp.put_escaped("f", &mut Source(b"abc"), Transfer::default()));
+    assert_eq!(run(LONG, ftp.cwd("/")), Err(Error::NotOpen));
+    assert!(!ftp.is_open());
+    modem.finished();
+}

@@ -65,7 +65,9 @@ pub struct Cli {
     /// list): prefer the QFTP_PASSWORD environment variable, or `-` to be
     /// asked for it on the terminal (without echo; with stdin not a
     /// terminal, `-` is a usage error).
-    #[arg(long, value_name = "PASSWORD", env = "QFTP_PASSWORD", hide_env_values = true)]
+    // `allow_hyphen_values`: a password that starts with `-` is the value,
+    // not an unknown option that clap's error would print.
+    #[arg(long, value_name = "PASSWORD", env = "QFTP_PASSWORD", hide_env_values = true, allow_hyphen_values = true)]
     pub password: Option<Password>,
     /// FTPS mode.
     #[arg(long, value_enum, default_value_t = Tls::None)]
@@ -85,7 +87,7 @@ pub struct Cli {
     /// The SIM's PIN, entered only if the SIM asks for it (once: a third
     /// wrong PIN in a row blocks the SIM). Better from the environment
     /// (QFTP_PIN), out of the shell's history and the process list.
-    #[arg(long, value_name = "PIN", env = "QFTP_PIN", hide_env_values = true)]
+    #[arg(long, value_name = "PIN", env = "QFTP_PIN", hide_env_values = true, allow_hyphen_values = true)]
     pub pin: Option<Pin>,
     /// How long to wait for the module to register with the network
     /// before activating the PDP context (an LTE-M or NB-IoT attach can
@@ -346,6 +348,16 @@ mod tests {
         assert!(shown.contains("Password(***)"), "{shown}");
         let cfg = cli.session_config(None);
         assert!(cfg.is_err(), "--device without --host");
+    }
+
+    #[test]
+    fn a_password_or_pin_that_starts_with_a_hyphen_is_the_value_never_echoed() {
+        let cli = Cli::parse_from(["qftp", "--password", "--hunter2", "--pin", "-97531", "pwd"]);
+        assert_eq!(cli.password, Some(Password("--hunter2".into())));
+        let refused = cli.pin.as_ref().map(Pin::checked).transpose().expect_err("not digits");
+        assert!(!refused.to_string().contains("97531"), "{refused}");
+        let cli = Cli::parse_from(["qftp", "--password", "-", "pwd"]);
+        assert_eq!(cli.password, Some(Password("-".into())));
     }
 
     #[test]

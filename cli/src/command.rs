@@ -149,18 +149,21 @@ impl Command {
     }
 
     /// Checks local files before any session is opened, so that a missing
-    /// upload source fails at once.
+    /// upload source (or a directory given as one) fails at once.
     pub fn check_local(&self) -> Result<(), Failure> {
+        let readable = |step, local: &Path| {
+            let fail = |e| Failure::local(step, local, e);
+            let file = File::open(local).map_err(fail)?;
+            match file.metadata().map_err(fail)?.is_dir() {
+                true => Err(fail(std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"))),
+                false => Ok(()),
+            }
+        };
         match self {
-            Command::Put { local, .. } => {
-                File::open(local).map_err(|e| Failure::local("put", local, e))?;
-            }
-            Command::Ufs { op: UfsCommand::Put { local, .. } } => {
-                File::open(local).map_err(|e| Failure::local("ufs put", local, e))?;
-            }
-            _ => {}
+            Command::Put { local, .. } => readable("put", local),
+            Command::Ufs { op: UfsCommand::Put { local, .. } } => readable("ufs put", local),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Runs the command in an open session; a transfer keeps `progress`
@@ -730,6 +733,17 @@ mod tests {
         assert_eq!(civil_date(19_723), (2024, 1, 1));
         assert_eq!(civil_date(19_723 + 59), (2024, 2, 29));
         assert_eq!(civil_date(-1), (1969, 12, 31));
+    }
+
+    #[test]
+    fn a_directory_to_upload_is_refused_before_any_session() {
+        let dir = std::env::temp_dir();
+        let put = Command::Put { local: dir.clone(), remote: "r".into(), resume: false, via_ufs: false };
+        let failure = put.check_local().expect_err("a directory");
+        assert_eq!(failure.exit_code(), crate::session::EXIT_LOCAL);
+        assert!(failure.to_string().ends_with(": is a directory"), "{failure}");
+        let ufs = Command::Ufs { op: UfsCommand::Put { local: dir, name: "n".into(), ack: false } };
+        assert_eq!(ufs.check_local().expect_err("a directory").exit_code(), crate::session::EXIT_LOCAL);
     }
 
     #[test]

@@ -577,6 +577,9 @@ mod tests {
         assert_eq!(status(Error::SessionClosed), EXIT_CONNECTION);
         assert_eq!(status(Error::LengthMismatch { moved: 1, reported: 2 }), EXIT_CONNECTION);
         assert_eq!(status(Error::BufferTooSmall { needed: 9 }), EXIT_FAILURE);
+        let missing = Failure::modem("ufs get", Error::Cme(CmeError::Code(405)));
+        assert_eq!(missing.to_string(), "ufs get: +CME ERROR: 405 file not found");
+        assert_eq!(missing.exit_code(), EXIT_FTP_REPLY);
         let local = Failure::local("get", "x", std::io::Error::other("disk full"));
         assert_eq!(local.exit_code(), EXIT_LOCAL);
         let device = Failure::device("/dev/ttyUSB9", std::io::Error::from(std::io::ErrorKind::NotFound));

@@ -54,7 +54,8 @@ pub enum UfsCommand {
     },
     /// Delete a file of the store.
     Rm {
-        /// The name on the module.
+        /// The name on the module (no `*`: the module takes `*` as every
+        /// file).
         name: String,
     },
 }
@@ -117,6 +118,11 @@ impl UfsCommand {
                 r.map_err(|e| download.sink.failure(step, local, e))?;
                 let n = download.finish(step, local)?;
                 summary(console, step, &format!("UFS {name} -> {}", local.display()), n, started)
+            }
+            // `AT+QFDEL="*"` deletes every file of the store (`RAM:*` every
+            // file of the RAM): not what "delete a file" asks for.
+            UfsCommand::Rm { name } if name.contains('*') => {
+                Err(Failure::usage(format!("ufs rm deletes one file, and the module takes `*` as every file: {name}")))
             }
             UfsCommand::Rm { name } => ftp.ufs_delete(name).await.step(step),
         }

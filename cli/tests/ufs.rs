@@ -36,6 +36,12 @@ fn the_file_store_commands_round_trip_a_hostile_file() {
         let dst = dir.path().join("dst.bin");
         rig.ok(ufs(UfsCommand::Get { name: "RAM:b.bin".into(), local: dst.clone() }));
         assert!(std::fs::read(&dst).unwrap() == data);
+        // `*` is every file to the module: refused, nothing deleted.
+        for every in ["*", "RAM:*"] {
+            let refused = rig.run(ufs(UfsCommand::Rm { name: every.into() })).unwrap_err();
+            assert_eq!(refused.exit_code(), 2, "{refused}");
+        }
+        assert_eq!(rig.ok(ufs(UfsCommand::Ls { pattern: None })), "a.bin\t204800\n");
         rig.ok(ufs(UfsCommand::Rm { name: "a.bin".into() }));
         let failure = rig.run(ufs(UfsCommand::Rm { name: "a.bin".into() })).unwrap_err();
         assert_eq!(failure.exit_code(), 5, "the store refused: {failure}");

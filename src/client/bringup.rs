@@ -137,7 +137,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             // it still owes (an abandoned `open`) could answer a later command
             // of its kind, so a close comes first, before anything else (as
             // after a session in doubt).
-            self.st.give_up_pending();
+            self.st.give_up_pending(false);
             self.st.closing = false;
             self.forget_input();
             if escape {

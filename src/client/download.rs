@@ -77,7 +77,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// [`Error::Sink`] from the sink.
     ///
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
-    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// leaves data mode (DTR or a guarded `+++`), resynchronises and closes the
     /// session (open it again). Bytes already moved stay moved: resume with
     /// [`Transfer::start`].
     pub fn get<'s, 'p, W: Write>(
@@ -152,7 +152,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// As [`Ftp::get`].
     ///
     /// **Cancel safety:** the future may be dropped mid-transfer; the next call
-    /// leaves data mode with a guarded `+++`, resynchronises and closes the
+    /// leaves data mode (DTR or a guarded `+++`), resynchronises and closes the
     /// session (open it again).
     pub fn list<'s, W: Write>(
         &'s mut self,

@@ -27,9 +27,11 @@
 //! a command may already be on the wire. Every method is *resync-safe*: when a
 //! future is dropped (or times out) midway, the client remembers that the
 //! stream is in an unknown state and the next call first brings the modem back
-//! to a known state (leaves data mode with a guarded `+++` if a transfer was
+//! to a known state (leaves data mode by DTR or a guarded `+++` if a transfer was
 //! running, discards what is buffered, probes with `AT+CMEE?`, and closes an
-//! FTP session whose deferred result never came, as the vendor advises).
+//! FTP session whose deferred result never came, as the vendor advises, or
+//! whose transfer was broken off in data mode, whether or not its result
+//! came meanwhile).
 //!
 //! # Time bounds
 //!

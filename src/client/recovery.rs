@@ -145,6 +145,10 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         probes: Probes,
     ) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
+            // A command in flight when the stream needs an escape: a
+            // transfer broken off in data mode (or a command line cut
+            // short). Its session is closed, whatever comes meanwhile.
+            let broken_off = escape && self.st.pending.is_some();
             let mut tries = 0;
             loop {
                 if escape || (tries > 0 && probes.escape_between) {
@@ -195,7 +199,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 // A timeout ends the wait; the close handles it.
                 let _ = self.wait(&mut w, after(self.st.deferred)).await;
             }
-            self.st.give_up_pending();
+            self.st.give_up_pending(broken_off);
             Ok(())
         }
     }

@@ -246,8 +246,15 @@ impl State {
     /// during the next `open`). A close before anything else ends that
     /// command, its result coming before the close's (closing what is not
     /// open is fine).
-    pub(crate) fn give_up_pending(&mut self) {
-        if self.pending.take().is_some() {
+    ///
+    /// `broken_off`: a resynchronisation had to escape with the command in
+    /// flight (a transfer broken off in data mode, or a command line cut
+    /// short). Then the session is closed whether or not the result came
+    /// meanwhile: it may come with the escape's `OK` (and be forgotten
+    /// with it) or during the probe, and what the caller finds must not
+    /// depend on how the module's bytes were split between reads.
+    pub(crate) fn give_up_pending(&mut self, broken_off: bool) {
+        if self.pending.take().is_some() || broken_off {
             self.need_close = true;
         }
     }
@@ -344,9 +351,21 @@ mod tests {
         s.pending = Some(b"QFTPSIZE");
         assert!(s.wait_for_pending(false));
         assert!(!s.wait_for_pending(true), "a transfer broken off in data mode");
-        s.give_up_pending();
+        s.give_up_pending(false);
         assert!(s.need_close);
         assert!(!s.wait_for_pending(false));
+    }
+
+    #[test]
+    fn a_transfer_broken_off_is_closed_even_if_its_result_came() {
+        // The result settled the pending command during the probe.
+        let mut s = open();
+        s.give_up_pending(true);
+        assert!(s.need_close);
+        // Nothing was pending and nothing broken off: nothing to close.
+        let mut s = open();
+        s.give_up_pending(false);
+        assert!(!s.need_close);
     }
 
     #[test]

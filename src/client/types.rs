@@ -36,8 +36,9 @@ pub struct Transfer<'p> {
 /// How an upload of unknown length ([`crate::Ftp::put`]) ends each
 /// `AT+QFTPPUT` (reference section 5).
 ///
-/// A source that ends inside the first fill of the chunk buffer always goes
-/// as one counted upload (but with [`UploadMode::Escaped`]).
+/// A source that ends inside the first fill of the chunk buffer goes as one
+/// counted upload, except with [`UploadMode::Escaped`], which escapes
+/// whatever the length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum UploadMode {

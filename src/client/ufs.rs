@@ -209,7 +209,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// [`Error::Timeout`].
     ///
     /// **Cancel safety:** the future may be dropped at any point; the next
-    /// call leaves data mode with a guarded `+++` and resynchronises. What
+    /// call leaves data mode (DTR or a guarded `+++`) and resynchronises. What
     /// was sent stays on the module (`+++` ends an upload keeping the
     /// data): delete it.
     pub async fn ufs_upload<R: Read>(

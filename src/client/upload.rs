@@ -116,9 +116,10 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// of silence; tried three times). `opts.progress` sees the bytes sent
     /// so far after each write. Returns the bytes uploaded.
     ///
-    /// **Time bound:** `P` + `X(D) + D` + 9 s for the escapes, plus `D`
-    /// for each write of data (one per read of `src`); reading `src` is
-    /// outside the bound (see [the time
+    /// **Time bound:** `P` + `X(D) + D` + 12.6 s for the escapes (three
+    /// of `2·G + A`; 14.6 s with a DTR pin, whose edge waits `A` first),
+    /// plus `D` for each write of data (one per read of `src`); reading
+    /// `src` is outside the bound (see [the time
     /// bounds](crate::client#time-bounds)).
     ///
     /// # Errors
