@@ -348,3 +348,42 @@ fn a_put_dropped_mid_data_closes_the_session_even_if_its_result_comes_during_the
     assert!(!ftp.is_open());
     modem.finished();
 }
+
+/// A download dropped mid-payload: the module keeps sending while the next
+/// call escapes, and the payload still in flight holds `OK` lines. The
+/// module answers `+++` only after its second of guard: an `OK` before
+/// then is payload, and the probe waits for the real one (sent inside the
+/// guard, the probe would cancel the escape).
+#[test]
+fn a_dropped_download_s_payload_ok_is_not_the_escape_s_answer() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot_open()
+            .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,100000")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,100000")
+            .lines(&["CONNECT"])
+            .send(&[b'x'; 64])
+            // The next call: the guard, `+++`, the payload flowing on.
+            .expect(b"+++")
+            .in_flight(b"log line\r\nOK\r\n\r\nOK\r\nmore\r\nOK\r\n")
+            // The module's own `OK`, a second after the `+++`.
+            .lines(&["OK"])
+            .then(probe())
+            .then(close_ok())
+            .then(open_ok())
+            .deferred("AT+QFTPCWD=\"/\"", "+QFTPCWD: 0,0"),
+    );
+    let mut buf = [0u8; 512];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async { up(&mut ftp).await });
+    poll_then_drop(200, ftp.get("f", &mut Sink(Vec::new()), Transfer::default()));
+    run(LONG, async {
+        assert_eq!(ftp.cwd("/").await, Err(Error::NotOpen));
+        open_again(&mut ftp).await;
+        ftp.cwd("/").await.unwrap();
+    });
+    modem.finished();
+    let plus_at = *sent_at(&modem, b"+++").last().unwrap();
+    let probe_at = *sent_at(&modem, b"\rAT+CMEE?\r").last().unwrap();
+    assert!(probe_at - plus_at >= Duration::from_secs(1), "probe {:?} after +++", probe_at - plus_at);
+}

@@ -256,7 +256,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 // From the command on, the module may enter data mode at
                 // any moment: a call after a drop or a timeout escapes
                 // first.
-                self.st.dirty = Dirty::DataMode;
+                self.st.dirty = Dirty::Sending;
                 self.exchange(command, &mut rd.w, self.st.deferred).await
             } else {
                 self.wait(&mut rd.w, deadline).await
@@ -287,7 +287,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                                 warn!("payload not followed by OK: bytes lost or doubled");
                                 // The module may still be sending: the next call leaves
                                 // data mode first.
-                                self.st.dirty = Dirty::DataMode;
+                                self.st.dirty = Dirty::Sending;
                             }
                             Err(e)
                         }

@@ -290,7 +290,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                     // `next_piece`). Nothing else moves the deadline, so
                     // lines repeated before `CONNECT` cannot hold the wait.
                     Verdict::Entered => {
-                        self.st.dirty = Dirty::DataMode;
+                        self.st.dirty = Dirty::Sending;
                         deadline = after(self.st.deferred);
                         self.st.end_by = deadline;
                     }

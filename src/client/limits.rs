@@ -18,6 +18,12 @@ use embassy_time::Duration;
 /// which comes after the module's own second of silence.
 pub const GUARD: Duration = Duration::from_millis(1100);
 
+/// The silence the module needs after `+++` before it takes it as an
+/// escape (reference section 2): its `OK` cannot come earlier. An `OK`
+/// before then, while a download's payload may still be coming, is
+/// payload.
+pub(crate) const MODULE_GUARD: Duration = Duration::from_secs(1);
+
 /// How long the module may take to answer `+++` with `OK` once the trailing
 /// guard is over, or a DTR edge at once (measured on BG95: well under
 /// 100 ms; 2 s is generous).

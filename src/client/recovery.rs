@@ -9,12 +9,12 @@
 use core::future::Future;
 
 use super::Dtr;
-use embassy_time::{Duration, Timer};
+use embassy_time::{Duration, Instant, Timer};
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Until, Waiting, Want};
 use super::edge::after;
-use super::limits::{Probes, AFTER_ABANDON, ESCAPE_ANSWER, GUARD, QUICK};
+use super::limits::{Probes, AFTER_ABANDON, ESCAPE_ANSWER, GUARD, MODULE_GUARD, QUICK};
 use super::session::Dirty;
 use super::{Ftp, PdpConfig};
 use crate::at::cmd;
@@ -102,7 +102,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// **Cancel safety:** the future may be dropped at any point; the next
     /// call resynchronises first, and `recover` can simply be called again.
     pub async fn recover(&mut self, pdp: Option<&PdpConfig<'_>>) -> Result<(), Error> {
-        self.st.dirty = Dirty::DataMode;
+        // The transfer may be a download: its payload may still come.
+        self.st.dirty = Dirty::Sending;
         self.resync().await?;
         self.st.dirty = Dirty::Stream;
         if self.st.need_init {
@@ -222,6 +223,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     pub(crate) fn escape<'s>(&'s mut self, tries: u8) -> impl Future<Output = Result<(), Error>> + use<'s, 'b, U, D> {
         async move {
             self.rx.tok().abort_payload();
+            // A payload may still be coming (a download broken off).
+            let sending = self.st.dirty == Dirty::Sending;
             let mut w = Waiting::new(Want::Nothing, Until::Escape, &mut []);
             // With a DTR pin, the edge first; without (or if the pin
             // failed), a guarded `+++`.
@@ -245,7 +248,20 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                     tried += 1;
                     signals += 1;
                 }
-                let r = self.wait(&mut w, after(if edge { ESCAPE_ANSWER } else { ANSWER })).await;
+                let sent = Instant::now();
+                let deadline = after(if edge { ESCAPE_ANSWER } else { ANSWER });
+                let r = loop {
+                    let r = self.wait(&mut w, deadline).await;
+                    // The module answers `+++` only after its own guard: an
+                    // `OK` before it, while a payload may still be coming,
+                    // is payload (taken for the answer, the probe that
+                    // follows would fall inside the guard and cancel the
+                    // escape). A DTR edge stops the payload at once, and
+                    // the probe after it is harmless.
+                    if edge || !sending || r.is_err() || Instant::now() >= sent + MODULE_GUARD {
+                        break r;
+                    }
+                };
                 if edge {
                     self.dtr.drive(false);
                 }

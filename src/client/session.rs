@@ -35,6 +35,10 @@ pub(crate) enum Dirty {
     Stream,
     /// ... and the module may be in data mode: escape first.
     DataMode,
+    /// ... in data mode sending a payload (a download, a listing, a file
+    /// read): escape first, and the payload still in flight may hold `OK`
+    /// lines (see [`super::limits::MODULE_GUARD`]).
+    Sending,
 }
 
 /// The client's state between calls. The one-byte fields first
@@ -228,7 +232,7 @@ impl State {
     /// What the resynchronisation must do first: escape if the module may
     /// be in data mode or holds part of a command line.
     pub(crate) fn must_escape(&self) -> bool {
-        self.dirty == Dirty::DataMode || self.line_open
+        matches!(self.dirty, Dirty::DataMode | Dirty::Sending) || self.line_open
     }
 
     /// After a resynchronisation: whether to wait for the deferred result

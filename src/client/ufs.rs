@@ -354,7 +354,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         opts: &'s mut Transfer<'p>,
     ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'p, 'b, U, D, W> {
         async move {
-            self.st.dirty = Dirty::DataMode;
+            self.st.dirty = Dirty::Sending;
             let mut w = Waiting::new(Want::Custom(read_qfdwl), Until::Data, &mut []);
             let (received, sum) = self.receive(command, &mut w, sink, opts).await?;
             w.until = Until::Final;
@@ -440,7 +440,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             let before = read;
             // From the command on, the module may enter data mode: a call
             // after a drop or a timeout escapes first.
-            self.st.dirty = Dirty::DataMode;
+            self.st.dirty = Dirty::Sending;
             let piece = async {
                 let (n, _) = self.receive(&cmd::qfread(handle, chunk), &mut w, sink, &mut opts).await?;
                 read += n;

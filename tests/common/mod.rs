@@ -21,6 +21,9 @@ pub enum Step {
     Expect(Vec<u8>),
     /// The modem sends these bytes.
     Send(Vec<u8>),
+    /// The modem sends these bytes even within a second of `+++`: a
+    /// download's payload still in flight.
+    Flight(Vec<u8>),
     /// The modem stays silent for this long before the next step.
     Pause(Duration),
     /// The client drives the DTR pin (see [`Modem::dtr_pin`]) to this
@@ -60,6 +63,12 @@ impl Script {
         self.0.push(Step::Send(bytes.to_vec()));
         self
     }
+    /// Modem sends raw bytes of a download still in flight: also within
+    /// the second after `+++` in which it answers nothing.
+    pub fn in_flight(mut self, bytes: &[u8]) -> Self {
+        self.0.push(Step::Flight(bytes.to_vec()));
+        self
+    }
     pub fn pause(mut self, d: Duration) -> Self {
         self.0.push(Step::Pause(d));
         self
@@ -92,6 +101,9 @@ pub struct State {
     /// Max bytes handed out per read (to exercise splits).
     pub read_chunk: usize,
     pause_until: Option<Instant>,
+    /// When the client last wrote `+++`: the module answers nothing for a
+    /// second after it (its guard; reference section 2).
+    escape_at: Option<Instant>,
     /// A step mismatch, reported by `check`.
     pub error: Option<String>,
     /// Every level the client drove the DTR pin to, with the mock time.
@@ -210,7 +222,7 @@ impl embedded_hal::digital::OutputPin for DtrPin {
 
 fn short(s: &Step) -> String {
     match s {
-        Step::Expect(b) | Step::Send(b) => {
+        Step::Expect(b) | Step::Send(b) | Step::Flight(b) => {
             let t = String::from_utf8_lossy(&b[..b.len().min(80)]).into_owned();
             format!("{:?}({t:?})", if matches!(s, Step::Expect(_)) { "expect" } else { "send" })
         }
@@ -235,15 +247,23 @@ impl Modem {
             s.pause_until = None;
             s.steps.pop_front();
         }
+        if let Some(at) = s.escape_at {
+            if Instant::now() < at + MODULE_GUARD && !matches!(s.steps.front(), Some(Step::Flight(_))) {
+                return Poll::Pending;
+            }
+            if Instant::now() >= at + MODULE_GUARD {
+                s.escape_at = None;
+            }
+        }
         match s.steps.front_mut() {
             Some(Step::Pause(d)) => {
                 let until = Instant::now() + *d;
                 s.pause_until = Some(until);
                 Poll::Pending
             }
-            Some(Step::Send(_)) => {
+            Some(Step::Send(_) | Step::Flight(_)) => {
                 let chunk = s.read_chunk;
-                let Some(Step::Send(bytes)) = s.steps.front_mut() else { unreachable!() };
+                let Some(Step::Send(bytes) | Step::Flight(bytes)) = s.steps.front_mut() else { unreachable!() };
                 let n = bytes.len().min(buf.len()).min(chunk);
                 buf[..n].copy_from_slice(&bytes[..n]);
                 bytes.drain(..n);
@@ -280,6 +300,9 @@ impl Modem {
     pub fn write_bytes(&self, buf: &[u8]) -> usize {
         let mut s = self.0.borrow_mut();
         s.writes.push((Instant::now(), buf.to_vec()));
+        if buf == b"+++" {
+            s.escape_at = Some(Instant::now());
+        }
         let mut rest = buf;
         // The trailing LF of the modem's last line may still be unread when
         // the client writes its next command: that is fine.
@@ -440,6 +463,10 @@ pub fn hostile(len: usize) -> Vec<u8> {
 
 // ---------------------------------------------------------------------------
 // Helpers shared by the client test files.
+
+/// The silence the module needs after `+++` before it answers (reference
+/// section 2).
+pub const MODULE_GUARD: Duration = Duration::from_secs(1);
 
 /// A generous bound of simulated time for one `run`.
 pub const LONG: Duration = Duration::from_secs(1200);
