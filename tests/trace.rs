@@ -9,7 +9,7 @@ use common::*;
 
 use std::sync::Mutex;
 
-use quectel_ftp::{Ftp, FtpConfig, PdpConfig, Transfer};
+use quectel_ftp::{Error, Ftp, FtpConfig, PdpConfig, Transfer};
 
 /// What the client logged, one record a line.
 static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -28,14 +28,22 @@ impl log::Log for Capture {
     fn flush(&self) {}
 }
 
+/// The mock clock's lock, with the logger installed and the records so
+/// far forgotten.
+fn capture() -> std::sync::MutexGuard<'static, ()> {
+    let guard = clock();
+    let _ = log::set_logger(&Capture);
+    log::set_max_level(log::LevelFilter::Trace);
+    LINES.lock().unwrap().clear();
+    guard
+}
+
 const SECRET: &str = "s3cr3t-pw";
 const PIN: &str = "4711";
 
 #[test]
 fn a_whole_session_is_traced_line_by_line_and_no_credential_reaches_the_log() {
-    let _c = clock();
-    log::set_logger(&Capture).unwrap();
-    log::set_max_level(log::LevelFilter::Trace);
+    let _c = capture();
     let payload = b"0123456789";
     let account = format!("AT+QFTPCFG=\"account\",\"{SECRET}\",\"{SECRET}\"");
     let modem = Modem::new(
@@ -126,4 +134,32 @@ fn a_whole_session_is_traced_line_by_line_and_no_credential_reaches_the_log() {
     }
     let oks = received.iter().filter(|l| **l == "OK").count();
     assert_eq!(oks, 19, "{received:?}");
+}
+
+/// What is left of a broken-off download's payload, escaped at the next
+/// call, is traced by its length as payload is, not as lines of text.
+#[test]
+fn a_broken_off_download_s_remainder_is_not_traced_as_text() {
+    let _c = capture();
+    let modem = Modem::new(
+        boot_open()
+            .deferred("AT+QFTPSIZE=\"f\"", "+QFTPSIZE: 0,100000")
+            .cmd("AT+QFTPGET=\"f\",\"COM:\",0,100000")
+            .lines(&["CONNECT"])
+            .send(b"first part\r\n")
+            .expect(b"+++")
+            .in_flight(b"private-remainder\r\nOK\r\n")
+            .lines(&["OK"])
+            .then(probe())
+            .then(close_ok()),
+    );
+    let mut buf = [0u8; 512];
+    let mut ftp = Ftp::new(modem.clone(), &mut buf).unwrap();
+    run(LONG, async { up(&mut ftp).await });
+    poll_then_drop(200, ftp.get("f", &mut Sink(Vec::new()), Transfer::default()));
+    run(LONG, async { assert_eq!(ftp.cwd("/").await, Err(Error::NotOpen)) });
+    modem.finished();
+    let all = LINES.lock().unwrap().join("\n");
+    assert!(!all.contains("private-remainder"), "{all}");
+    assert!(all.contains("< a line of 17 bytes"), "{all}");
 }

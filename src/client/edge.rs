@@ -413,6 +413,12 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             }
             match &frame {
                 None => {}
+                // While a broken-off download is escaped, what is left of
+                // its payload comes as lines: shown by length, as payload
+                // is.
+                Some(Frame::Line(line)) if w.until == Until::Escape && self.st.dirty == Dirty::Sending => {
+                    trace!("< a line of {} bytes (a download's remainder?)", line.len())
+                }
                 Some(Frame::Line(line)) => trace!("< {}", Escaped(line)),
                 Some(Frame::Data(d)) => trace!("< {} bytes of payload", d.len()),
                 // An echo repeats a command line, credentials included.
