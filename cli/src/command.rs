@@ -15,6 +15,7 @@ use crate::console::{rate, Console};
 use crate::io::{LocalFile, StdIo};
 use crate::session::{open_session, Failure, SessionConfig, Step};
 use crate::ufs::UfsCommand;
+use indicatif::ProgressBar;
 
 /// What to do once logged in.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
@@ -501,9 +502,38 @@ async fn get_once<U: Read + Write, D: Dtr>(
         progress.moved.set(start + n);
     };
     let opts = Transfer { start, chunk, ..Transfer::default() }.with_progress(&mut report);
-    let moved = ftp.get(remote, &mut download.sink, opts).await;
+    // The driver tells progress per chunk the module confirmed (a point to
+    // resume from), and by default the file is one chunk: the bar follows
+    // the bytes written instead.
+    let base = download.start;
+    let mut shown = Shown { sink: &mut download.sink, bar: &bar, base };
+    let moved = ftp.get(remote, &mut shown, opts).await;
     bar.finish_and_clear();
     moved.map(drop).map_err(|e| download.sink.failure("get", local, e))
+}
+
+/// A download's sink that moves the progress bar at every write.
+struct Shown<'a, W> {
+    sink: &'a mut LocalFile<W>,
+    bar: &'a ProgressBar,
+    /// Where the local file began (`--continue`).
+    base: u64,
+}
+
+impl<W> embedded_io::ErrorType for Shown<'_, W> {
+    type Error = std::io::Error;
+}
+
+impl<W: std::io::Write> Write for Shown<'_, W> {
+    async fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.sink.write(buf).await?;
+        self.bar.set_position(self.base + self.sink.written);
+        Ok(n)
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        self.sink.flush().await
+    }
 }
 
 /// Where a download goes, kept across the tries of `--retries`.

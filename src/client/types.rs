@@ -28,8 +28,10 @@ pub struct Transfer<'p> {
     /// How [`crate::Ftp::put`] sends a source of unknown length that does
     /// not fit the chunk buffer ([`UploadMode::Auto`] by default).
     pub upload: UploadMode,
-    /// Told the bytes moved so far after each chunk (each write of the
-    /// source for [`crate::Ftp::put_escaped`]). Optional.
+    /// Told the bytes moved so far: for uploads after each write to the
+    /// module, for downloads after each chunk the module confirmed (a
+    /// point to resume from; count the sink's writes for finer progress).
+    /// Optional.
     pub progress: Option<&'p mut dyn FnMut(u64)>,
 }
 

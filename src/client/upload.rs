@@ -248,7 +248,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 let n = (end - pos).min(opts.chunk.max(1).into());
                 let last = pos + n == end;
                 let r = match cmd::qftpput(remote, COM, pos, Some((sat32(n), last))) {
-                    Ok(command) => self.upload_streamed(&command, src, n).await,
+                    Ok(command) => self.upload_streamed(&command, src, n, &mut opts, pos - start).await,
                     Err(e) => Err(e.into()),
                 };
                 self.release_upload_area();
@@ -263,15 +263,17 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
 
     /// One upload exchange of a known length: the command, `CONNECT`,
     /// `n` bytes streamed from `src`, the result.
-    fn upload_streamed<'s, 'c, R: Read>(
+    fn upload_streamed<'s, 'c, 'o, 'p, R: Read>(
         &'s mut self,
         command: &'s Command<'c>,
         src: &'s mut R,
         n: u64,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'b, U, D, R> {
+        opts: &'o mut Transfer<'p>,
+        before: u64,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 'c, 'o, 'p, 'b, U, D, R> {
         async move {
             let mut w = self.upload_start(command).await?;
-            let moved = self.stream(src, n, &mut w).await?;
+            let moved = self.stream(src, n, &mut w, opts, before).await?;
             self.upload_end(&mut w, moved).await
         }
     }
@@ -337,15 +339,18 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     }
 
     /// Streams exactly `len` bytes of the source through the upload area
-    /// (a source that ends before is an error). Stops early, sending
-    /// nothing more, if the module has left data mode by itself (see
-    /// [`Ftp::module_left_data_mode`]): the result in `w` tells why.
-    fn stream<'s, 't, R: Read>(
+    /// (a source that ends before is an error), telling `opts`'s progress
+    /// `before` plus the bytes written after each write. Stops early,
+    /// sending nothing more, if the module has left data mode by itself
+    /// (see [`Ftp::module_left_data_mode`]): the result in `w` tells why.
+    fn stream<'s, 't, 'o, 'p, R: Read>(
         &'s mut self,
         src: &'s mut R,
         len: u64,
         w: &'s mut Waiting<'t>,
-    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 't, 'b, U, D, R> {
+        opts: &'o mut Transfer<'p>,
+        before: u64,
+    ) -> impl Future<Output = Result<u64, Error>> + use<'s, 't, 'o, 'p, 'b, U, D, R> {
         async move {
             let room = self.rx.len().saturating_sub(RX_LEN) as u64;
             let mut moved = 0u64;
@@ -362,6 +367,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 }
                 moved += k as u64;
                 self.write_upload(RX_LEN, RX_LEN + k, after(self.st.deferred)).await?;
+                opts.report(before + moved);
             }
             Ok(moved)
         }
