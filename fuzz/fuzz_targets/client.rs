@@ -448,6 +448,16 @@ struct Module {
     /// Well-behaved: bytes printed, and bytes the client has read.
     printed_total: usize,
     read_total: usize,
+    /// Hostile: a `CONNECT` line ended and started a download: an LF
+    /// right after it ends that line too (as the client reads it).
+    skip_lf: bool,
+    /// Hostile: what followed the last `AT+QFREAD` piece, while it may
+    /// still be `\r\nOK\r\n`.
+    read_trailer: Option<Vec<u8>>,
+    /// Hostile: a piece of the operation running was not followed by
+    /// `\r\nOK\r\n` at once: a byte lost or doubled inside it (`ufs_read`
+    /// must not succeed then).
+    read_untrailed: bool,
 }
 
 /// An `AT+QFOPEN` of the hostile part and what of its answer came.
@@ -470,6 +480,11 @@ fn ufs_key(name: &str) -> String {
 
 fn in_ram(key: &str) -> bool {
     key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("RAM:"))
+}
+
+/// A decimal digit's value.
+fn digit(b: u8) -> Option<usize> {
+    b.is_ascii_digit().then(|| usize::from(b - b'0'))
 }
 
 /// The file store's checksum (reference section 8), written out here
@@ -633,6 +648,18 @@ impl Module {
     fn printed(&mut self, bytes: &[u8], now: Instant) {
         self.tick(now);
         for &b in bytes {
+            if std::mem::take(&mut self.skip_lf) && b == b'\n' {
+                continue;
+            }
+            if let Some(trailer) = &mut self.read_trailer {
+                trailer.push(b);
+                if !b"\r\nOK\r\n".starts_with(trailer) {
+                    self.read_untrailed = true;
+                    self.read_trailer = None;
+                } else if trailer.len() == 6 {
+                    self.read_trailer = None;
+                }
+            }
             if let Mode::Download(d) = &mut self.mode {
                 d.sent += 1;
                 d.tail.push(b);
@@ -890,7 +917,9 @@ impl Module {
                 // missing or malformed: none).
                 let n = line
                     .get(b"CONNECT".len()..)
-                    .and_then(|n| std::str::from_utf8(n).ok()?.trim().parse::<usize>().ok())
+                    .map(<[u8]>::trim_ascii)
+                    .filter(|n| !n.is_empty())
+                    .and_then(|n| n.iter().try_fold(0usize, |a, &b| a.checked_mul(10)?.checked_add(digit(b)?)))
                     .unwrap_or(0)
                     .min(len);
                 let mut payload = self.piece(handle, n);
@@ -898,6 +927,9 @@ impl Module {
                 Mode::Download(Download { result: "QFREAD", payload, limit: Some(n), sent: 0, tail: Vec::new() })
             }
         };
+        // The client skips an LF right after the `CONNECT` line of a
+        // download.
+        self.skip_lf = matches!(self.mode, Mode::Download(_));
         match &self.mode {
             Mode::Upload(u) if u.len == Some(0) => self.leave(Leave::Done, now),
             Mode::Download(d) if d.limit == Some(0) => self.leave(Leave::Done, now),
@@ -953,7 +985,13 @@ impl Module {
                     let now_bytes = [if reported { &result[..] } else { &[] }, b"\r\nOK\r\n"].concat();
                     (now_bytes, None)
                 }
-                "QFREAD" => (b"\r\nOK\r\n".to_vec(), None),
+                "QFREAD" => {
+                    // The piece's `n` bytes came: `\r\nOK\r\n` must follow.
+                    if why == Leave::Done && !self.well_behaved {
+                        self.read_trailer = Some(Vec::new());
+                    }
+                    (b"\r\nOK\r\n".to_vec(), None)
+                }
                 result => {
                     let aborted_download = why == Leave::Escaped;
                     let line = (!aborted_download || self.manners.reports_abort)
@@ -1591,7 +1629,16 @@ fn operation(ftp: &mut Ftp<'_, Modem>, line: &RefCell<Line>, input: &mut Input<'
             go!(ftp.ufs_upload(local, &mut src, long.len() as u64 + short, how, Transfer::default()))
         }
         20 => go!(ftp.ufs_download(local, &mut sink, Transfer::default())),
-        21 => go!(ftp.ufs_read(local, &mut sink, Transfer { chunk, ..Transfer::default() })),
+        21 => {
+            line.borrow_mut().module.read_untrailed = false;
+            let r = drive(ftp.ufs_read(local, &mut sink, Transfer { chunk, ..Transfer::default() }), drop_after);
+            if let Some((Ok(n), _)) = r {
+                assert!(
+                    !line.borrow().module.read_untrailed,
+                    "ufs_read gave Ok({n}) though a piece was not followed by \\r\\nOK\\r\\n at once"
+                );
+            }
+        }
         22 => go!(ftp.put_from_ufs(remote, local, u64::from(start >> 5), within_s)),
         _ => go!(ftp.get_to_ufs(remote, local, u64::from(start >> 5), within_s)),
     }

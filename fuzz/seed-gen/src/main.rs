@@ -426,6 +426,20 @@ fn seeds() -> Vec<Seed> {
         vec![Call { name: 4, data: b"abc", start: 4, ..Call::new(Op::UfsUpload) }, Call::new(Op::UfsSpace)],
         polite,
     );
+    // A byte doubled inside a counted piece (`CONNECT 7`, eight bytes):
+    // the piece is not followed by `OK` at once (found by review, then by
+    // the property the target checks since).
+    store(
+        "finding-ufs-read-piece-not-followed-by-ok",
+        vec![
+            lines(&["+QFOPEN: 1027", "OK"]),
+            bytes(b"\r\nCONNECT 7\r\n01233456\r\nOK\r\n"),
+            qfread(b""),
+            lines(&["OK"]),
+        ],
+        vec![Call { chunk: 1, ..Call::new(Op::UfsRead) }],
+        polite,
+    );
     store(
         "ufs-download-more-than-listed",
         [vec![listed("u.bin", 3)], qfdwl(b"hello")].concat(),
