@@ -20,7 +20,11 @@
 //!   download moves exactly the file's bytes and an upload exactly its
 //!   own: no desynchronisation survives the hostile part;
 //! - the password is written only inside its own `AT+QFTPCFG="account"`,
-//!   and the PIN only inside its own `AT+CPIN="<pin>"`.
+//!   and the PIN only inside its own `AT+CPIN="<pin>"`;
+//! - `ufs_read` succeeds only if each `AT+QFREAD` piece was followed by
+//!   `\r\nOK\r\n` at once (else a byte was lost or doubled inside it);
+//! - the well-behaved part's file store calls move exact bytes with the
+//!   exact commands, and a file the hostile part left open reads again.
 //!
 //! Where the hostile part's bytes leave the module's state ambiguous, the
 //! model takes the reading that asks least of the client (command mode,
@@ -51,7 +55,8 @@
 //! client, or reading it again answers `+CME ERROR: 426`) only once a
 //! single `+QFOPEN: <handle>` (not 0) and `OK` answered the `AT+QFOPEN` of
 //! the operation still running; `AT+QFCLOSE` closes at once, whatever the
-//! answer.
+//! answer; a file left open across a simulated MCU reset is taken as closed
+//! (the module keeps it open, but the new client cannot know its handle).
 #![no_main]
 
 use std::cell::RefCell;
