@@ -554,3 +554,39 @@ fn a_left_open_file_the_module_closed_itself_is_forgotten() {
     });
     modem.finished();
 }
+
+/// A byte doubled inside a counted piece (`CONNECT 7`, then eight bytes):
+/// the seven taken are not followed by `\r\nOK\r\n` at once, so they are
+/// not the piece. The read fails (it used to return the shifted bytes as
+/// the file); the module may still be sending, so the next call leaves
+/// data mode first, then closes the file. Fuzz seed
+/// `finding-ufs-read-piece-not-followed-by-ok`.
+#[test]
+fn a_byte_doubled_inside_a_read_piece_is_refused() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot()
+            .cmd("AT+QFOPEN=\"f.bin\",2")
+            .lines(&["+QFOPEN: 1", "OK"])
+            .cmd("AT+QFREAD=1,7")
+            .send(b"\r\nCONNECT 7\r\n01233456\r\nOK\r\n")
+            // The module had sent its piece: the `+++` finds it in command
+            // mode (the `OK` the escape waits for is the piece's, read
+            // already).
+            .expect(b"+++")
+            .then(probe())
+            .ok("AT+QFCLOSE=1")
+            .cmd("AT+QFLDS=\"UFS\"")
+            .lines(&["+QFLDS: 1,2", "OK"]),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = client(&modem, &mut buf);
+    let mut sink = Sink(Vec::new());
+    run(LONG, async {
+        ftp.init().await.unwrap();
+        let opts = Transfer { chunk: 7, ..Transfer::default() };
+        assert_eq!(ftp.ufs_read("f.bin", &mut sink, opts).await, Err(Error::Protocol));
+        assert_eq!(ftp.ufs_space().await, Ok(UfsSpace { free: 1, total: 2 }));
+    });
+    modem.finished();
+}

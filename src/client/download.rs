@@ -36,7 +36,7 @@ const GET: &[u8] = b"QFTPGET";
 const UNKNOWN_SIZE_CHUNK: u64 = 64 * 1024;
 
 /// What follows an exact-length payload at once.
-const TRAILER: &[u8] = b"\r\nOK\r\n";
+pub(super) const TRAILER: &[u8] = b"\r\nOK\r\n";
 
 impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Downloads `remote` from `opts.start` into `sink`. The size is asked

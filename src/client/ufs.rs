@@ -29,6 +29,7 @@ use super::Dtr;
 use embedded_io_async::{Read, Write};
 
 use super::answer::{Got, Until, Verdict, Waiting, Want};
+use super::download::TRAILER;
 use super::edge::{after, RX_LEN};
 use super::limits::QUICK;
 use super::session::Dirty;
@@ -408,7 +409,9 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// read so far. Returns the bytes read.
     ///
     /// Unlike [`Ftp::ufs_download`] there is no checksum: each piece's
-    /// length is on its `CONNECT` line and must be followed by `OK`.
+    /// length is on its `CONNECT` line and must be followed by `\r\nOK\r\n`
+    /// at once ([`Error::Protocol`] otherwise: a byte was lost or doubled
+    /// inside it).
     ///
     /// **Time bound:** `P` + 5 s to open; per piece 5 s to `CONNECT`,
     /// then each part of it within `D` of the one before, then 5 s for
@@ -444,8 +447,17 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             let piece = async {
                 let (n, _) = self.receive(&cmd::qfread(handle, chunk), &mut w, sink, &mut opts).await?;
                 read += n;
-                w.until = Until::Final;
-                self.wait(&mut w, after(QUICK)).await.map(drop)
+                // `OK` at once: a byte lost or doubled inside the piece
+                // shifts its end (its bytes are not the file's), and the
+                // module may still be sending.
+                match self.expect_raw(TRAILER, after(QUICK)).await {
+                    Err(Error::Protocol) => {
+                        warn!("read piece not followed by OK: bytes lost or doubled");
+                        self.st.dirty = Dirty::DataMode;
+                        Err(Error::Protocol)
+                    }
+                    r => r,
+                }
             }
             .await;
             match piece {
