@@ -453,7 +453,7 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 match self.expect_raw(TRAILER, after(QUICK)).await {
                     Err(Error::Protocol) => {
                         warn!("read piece not followed by OK: bytes lost or doubled");
-                        self.st.dirty = Dirty::DataMode;
+                        self.st.dirty = Dirty::Sending;
                         Err(Error::Protocol)
                     }
                     r => r,
