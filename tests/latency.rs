@@ -449,14 +449,7 @@ fn a_pin_that_failed_counts_as_none_until_the_next_init() {
             .then(put_chunk("f", F as u64, &data[F..2 * F], false))
             .then(put_chunk("f", 2 * F as u64, &data[2 * F..], true))
             // `init` again (the pin rests low already): `AT&D1`.
-            .then(escape_at_init())
-            .then(probe_cmd())
-            .lines(&["ERROR", "+CMEE: 1", "OK"])
-            .ok("ATE0")
-            .ok("AT+CMEE=1")
-            .ok("AT&D1")
-            .cmd("AT+CPIN?")
-            .lines(&["+CPIN: READY", "OK"])
+            .then(init_dtr())
             .then(open_ok())
             .then(escaped(0, &data))
             .then(end_dtr(data.len())),

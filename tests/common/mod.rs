@@ -492,9 +492,13 @@ pub fn boot() -> Script {
 /// Bring-up with a DTR pin: `with_dtr` drives it low at once, then what
 /// `Ftp::init` sends, `AT&D1` after `AT+CMEE=1`.
 pub fn boot_dtr() -> Script {
-    Script::new()
-        .dtr(false)
-        .then(escape_at_init())
+    Script::new().dtr(false).then(init_dtr())
+}
+
+/// What `Ftp::init` sends with a DTR pin (resting low already): `AT&D1`
+/// after `AT+CMEE=1`.
+pub fn init_dtr() -> Script {
+    escape_at_init()
         .then(probe_cmd())
         .lines(&["ERROR", "+CMEE: 1", "OK"])
         .ok("ATE0")
