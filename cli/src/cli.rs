@@ -171,7 +171,7 @@ impl Cli {
             (None, Some(host)) => host.to_owned(),
             (None, None) => return Err(Failure::usage("--host is required with --device")),
         };
-        Ok(SessionConfig {
+        let cfg = SessionConfig {
             apn: self.apn.clone(),
             context: self.context,
             host,
@@ -193,7 +193,9 @@ impl Cli {
                 (Some(_), Tls::None) => return Err(Failure::usage("--ca-cert needs --tls implicit or explicit")),
                 (ca_cert, _) => ca_cert.clone(),
             },
-        })
+        };
+        cfg.check()?;
+        Ok(cfg)
     }
 
     /// Runs the command (or the shell) on the device, or on the
@@ -358,6 +360,18 @@ mod tests {
         assert!(!refused.to_string().contains("97531"), "{refused}");
         let cli = Cli::parse_from(["qftp", "--password", "-", "pwd"]);
         assert_eq!(cli.password, Some(Password("-".into())));
+    }
+
+    #[test]
+    fn an_account_the_module_cannot_take_is_refused_before_start_up_without_its_content() {
+        let cli = Cli::parse_from(["qftp", "--host", "h", "--password", "pa\"ss-9", "pwd"]);
+        let refused = cli.session_config(None).expect_err("a quote in the password");
+        assert_eq!(refused.exit_code(), crate::session::EXIT_USAGE);
+        let shown = refused.to_string();
+        assert!(shown.contains("--password") && !shown.contains("ss-9") && !shown.contains("offset"), "{shown}");
+        let cli = Cli::parse_from(["qftp", "--host", "h", "--user", "a\u{1}b", "pwd"]);
+        assert!(cli.session_config(None).expect_err("a control byte").to_string().contains("--user"));
+        assert!(Cli::parse_from(["qftp", "--host", "h", "--password", "fine", "pwd"]).session_config(None).is_ok());
     }
 
     #[test]

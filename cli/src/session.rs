@@ -117,6 +117,22 @@ impl SessionConfig {
         }
     }
 
+    /// Refuses, before the module is brought up, settings the driver would
+    /// refuse at `configure`: a user or password the module cannot take
+    /// (said without the password's content or the place of its bad
+    /// byte), a value out of range.
+    pub fn check(&self) -> Result<(), Failure> {
+        const ACCOUNT: &str = "at most 255 bytes, without \", CR, LF or other control bytes";
+        let refused = |user, password| FtpConfig { user, password, ..FtpConfig::default() }.validate().is_err();
+        if refused(&self.user, "") {
+            return Err(Failure::usage(format!("--user: the module takes {ACCOUNT}")));
+        }
+        if refused("", &self.password) {
+            return Err(Failure::usage(format!("--password: the module takes {ACCOUNT}")));
+        }
+        self.ftp().validate().map_err(|e| Failure::usage(format!("the FTP settings: {e}")))
+    }
+
     /// The `AT+QFTPCFG` settings.
     pub fn ftp(&self) -> FtpConfig<'_> {
         FtpConfig {

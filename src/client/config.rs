@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use crate::at::cmd::in_range as range;
+use crate::at::cmd::{self, in_range as range};
 use crate::error::ArgError;
 
 /// `AT+QFTPCFG="filetype"`.
@@ -93,9 +93,13 @@ impl Default for FtpConfig<'_> {
 }
 
 impl FtpConfig<'_> {
-    /// Checks every value against its documented range, and refuses FTPS in
-    /// active mode (the module supports FTPS only in passive mode).
+    /// Checks every value against its documented range (the user and the
+    /// password: 255 bytes at most, no `"`, CR, LF or other control byte),
+    /// and refuses FTPS in active mode (the module supports FTPS only in
+    /// passive mode). [`crate::Ftp::configure`] checks this before it sends
+    /// anything; call it to refuse a configuration earlier.
     pub fn validate(&self) -> Result<(), ArgError> {
+        cmd::qftpcfg_account(self.user, self.password)?;
         range(self.context_id, 1, 16)?;
         range(self.rsp_timeout_s, 20, 180)?;
         range(self.ssl_ctx, 0, 5)?;
@@ -333,6 +337,10 @@ mod tests {
         let ftps_active =
             FtpConfig { ssl: SslType::Implicit, transfer_mode: TransferMode::Active, ..Default::default() };
         assert_eq!(ftps_active.validate(), Err(ArgError::Conflict));
+        let quoted = FtpConfig { password: "pa\"ss", ..Default::default() };
+        assert_eq!(quoted.validate(), Err(ArgError::ForbiddenByte { at: 2 }));
+        let long = "u".repeat(256);
+        assert_eq!(FtpConfig { user: &long, ..Default::default() }.validate(), Err(ArgError::TooLong { max: 255 }));
         assert_eq!(SslConfig { version: 5, ..Default::default() }.validate(), Err(ArgError::OutOfRange));
     }
 

@@ -33,12 +33,10 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
             SslType::None => None,
             _ => Some(ssl.unwrap_or(&SslConfig::DEFAULT)),
         };
+        // Every command's arguments are checked here, before any is sent.
         cfg.validate()?;
         if let Some(s) = ssl {
             s.validate()?;
-        }
-        for step in steps(ssl) {
-            config_command(cfg, ssl, step)?;
         }
         self.prepare(false).await?;
         // From the first command on, the module may use the longer of the
