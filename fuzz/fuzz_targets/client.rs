@@ -30,7 +30,9 @@
 //!   well-behaved part send the exact commands and move the exact bytes,
 //!   and store and forward leaves nothing staged, after an error too (a
 //!   missing remote file, a source a byte short), keeps the staging file
-//!   when asked and leaves one that existed already alone (`407`).
+//!   when asked and leaves one that existed already alone (`407`); in the
+//!   hostile part, store and forward succeeds only with the count it
+//!   moved and its staging file's `AT+QFDEL` sent (unless kept).
 //!
 //! Where the hostile part's bytes leave the module's state ambiguous, the
 //! model takes the reading that asks least of the client (command mode,
@@ -1664,16 +1666,25 @@ fn operation(ftp: &mut Ftp<'_, Modem>, line: &RefCell<Line>, input: &mut Input<'
             go!(ftp.list_to_ufs(kind, name, local, within_s))
         }
         // Store and forward: the staging file is `local`.
-        25 => {
-            let staging =
-                Staging { name: local, keep: how & 4 != 0, upload: UfsUpload { timeout_s, ack: false }, within_s };
+        25 | 26 => {
+            let keep = how & 4 != 0;
+            let staging = Staging { name: local, keep, upload: UfsUpload { timeout_s, ack: false }, within_s };
             let opts = Transfer { start: u64::from(start >> 5), chunk, ..Transfer::default() };
-            go!(ftp.put_via_ufs(remote, &mut src, data.len() as u64 + short, &staging, opts))
-        }
-        26 => {
-            let staging = Staging { name: local, keep: how & 4 != 0, upload: UfsUpload::default(), within_s };
-            let opts = Transfer { start: u64::from(start >> 5), chunk, ..Transfer::default() };
-            go!(ftp.get_via_ufs(remote, &mut sink, &staging, opts))
+            let before = line.borrow().written.len();
+            let size = data.len() as u64 + short;
+            let r = match op % 29 {
+                25 => drive(ftp.put_via_ufs(remote, &mut src, size, &staging, opts), drop_after),
+                _ => drive(ftp.get_via_ufs(remote, &mut sink, &staging, opts), drop_after),
+            };
+            // A success moved the size given (up) or what the sink got
+            // (down), and deleted the staging file unless it was kept.
+            if let Some((Ok(n), _)) = r {
+                let expected = if op % 29 == 25 { size } else { sink.len() as u64 };
+                assert_eq!(n, expected, "store and forward ({op}): the count");
+                let delete = format!("AT+QFDEL=\"{local}\"\r");
+                let deleted = line.borrow().written[before..].windows(delete.len()).any(|w| w == delete.as_bytes());
+                assert!(keep || deleted, "store and forward ({op}) succeeded without deleting its staging file");
+            }
         }
         27 => go!(ftp.install_ca(local, &mut src, data.len() as u64 + short, start >> 5)),
         _ => {
