@@ -524,6 +524,37 @@ fn a_dropped_read_s_file_is_closed_before_the_next_read() {
     assert!(sink.0 == data);
 }
 
+/// `+QFOPEN: <handle>` heard, then nonsense before its `OK` (a `CONNECT`
+/// no command asked for): the read fails with `Protocol`, but the module
+/// said it opened the file, so the next call closes that handle (left
+/// open, reading the file again would answer `+CME ERROR: 426`). Fuzz
+/// seed `finding-ufs-open-answer-garbled-file-left-open`.
+#[test]
+fn a_handle_heard_before_a_garbled_open_answer_is_closed_by_the_next_call() {
+    let _c = clock();
+    let modem = Modem::new(
+        boot()
+            .cmd("AT+QFOPEN=\"f.bin\",2")
+            .lines(&["+QFOPEN: 1027", "CONNECT 7", "OK"])
+            .then(probe())
+            .ok("AT+QFCLOSE=1027")
+            .cmd("AT+QFOPEN=\"f.bin\",2")
+            .lines(&["+QFOPEN: 1028", "OK"])
+            .cmd("AT+QFREAD=1028,100")
+            .lines(&["CONNECT 0", "OK"])
+            .ok("AT+QFCLOSE=1028"),
+    );
+    let mut buf = [0u8; 256];
+    let mut ftp = client(&modem, &mut buf);
+    let opts = || Transfer { chunk: 100, ..Transfer::default() };
+    run(LONG, async {
+        ftp.init().await.unwrap();
+        assert_eq!(ftp.ufs_read("f.bin", &mut Sink(Vec::new()), opts()).await, Err(Error::Protocol));
+        assert_eq!(ftp.ufs_read("f.bin", &mut Sink(Vec::new()), opts()).await, Ok(0));
+    });
+    modem.finished();
+}
+
 /// The module restarted since the read was dropped: closing the file it
 /// left open answers `+CME ERROR: 416` (not open), which is forgotten, and
 /// the next call goes on; the one after closes nothing.

@@ -24,7 +24,15 @@
 //! - `ufs_read` succeeds only if each `AT+QFREAD` piece was followed by
 //!   `\r\nOK\r\n` at once (else a byte was lost or doubled inside it);
 //! - the well-behaved part's file store calls move exact bytes with the
-//!   exact commands, and a file the hostile part left open reads again.
+//!   exact commands, and a file the hostile part left open reads again;
+//! - a listing into a file of the store, store and forward up and down
+//!   (`put_via_ufs`, `get_via_ufs`), `install_ca` and `ssl_files` in the
+//!   well-behaved part send the exact commands and move the exact bytes,
+//!   and store and forward leaves nothing staged, after an error too (a
+//!   missing remote file, a source a byte short), keeps the staging file
+//!   when asked and leaves one that existed already alone (`407`); in the
+//!   hostile part, store and forward succeeds only with the count it
+//!   moved and its staging file's `AT+QFDEL` sent (unless kept).
 //!
 //! Where the hostile part's bytes leave the module's state ambiguous, the
 //! model takes the reading that asks least of the client (command mode,
@@ -69,7 +77,9 @@ use std::task::{Context, Poll, Waker};
 use embassy_time::{Duration, Instant, MockDriver};
 use libfuzzer_sys::fuzz_target;
 use quectel_ftp::at::parse;
-use quectel_ftp::{CmeError, Error, Ftp, FtpConfig, Listing, PdpConfig, Transfer, UfsSpace, UfsUpload};
+use quectel_ftp::{
+    CmeError, Error, Ftp, FtpConfig, Listing, PdpConfig, SslFiles, Staging, Transfer, UfsSpace, UfsUpload,
+};
 
 /// The password of the configuration: it may appear on the wire only
 /// inside its own command.
@@ -118,6 +128,8 @@ const UFS_NAMES: [&str; 10] = [
 /// `CONNECT`s, an escape and an ACK, all of which must reach the file as
 /// data and come back from it byte for byte.
 const STORE: &[u8] = b"AT+QFUPL=\"x\",3\r+++\r\nOK\r\n\r\n+QFUPL: 3,0\r\nCONNECT 7\r\nA\r\n+QFDWL: 1,0\r\n\x00\xff";
+/// The staging file of the well-behaved part's store and forward.
+const STAGED: &str = "s.bin";
 /// The size of the well-behaved part's upload in ACK mode (`w2.bin`): two
 /// blocks of a KiB, each acknowledged.
 const ACKED: usize = 2048;
@@ -1570,7 +1582,10 @@ fn operation(ftp: &mut Ftp<'_, Modem>, line: &RefCell<Line>, input: &mut Input<'
     // remote name from the same byte.
     let local = UFS_NAMES[usize::from(names) % UFS_NAMES.len()];
     let remote = ["f", "a\"b", "", "dir/x.bin"][usize::from(names / 10 % 4)];
-    let chunk = [1u32, 7, 64, 1000][usize::from(input.byte() % 4)];
+    // The chunk; for store and forward also whether the staging file is
+    // kept (bit 2), for a listing to the store its kind (bits 3-4).
+    let how = input.byte();
+    let chunk = [1u32, 7, 64, 1000][usize::from(how % 4)];
     let mut sink = Vec::new();
     let len = usize::from(input.byte());
     let data = harmless(input.bytes(len));
@@ -1601,7 +1616,7 @@ fn operation(ftp: &mut Ftp<'_, Modem>, line: &RefCell<Line>, input: &mut Input<'
     // ACK mode: the data again and again, past a KiB.
     let long: Vec<u8> = data.iter().copied().cycle().take(1024 + usize::from(start) * 8).collect();
     let long = harmless(&long);
-    match op % 24 {
+    match op % 29 {
         0 => {
             // Only right after a power-up, as its documentation says.
             line.borrow_mut().module.restart();
@@ -1645,7 +1660,42 @@ fn operation(ftp: &mut Ftp<'_, Modem>, line: &RefCell<Line>, input: &mut Input<'
             }
         }
         22 => go!(ftp.put_from_ufs(remote, local, u64::from(start >> 5), within_s)),
-        _ => go!(ftp.get_to_ufs(remote, local, u64::from(start >> 5), within_s)),
+        23 => go!(ftp.get_to_ufs(remote, local, u64::from(start >> 5), within_s)),
+        24 => {
+            let kind = [Listing::List, Listing::Nlst, Listing::Mlsd][usize::from(how >> 3 & 3) % 3];
+            go!(ftp.list_to_ufs(kind, name, local, within_s))
+        }
+        // Store and forward: the staging file is `local`.
+        25 | 26 => {
+            let keep = how & 4 != 0;
+            let staging = Staging { name: local, keep, upload: UfsUpload { timeout_s, ack: false }, within_s };
+            let opts = Transfer { start: u64::from(start >> 5), chunk, ..Transfer::default() };
+            let before = line.borrow().written.len();
+            let size = data.len() as u64 + short;
+            let r = match op % 29 {
+                25 => drive(ftp.put_via_ufs(remote, &mut src, size, &staging, opts), drop_after),
+                _ => drive(ftp.get_via_ufs(remote, &mut sink, &staging, opts), drop_after),
+            };
+            // A success moved the size given (up) or what the sink got
+            // (down), and deleted the staging file unless it was kept.
+            if let Some((Ok(n), _)) = r {
+                let expected = if op % 29 == 25 { size } else { sink.len() as u64 };
+                assert_eq!(n, expected, "store and forward ({op}): the count");
+                let delete = format!("AT+QFDEL=\"{local}\"\r");
+                let deleted = line.borrow().written[before..].windows(delete.len()).any(|w| w == delete.as_bytes());
+                assert!(keep || deleted, "store and forward ({op}) succeeded without deleting its staging file");
+            }
+        }
+        27 => go!(ftp.install_ca(local, &mut src, data.len() as u64 + short, start >> 5)),
+        _ => {
+            let second = UFS_NAMES[usize::from(names / 10) % UFS_NAMES.len()];
+            let files = SslFiles {
+                cacert: Some(local).filter(|_| how & 4 != 0),
+                clientcert: Some(second).filter(|_| how & 8 != 0),
+                clientkey: Some(local).filter(|_| how & 16 != 0),
+            };
+            go!(ftp.ssl_files(start >> 5, &files))
+        }
     }
 }
 
@@ -1697,6 +1747,117 @@ fn upload_wire() -> Vec<u8> {
         pos += chunk.len();
     }
     wire
+}
+
+/// The well-behaved part's listing to the store and store and forward, in
+/// the session: exact commands on the wire, exact bytes moved, and nothing
+/// the client staged left on the store, after an error too (the crate's
+/// promise: "stage, transfer, delete; nothing left behind after an
+/// error"); a staging file kept when asked, and one that existed already
+/// left alone.
+fn well_behaved_forward(ftp: &mut Ftp<'_, Modem>, line: &RefCell<Line>) {
+    let wire_since = |before: usize| String::from_utf8_lossy(&line.borrow().written[before..]).into_owned();
+    let stored = |name: &str| line.borrow().module.ufs.get(name).cloned();
+    let staging = Staging { within_s: 60, ..Staging::new(STAGED) };
+
+    // A listing into a local file.
+    let before = line.borrow().written.len();
+    let (r, _) = drive(ftp.list_to_ufs(Listing::Mlsd, "dir", "l.bin", 60), None).expect("not dropped");
+    assert_eq!(r, Ok(LISTING.len() as u64), "list_to_ufs");
+    assert_eq!(wire_since(before), "AT+QFTPMLSD=\"dir\",\"l.bin\"\r", "list_to_ufs: the wire");
+    assert_eq!(stored("l.bin").as_deref(), Some(LISTING), "the listing stored");
+    let (r, _) = drive(ftp.ufs_delete("l.bin"), None).expect("not dropped");
+    assert_eq!(r, Ok(()), "ufs_delete of the listing");
+
+    // Up: staged, sent by the module, deleted.
+    let len = STORE.len();
+    let before = line.borrow().written.len();
+    let r = drive(ftp.put_via_ufs("f4", &mut &STORE[..], len as u64, &staging, Transfer::default()), None);
+    assert_eq!(r.expect("not dropped").0, Ok(len as u64), "put_via_ufs");
+    let expected = [
+        format!("AT+QFUPL=\"{STAGED}\",{len},5,0\r").as_bytes(),
+        STORE,
+        format!("AT+QFTPPUT=\"f4\",\"{STAGED}\",0\rAT+QFDEL=\"{STAGED}\"\r").as_bytes(),
+    ]
+    .concat();
+    assert_eq!(wire_since(before), String::from_utf8_lossy(&expected), "put_via_ufs: the wire");
+    assert_eq!(line.borrow().module.files.get("f4").map(Vec::as_slice), Some(STORE), "the file put via the store");
+    assert_eq!(stored(STAGED), None, "put_via_ufs left its staging file");
+
+    // Down: fetched by the module, read back, deleted.
+    let before = line.borrow().written.len();
+    let mut sink = Vec::new();
+    let (r, _) = drive(ftp.get_via_ufs("f", &mut sink, &staging, Transfer::default()), None).expect("not dropped");
+    assert_eq!(r, Ok(FILE.len() as u64), "get_via_ufs");
+    assert_eq!(sink, FILE, "the file got via the store");
+    let expected =
+        format!("AT+QFTPGET=\"f\",\"{STAGED}\"\rAT+QFLST=\"{STAGED}\"\rAT+QFDWL=\"{STAGED}\"\rAT+QFDEL=\"{STAGED}\"\r");
+    assert_eq!(wire_since(before), expected, "get_via_ufs: the wire");
+    assert_eq!(stored(STAGED), None, "get_via_ufs left its staging file");
+
+    // An error: a missing remote file. Nothing stays staged.
+    let mut sink = Vec::new();
+    let (r, _) = drive(ftp.get_via_ufs("nope", &mut sink, &staging, Transfer::default()), None).expect("not dropped");
+    assert!(matches!(r, Err(Error::Ftp { .. })), "get_via_ufs of a missing file: {r:?}");
+    assert_eq!(stored(STAGED), None, "a failed get_via_ufs left its staging file");
+
+    // Kept when asked; then a staging file that exists already is left
+    // alone (`+CME ERROR: 407`).
+    let keep = Staging { keep: true, ..staging };
+    let (r, _) = drive(ftp.get_via_ufs("f", &mut Vec::new(), &keep, Transfer::default()), None).expect("not dropped");
+    assert_eq!(r, Ok(FILE.len() as u64), "get_via_ufs, kept");
+    assert_eq!(stored(STAGED).as_deref(), Some(FILE), "the staging file kept");
+    let r = drive(ftp.put_via_ufs("f6", &mut &STORE[..], len as u64, &staging, Transfer::default()), None);
+    assert_eq!(r.expect("not dropped").0, Err(Error::Cme(CmeError::Code(407))), "put_via_ufs onto a staged file");
+    assert_eq!(stored(STAGED).as_deref(), Some(FILE), "a staging file that existed already was touched");
+    assert_eq!(line.borrow().module.files.get("f6"), None, "put_via_ufs onto a staged file sent one");
+    let (r, _) = drive(ftp.ufs_delete(STAGED), None).expect("not dropped");
+    assert_eq!(r, Ok(()), "ufs_delete of the kept staging file");
+
+    // An error midway: a source a byte short (the module's `<timeout>`
+    // ends the upload with what came). Nothing stays staged; a failed
+    // source leaves the session in doubt, closed by the next call, so the
+    // session is opened again.
+    let before = line.borrow().written.len();
+    let r = drive(ftp.put_via_ufs("f5", &mut &STORE[..], len as u64 + 1, &staging, Transfer::default()), None);
+    let r = r.expect("not dropped").0;
+    assert!(matches!(r, Err(Error::Source(_))), "put_via_ufs of a source a byte short: {r:?}");
+    // The client escapes the upload its source left (the module may still
+    // wait for the byte), resynchronises, closes the session in doubt,
+    // then deletes the staging file.
+    let wire = line.borrow().written[before..].to_vec();
+    let upload = [format!("AT+QFUPL=\"{STAGED}\",{},5,0\r", len + 1).as_bytes(), STORE].concat();
+    let shown = String::from_utf8_lossy(&wire);
+    assert!(wire.starts_with(&upload), "put_via_ufs of a source a byte short: the wire {shown:?}");
+    assert!(wire.ends_with(format!("AT+QFDEL=\"{STAGED}\"\r").as_bytes()), "no deletion last: {shown:?}");
+    assert_eq!(stored(STAGED), None, "a failed put_via_ufs left its staging file");
+    assert_eq!(line.borrow().module.files.get("f5"), None, "a failed put_via_ufs sent the file");
+
+    let (r, _) = drive(ftp.open("h", 21), None).expect("not dropped");
+    assert!(r.is_ok(), "open after put_via_ufs of a source a byte short: {r:?}");
+
+    // A CA certificate installed, then replaced; the certificate files of
+    // another context named.
+    for pem in [&b"-----BEGIN CERTIFICATE-----\nMIIB\n"[..], STORE] {
+        let before = line.borrow().written.len();
+        let (r, _) = drive(ftp.install_ca("ca.pem", &mut &pem[..], pem.len() as u64, 1), None).expect("not dropped");
+        assert_eq!(r, Ok(()), "install_ca");
+        let expected = [
+            format!("AT+QFDEL=\"ca.pem\"\rAT+QFUPL=\"ca.pem\",{},5,0\r", pem.len()).as_bytes(),
+            pem,
+            b"AT+QSSLCFG=\"seclevel\",1,1\rAT+QSSLCFG=\"cacert\",1,\"ca.pem\"\r",
+        ]
+        .concat();
+        assert_eq!(wire_since(before), String::from_utf8_lossy(&expected), "install_ca: the wire");
+        assert_eq!(stored("ca.pem").as_deref(), Some(pem), "the CA certificate stored");
+    }
+    let before = line.borrow().written.len();
+    let files = SslFiles { cacert: Some("ca.pem"), clientcert: None, clientkey: Some("RAM:k.pem") };
+    let (r, _) = drive(ftp.ssl_files(5, &files), None).expect("not dropped");
+    assert_eq!(r, Ok(()), "ssl_files");
+    let expected = "AT+QSSLCFG=\"cacert\",5,\"ca.pem\"\rAT+QSSLCFG=\"clientkey\",5,\"RAM:k.pem\"\r";
+    assert_eq!(wire_since(before), expected, "ssl_files: the wire");
+    assert!(matches!(line.borrow().module.mode, Mode::Command), "the module is left in command mode");
 }
 
 /// The well-behaved part's file store checks: an upload whose data looks
@@ -1867,6 +2028,7 @@ fuzz_target!(|data: &[u8]| {
         "FTP through the store: the wire"
     );
     assert_eq!(line.borrow().module.files.get("f3").map(Vec::as_slice), Some(FILE), "the file sent on");
+    well_behaved_forward(&mut ftp, &line);
     let r: Result<(), Error> = drive(ftp.close(), None).expect("not dropped").0;
     assert!(r.is_ok(), "close: {r:?}");
     assert!(matches!(line.borrow().module.mode, Mode::Command), "the module is left in command mode");

@@ -431,9 +431,13 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     pub async fn ufs_read<W: Write>(&mut self, name: &str, sink: &mut W, mut opts: Transfer<'_>) -> Result<u64, Error> {
         let open = cmd::qfopen(name, 2)?;
         self.prepare(false).await?;
-        let r = self.command(&open, Want::Custom(read_qfopen), QUICK, &mut []).await;
-        let handle = u32::try_from(self.st.ended(r)?.num()?).map_err(|_| Error::Protocol)?;
+        // The handle as soon as its line comes: a module that said it
+        // opened the file has, whatever follows (nonsense, no `OK`).
+        let mut heard = [0u8; 4];
+        let r = self.command(&open, Want::Custom(read_qfopen), QUICK, &mut heard).await;
         // Closed by the next call if this one does not get to it.
+        self.st.open_file = NonZeroU32::new(u32::from_le_bytes(heard));
+        let handle = u32::try_from(self.st.ended(r)?.num()?).map_err(|_| Error::Protocol)?;
         self.st.open_file = NonZeroU32::new(handle);
         let chunk = opts.chunk.max(1);
         let mut read = 0u64;
@@ -521,9 +525,13 @@ fn read_qfdwl(line: &[u8], _: &mut [u8]) -> Option<Result<Got, Error>> {
     parse::file_moved(line, b"QFDWL").map(pack_moved)
 }
 
-/// `+QFOPEN: <filehandle>`.
-fn read_qfopen(line: &[u8], _: &mut [u8]) -> Option<Result<Got, Error>> {
-    parse::qfopen(line).map(|handle| Ok(Got::Num(handle.into())))
+/// `+QFOPEN: <filehandle>`, also kept in `heard` (4 bytes, little-endian).
+fn read_qfopen(line: &[u8], heard: &mut [u8]) -> Option<Result<Got, Error>> {
+    let handle = parse::qfopen(line)?;
+    if let Some(h) = heard.get_mut(..4) {
+        h.copy_from_slice(&handle.to_le_bytes());
+    }
+    Some(Ok(Got::Num(handle.into())))
 }
 
 /// A size and a checksum as one number: `size << 16 | checksum`.

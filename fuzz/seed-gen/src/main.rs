@@ -58,6 +58,11 @@ enum Op {
     UfsRead = 21,
     PutFromUfs = 22,
     GetToUfs = 23,
+    ListToUfs = 24,
+    PutViaUfs = 25,
+    GetViaUfs = 26,
+    InstallCa = 27,
+    SslFiles = 28,
     InitWithPin = 0xFF,
 }
 
@@ -72,14 +77,19 @@ struct Call {
     /// `RAM:r.bin`), and FTP through the store the remote name from
     /// `name / 10 % 4`.
     name: u8,
-    /// The chunk: 0 = 1 byte, 1 = 7, 2 = 64, 3 = 1000.
+    /// The chunk: 0 = 1 byte, 1 = 7, 2 = 64, 3 = 1000 (bits 0-1); store
+    /// and forward keeps its staging file (bit 2); a listing to the store
+    /// is 0 LIST, 1 NLST, 2 MLSD (bits 3-4); `ssl_files` names `cacert`
+    /// (bit 2), `clientcert` (bit 3, the local name from `name / 10`),
+    /// `clientkey` (bit 4).
     chunk: u8,
     /// Upload data.
     data: &'static [u8],
     /// The start offset; for the file store's operations also `<timeout>`
     /// (bits 0-1: 5, 1, 20, 0 s), a source a byte short (bit 2), the
     /// module's own transfer's time (bits 3-4: 2, 30, 0, 120 s), the ACK
-    /// mode upload's length (1024 + 8 x this) and FTP's start (bits 5-7).
+    /// mode upload's length (1024 + 8 x this) and FTP's start or the SSL
+    /// context (bits 5-7).
     start: u8,
 }
 
@@ -334,6 +344,82 @@ fn seeds() -> Vec<Seed> {
         polite,
     );
 
+    // A listing into a file of the store; store and forward (stage,
+    // transfer, delete), after a failure too; a staging file that exists.
+    session(
+        "ref-list-to-ufs",
+        deferred("+QFTPNLST: 0,8"),
+        vec![Call { name: 4, chunk: 3 | 1 << 3, start: 8, ..Call::new(Op::ListToUfs) }],
+        polite,
+    );
+    session(
+        "ref-put-via-ufs",
+        [qfupl(b"hello"), deferred("+QFTPPUT: 0,5"), vec![lines(&["OK"])], vec![lines(&["+QFTPSTAT: 0,1", "OK"])]]
+            .concat(),
+        vec![Call { name: 4, data: b"hello", start: 8, ..Call::new(Op::PutViaUfs) }, Call::new(Op::Stat)],
+        polite,
+    );
+    session(
+        "ref-get-via-ufs",
+        [
+            deferred("+QFTPGET: 0,5"),
+            vec![listed("none.bin", 5)],
+            qfdwl(b"hello"),
+            vec![lines(&["OK"])],
+            vec![lines(&["+QFTPSTAT: 0,1", "OK"])],
+        ]
+        .concat(),
+        vec![Call { name: 4, start: 8, ..Call::new(Op::GetViaUfs) }, Call::new(Op::Stat)],
+        polite,
+    );
+    session(
+        "put-via-ufs-fails-staging-deleted",
+        [qfupl(b"hello"), deferred("+QFTPPUT: 627,550"), vec![lines(&["OK"])], vec![lines(&["+QFTPSTAT: 0,1", "OK"])]]
+            .concat(),
+        vec![Call { name: 4, data: b"hello", start: 8, ..Call::new(Op::PutViaUfs) }, Call::new(Op::Stat)],
+        polite,
+    );
+    session(
+        "get-via-ufs-fails-nothing-staged",
+        [deferred("+QFTPGET: 627,550"), vec![lines(&["+CME ERROR: 405"])], vec![lines(&["+QFTPSTAT: 0,1", "OK"])]]
+            .concat(),
+        vec![Call { name: 4, start: 8, ..Call::new(Op::GetViaUfs) }, Call::new(Op::Stat)],
+        polite,
+    );
+    session(
+        "put-via-ufs-staging-exists",
+        vec![lines(&["+CME ERROR: 407"]), lines(&["+QFTPSTAT: 0,1", "OK"])],
+        vec![Call { name: 0, data: b"hello", start: 8, ..Call::new(Op::PutViaUfs) }, Call::new(Op::Stat)],
+        polite,
+    );
+    session(
+        "get-via-ufs-kept",
+        [
+            deferred("+QFTPGET: 0,5"),
+            vec![listed("none.bin", 5)],
+            qfdwl(b"hello"),
+            vec![lines(&["+QFTPSTAT: 0,1", "OK"])],
+        ]
+        .concat(),
+        vec![Call { name: 4, chunk: 3 | 1 << 2, start: 8, ..Call::new(Op::GetViaUfs) }, Call::new(Op::Stat)],
+        polite,
+    );
+    session(
+        "put-via-ufs-source-short",
+        // The module's own end 5 s after the last byte, the escape's `OK`,
+        // the probe's answer, the close, the deletion.
+        vec![
+            lines(&["CONNECT"]),
+            Act::Quiet(5000),
+            lines(&[&format!("+QFUPL: 5,{}", checksum(b"hello")), "OK"]),
+            lines(&["+CMEE: 1", "OK"]),
+            lines(&["OK", "+QFTPCLOSE: 0,0"]),
+            lines(&["OK"]),
+        ],
+        vec![Call { name: 4, data: b"hello", start: 8 | 4, ..Call::new(Op::PutViaUfs) }],
+        polite,
+    );
+
     // The file store (reference section 8): no session needed.
     let mut store = |name, script: Vec<Act>, calls: Vec<Call>, manners| {
         seeds.push(Seed {
@@ -445,6 +531,26 @@ fn seeds() -> Vec<Seed> {
         [vec![listed("u.bin", 3)], qfdwl(b"hello")].concat(),
         vec![Call::new(Op::UfsDownload), Call::new(Op::UfsSpace)],
         [0, 0, 0],
+    );
+
+    // The certificates of FTPS that verifies the server: a CA installed
+    // (none yet), the files of a context named.
+    // (No `AT` in the data: the target drops such upload data.)
+    let pem = b"-----BEGIN CERT-----\nMIIB\n";
+    store(
+        "ref-install-ca-ssl-files",
+        [
+            vec![lines(&["+CME ERROR: 405"])],
+            qfupl(pem),
+            vec![lines(&["OK"]), lines(&["OK"])],
+            vec![lines(&["OK"]), lines(&["OK"]), lines(&["OK"])],
+        ]
+        .concat(),
+        vec![
+            Call { name: 4, data: pem, start: 32, ..Call::new(Op::InstallCa) },
+            Call { name: 10, chunk: 3 | 4 | 8 | 16, start: 32, ..Call::new(Op::SslFiles) },
+        ],
+        polite,
     );
 
     // Bring-up with a PIN (issue 15 #6; tests/bringup.rs).
