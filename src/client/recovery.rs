@@ -31,8 +31,9 @@ const CLOSE: &[u8] = b"QFTPCLOSE";
 impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// Brings the stream to a known state before a command: resynchronises,
     /// re-initialises a restarted module, closes a session left in doubt
-    /// and a file `ufs_read` left open, and checks that a session is open if `needs_session`. From here on
-    /// the stream is dirty until the operation ends.
+    /// and a file `ufs_read` left open, and checks that a session is open
+    /// if `needs_session`. From here on the stream is dirty until the
+    /// operation ends.
     pub(crate) fn prepare<'s>(
         &'s mut self,
         needs_session: bool,
@@ -59,7 +60,8 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
                 self.st.closed();
             }
             if let Some(handle) = self.st.open_file {
-                // A file `ufs_read` left open; refused, it is not open.
+                // A file `ufs_read` left open (`close_file`'s steps, written
+                // out); refused, it is not open.
                 match self.command(&cmd::qfclose(handle.get()), Want::Nothing, QUICK, &mut []).await {
                     Ok(_) | Err(Error::Cme(_)) => self.st.open_file = None,
                     Err(e) => return Err(e),

@@ -432,13 +432,12 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
         let open = cmd::qfopen(name, 2)?;
         self.prepare(false).await?;
         // The handle as soon as its line comes: a module that said it
-        // opened the file has, whatever follows (nonsense, no `OK`).
+        // opened the file has, whatever follows (nonsense, no `OK`). Closed
+        // by the next call if this one does not get to it.
         let mut heard = [0u8; 4];
         let r = self.command(&open, Want::Custom(read_qfopen), QUICK, &mut heard).await;
-        // Closed by the next call if this one does not get to it.
         self.st.open_file = NonZeroU32::new(u32::from_le_bytes(heard));
         let handle = u32::try_from(self.st.ended(r)?.num()?).map_err(|_| Error::Protocol)?;
-        self.st.open_file = NonZeroU32::new(handle);
         let chunk = opts.chunk.max(1);
         let mut read = 0u64;
         let r = loop {
@@ -486,7 +485,9 @@ impl<'b, U: Read + Write, D: Dtr> Ftp<'b, U, D> {
     /// `AT+QFCLOSE=<handle>`. Once the module has answered, even with an
     /// error (416: the handle is not open, the module restarted since),
     /// the handle is forgotten; only a failure in `ufs_read`'s own close is
-    /// the caller's error.
+    /// the caller's error. (`prepare` closes a file left open with the same
+    /// steps written out, ignoring the module's refusal: a call of this
+    /// routine there is a future level in every operation, about 180 B.)
     pub(crate) async fn close_file(&mut self, handle: u32) -> Result<(), Error> {
         let r = self.command(&cmd::qfclose(handle), Want::Nothing, QUICK, &mut []).await;
         let r = self.st.ended(r).map(drop);
